@@ -1,0 +1,202 @@
+// Reading NumPy / CUDA-array-interface objects into Array, and the shared argument checks.
+#include "bindings/array.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "common.h"
+#include "parallel.h"
+
+namespace fastnlp::bindings {
+namespace {
+
+DType dtype_from(char kind, int64_t itemsize) {
+  if (kind == 'f' && itemsize == 4) return DType::kFloat32;
+  if (kind == 'f' && itemsize == 8) return DType::kFloat64;
+  if (kind == 'i' && itemsize == 4) return DType::kInt32;
+  if (kind == 'i' && itemsize == 8) return DType::kInt64;
+  return DType::kOther;
+}
+
+Array from_numpy(const char* op, const char* name, const py::array& arr) {
+  Array a;
+  a.op = op;
+  a.name = name;
+  a.data = const_cast<void*>(arr.data());
+  a.shape.assign(arr.shape(), arr.shape() + arr.ndim());
+  const py::dtype dt = arr.dtype();
+  const char bo = dt.byteorder();
+  a.dtype = (bo == '>') ? DType::kOther : dtype_from(dt.kind(), dt.itemsize());
+  a.dtype_name = py::str(dt).cast<std::string>();
+  a.writeable = arr.writeable();
+  a.contiguous = (arr.flags() & py::array::c_style) != 0;
+  return a;
+}
+
+Array from_cuda_interface(const char* op, const char* name, const py::handle& obj) {
+  const py::dict cai = obj.attr("__cuda_array_interface__");
+  Array a;
+  a.op = op;
+  a.name = name;
+  a.on_gpu = true;
+  for (const auto& d : cai["shape"].cast<py::tuple>()) a.shape.push_back(d.cast<int64_t>());
+  const std::string typestr = cai["typestr"].cast<std::string>();  // e.g. "<f4"
+  const char kind = typestr.size() >= 3 ? typestr[1] : '?';
+  const int64_t itemsize = typestr.size() >= 3 ? std::stoll(typestr.substr(2)) : 0;
+  a.dtype = (typestr[0] == '>') ? DType::kOther : dtype_from(kind, itemsize);
+  switch (a.dtype) {
+    case DType::kFloat32: a.dtype_name = "float32"; break;
+    case DType::kFloat64: a.dtype_name = "float64"; break;
+    case DType::kInt32: a.dtype_name = "int32"; break;
+    case DType::kInt64: a.dtype_name = "int64"; break;
+    default: a.dtype_name = typestr;
+  }
+  const py::tuple data = cai["data"].cast<py::tuple>();
+  a.data = reinterpret_cast<void*>(data[0].cast<uintptr_t>());
+  a.writeable = !data[1].cast<bool>();
+  a.contiguous = true;
+  if (cai.contains("strides") && !cai["strides"].is_none()) {
+    int64_t expected = itemsize;
+    const py::tuple strides = cai["strides"].cast<py::tuple>();
+    for (int i = a.ndim() - 1; i >= 0; --i) {
+      if (a.shape[i] != 1 && strides[i].cast<int64_t>() != expected) a.contiguous = false;
+      expected *= a.shape[i];
+    }
+  }
+  return a;
+}
+
+void expect_ndim(const Array& a, int ndim) {
+  FASTNLP_CHECK(a.ndim() == ndim, a.op, ": ", a.name, " must be ", ndim, "-D, got shape ",
+                a.shape_str(), " (", a.ndim(), "-D) dtype ", a.dtype_name);
+}
+
+void expect_contiguous(const Array& a) {
+  FASTNLP_CHECK(a.contiguous, a.op, ": ", a.name,
+                " must be C-contiguous (use numpy.ascontiguousarray), got a strided view of shape ",
+                a.shape_str());
+}
+
+}  // namespace
+
+int64_t Array::size() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string Array::shape_str() const {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+bool is_none(const py::handle& obj) { return obj.is_none(); }
+
+Array as_array(const char* op, const char* name, const py::handle& obj) {
+  if (py::isinstance<py::array>(obj)) return from_numpy(op, name, py::reinterpret_borrow<py::array>(obj));
+  if (py::hasattr(obj, "__cuda_array_interface__")) return from_cuda_interface(op, name, obj);
+  throw py::type_error(str_cat(op, ": ", name, " must be a NumPy array or a GPU array, got ",
+                               py::str(py::type::of(obj).attr("__name__")).cast<std::string>()));
+}
+
+Array float_in(const char* op, const char* name, const py::handle& obj, int ndim) {
+  Array a = as_array(op, name, obj);
+  if (a.dtype != DType::kFloat32 && a.dtype != DType::kFloat64)
+    throw py::type_error(str_cat(op, ": ", name, " must be float32 or float64, got ", a.dtype_name,
+                                 " with shape ", a.shape_str()));
+  if (ndim >= 0) expect_ndim(a, ndim);
+  expect_contiguous(a);
+  FASTNLP_CHECK(a.size() > 0, op, ": ", name, " must not be empty, got shape ", a.shape_str());
+  return a;
+}
+
+Array float_out(const char* op, const char* name, const py::handle& obj, const Array& like,
+                std::initializer_list<int64_t> shape) {
+  Array a = float_in(op, name, obj, static_cast<int>(shape.size()));
+  expect_same_dtype(a, like);
+  expect_shape(a, shape);
+  FASTNLP_CHECK(a.writeable, op, ": ", name, " is written in place and must be writeable, got a read-only array");
+  return a;
+}
+
+Array ids_in(const char* op, const char* name, const py::handle& obj, int ndim, bool allow_empty) {
+  Array a = as_array(op, name, obj);
+  if (a.dtype != DType::kInt32 && a.dtype != DType::kInt64)
+    throw py::type_error(str_cat(op, ": ", name, " must be int32 or int64 ids, got ", a.dtype_name,
+                                 " with shape ", a.shape_str()));
+  expect_ndim(a, ndim);
+  expect_contiguous(a);
+  FASTNLP_CHECK(allow_empty || a.size() > 0, op, ": ", name, " must not be empty, got shape ",
+                a.shape_str());
+  return a;
+}
+
+void expect_shape(const Array& a, std::initializer_list<int64_t> shape, const char* why) {
+  bool ok = a.ndim() == static_cast<int>(shape.size());
+  std::string want = "(";
+  int i = 0;
+  for (int64_t d : shape) {
+    if (i) want += ", ";
+    want += d < 0 ? std::string("*") : std::to_string(d);
+    if (ok && d >= 0 && a.shape[i] != d) ok = false;
+    ++i;
+  }
+  if (shape.size() == 1) want += ",";
+  want += ")";
+  FASTNLP_CHECK(ok, a.op, ": ", a.name, " must have shape ", want, why, ", got ", a.shape_str());
+}
+
+void expect_same_dtype(const Array& a, const Array& like) {
+  if (a.dtype != like.dtype)
+    throw py::type_error(str_cat(a.op, ": ", a.name, " must have the dtype of ", like.name, " (",
+                                 like.dtype_name, "), got ", a.dtype_name));
+}
+
+template <typename I>
+static int64_t first_out_of_range(const I* ids, int64_t n, int64_t V) {
+  std::atomic<int64_t> first{n};
+  parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      if (ids[i] < 0 || static_cast<int64_t>(ids[i]) >= V) {
+        int64_t cur = first.load();
+        while (i < cur && !first.compare_exchange_weak(cur, i)) {
+        }
+        return;
+      }
+  });
+  return first.load();
+}
+
+void expect_ids_in_range(const Array& ids, int64_t V, const char* what) {
+  if (ids.on_gpu) return;  // checked by the CUDA kernels, which flag out-of-range ids
+  const int64_t n = ids.size();
+  int64_t bad, value = 0;
+  if (ids.dtype == DType::kInt32) {
+    bad = first_out_of_range(ids.ptr<int32_t>(), n, V);
+    if (bad < n) value = ids.ptr<int32_t>()[bad];
+  } else {
+    bad = first_out_of_range(ids.ptr<int64_t>(), n, V);
+    if (bad < n) value = ids.ptr<int64_t>()[bad];
+  }
+  FASTNLP_CHECK(bad == n, ids.op, ": ", ids.name, " must be in [0, ", V, ") (", what, "), got ",
+                value, " at position ", bad);
+}
+
+Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference) {
+  const Array* first = *arrays.begin();
+  for (const Array* a : arrays) {
+    FASTNLP_CHECK(a->on_gpu == first->on_gpu, op, ": ", a->name, " is on the ",
+                  a->on_gpu ? "GPU" : "CPU", " but ", first->name, " is on the ",
+                  first->on_gpu ? "GPU" : "CPU", "; all arrays must live on one device");
+    if (a->on_gpu && a->dtype == DType::kFloat64)
+      throw py::type_error(str_cat(op, ": the CUDA kernels take float32, got ", a->name, " as float64"));
+  }
+  return select_backend(op, first->on_gpu, reference);
+}
+
+}  // namespace fastnlp::bindings

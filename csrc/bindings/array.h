@@ -1,0 +1,73 @@
+// Array arguments at the Python boundary: NumPy arrays (CPU) and anything exposing
+// __cuda_array_interface__ (CuPy, PyTorch CUDA tensors, Numba). Every check lives here and
+// raises with the op, the argument, what was expected and what was given.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "dispatch.h"
+
+namespace fastnlp::bindings {
+
+namespace py = pybind11;
+
+enum class DType { kFloat32, kFloat64, kInt32, kInt64, kOther };
+
+struct Array {
+  const char* op = "";
+  const char* name = "";
+  void* data = nullptr;
+  std::vector<int64_t> shape;
+  DType dtype = DType::kOther;
+  std::string dtype_name;
+  bool on_gpu = false;
+  bool writeable = false;
+  bool contiguous = false;
+
+  int ndim() const { return static_cast<int>(shape.size()); }
+  int64_t dim(int i) const { return shape[i]; }
+  int64_t size() const;
+  std::string shape_str() const;  // "(3, 4, 5)"
+  template <typename T>
+  T* ptr() const { return static_cast<T*>(data); }
+};
+
+// Any array-like (NumPy or CUDA array interface) without copying; anything else is a TypeError.
+Array as_array(const char* op, const char* name, const py::handle& obj);
+
+// A float input: float32 or float64, `ndim` dimensions (any when ndim < 0), C-contiguous, not empty.
+Array float_in(const char* op, const char* name, const py::handle& obj, int ndim);
+// A float output written in place: as float_in, plus writeable, the dtype of `like` and this shape.
+Array float_out(const char* op, const char* name, const py::handle& obj, const Array& like,
+                std::initializer_list<int64_t> shape);
+// Integer ids: int32 or int64, `ndim` dimensions, C-contiguous (may be empty only if allow_empty).
+Array ids_in(const char* op, const char* name, const py::handle& obj, int ndim, bool allow_empty = false);
+
+// `a` must have exactly this shape; -1 matches any size. `why` explains the expected sizes.
+void expect_shape(const Array& a, std::initializer_list<int64_t> shape, const char* why = "");
+// Same dtype as `like` (TypeError otherwise).
+void expect_same_dtype(const Array& a, const Array& like);
+// All ids in [0, V); on the CPU reports the first offender and its position.
+void expect_ids_in_range(const Array& ids, int64_t V, const char* what);
+// None or an Array checked with float_in/float_out.
+bool is_none(const py::handle& obj);
+
+// Picks the backend for a call and checks all arrays live on the same device (and, on the GPU,
+// that they are float32: the CUDA kernels are float only).
+Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference);
+
+// Runs f(T{}) with T = float or double according to a float array's dtype.
+template <typename F>
+void float_dispatch(const Array& a, F&& f) {
+  if (a.dtype == DType::kFloat32) f(float{});
+  else f(double{});
+}
+
+}  // namespace fastnlp::bindings

@@ -1,0 +1,2 @@
+// Kernels for ops/embedding.h (in progress).
+#include "ops/embedding.h"

@@ -1,0 +1,2 @@
+// Kernels for ops/optim.h (in progress).
+#include "ops/optim.h"

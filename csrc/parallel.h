@@ -1,0 +1,37 @@
+// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(), kept in step with
+// OpenBLAS's pool so the two never oversubscribe the cores.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include <omp.h>
+
+namespace fastnlp {
+
+// Sets the threads used by fastnlp's loops and by OpenBLAS; n <= 0 means all cores.
+void set_num_threads(int n);
+int get_num_threads();
+
+// Calls f(begin, end) on contiguous chunks of [0, n), in parallel when the work is worth it:
+// `grain` is the smallest chunk (in items) that pays for waking a thread.
+template <typename F>
+void parallel_for(int64_t n, int64_t grain, F&& f) {
+  if (n <= 0) return;
+  const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+  const int threads = static_cast<int>(std::min<int64_t>(get_num_threads(), max_chunks));
+  if (threads <= 1 || omp_in_parallel()) {
+    f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    const int64_t begin = n * t / nt;
+    const int64_t end = n * (t + 1) / nt;
+    if (begin < end) f(begin, end);
+  }
+}
+
+}  // namespace fastnlp

@@ -1,0 +1,50 @@
+// The one place that picks SIMD beyond the x86-64 baseline: hot inner loops are compiled for
+// AVX-512, AVX2 and the baseline, and the loader picks the best clone for the running CPU.
+// Distributed builds never use -march=native (see FASTNLP_NATIVE in CMakeLists.txt).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define FASTNLP_SIMD_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FASTNLP_SIMD_CLONES
+#endif
+
+namespace fastnlp {
+
+// exp for float, vectorizable (no libm call in the loop): range reduction x = n ln2 + r with
+// |r| <= ln2/2, a degree-6 polynomial for e^r (relative error ~2 ulp), and 2^n built in the
+// exponent bits. Inputs are clamped so the result stays finite and normal (n in [-126, 127]).
+// Plain a*b+c (no std::fma): the compiler fuses where the target has FMA, and the baseline
+// clone stays free of libm calls.
+inline float fast_expf(float x) {
+  // Ternaries, not fmin/fmax: a NaN input must stay NaN.
+  x = x < -87.33654f ? -87.33654f : x;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  // Round to nearest by adding and subtracting 1.5 * 2^23 (valid for |v| < 2^22).
+  const float kRound = 12582912.0f;
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  // ln2 split in two parts so n*ln2 is subtracted without losing r's low bits.
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = (p * r) * r + r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale{(static_cast<int32_t>(n) + 127) << 23};
+  return p * scale.f;
+}
+
+inline double fast_exp(double x) { return std::exp(x); }
+inline float fast_exp(float x) { return fast_expf(x); }
+
+}  // namespace fastnlp

@@ -1,0 +1,4 @@
+"""Layers with explicit forward / backward (no autograd). Each layer owns its Parameters (value
+and gradient) and caches what its backward needs."""
+
+from .module import Module, Parameter

@@ -1,0 +1,5 @@
+"""Functional kernels on NumPy arrays (float32, or float64 for gradient checks) and, when CUDA is
+available, on CuPy arrays (float32). Each returns new arrays unless an ``out=`` is given."""
+
+from .activation import ACTIVATIONS, activation, activation_backward, hardtanh, relu, sigmoid, tanh
+from .linear import linear, linear_backward

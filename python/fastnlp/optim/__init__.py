@@ -1,0 +1,1 @@
+"""Optimizers over fastnlp.nn Parameters: dense gradients and sparse row gradients."""
