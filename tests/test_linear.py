@@ -1,0 +1,205 @@
+"""Activations and the fused linear layer: fast CPU kernels against the C++ reference and NumPy,
+float64 gradient checks, and bad input.
+
+Tolerances: float32 results within atol 1e-5 + rtol 1e-5 * |ref| times sqrt(D) for the
+reduction length D of a GEMM; float64 gradients within rtol 1e-5, atol 1e-7 of central
+differences (eps 1e-6).
+"""
+
+import numpy as np
+import pytest
+
+import fastnlp
+from fastnlp import _C, ops
+from conftest import AWKWARD
+from gradcheck import assert_grad_close
+
+ACTS = list(ops.ACTIVATIONS)
+NP_ACT = {
+    "identity": lambda z: z,
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+    "hardtanh": lambda z: np.clip(z, -1, 1),
+    "relu": lambda z: np.maximum(z, 0),
+}
+
+
+def tol(D=1):
+    return dict(rtol=1e-5 * np.sqrt(D), atol=1e-5 * np.sqrt(D))
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("n", AWKWARD + [1000, 100_003])
+def test_activation_matches_numpy(act, n, rng):
+    x = (rng.standard_normal(n) * 4).astype(np.float32)
+    y = ops.activation(x, act)
+    np.testing.assert_allclose(y, NP_ACT[act](x.astype(np.float64)), rtol=2e-6, atol=2e-7)
+    dy = rng.standard_normal(n).astype(np.float32)
+    dx = ops.activation_backward(y, dy, act)
+    ref = np.empty_like(dx)
+    _C.activation_backward(y, dy, ref, act, reference=True)
+    np.testing.assert_allclose(dx, ref, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_activation_extremes_and_nan(act):
+    x = np.array([-1e30, -100, -88.8, -20, -1, 0, 1, 20, 88.8, 100, 1e30, np.inf, -np.inf],
+                 np.float32)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(ops.activation(x, act), NP_ACT[act](x.astype(np.float64)),
+                                   rtol=1e-6, atol=1e-30)
+    assert np.isnan(ops.activation(np.array([np.nan], np.float32), act)).all()
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_activation_in_place(act, rng):
+    x = rng.standard_normal(37).astype(np.float32)
+    expected = ops.activation(x, act)
+    ops.activation(x, act, out=x)
+    np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("B,D,H", [(1, 1, 1), (3, 7, 9), (8, 16, 17), (15, 33, 8), (33, 9, 31), (64, 300, 100)])
+def test_linear_forward_backward_match_reference(act, B, D, H, rng):
+    x = rng.standard_normal((B, D)).astype(np.float32)
+    W = (rng.standard_normal((H, D)) / np.sqrt(D)).astype(np.float32)
+    b = rng.standard_normal(H).astype(np.float32)
+    y = ops.linear(x, W, b, act)
+    np.testing.assert_allclose(y, NP_ACT[act](x.astype(np.float64) @ W.T + b), **tol(D))
+    y_ref = np.empty_like(y)
+    _C.linear_forward(x, W, b, y_ref, act, reference=True)
+    np.testing.assert_allclose(y, y_ref, **tol(D))
+
+    dy = rng.standard_normal((B, H)).astype(np.float32)
+    dx, dW, db = ops.linear_backward(x, W, y, dy, act)
+    rx, rW, rb = np.empty_like(dx), np.empty_like(dW), np.empty_like(db)
+    _C.linear_backward(x, W, y, dy, rx, rW, rb, act, reference=True)
+    np.testing.assert_allclose(dx, rx, **tol(H))
+    np.testing.assert_allclose(dW, rW, **tol(B))
+    np.testing.assert_allclose(db, rb, **tol(B))
+
+
+def test_linear_without_bias_and_accumulate(rng):
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    W = rng.standard_normal((3, 4)).astype(np.float32)
+    y = ops.linear(x, W, None, "tanh")
+    np.testing.assert_allclose(y, np.tanh(x @ W.T), **tol(4))
+    dy = rng.standard_normal((5, 3)).astype(np.float32)
+    dx, dW, db = ops.linear_backward(x, W, y, dy, "tanh", need_dx=False, need_db=False)
+    assert dx is None and db is None
+    dW2 = dW.copy()
+    ops.linear_backward(x, W, y, dy, "tanh", need_dx=False, need_db=False, dW=dW2, accumulate=True)
+    np.testing.assert_allclose(dW2, 2 * dW, rtol=1e-6)
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("reference", [False, True])
+def test_linear_gradcheck_float64(act, reference, rng):
+    B, D, H = 3, 5, 4
+    x = rng.standard_normal((B, D))
+    W = rng.standard_normal((H, D)) * 0.5
+    b = rng.standard_normal(H) * 0.5
+    R = rng.standard_normal((B, H))
+
+    def forward():
+        y = np.empty((B, H))
+        _C.linear_forward(x, W, b, y, act, reference=reference)
+        return y
+
+    def loss():
+        return float((forward() * R).sum())
+
+    y = forward()
+    dx, dW, db = np.empty_like(x), np.empty_like(W), np.empty_like(b)
+    _C.linear_backward(x, W, y, R, dx, dW, db, act, reference=reference)
+    assert_grad_close(dx, loss, x)
+    assert_grad_close(dW, loss, W)
+    assert_grad_close(db, loss, b)
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_activation_gradcheck_float64(act, rng):
+    x = rng.standard_normal(17) * 2
+    x[np.abs(np.abs(x) - 1) < 1e-3] += 0.01  # keep clear of hard-tanh's kinks
+    R = rng.standard_normal(17)
+    y = ops.activation(x, act)
+    dx = ops.activation_backward(y, R, act)
+    assert_grad_close(dx, lambda: float((ops.activation(x, act) * R).sum()), x)
+
+
+# ---- bad input: the error names the op, the argument, what was expected and what was given ----
+
+def _xwb(B=4, D=3, H=2, dtype=np.float32):
+    return np.ones((B, D), dtype), np.ones((H, D), dtype), np.ones(H, dtype)
+
+
+def test_bad_dtype():
+    x, W, b = _xwb()
+    with pytest.raises(TypeError, match=r"linear_forward: x must be float32 or float64, got int64"):
+        ops.linear(x.astype(np.int64), W, b)
+    with pytest.raises(TypeError, match=r"W must have the dtype of x \(float32\), got float64"):
+        ops.linear(x, W.astype(np.float64), b)
+
+
+def test_bad_ndim():
+    x, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"linear: x must be 2-D, got shape \(4, 3, 1\)"):
+        ops.linear(x[..., None], W, b)
+
+
+def test_shape_mismatch():
+    x, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"W must have shape \(\*, 3\) \(H, D\) with D from x, got \(2, 4\)"):
+        ops.linear(x, np.ones((2, 4), np.float32), b)
+    with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
+        ops.linear(x, W, np.ones(3, np.float32))
+
+
+def test_non_contiguous_input():
+    x, W, b = _xwb(B=4, D=6)
+    with pytest.raises(ValueError, match=r"x must be C-contiguous"):
+        ops.linear(x[:, ::2], np.ones((2, 3), np.float32), b)
+
+
+def test_read_only_output():
+    x, W, b = _xwb()
+    y = np.empty((4, 2), np.float32)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match=r"y is written in place and must be writeable"):
+        ops.linear(x, W, b, out=y)
+
+
+def test_wrong_output_shape():
+    x, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"linear_forward: y must have shape \(4, 2\), got \(4, 3\)"):
+        ops.linear(x, W, b, out=np.empty((4, 3), np.float32))
+
+
+def test_empty_batch():
+    _, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 3\)"):
+        ops.linear(np.ones((0, 3), np.float32), W, b)
+
+
+def test_not_an_array():
+    _, W, b = _xwb()
+    with pytest.raises(TypeError, match=r"linear: x must be a NumPy array or a GPU array, got list"):
+        ops.linear([[1.0, 2.0, 3.0]], W, b)
+
+
+def test_unknown_activation():
+    x, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"activation must be one of .*; got 'gelu'"):
+        ops.linear(x, W, b, "gelu")
+
+
+def test_reference_rejects_nothing_on_cpu_and_threads_setting():
+    old = fastnlp.get_num_threads()
+    try:
+        fastnlp.set_num_threads(1)
+        assert fastnlp.get_num_threads() == 1
+        x, W, b = _xwb()
+        np.testing.assert_allclose(ops.linear(x, W, b), np.full((4, 2), 4.0))
+    finally:
+        fastnlp.set_num_threads(old)
