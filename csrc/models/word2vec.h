@@ -1,0 +1,202 @@
+// word2vec (Mikolov et al. 2013a,b): skip-gram and CBOW trained with negative sampling and/or
+// hierarchical softmax by Hogwild SGD in C++ threads. Python configures a Word2VecTrainer, starts
+// one epoch at a time, polls its progress and may stop it; the worker threads never touch Python.
+// In file mode each worker reads its own byte range of the corpus (no producer thread).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "models/huffman.h"
+#include "models/vocab.h"
+
+namespace fastnlp {
+
+struct Word2VecConfig {
+  int64_t dim = 100;             // D
+  int64_t window = 5;            // largest centre-context distance (each centre draws 1..window)
+  int64_t negative = 5;          // K noise words per prediction; 0 turns negative sampling off
+  bool hs = false;               // hierarchical softmax over the Huffman tree of the counts
+  bool sg = false;               // skip-gram, else CBOW
+  bool cbow_mean = true;         // CBOW input: mean of the context vectors, else their sum
+  bool shared_negatives = false; // skip-gram: one draw of K negatives per centre, shared by its window
+  double sample = 1e-3;          // subsampling threshold t (0: off)
+  double ns_exponent = 0.75;     // noise distribution ~ count^ns_exponent
+  double alpha = 0.025;          // learning rate at the start of a train() call ...
+  double min_alpha = 1e-4;       // ... decaying linearly to this at its end
+  uint64_t seed = 1;
+  int threads = 1;
+  int64_t max_sentence = 10000;  // longer sentences are split into pieces this long, never cut
+};
+
+// The trained matrices, owned by the caller (NumPy arrays in Python) and updated in place.
+struct Word2VecParams {
+  float* syn0 = nullptr;     // (V, D) word (input) vectors
+  float* syn1neg = nullptr;  // (V, D) output vectors for negative sampling; null when negative == 0
+  float* syn1 = nullptr;     // (V, D) Huffman inner-node vectors (rows 0..V-2); null unless hs
+  int64_t V = 0, D = 0;
+};
+
+// SplitMix64 (Steele et al. 2014): 64 good random bits per call from one add and two multiplies.
+struct Rng {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+};
+
+// Noise words drawn from count^power in O(1) by Walker's alias method; the table (8 bytes a
+// word) stays in cache where word2vec.c's 10^8-entry unigram table does not.
+class NoiseSampler {
+ public:
+  NoiseSampler() = default;
+  // counts: (V) >= 0 with at least one > 0.
+  NoiseSampler(const int64_t* counts, int64_t V, double power);
+  // r: 64 random bits; the low half picks a slot, the high half accepts it or takes its alias.
+  int32_t draw(uint64_t r) const {
+    const uint32_t slot = static_cast<uint32_t>((static_cast<uint64_t>(static_cast<uint32_t>(r)) * V_) >> 32);
+    const Entry& e = table_[slot];
+    return static_cast<uint32_t>(r >> 32) < e.threshold ? static_cast<int32_t>(slot) : e.alias;
+  }
+  // (V) the exact distribution draw() realizes (slot widths and 32-bit thresholds included).
+  std::vector<double> probabilities() const;
+  bool empty() const { return table_.empty(); }
+
+ private:
+  struct Entry {
+    uint32_t threshold;  // accept the slot when the high random half is below this
+    int32_t alias;
+  };
+  std::vector<Entry> table_;
+  uint64_t V_ = 0;
+};
+
+// word2vec.c's subsampling: a word of count c is kept with probability
+// min(1, (sqrt(c / (t T)) + 1) t T / c), t = sample, T = the total count. (V) probabilities.
+std::vector<double> keep_probabilities(const int64_t* counts, int64_t V, double sample);
+
+// Per-thread scratch (fastText's State): the thread's RNG, buffers sized once, and its counters.
+struct Word2VecState {
+  Rng rng{0};
+  std::vector<float> hidden;       // (D) CBOW input
+  std::vector<float> grad;         // (2 window, D) gradients of the inputs
+  std::vector<float> scores;       // (2 window, max(1 + K, tree depth))
+  std::vector<const float*> inputs;  // (2 window)
+  std::vector<int32_t> context;    // (2, 2 window): this centre's and the next one's
+  std::vector<int32_t> negatives;  // (2, 2 window, K): noise words drawn for them
+  std::vector<int32_t> targets;    // (1 + K)
+  std::vector<int32_t> sentence;   // ids kept by subsampling, up to max_sentence
+  double loss = 0;                 // summed over examples, in double (a float sum stalls)
+  int64_t examples = 0;            // predictions made: (context, centre) pairs, or CBOW centres
+};
+
+// Progress of the running epoch, summed over the workers.
+struct Word2VecProgress {
+  int64_t words = 0;     // corpus words in the vocabulary read (before subsampling)
+  int64_t tokens = 0;    // all tokens read, out-of-vocabulary ones included
+  int64_t examples = 0;  // predictions trained
+  double loss = 0;       // summed loss of those predictions
+  double fraction = 0;   // of the epoch done, in [0, 1]
+  double alpha = 0;      // current learning rate (of the first worker)
+};
+
+class Word2VecTrainer {
+ public:
+  // vocab: words and counts (V); params: matrices of V rows. Checks the sizes and config.
+  Word2VecTrainer(const Word2VecConfig& config, std::shared_ptr<const Vocab> vocab, Word2VecParams params);
+  ~Word2VecTrainer();  // stops and joins running workers
+
+  // Starts epoch `epoch` of `epochs` (the learning-rate schedule spans them) over text files in
+  // the background: worker t reads the lines starting in its 1/threads share of the bytes.
+  void start_files(const std::vector<std::string>& paths, int64_t epoch, int64_t epochs);
+  // Starts an epoch fed by push() (Python iterables): total_words, the in-vocabulary words the
+  // epoch will push, drives the learning rate.
+  void start_stream(int64_t epoch, int64_t epochs, int64_t total_words);
+  // Queues sentences ids (N) with offsets (S + 1) for the workers; waits up to timeout_s for room.
+  // False when it timed out; true when queued (or dropped because the epoch is stopping).
+  bool push(std::vector<int32_t> ids, std::vector<int64_t> offsets, double timeout_s);
+  // No more pushes this epoch.
+  void close_stream();
+
+  // Waits up to timeout_s (< 0: forever) for the epoch to finish; true when it has (the workers
+  // are then joined). Rethrows the first error a worker hit.
+  bool wait(double timeout_s);
+  // Asks the workers to stop after their current sentence.
+  void stop();
+  bool stopping() const { return stop_.load(); }
+  bool running() const { return !workers_.empty(); }
+  Word2VecProgress progress() const;
+
+  const Word2VecConfig& config() const { return config_; }
+  const NoiseSampler& noise() const { return noise_; }
+  const HuffmanTree& tree() const { return tree_; }
+  const std::vector<double>& keep_probs() const { return keep_prob_; }
+
+ private:
+  struct alignas(64) Counters {  // one cache line per worker: no false sharing
+    std::atomic<int64_t> words{0}, tokens{0}, examples{0}, units{0};
+    std::atomic<double> loss{0}, alpha{0};
+  };
+  struct Chunk {
+    std::vector<int32_t> ids;
+    std::vector<int64_t> offsets;
+  };
+  template <typename Body>
+  void launch(int64_t epoch, int64_t epochs, double units_per_epoch, Body body);
+  void worker_files(int t);
+  void worker_stream(int t);
+  void train_ids(int t, const int32_t* ids, int64_t n, bool count_words);
+  float alpha_now() const;
+  void publish(int t);
+
+  Word2VecConfig config_;
+  std::shared_ptr<const Vocab> vocab_;
+  Word2VecParams params_;
+  NoiseSampler noise_;
+  HuffmanTree tree_;
+  std::vector<double> keep_prob_;
+  std::vector<uint64_t> keep_threshold_;  // keep word w when 32 random bits < keep_threshold_[w]
+  std::vector<Word2VecState> states_;
+  std::unique_ptr<Counters[]> counters_;
+
+  // The running epoch.
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+  std::exception_ptr error_;
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  int finished_ = 0;
+  int64_t epoch_ = 0, epochs_ = 1;
+  double units_per_epoch_ = 1;  // bytes (files) or words (stream): the epoch's progress unit
+  std::vector<std::string> paths_;
+  std::vector<int64_t> file_sizes_;
+  // Stream mode.
+  std::deque<Chunk> queue_;
+  bool queue_closed_ = false;
+  std::condition_variable queue_cv_;
+  std::condition_variable room_cv_;
+};
+
+// One training step at one centre word with the window and the negatives given, run by the same
+// code as training (for exact tests against a NumPy transcription):
+//   sg: each context word in order predicts the centre; context c uses negatives (c, :) of (C, K)
+//       (with shared_negatives all C inputs are updated together with negatives (0, :)).
+//   cbow: the mean (or sum) of the C context vectors predicts the centre with negatives (0, :).
+//   hs: codes / points (L) are the centre's Huffman path.
+// A negative equal to the centre is skipped, as in word2vec.c. Returns the summed loss.
+double word2vec_step(const Word2VecConfig& config, const Word2VecParams& params, int32_t centre,
+                     const int32_t* context, int64_t C, const int32_t* negatives, int64_t K,
+                     const uint8_t* codes, const int32_t* points, int64_t L, float alpha);
+
+}  // namespace fastnlp

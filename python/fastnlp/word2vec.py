@@ -1,0 +1,420 @@
+"""word2vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling and/or hierarchical
+softmax, trained entirely in C++ threads (Hogwild, the GIL released).
+
+Python only configures: the vocabulary is counted in C++ (files streamed line by line, or any
+re-iterable of token lists), then each epoch runs in ``fastnlp._C.Word2VecTrainer`` while this
+module polls its progress (tqdm bar, optional) and stops it cleanly on KeyboardInterrupt, leaving
+a usable model. With ``corpus_file`` every worker reads its own byte range of the files.
+
+Parameters follow gensim / word2vec.c (``vector_size`` or ``dim``, ``workers`` or ``threads``).
+"""
+
+import logging
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import _C
+from .keyedvectors import KeyedVectors, load_npz, save_npz
+
+__all__ = ["Word2Vec"]
+
+logger = logging.getLogger(__name__)
+
+_CONFIG_KEYS = ("vector_size", "window", "min_count", "max_vocab_size", "sample", "seed", "workers", "sg", "hs",
+                "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "epochs", "shared_negatives",
+                "max_sentence")
+
+
+def _pick(name_a, a, name_b, b, default):
+    if a is not None and b is not None and a != b:
+        raise ValueError(f"Word2Vec: {name_a}={a} and {name_b}={b} disagree (they are the same setting)")
+    return a if a is not None else (b if b is not None else default)
+
+
+def _paths(corpus_file):
+    paths = [os.fspath(corpus_file)] if isinstance(corpus_file, (str, bytes, os.PathLike)) else \
+        [os.fspath(p) for p in corpus_file]
+    if not paths:
+        raise ValueError("word2vec: corpus_file is an empty list")
+    for p in paths:
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"word2vec: corpus file not found: {p}")
+    return paths
+
+
+class Word2Vec:
+    """Word vectors trained by skip-gram (``sg=1``) or CBOW (``sg=0``).
+
+    Args (gensim's names; word2vec.c's in brackets):
+        sentences: a re-iterable of token lists, or None.
+        corpus_file: a path (or list of paths) of whitespace-tokenized text, one sentence per
+            line; the fast path (workers read the file themselves). Give this or `sentences`
+            to build the vocabulary and train at once, or neither and call build_vocab/train.
+        vector_size [dim]: D. window: largest context distance (each centre draws 1..window).
+        min_count: words seen fewer times are dropped. max_vocab_size: prune the rarest words
+            while counting whenever more distinct words than this are held (None: no limit).
+        sample: subsampling threshold (0: off). negative: noise words per prediction (0: off).
+        hs: hierarchical softmax. ns_exponent: noise ~ count^ns_exponent. cbow_mean: mean (1)
+            or sum (0) of the context. alpha -> min_alpha: linear learning-rate decay over each
+            train() call. epochs [iter]. seed. workers [threads]: training threads.
+        shared_negatives: skip-gram only: one draw of `negative` noise words per centre shared
+            by its whole window (Ji et al. 2016), faster; False is word2vec.c's update.
+        max_sentence: sentences longer than this are split (never truncated).
+        progress: show a tqdm progress bar (words/s, loss, ETA) when tqdm is installed.
+        callbacks: called after each epoch: objects with ``on_epoch_end(model)`` or callables
+            ``cb(model, stats)`` with stats the epoch's dict (see ``training_history``).
+    """
+
+    def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=0.025, window=5, min_count=5,
+                 max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
+                 ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
+                 progress=True, callbacks=(), dim=None, threads=None):
+        self.vector_size = int(_pick("vector_size", vector_size, "dim", dim, 100))
+        self.workers = int(_pick("workers", workers, "threads", threads, os.cpu_count() or 1))
+        self.window = int(window)
+        self.min_count = int(min_count)
+        self.max_vocab_size = None if max_vocab_size is None else int(max_vocab_size)
+        self.sample = float(sample)
+        self.seed = int(seed)
+        self.sg = int(bool(sg))
+        self.hs = int(bool(hs))
+        self.negative = int(negative)
+        self.ns_exponent = float(ns_exponent)
+        self.cbow_mean = int(bool(cbow_mean))
+        self.alpha = float(alpha)
+        self.min_alpha = float(min_alpha)
+        self.epochs = int(epochs)
+        self.shared_negatives = bool(shared_negatives)
+        self.max_sentence = int(max_sentence)
+        self.progress = progress
+        self.callbacks = list(callbacks)
+        self._check_config()
+        self.wv = None
+        self.syn1neg = None
+        self.syn1 = None
+        self._vocab = None
+        self.corpus_stats = {}
+        self.epochs_done = 0
+        self.training_history = []  # one dict per epoch trained
+        self.interrupted = False
+        self._corpus = None  # what build_vocab counted, the default corpus of train()
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("Word2Vec: give sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences=sentences, corpus_file=corpus_file)
+            self.train()
+
+    def _check_config(self):
+        checks = [
+            (self.vector_size > 0, "vector_size (dim) must be > 0", self.vector_size),
+            (self.window > 0, "window must be > 0", self.window),
+            (self.min_count >= 1, "min_count must be >= 1", self.min_count),
+            (self.max_vocab_size is None or self.max_vocab_size > 0, "max_vocab_size must be > 0 or None",
+             self.max_vocab_size),
+            (self.sample >= 0, "sample must be >= 0", self.sample),
+            (self.negative >= 0, "negative must be >= 0", self.negative),
+            (self.negative > 0 or self.hs, "nothing to train: set negative > 0 or hs=1", self.negative),
+            (self.alpha > 0, "alpha must be > 0", self.alpha),
+            (0 <= self.min_alpha <= self.alpha, "min_alpha must be in [0, alpha]", self.min_alpha),
+            (self.epochs >= 1, "epochs must be >= 1", self.epochs),
+            (self.workers >= 1, "workers (threads) must be >= 1", self.workers),
+            (self.max_sentence >= 1, "max_sentence must be >= 1", self.max_sentence),
+        ]
+        for ok, what, value in checks:
+            if not ok:
+                raise ValueError(f"Word2Vec: {what}, got {value}")
+
+    # -- vocabulary -------------------------------------------------------------------------------
+    def build_vocab(self, sentences=None, corpus_file=None):
+        """Counts the corpus (C++; files streamed line by line) and sets up fresh vectors: word
+        vectors uniform in [-0.5/D, 0.5/D) from `seed`, output vectors zero."""
+        if (sentences is None) == (corpus_file is None):
+            raise ValueError("build_vocab: give exactly one of sentences or corpus_file")
+        counter = _C.VocabCounter(self.max_vocab_size or 0)
+        t0 = time.perf_counter()
+        if corpus_file is not None:
+            paths = _paths(corpus_file)
+            for p in paths:
+                counter.count_file(p)
+            self._corpus = ("files", paths)
+            where = ", ".join(paths)
+        else:
+            _check_reiterable(sentences)
+            counter.add_sentences(sentences)
+            self._corpus = ("sentences", sentences)
+            where = "the sentences given"
+        if counter.total_words == 0:
+            raise ValueError(f"word2vec: the corpus is empty: no tokens in {where}")
+        words, counts = counter.finalize(self.min_count)
+        if not words:
+            raise ValueError(f"word2vec: min_count={self.min_count} removes every word: the corpus has "
+                             f"{counter.distinct} distinct words, none seen {self.min_count} times")
+        self.corpus_stats = {"tokens": int(counter.total_words), "sentences": int(counter.sentences),
+                             "distinct": int(counter.distinct), "vocab_words": int(counts.sum()),
+                             "pruned_below": int(counter.min_reduce) - 1, "seconds": time.perf_counter() - t0}
+        self._set_vocab(words, counts)
+        V, D = len(words), self.vector_size
+        rng = np.random.default_rng(self.seed)
+        syn0 = ((rng.random((V, D), dtype=np.float32) - 0.5) / D).astype(np.float32)
+        self.wv = KeyedVectors(words, syn0, counts)
+        self.syn1neg = np.zeros((V, D), np.float32) if self.negative > 0 else None
+        self.syn1 = np.zeros((V, D), np.float32) if self.hs else None
+        self.epochs_done = 0
+        self.training_history = []
+        logger.info("word2vec vocabulary: %d words (of %d distinct), %d tokens", V, counter.distinct,
+                    counter.total_words)
+        return self
+
+    def _set_vocab(self, words, counts):
+        self._vocab = _C.Vocab(list(words), np.asarray(counts, dtype=np.int64))
+
+    @property
+    def counts(self):
+        return self.wv.counts
+
+    # -- training ---------------------------------------------------------------------------------
+    def train(self, sentences=None, corpus_file=None, epochs=None, alpha=None, min_alpha=None, total_words=None,
+              progress=None, callbacks=None):
+        """Trains `epochs` more epochs (default: the model's), the learning rate decaying
+        linearly from alpha to min_alpha over this call. The corpus defaults to the one
+        build_vocab counted; a new corpus is trained with the existing vocabulary (unknown words
+        are skipped). total_words (sentences only): in-vocabulary words per epoch, counted when
+        not given for a corpus other than the vocabulary's.
+
+        KeyboardInterrupt stops the workers after their current sentence; the model stays usable
+        (``interrupted`` is set, the partial epoch is recorded). Returns a summary dict.
+        """
+        if self.wv is None:
+            raise ValueError("train: build the vocabulary first (build_vocab, or Word2Vec(corpus_file=...))")
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("train: give sentences or corpus_file, not both")
+        epochs = self.epochs if epochs is None else int(epochs)
+        alpha = self.alpha if alpha is None else float(alpha)
+        min_alpha = self.min_alpha if min_alpha is None else float(min_alpha)
+        if epochs < 1:
+            raise ValueError(f"train: epochs must be >= 1, got {epochs}")
+        if not (alpha > 0 and 0 <= min_alpha <= alpha):
+            raise ValueError(f"train: need alpha > 0 and 0 <= min_alpha <= alpha, got {alpha}, {min_alpha}")
+        if corpus_file is not None:
+            mode, source = "files", _paths(corpus_file)
+        elif sentences is not None:
+            _check_reiterable(sentences)
+            mode, source = "sentences", sentences
+        elif self._corpus is not None:
+            mode, source = self._corpus
+        else:
+            raise ValueError("train: give sentences or corpus_file (a loaded model does not keep its corpus)")
+        if mode == "sentences" and total_words is None:
+            if self._corpus is not None and source is self._corpus[1]:
+                total_words = self.corpus_stats["vocab_words"]
+            else:
+                total_words = sum(len(self._vocab.encode([s])[0]) for s in source)
+        trainer = _C.Word2VecTrainer(
+            self._vocab, self.wv.vectors, self.syn1neg, self.syn1, window=self.window, negative=self.negative,
+            hs=bool(self.hs), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
+            shared_negatives=self.shared_negatives, sample=self.sample, ns_exponent=self.ns_exponent, alpha=alpha,
+            min_alpha=min_alpha, seed=(self.seed * 1000003 + self.epochs_done) % (1 << 64), threads=self.workers,
+            max_sentence=self.max_sentence)
+        callbacks = self.callbacks if callbacks is None else list(callbacks)
+        bar = _Progress(epochs, self.progress if progress is None else progress)
+        self.interrupted = False
+        t_start = time.perf_counter()
+        history = []
+        try:
+            for e in range(epochs):
+                t0 = time.perf_counter()
+                try:
+                    if mode == "files":
+                        trainer.start_files(source, e, epochs)
+                    else:
+                        trainer.start_stream(e, epochs, int(total_words))
+                        self._feed(trainer, source, bar, e)
+                    while not trainer.wait(0.1):
+                        bar.update(e, trainer.progress(), time.perf_counter() - t0)
+                except KeyboardInterrupt:
+                    trainer.stop()
+                    trainer.wait()
+                    self.interrupted = True
+                p = trainer.progress()
+                seconds = time.perf_counter() - t0
+                stats = {"epoch": self.epochs_done + 1, "words": p["words"], "tokens": p["tokens"],
+                         "examples": p["examples"], "loss_sum": p["loss"],
+                         "loss": p["loss"] / p["examples"] if p["examples"] else float("nan"),
+                         "seconds": seconds, "words_per_sec": p["tokens"] / seconds if seconds > 0 else 0.0,
+                         "alpha": p["alpha"], "complete": not self.interrupted}
+                bar.update(e, p, seconds)
+                self.training_history.append(stats)
+                history.append(stats)
+                self.epochs_done += 1 if not self.interrupted else 0
+                self.wv.invalidate_norms()
+                if self.interrupted:
+                    logger.warning("word2vec: interrupted during epoch %d; the model keeps the updates so far",
+                                   stats["epoch"])
+                    break
+                logger.info("word2vec epoch %d: loss %.4f, %.0f words/s", stats["epoch"], stats["loss"],
+                            stats["words_per_sec"])
+                for cb in callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(self)
+                    else:
+                        cb(self, stats)
+        finally:
+            bar.close()
+            if trainer.running:  # an exception other than KeyboardInterrupt (e.g. in a callback)
+                trainer.stop()
+                trainer.wait()
+            self.wv.invalidate_norms()
+        seconds = time.perf_counter() - t_start
+        tokens = sum(h["tokens"] for h in history)
+        examples = sum(h["examples"] for h in history)
+        return {"epochs": len(history), "tokens": tokens, "words": sum(h["words"] for h in history),
+                "seconds": seconds, "words_per_sec": tokens / seconds if seconds > 0 else 0.0,
+                "loss": sum(h["loss_sum"] for h in history) / examples if examples else float("nan"),
+                "interrupted": self.interrupted}
+
+    def _feed(self, trainer, sentences, bar, epoch, chunk_tokens=100_000, chunk_sentences=10_000):
+        """Stream mode: encodes sentences in chunks (C++) and queues them for the workers."""
+        t0 = time.perf_counter()
+        chunk, n = [], 0
+
+        def push():
+            ids, offsets, _ = self._vocab.encode(chunk)
+            while not trainer.push(ids, offsets, 0.1):
+                bar.update(epoch, trainer.progress(), time.perf_counter() - t0)
+
+        for sent in sentences:
+            chunk.append(sent)
+            n += len(sent) if hasattr(sent, "__len__") else 100
+            if n >= chunk_tokens or len(chunk) >= chunk_sentences:
+                push()
+                chunk, n = [], 0
+                if trainer.stopping:
+                    break
+        if chunk and not trainer.stopping:
+            push()
+        trainer.close_stream()
+
+    def get_latest_training_loss(self):
+        """Summed loss of the last epoch trained (float64; gensim's float32 running sum stalls)."""
+        return self.training_history[-1]["loss_sum"] if self.training_history else 0.0
+
+    # -- persistence --------------------------------------------------------------------------------
+    def config(self):
+        return {k: getattr(self, k) for k in _CONFIG_KEYS}
+
+    def save(self, path):
+        """Everything needed to continue training, in fastnlp's safe format (no pickle)."""
+        if self.wv is None:
+            raise ValueError("save: the model has no vocabulary yet")
+        arrays = {"vectors": self.wv.vectors, "counts": self.wv.counts}
+        if self.syn1neg is not None:
+            arrays["syn1neg"] = self.syn1neg
+        if self.syn1 is not None:
+            arrays["syn1"] = self.syn1
+        header = {"kind": "word2vec", "vector_size": self.vector_size, "count": len(self.wv),
+                  "config": self.config(), "epochs_done": self.epochs_done, "corpus_stats": self.corpus_stats,
+                  "training_history": _jsonable(self.training_history)}
+        save_npz(path, header, self.wv.index_to_key, arrays)
+
+    @classmethod
+    def load(cls, path):
+        header, words, arrays = load_npz(path)
+        if header.get("kind") != "word2vec":
+            raise ValueError(f"{os.fspath(path)}: holds {header.get('kind')!r}, not a Word2Vec model "
+                             "(use KeyedVectors.load)")
+        cfg = header.get("config")
+        if not isinstance(cfg, dict) or "counts" not in arrays:
+            raise ValueError(f"{os.fspath(path)}: not a valid fastnlp word2vec file (model config or counts missing)")
+        model = cls(**{k: cfg[k] for k in _CONFIG_KEYS if k in cfg}, progress=True)
+        V, D = arrays["vectors"].shape
+        if D != model.vector_size:
+            raise ValueError(f"{os.fspath(path)}: vectors have {D} dims, the config says {model.vector_size}")
+        if model.negative > 0 and "syn1neg" not in arrays:
+            raise ValueError(f"{os.fspath(path)}: negative={model.negative} but syn1neg is missing")
+        if model.hs and "syn1" not in arrays:
+            raise ValueError(f"{os.fspath(path)}: hs=1 but syn1 is missing")
+        counts = arrays["counts"]
+        model._set_vocab(words, counts)
+        model.wv = KeyedVectors(words, np.ascontiguousarray(arrays["vectors"]), counts)
+        model.syn1neg = np.ascontiguousarray(arrays["syn1neg"]) if model.negative > 0 else None
+        model.syn1 = np.ascontiguousarray(arrays["syn1"]) if model.hs else None
+        model.epochs_done = int(header.get("epochs_done", 0))
+        model.corpus_stats = header.get("corpus_stats", {})
+        model.training_history = header.get("training_history", [])
+        return model
+
+    def save_word2vec_format(self, path, binary=False):
+        self.wv.save_word2vec_format(path, binary=binary)
+
+    def __repr__(self):
+        n = len(self.wv) if self.wv is not None else 0
+        return (f"Word2Vec({'sg' if self.sg else 'cbow'}, {n} words, dim={self.vector_size}, window={self.window}, "
+                f"negative={self.negative}, hs={self.hs}, epochs_done={self.epochs_done})")
+
+
+def _check_reiterable(sentences):
+    if isinstance(sentences, (str, bytes)):
+        raise TypeError("word2vec: sentences must be an iterable of token lists, got a str "
+                        "(for a file use corpus_file=)")
+    try:
+        it = iter(sentences)
+    except TypeError:
+        raise TypeError(f"word2vec: sentences must be an iterable of token lists, got "
+                        f"{type(sentences).__name__}") from None
+    if it is sentences:
+        raise TypeError("word2vec: sentences must be re-iterable (a list, or an object whose __iter__ starts "
+                        "over), got a one-shot iterator or generator; for files use corpus_file=")
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+class _Progress:
+    """A tqdm bar over epochs (fractional), with words/s and the running loss; a line per epoch
+    on stderr when tqdm is missing; nothing when disabled."""
+
+    def __init__(self, epochs, enabled):
+        self.epochs = epochs
+        self.bar = None
+        self.enabled = bool(enabled)
+        self.done = 0.0
+        self.last_epoch = -1
+        if self.enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=epochs, unit="epoch", desc="word2vec",
+                                bar_format="{l_bar}{bar}| {n:.2f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+            except ImportError:
+                self.bar = None
+
+    def update(self, epoch, p, seconds):
+        if not self.enabled:
+            return
+        now = epoch + p["fraction"]
+        wps = p["tokens"] / seconds if seconds > 0 else 0.0
+        loss = p["loss"] / p["examples"] if p["examples"] else float("nan")
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{wps / 1e3:.0f}k words/s, loss {loss:.4f}, lr {p['alpha']:.5f}", refresh=False)
+            self.bar.update(max(0.0, now - self.done))
+            self.done = max(self.done, now)
+        elif p["fraction"] >= 1.0 and epoch != self.last_epoch:
+            self.last_epoch = epoch
+            print(f"word2vec epoch {epoch + 1}/{self.epochs}: {wps:.0f} words/s, loss {loss:.4f}", file=sys.stderr)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
