@@ -348,7 +348,10 @@ void bind_word2vec(py::module_& m) {
         if (!codes_.is_none()) {
           c.hs = true;
           p.syn1 = matrix_inout(op, "syn1", syn1_, V, D).ptr<float>();
-          std::vector<int32_t> cv = ids_vector(op, "codes", codes_);
+          // Input-only small arrays: any integer dtype is fine (huffman_tree gives uint8 codes).
+          auto cv_arr = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(codes_);
+          FASTNLP_CHECK(cv_arr && cv_arr.ndim() == 1, op, ": codes must be a 1-D integer array");
+          std::vector<int32_t> cv(cv_arr.data(), cv_arr.data() + cv_arr.size());
           points = ids_vector(op, "points", points_);
           FASTNLP_CHECK(cv.size() == points.size(), op, ": codes and points must have the same length, got ",
                         cv.size(), " and ", points.size());

@@ -553,6 +553,7 @@ void Word2VecTrainer::stop() {
 }
 
 bool Word2VecTrainer::wait(double timeout_s) {
+  if (workers_.empty()) return true;  // nothing running (or already joined)
   {
     std::unique_lock<std::mutex> lock(mutex_);
     auto done = [&] { return finished_ == static_cast<int>(workers_.size()); };
@@ -561,6 +562,7 @@ bool Word2VecTrainer::wait(double timeout_s) {
   }
   for (auto& w : workers_) w.join();
   workers_.clear();
+  finished_ = 0;
   if (error_) {
     std::exception_ptr e = error_;
     error_ = nullptr;
