@@ -1,13 +1,111 @@
 """The ``fastnlp`` command line (also ``python -m fastnlp``)."""
 
 import argparse
+import json
 import sys
+
+
+def _add_word2vec(sub):
+    w2v = sub.add_parser("word2vec", help="train and evaluate word2vec vectors")
+    cmd = w2v.add_subparsers(dest="w2v_command", required=True)
+    t = cmd.add_parser("train", help="train skip-gram / CBOW vectors on whitespace-tokenized text")
+    t.add_argument("corpus", nargs="+", metavar="CORPUS", help="text file(s), one sentence per line")
+    t.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the vectors / model")
+    t.add_argument("--model", choices=["sg", "cbow"], default="cbow", help="skip-gram or CBOW (default cbow)")
+    t.add_argument("--dim", type=int, default=100, help="vector size (default 100)")
+    t.add_argument("--window", type=int, default=5, help="largest context distance (default 5)")
+    t.add_argument("--negative", type=int, default=5, help="noise words per prediction, 0: off (default 5)")
+    t.add_argument("--hs", action="store_true", help="also train hierarchical softmax")
+    t.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold, 0: off (default 1e-3)")
+    t.add_argument("--min-count", type=int, default=5, help="drop rarer words (default 5)")
+    t.add_argument("--max-vocab-size", type=int, default=None, help="prune while counting beyond this many words")
+    t.add_argument("--epochs", type=int, default=5, help="passes over the corpus (default 5)")
+    t.add_argument("--threads", type=int, default=2, help="training threads (default 2)")
+    t.add_argument("--alpha", type=float, default=None, help="start learning rate (default 0.025 sg, 0.05 cbow)")
+    t.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
+    t.add_argument("--cbow-sum", action="store_true", help="CBOW: sum the context instead of averaging it")
+    t.add_argument("--shared-negatives", action="store_true",
+                   help="skip-gram: share each centre's noise words across its window (faster)")
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--format", choices=["binary", "text", "fastnlp"], default="binary",
+                   help="word2vec binary / text, or fastnlp's model file that can continue training (default binary)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e = cmd.add_parser("eval", help="evaluate vectors on analogies and word similarity; prints JSON")
+    e.add_argument("vectors", metavar="VECTORS", help="word2vec binary/text file or a fastnlp file")
+    e.add_argument("--analogies", metavar="FILE", help="questions-words.txt format")
+    e.add_argument("--similarity", metavar="FILE", help="word pairs with scores, e.g. WordSim-353")
+    e.add_argument("--restrict-vocab", type=int, default=30000, help="analogies: search the first N words (30000)")
+    e.add_argument("--method", choices=["3cosadd", "3cosmul"], default="3cosadd")
+    e.add_argument("--format", choices=["auto", "binary", "text", "fastnlp"], default="auto")
+
+
+def load_vectors(path, fmt="auto"):
+    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto)."""
+    from .keyedvectors import KeyedVectors
+
+    if fmt == "auto":
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if head.startswith(b"PK\x03\x04"):
+            fmt = "fastnlp"
+        else:
+            body = head[head.find(b"\n") + 1:]
+            try:
+                body.decode("utf-8")
+                fmt = "text" if b"\x00" not in body else "binary"
+            except UnicodeDecodeError as err:
+                # A cut multi-byte character at the end of the sample is still text.
+                fmt = "text" if err.start >= len(body) - 3 and b"\x00" not in body else "binary"
+    if fmt == "fastnlp":
+        return KeyedVectors.load(path)
+    return KeyedVectors.load_word2vec_format(path, binary=(fmt == "binary"))
+
+
+def _word2vec(args):
+    if args.w2v_command == "train":
+        from .word2vec import Word2Vec
+
+        sg = args.model == "sg"
+        alpha = args.alpha if args.alpha is not None else (0.025 if sg else 0.05)
+        model = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=int(args.hs),
+                         sample=args.sample, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
+                         epochs=args.epochs, workers=args.threads, sg=int(sg), cbow_mean=int(not args.cbow_sum),
+                         alpha=alpha, min_alpha=min(args.min_alpha, alpha), seed=args.seed,
+                         shared_negatives=args.shared_negatives, progress=not args.no_progress)
+        model.build_vocab(corpus_file=args.corpus)
+        summary = model.train()
+        if args.format == "fastnlp":
+            model.save(args.output)
+        else:
+            model.save_word2vec_format(args.output, binary=(args.format == "binary"))
+        out = {"output": args.output, "format": args.format, "vocab_size": len(model.wv), "dim": model.vector_size,
+               "corpus_tokens": model.corpus_stats["tokens"], **summary}
+        print(json.dumps(out, indent=2))
+        if model.interrupted:
+            print("fastnlp word2vec: interrupted; the partly trained vectors were saved", file=sys.stderr)
+            return 130
+        return 0
+    if args.w2v_command == "eval":
+        if not args.analogies and not args.similarity:
+            print("fastnlp word2vec eval: give --analogies FILE and/or --similarity FILE", file=sys.stderr)
+            return 2
+        kv = load_vectors(args.vectors, args.format)
+        out = {"vectors": args.vectors, "vocab_size": len(kv), "dim": kv.vector_size}
+        if args.analogies:
+            out["analogies"] = kv.evaluate_analogies(args.analogies, restrict_vocab=args.restrict_vocab,
+                                                     method=args.method)
+        if args.similarity:
+            out["similarity"] = kv.evaluate_similarity(args.similarity)
+        print(json.dumps(out, indent=2))
+        return 0
+    return 2
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastnlp", description="fastnlp command line")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="build and device information")
+    _add_word2vec(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         import fastnlp
@@ -15,6 +113,12 @@ def main(argv=None):
         print(f"fastnlp {fastnlp.__version__}")
         print(f"threads: {fastnlp.get_num_threads()}")
         print(f"cuda compiled: {fastnlp._C.cuda_compiled}, cuda available: {fastnlp.cuda_available()}")
+    elif args.command == "word2vec":
+        try:
+            return _word2vec(args)
+        except (ValueError, TypeError, OSError, KeyError) as err:
+            print(f"fastnlp word2vec: error: {err}", file=sys.stderr)
+            return 1
     return 0
 
 
