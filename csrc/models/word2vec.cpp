@@ -92,6 +92,8 @@ namespace {
 
 #define W2V_INLINE inline __attribute__((always_inline))
 
+constexpr int64_t kPlans = 4;  // centres planned ahead (train_sentence), a power of two
+
 typedef float V16 __attribute__((vector_size(64)));
 typedef float V8 __attribute__((vector_size(32)));
 typedef float V4 __attribute__((vector_size(16)));
@@ -201,23 +203,32 @@ W2V_INLINE float log_1_to_2(float u) {
 // error y - sigmoid(f) and adds the loss -log P(y | f) = softplus(y ? -f : f). With
 // e = exp(-|f|), sigmoid(|f|) = 1/(1+e) and sigmoid(-|f|) = e/(1+e) are both formed without the
 // cancellation of 1 - sigmoid, and softplus = max(.., 0) + log(1 + e) never overflows.
+// Saturated scores, |f| >= kSaturated, give no update (their loss still counts): gensim's rule
+// for both losses (word2vec.c's for hierarchical softmax); on corpus slices it scored ~0.2
+// analogy points above the plain gradient.
+constexpr float kSaturated = 6.0f;
+
 W2V_INLINE float error_and_loss(float f, int y, float* loss) {
   const float a = f < 0 ? -f : f;
   const float e = fast_expf(-a);
   const float r = 1.0f / (1.0f + e);
   const float l1p = log_1_to_2(1.0f + e);
+  float err;
   if (y) {
     *loss += (f < 0 ? a : 0.0f) + l1p;
-    return f >= 0 ? e * r : r;  // sigmoid(-f)
+    err = f >= 0 ? e * r : r;  // sigmoid(-f)
+  } else {
+    *loss += (f > 0 ? a : 0.0f) + l1p;
+    err = -(f >= 0 ? r : e * r);  // -sigmoid(f)
   }
-  *loss += (f > 0 ? a : 0.0f) + l1p;
-  return -(f >= 0 ? r : e * r);  // -sigmoid(f)
+  return a < kSaturated ? err : 0.0f;
 }
 
 // The core of every prediction: C inputs x[c] (D) predict M outputs, rows out[m] of W with
 // labels label(m) (1 or 0; < 0 skips the output). Scores S = x W[out]^T are taken from the
 // parameters on entry; then, for each output m in order, dx[c] += G[c, m] W[out[m]] and
-// W[out[m]] += sum_c G[c, m] x[c], where G = alpha (y - sigmoid(S)). dx (C, D) accumulates: the
+// W[out[m]] += sum_c G[c, m] x[c], where G = alpha (y - sigmoid(S)), or 0 where |S| >=
+// kSaturated. dx (C, D) accumulates: the
 // caller applies it to the inputs. S: scratch (C, M). Returns the summed loss.
 template <typename Label>
 W2V_INLINE float predict(const float* const* x, int64_t C, float* W, const int32_t* out, int64_t M,
@@ -237,7 +248,7 @@ W2V_INLINE float predict(const float* const* x, int64_t C, float* W, const int32
     if (label(m) < 0) continue;
     float* w = W + static_cast<int64_t>(out[m]) * D;
     if (C == 1) {
-      axpy2(S[m], w, x[0], dx, D);
+      if (S[m] != 0.0f) axpy2(S[m], w, x[0], dx, D);
     } else {
       for (int64_t c = 0; c < C; ++c) axpy(S[c * M + m], w, dx + c * D, D);
       for (int64_t c = 0; c < C; ++c) axpy(S[c * M + m], x[c], w, D);
@@ -331,18 +342,23 @@ W2V_INLINE uint32_t below(uint64_t r, uint32_t n) {
 }
 
 // One sentence (ids kept after subsampling): every position is a centre with a window of
-// 1..window words on each side (word2vec.c's dynamic window). The window and the noise words of
-// centre pos + 1 are drawn, and their output rows prefetched, before centre pos is trained: the
-// random rows of syn1neg are the main cache misses. SIMD clones: the loops above are inlined
-// here and compiled for AVX-512, AVX2 and the baseline.
+// 1..window words on each side (word2vec.c's dynamic window). Centres are planned ahead (a ring
+// of kPlans): the window and noise words of centre pos + ahead are drawn, and the rows they will
+// touch prefetched, while centre pos trains; random rows of syn1neg (and of syn0 as words enter
+// the window, of syn1 along Huffman paths) are the main cache misses. Skip-gram trains long
+// enough per centre for one centre of lead time (and prefetches C K rows a centre, so more would
+// spill L1); CBOW looks further ahead. SIMD clones: the loops above are inlined here and compiled
+// for AVX-512, AVX2 and the baseline.
 FASTNLP_SIMD_CLONES void train_sentence(const Model& m, const Word2VecConfig& cfg, const NoiseSampler& noise,
                                         const HuffmanTree& tree, Word2VecState& st, const int32_t* sen, int64_t n,
                                         float alpha) {
   const uint32_t window = static_cast<uint32_t>(cfg.window);
   const int64_t W2 = 2 * static_cast<int64_t>(window), K = m.K, D = m.D;
   const bool per_pair = cfg.sg && !m.shared;
-  int64_t C[2];
-  auto plan = [&](int64_t pos, int buf) {
+  const int64_t ahead = per_pair ? 1 : kPlans - 1;
+  int64_t C[kPlans];
+  auto plan = [&](int64_t pos) {
+    const int64_t buf = pos % kPlans;
     const int64_t b = static_cast<int64_t>(window) - below(st.rng.next(), window);  // in [1, window]
     const int64_t lo = std::max<int64_t>(0, pos - b), hi = std::min<int64_t>(n - 1, pos + b);
     int32_t* ctx = st.context.data() + buf * W2;
@@ -350,20 +366,28 @@ FASTNLP_SIMD_CLONES void train_sentence(const Model& m, const Word2VecConfig& cf
     for (int64_t a = lo; a <= hi; ++a)
       if (a != pos) ctx[c++] = sen[a];
     C[buf] = c;
-    if (K > 0 && c > 0) {
+    if (c == 0) return;
+    if (pos + b < n) prefetch_row(m.syn0 + static_cast<int64_t>(sen[pos + b]) * D, D);  // newest context word
+    const int32_t centre = sen[pos];
+    if (K > 0) {
       int32_t* neg = st.negatives.data() + buf * W2 * K;
       const int64_t nneg = per_pair ? c * K : K;
       for (int64_t k = 0; k < nneg; ++k) {
         neg[k] = noise.draw(st.rng.next());
         prefetch_row(m.syn1neg + static_cast<int64_t>(neg[k]) * D, D);
       }
-      prefetch_row(m.syn1neg + static_cast<int64_t>(sen[pos]) * D, D);
+      prefetch_row(m.syn1neg + static_cast<int64_t>(centre) * D, D);
+    }
+    if (m.hs) {
+      // The first levels of every path are shared by all words and stay cached.
+      for (int64_t j = tree.offsets[centre] + 4; j < tree.offsets[centre + 1]; ++j)
+        prefetch_row(m.syn1 + static_cast<int64_t>(tree.points[j]) * D, D);
     }
   };
-  if (n > 0) plan(0, 0);
+  for (int64_t pos = 0; pos < std::min(n, ahead); ++pos) plan(pos);
   for (int64_t pos = 0; pos < n; ++pos) {
-    const int cur = static_cast<int>(pos & 1);
-    if (pos + 1 < n) plan(pos + 1, cur ^ 1);
+    if (pos + ahead < n) plan(pos + ahead);
+    const int64_t cur = pos % kPlans;
     const int32_t centre = sen[pos];
     const uint8_t* codes = nullptr;
     const int32_t* points = nullptr;
@@ -397,9 +421,9 @@ void size_state(Word2VecState& st, const Word2VecConfig& cfg, int64_t max_path) 
   st.grad.assign(static_cast<size_t>(W2 * D), 0.0f);
   st.scores.assign(static_cast<size_t>(W2 * std::max<int64_t>(1 + cfg.negative, max_path)), 0.0f);
   st.inputs.assign(static_cast<size_t>(W2), nullptr);
-  st.context.assign(static_cast<size_t>(2 * W2), 0);
+  st.context.assign(static_cast<size_t>(kPlans * W2), 0);
   st.targets.assign(static_cast<size_t>(1 + cfg.negative), 0);
-  st.negatives.assign(static_cast<size_t>(2 * W2 * std::max<int64_t>(cfg.negative, 1)), 0);
+  st.negatives.assign(static_cast<size_t>(kPlans * W2 * std::max<int64_t>(cfg.negative, 1)), 0);
   st.sentence.clear();
   st.sentence.reserve(static_cast<size_t>(cfg.max_sentence));
 }

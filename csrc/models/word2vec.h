@@ -93,8 +93,8 @@ struct Word2VecState {
   std::vector<float> grad;         // (2 window, D) gradients of the inputs
   std::vector<float> scores;       // (2 window, max(1 + K, tree depth))
   std::vector<const float*> inputs;  // (2 window)
-  std::vector<int32_t> context;    // (2, 2 window): this centre's and the next one's
-  std::vector<int32_t> negatives;  // (2, 2 window, K): noise words drawn for them
+  std::vector<int32_t> context;    // (4, 2 window): windows of this centre and the next ones
+  std::vector<int32_t> negatives;  // (4, 2 window, K): noise words drawn for them
   std::vector<int32_t> targets;    // (1 + K)
   std::vector<int32_t> sentence;   // ids kept by subsampling, up to max_sentence
   double loss = 0;                 // summed over examples, in double (a float sum stalls)

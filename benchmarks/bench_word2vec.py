@@ -1,0 +1,211 @@
+"""word2vec benchmark: fastnlp against gensim (when importable; not a fastnlp dependency) in the
+same run, on the same corpus file with identical settings, for skip-gram and CBOW.
+
+Reports per run: training seconds (median of --repeat runs), raw words/s (corpus tokens x epochs
+/ seconds), words per CPU-second (robust on a shared machine), the Google analogies accuracy
+(3CosAdd, restrict_vocab=30000, both libraries' vectors scored by the same fastnlp evaluator)
+and the WordSim-353 Spearman rho. Writes JSON and a markdown table under benchmarks/results/.
+
+    python benchmarks/bench_word2vec.py                      # the whole shared corpus
+    python benchmarks/bench_word2vec.py --max-lines 5000     # a quick check on a slice
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.environ.get("FASTNLP_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
+
+
+def machine_info():
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "load_average": os.getloadavg()}
+
+
+def evaluate(kv, analogies, similarity):
+    a = kv.evaluate_analogies(analogies, restrict_vocab=30000)
+    s = kv.evaluate_similarity(similarity)
+    return {"analogy_accuracy": a["total"]["accuracy"], "analogy_questions": a["total"]["total"],
+            "analogy_sections": {x["section"]: x["accuracy"] for x in a["sections"]},
+            "wordsim_rho": s["spearman"], "wordsim_pairs": s["pairs"]}
+
+
+def run_fastnlp(corpus, sg, args):
+    import fastnlp
+
+    model = fastnlp.Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
+                             min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg),
+                             alpha=args.alpha, min_alpha=args.min_alpha, seed=args.seed,
+                             shared_negatives=args.shared_negatives and sg, progress=False)
+    t0 = time.perf_counter()
+    model.build_vocab(corpus_file=corpus)
+    vocab_s = time.perf_counter() - t0
+    c0, t0 = time.process_time(), time.perf_counter()
+    summary = model.train()
+    train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, summary["loss"]
+
+
+def run_gensim(corpus, sg, args):
+    from gensim.models import Word2Vec
+
+    kw = dict(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
+              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg), alpha=args.alpha,
+              min_alpha=args.min_alpha, seed=args.seed)
+    model = Word2Vec(**kw)
+    t0 = time.perf_counter()
+    if args.gensim_input == "corpus_file":
+        model.build_vocab(corpus_file=corpus)
+    else:
+        from gensim.models.word2vec import LineSentence
+
+        model.build_vocab(LineSentence(corpus))
+    vocab_s = time.perf_counter() - t0
+    c0, t0 = time.process_time(), time.perf_counter()
+    if args.gensim_input == "corpus_file":
+        model.train(corpus_file=corpus, total_words=model.corpus_total_words, epochs=args.epochs)
+    else:
+        model.train(LineSentence(corpus), total_examples=model.corpus_count, epochs=args.epochs)
+    train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    from fastnlp import KeyedVectors
+
+    kv = KeyedVectors(list(model.wv.index_to_key), model.wv.vectors)
+    return kv, model.corpus_total_words, vocab_s, train_s, cpu_s, None
+
+
+def bench(lib, corpus, sg, args):
+    runner = run_fastnlp if lib == "fastnlp" else run_gensim
+    runs = []
+    for r in range(args.repeat):
+        kv, tokens, vocab_s, train_s, cpu_s, loss = runner(corpus, sg, args)
+        runs.append((train_s, cpu_s, vocab_s))
+        print(f"  {lib} {'sg' if sg else 'cbow'} run {r + 1}: train {train_s:.1f} s "
+              f"({tokens * args.epochs / train_s / 1e3:.0f}k words/s)", file=sys.stderr, flush=True)
+    train_s = statistics.median(x[0] for x in runs)
+    cpu_s = statistics.median(x[1] for x in runs)
+    res = {"library": lib, "model": "sg" if sg else "cbow", "corpus_tokens": tokens, "vocab": len(kv),
+           "train_seconds": train_s, "train_seconds_all": [x[0] for x in runs], "cpu_seconds": cpu_s,
+           "vocab_seconds": statistics.median(x[2] for x in runs),
+           "words_per_sec": tokens * args.epochs / train_s, "words_per_cpu_sec": tokens * args.epochs / cpu_s}
+    if loss is not None:
+        res["final_loss"] = loss
+    if not args.no_eval:
+        res.update(evaluate(kv, args.analogies, args.similarity))  # the vectors of the last run
+    return res
+
+
+def markdown(results, info, args, corpus_desc):
+    lines = [f"# word2vec: fastnlp vs gensim\n",
+             f"Machine: {info['cpu']}, {info['cores']} cores (load average at start "
+             f"{info['load_average'][0]:.2f}). Corpus: {corpus_desc}.",
+             f"Settings: dim {args.dim}, window {args.window}, negative {args.negative}, sample {args.sample}, "
+             f"min_count {args.min_count}, {args.epochs} epochs, {args.threads} threads, alpha {args.alpha}; "
+             f"gensim input: {args.gensim_input}. Median of {args.repeat} run(s). Analogies: Google "
+             "questions-words, 3CosAdd, restrict_vocab=30000; WordSim-353: Spearman rho.\n",
+             "| model | library | train s | words/s | words/CPU-s | speed vs gensim | analogy acc | WS-353 rho |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    gensim = {r["model"]: r for r in results if r["library"] == "gensim"}
+    for r in results:
+        g = gensim.get(r["model"])
+        ratio = f"{r['words_per_sec'] / g['words_per_sec']:.2f}x" if g else "-"
+        acc = f"{100 * r['analogy_accuracy']:.1f}%" if "analogy_accuracy" in r else "-"
+        rho = f"{r['wordsim_rho']:.3f}" if "wordsim_rho" in r else "-"
+        lines.append(f"| {r['model']} | {r['library']} | {r['train_seconds']:.1f} | {r['words_per_sec'] / 1e3:.0f}k | "
+                     f"{r['words_per_cpu_sec'] / 1e3:.0f}k | {ratio} | {acc} | {rho} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", default=os.path.join(DATA, "corpus", "en-corpus.txt"))
+    p.add_argument("--max-lines", type=int, default=None, help="train on the first N lines only")
+    p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
+    p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
+    p.add_argument("--models", default="sg,cbow")
+    p.add_argument("--libraries", default="fastnlp,gensim")
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negative", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--alpha", type=float, default=0.025, help="gensim's default for both models")
+    p.add_argument("--min-alpha", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=1, help="runs per configuration (median reported)")
+    p.add_argument("--shared-negatives", action="store_true", help="fastnlp sg: Ji et al. shared negatives")
+    p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
+                   help="gensim's corpus_file mode (its fastest) or LineSentence through its producer thread")
+    p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--tag", default=None, help="result file suffix (default: the slice size, or none)")
+    args = p.parse_args(argv)
+
+    libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
+    if "gensim" in libs:
+        try:
+            import gensim  # noqa: F401
+        except ImportError:
+            print("gensim is not importable: benchmarking fastnlp alone", file=sys.stderr)
+            libs.remove("gensim")
+    info = machine_info()
+    tmp = None
+    corpus = args.corpus
+    corpus_desc = os.path.basename(corpus)
+    if args.max_lines:
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+        with open(corpus, encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i == args.max_lines:
+                    break
+                tmp.write(line)
+        tmp.close()
+        corpus = tmp.name
+        corpus_desc += f" (first {args.max_lines} lines)"
+    results = []
+    try:
+        for model in [m.strip() for m in args.models.split(",")]:
+            if model not in ("sg", "cbow"):
+                p.error(f"--models: unknown model {model!r}")
+            for lib in libs:
+                print(f"{lib} {model} ...", file=sys.stderr, flush=True)
+                results.append(bench(lib, corpus, model == "sg", args))
+    finally:
+        if tmp is not None:
+            os.remove(tmp.name)
+    info["load_average_end"] = os.getloadavg()
+    if "gensim" in libs:
+        import gensim
+
+        info["gensim"] = gensim.__version__
+    tag = args.tag if args.tag is not None else (f"lines{args.max_lines}" if args.max_lines else "")
+    name = "word2vec" + (f"-{tag}" if tag else "")
+    os.makedirs(args.out_dir, exist_ok=True)
+    payload = {"machine": info, "settings": vars(args), "corpus": corpus_desc, "results": results}
+    for ext, text in (("json", json.dumps(payload, indent=2)), ("md", markdown(results, info, args, corpus_desc))):
+        path = os.path.join(args.out_dir, f"{name}.{ext}")
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    print(markdown(results, info, args, corpus_desc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
