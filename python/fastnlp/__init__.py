@@ -12,4 +12,5 @@ from .word2vec import Word2Vec
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "nn", "optim", "Word2Vec", "KeyedVectors", "cuda_available", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["ops", "nn", "optim", "Word2Vec", "KeyedVectors", "cuda_available", "set_num_threads", "get_num_threads",
+           "__version__"]

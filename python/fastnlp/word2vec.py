@@ -217,7 +217,7 @@ class Word2Vec:
             if self._corpus is not None and source is self._corpus[1]:
                 total_words = self.corpus_stats["vocab_words"]
             else:
-                total_words = sum(len(self._vocab.encode([s])[0]) for s in source)
+                total_words = self._count_in_vocab(source)
         trainer = _C.Word2VecTrainer(
             self._vocab, self.wv.vectors, self.syn1neg, self.syn1, window=self.window, negative=self.negative,
             hs=bool(self.hs), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
@@ -280,6 +280,18 @@ class Word2Vec:
                 "seconds": seconds, "words_per_sec": tokens / seconds if seconds > 0 else 0.0,
                 "loss": sum(h["loss_sum"] for h in history) / examples if examples else float("nan"),
                 "interrupted": self.interrupted}
+
+    def _count_in_vocab(self, sentences, chunk=10_000):
+        """In-vocabulary words of a corpus (one pass, encoded in C++ by chunks)."""
+        total, batch = 0, []
+        for sent in sentences:
+            batch.append(sent)
+            if len(batch) == chunk:
+                total += len(self._vocab.encode(batch)[0])
+                batch = []
+        if batch:
+            total += len(self._vocab.encode(batch)[0])
+        return total
 
     def _feed(self, trainer, sentences, bar, epoch, chunk_tokens=100_000, chunk_sentences=10_000):
         """Stream mode: encodes sentences in chunks (C++) and queues them for the workers."""
