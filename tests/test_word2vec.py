@@ -695,3 +695,39 @@ def test_trainer_checks_its_arrays():
         _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None)
     with pytest.raises(ValueError, match="duplicate word 'a'"):
         _C.Vocab(["a", "a"], np.array([1, 1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The device path (what the CUDA trainer is fed), run on the CPU by the emulated device.
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_emulated_device_reads_everything_and_learns(tmp_path, sg):
+    sents = topic_corpus()
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    for kw in (dict(corpus_file=f), dict(sentences=sents)):
+        m = Word2Vec(vector_size=24, window=4, min_count=1, sg=sg, sample=0, epochs=5, workers=2, seed=1,
+                     progress=False, device="emulated", alpha=0.05 if not sg else 0.025, **kw)
+        for h in m.training_history:
+            assert h["words"] == m.corpus_stats["vocab_words"] and h["examples"] > 0
+        losses = [h["loss"] for h in m.training_history]
+        assert losses[-1] < losses[0]
+        hits = sum(n.startswith("g0w") for n, _ in m.wv.most_similar("g0w0", topn=10))
+        assert hits >= 9
+
+
+def test_emulated_device_matches_cpu_statistically_and_repeats(tmp_path):
+    sents = topic_corpus(n_sent=800)
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents))
+    kw = dict(corpus_file=f, vector_size=16, window=3, min_count=1, sg=1, epochs=3, workers=1, seed=4, progress=False)
+    cpu = Word2Vec(**kw)
+    dev = [Word2Vec(device="emulated", **kw) for _ in range(2)]
+    np.testing.assert_array_equal(dev[0].wv.vectors, dev[1].wv.vectors)  # one reader thread: deterministic
+    assert dev[0].training_history[-1]["loss"] == pytest.approx(cpu.training_history[-1]["loss"], rel=0.1)
+
+
+def test_device_argument_is_checked():
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'emulated', got 'tpu'"):
+        Word2Vec(device="tpu")
+    if not _C.cuda_compiled:
+        with pytest.raises(RuntimeError, match="built without CUDA"):
+            Word2Vec(device="cuda")

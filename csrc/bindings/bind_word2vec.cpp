@@ -15,6 +15,10 @@
 #include "models/vocab.h"
 #include "models/word2vec.h"
 
+#ifdef FASTNLP_WITH_CUDA
+#include "word2vec_cuda.h"
+#endif
+
 namespace fastnlp::bindings {
 namespace {
 
@@ -184,7 +188,7 @@ void bind_word2vec(py::module_& m) {
       .def(py::init([](std::shared_ptr<Vocab> vocab, py::object syn0_, py::object syn1neg_, py::object syn1_,
                        int64_t window, int64_t negative, bool hs, bool sg, bool cbow_mean, bool shared_negatives,
                        double sample, double ns_exponent, double alpha, double min_alpha, uint64_t seed,
-                       int threads, int64_t max_sentence) {
+                       int threads, int64_t max_sentence, const std::string& device) {
              const char* op = "Word2VecTrainer";
              FASTNLP_CHECK(vocab, op, ": vocab is None");
              const int64_t V = vocab->size();
@@ -216,14 +220,28 @@ void bind_word2vec(py::module_& m) {
              t->syn1neg = syn1neg_;
              t->syn1 = syn1_;
              t->vocab = vocab;
+             FASTNLP_CHECK(device == "cpu" || device == "cuda" || device == "emulated", op,
+                           ": device must be 'cpu', 'cuda' or 'emulated', got '", device, "'");
              t->trainer = std::make_unique<Word2VecTrainer>(c, vocab, p);
+             if (device == "emulated") {
+               t->trainer->set_device(make_emulated_device(c, t->trainer->noise(), t->trainer->tree(), p));
+             } else if (device == "cuda") {
+#ifdef FASTNLP_WITH_CUDA
+               t->trainer->set_device(fastnlp::cuda::make_word2vec_device(c, t->trainer->noise(), p));
+#else
+               throw std::runtime_error(
+                   "Word2VecTrainer: device='cuda' but fastnlp was built without CUDA (rebuild with FASTNLP_CUDA=ON)");
+#endif
+             }
              return t;
            }),
            py::arg("vocab"), py::arg("syn0"), py::arg("syn1neg"), py::arg("syn1"), py::arg("window") = 5,
            py::arg("negative") = 5, py::arg("hs") = false, py::arg("sg") = false, py::arg("cbow_mean") = true,
            py::arg("shared_negatives") = false, py::arg("sample") = 1e-3, py::arg("ns_exponent") = 0.75,
            py::arg("alpha") = 0.025, py::arg("min_alpha") = 1e-4, py::arg("seed") = 1, py::arg("threads") = 1,
-           py::arg("max_sentence") = 10000)
+           py::arg("max_sentence") = 10000, py::arg("device") = "cpu",
+           "device: 'cpu' (Hogwild threads), 'cuda' (a reader thread feeds the GPU trainer) or 'emulated' "
+           "(the device path on the CPU, for tests).")
       .def(
           "start_files",
           [](PyTrainer& t, const std::vector<std::string>& paths, int64_t epoch, int64_t epochs) {

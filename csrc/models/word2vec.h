@@ -71,6 +71,8 @@ class NoiseSampler {
   }
   // (V) the exact distribution draw() realizes (slot widths and 32-bit thresholds included).
   std::vector<double> probabilities() const;
+  // The table as two arrays (V): thresholds and aliases (what a device copy needs).
+  void export_table(uint32_t* thresholds, int32_t* aliases) const;
   bool empty() const { return table_.empty(); }
 
  private:
@@ -111,6 +113,24 @@ struct Word2VecProgress {
   double alpha = 0;      // current learning rate (of the first worker)
 };
 
+// Where the updates run when not on the CPU threads: the CUDA trainer (cuda/word2vec.cu)
+// implements this, so the core never depends on the CUDA build. The trainer's reader thread
+// streams the corpus, subsamples it and hands over chunks of sentences; the device keeps its own
+// copy of the matrices and writes them back on sync_to_host().
+class Word2VecDevice {
+ public:
+  virtual ~Word2VecDevice() = default;
+  // Trains sentences ids (offsets[S]) with offsets (S + 1), the learning rate going from alpha0
+  // to alpha1 across them. May return before the work is done; the pointers are only read
+  // during the call.
+  virtual void train(const int32_t* ids, const int64_t* offsets, int64_t S, float alpha0, float alpha1) = 0;
+  // Waits for the queued work and copies the matrices back to the caller's (host) arrays.
+  virtual void sync_to_host() = 0;
+  // Summed loss and number of predictions since construction (synchronizes).
+  virtual double loss() = 0;
+  virtual int64_t examples() = 0;
+};
+
 class Word2VecTrainer {
  public:
   // vocab: words and counts (V); params: matrices of V rows. Checks the sizes and config.
@@ -137,6 +157,8 @@ class Word2VecTrainer {
   bool stopping() const { return stop_.load(); }
   bool running() const { return !workers_.empty(); }
   Word2VecProgress progress() const;
+  // Trains on `device` from now on: one reader thread feeds it instead of `threads` CPU workers.
+  void set_device(std::unique_ptr<Word2VecDevice> device);
 
   const Word2VecConfig& config() const { return config_; }
   const NoiseSampler& noise() const { return noise_; }
@@ -156,6 +178,7 @@ class Word2VecTrainer {
   void launch(int64_t epoch, int64_t epochs, double units_per_epoch, Body body);
   void worker_files(int t);
   void worker_stream(int t);
+  void worker_device(bool files);
   void train_ids(int t, const int32_t* ids, int64_t n, bool count_words);
   float alpha_now() const;
   void publish(int t);
@@ -168,6 +191,9 @@ class Word2VecTrainer {
   std::vector<double> keep_prob_;
   std::vector<uint64_t> keep_threshold_;  // keep word w when 32 random bits < keep_threshold_[w]
   std::vector<Word2VecState> states_;
+  std::unique_ptr<Word2VecDevice> device_;
+  double device_loss0_ = 0;     // device totals at the start of the epoch
+  int64_t device_examples0_ = 0;
   std::unique_ptr<Counters[]> counters_;
 
   // The running epoch.
@@ -187,6 +213,12 @@ class Word2VecTrainer {
   std::condition_variable queue_cv_;
   std::condition_variable room_cv_;
 };
+
+// The device path run on the CPU: a Word2VecDevice that keeps its own copies of the matrices and
+// trains each chunk with the CPU kernels on one thread. It exercises the reader, the chunking, the
+// learning-rate spans and the copy-back that the CUDA trainer relies on, on any machine.
+std::unique_ptr<Word2VecDevice> make_emulated_device(const Word2VecConfig& config, const NoiseSampler& noise,
+                                                     const HuffmanTree& tree, const Word2VecParams& host);
 
 // One training step at one centre word with the window and the negatives given, run by the same
 // code as training (for exact tests against a NumPy transcription):

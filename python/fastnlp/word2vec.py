@@ -63,6 +63,9 @@ class Word2Vec:
             train() call. epochs [iter]. seed. workers [threads]: training threads.
         shared_negatives: skip-gram only: one draw of `negative` noise words per centre shared
             by its whole window (Ji et al. 2016), faster; False is word2vec.c's update.
+        device: 'cpu' (Hogwild threads), 'cuda' (the GPU trainer: negative sampling only, one
+            reader thread feeds it; the vectors are copied back after every epoch) or 'emulated'
+            (the device path run on the CPU, for tests).
         max_sentence: sentences longer than this are split (never truncated).
         progress: show a tqdm progress bar (words/s, loss, ETA) when tqdm is installed.
         callbacks: called after each epoch: objects with ``on_epoch_end(model)`` or callables
@@ -72,7 +75,7 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=0.025, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
                  ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
-                 progress=True, callbacks=(), dim=None, threads=None):
+                 progress=True, callbacks=(), dim=None, threads=None, device="cpu"):
         self.vector_size = int(_pick("vector_size", vector_size, "dim", dim, 100))
         self.workers = int(_pick("workers", workers, "threads", threads, os.cpu_count() or 1))
         self.window = int(window)
@@ -92,6 +95,7 @@ class Word2Vec:
         self.max_sentence = int(max_sentence)
         self.progress = progress
         self.callbacks = list(callbacks)
+        self.device = device
         self._check_config()
         self.wv = None
         self.syn1neg = None
@@ -127,6 +131,7 @@ class Word2Vec:
         for ok, what, value in checks:
             if not ok:
                 raise ValueError(f"Word2Vec: {what}, got {value}")
+        _check_device(self.device)
 
     # -- vocabulary -------------------------------------------------------------------------------
     def build_vocab(self, sentences=None, corpus_file=None):
@@ -183,7 +188,7 @@ class Word2Vec:
 
     # -- training ---------------------------------------------------------------------------------
     def train(self, sentences=None, corpus_file=None, epochs=None, alpha=None, min_alpha=None, total_words=None,
-              progress=None, callbacks=None):
+              progress=None, callbacks=None, device=None):
         """Trains `epochs` more epochs (default: the model's), the learning rate decaying
         linearly from alpha to min_alpha over this call. The corpus defaults to the one
         build_vocab counted; a new corpus is trained with the existing vocabulary (unknown words
@@ -197,6 +202,10 @@ class Word2Vec:
             raise ValueError("train: build the vocabulary first (build_vocab, or Word2Vec(corpus_file=...))")
         if sentences is not None and corpus_file is not None:
             raise ValueError("train: give sentences or corpus_file, not both")
+        device = self.device if device is None else device
+        _check_device(device)
+        if device == "cuda" and (self.hs or self.negative == 0):
+            raise ValueError("train: the CUDA trainer does negative sampling only (hs=0, negative > 0)")
         epochs = self.epochs if epochs is None else int(epochs)
         alpha = self.alpha if alpha is None else float(alpha)
         min_alpha = self.min_alpha if min_alpha is None else float(min_alpha)
@@ -223,7 +232,7 @@ class Word2Vec:
             hs=bool(self.hs), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
             shared_negatives=self.shared_negatives, sample=self.sample, ns_exponent=self.ns_exponent, alpha=alpha,
             min_alpha=min_alpha, seed=(self.seed * 1000003 + self.epochs_done) % (1 << 64), threads=self.workers,
-            max_sentence=self.max_sentence)
+            max_sentence=self.max_sentence, device=device)
         callbacks = self.callbacks if callbacks is None else list(callbacks)
         bar = _Progress(epochs, self.progress if progress is None else progress)
         self.interrupted = False
@@ -371,6 +380,16 @@ class Word2Vec:
         n = len(self.wv) if self.wv is not None else 0
         return (f"Word2Vec({'sg' if self.sg else 'cbow'}, {n} words, dim={self.vector_size}, window={self.window}, "
                 f"negative={self.negative}, hs={self.hs}, epochs_done={self.epochs_done})")
+
+
+def _check_device(device):
+    if device not in ("cpu", "cuda", "emulated"):
+        raise ValueError(f"Word2Vec: device must be 'cpu', 'cuda' or 'emulated', got {device!r}")
+    if device == "cuda":
+        if not _C.cuda_compiled:
+            raise RuntimeError("Word2Vec: device='cuda' but fastnlp was built without CUDA (rebuild with FASTNLP_CUDA=ON)")
+        if _C.cuda_device_count() == 0:
+            raise RuntimeError("Word2Vec: device='cuda' but no CUDA device is visible")
 
 
 def _check_reiterable(sentences):
