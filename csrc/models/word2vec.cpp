@@ -101,6 +101,10 @@ namespace {
 
 constexpr int64_t kPlans = 4;  // centres planned ahead (train_sentence), a power of two
 
+// The helpers taking and returning these vectors are always inlined into the SIMD clones, so no
+// vector crosses a call and GCC's note that such an ABI depends on the ISA does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 typedef float V16 __attribute__((vector_size(64)));
 typedef float V8 __attribute__((vector_size(32)));
 typedef float V4 __attribute__((vector_size(16)));
