@@ -47,13 +47,13 @@ def evaluate(kv, analogies, similarity):
             "wordsim_rho": s["spearman"], "wordsim_pairs": s["pairs"]}
 
 
-def run_fastnlp(corpus, sg, args):
+def run_fastnlp(corpus, sg, args, shared=False):
     import fastnlp
 
     model = fastnlp.Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
                              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg),
                              alpha=args.alpha, min_alpha=args.min_alpha, seed=args.seed,
-                             shared_negatives=args.shared_negatives and sg, progress=False)
+                             shared_negatives=bool(shared and sg), progress=False)
     t0 = time.perf_counter()
     model.build_vocab(corpus_file=corpus)
     vocab_s = time.perf_counter() - t0
@@ -104,10 +104,12 @@ def same_order(gwv, corpus, args):
 
 
 def bench(lib, corpus, sg, args):
-    runner = run_fastnlp if lib == "fastnlp" else run_gensim
     runs = []
     for r in range(args.repeat):
-        kv, tokens, vocab_s, train_s, cpu_s, loss = runner(corpus, sg, args)
+        if lib == "gensim":
+            kv, tokens, vocab_s, train_s, cpu_s, loss = run_gensim(corpus, sg, args)
+        else:
+            kv, tokens, vocab_s, train_s, cpu_s, loss = run_fastnlp(corpus, sg, args, shared=(lib == "fastnlp-shared"))
         runs.append((train_s, cpu_s, vocab_s))
         print(f"  {lib} {'sg' if sg else 'cbow'} run {r + 1}: train {train_s:.1f} s "
               f"({tokens * args.epochs / train_s / 1e3:.0f}k words/s)", file=sys.stderr, flush=True)
@@ -152,7 +154,8 @@ def main(argv=None):
     p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
     p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
     p.add_argument("--models", default="sg,cbow")
-    p.add_argument("--libraries", default="fastnlp,gensim")
+    p.add_argument("--libraries", default="fastnlp,gensim",
+                   help="any of fastnlp, fastnlp-shared (skip-gram with Ji et al.'s shared negatives), gensim")
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
     p.add_argument("--negative", type=int, default=5)
@@ -164,7 +167,6 @@ def main(argv=None):
     p.add_argument("--min-alpha", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=1, help="runs per configuration (median reported)")
-    p.add_argument("--shared-negatives", action="store_true", help="fastnlp sg: Ji et al. shared negatives")
     p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
                    help="gensim's corpus_file mode (its fastest) or LineSentence through its producer thread")
     p.add_argument("--no-eval", action="store_true")
@@ -199,6 +201,10 @@ def main(argv=None):
             if model not in ("sg", "cbow"):
                 p.error(f"--models: unknown model {model!r}")
             for lib in libs:
+                if lib not in ("fastnlp", "fastnlp-shared", "gensim"):
+                    p.error(f"--libraries: unknown library {lib!r}")
+                if lib == "fastnlp-shared" and model != "sg":
+                    continue  # shared negatives are a skip-gram option
                 print(f"{lib} {model} ...", file=sys.stderr, flush=True)
                 results.append(bench(lib, corpus, model == "sg", args))
     finally:
