@@ -2,3 +2,6 @@
 and gradient) and caches what its backward needs."""
 
 from .module import Module, Parameter
+from .layers import Activation, HardTanh, Linear, ReLU, Sequential, Sigmoid, Tanh, glorot_uniform
+from .embedding import Embedding
+from .loss import SoftmaxCrossEntropy
