@@ -54,8 +54,8 @@ template <typename T>
 void log_softmax_rows_ref(const T* x, T* y, int64_t rows, int64_t V) {
   for (int64_t r = 0; r < rows; ++r, x += V, y += V) {
     const double m = row_max_ref(x, V);
-    const double lse = m + std::log(row_sum_exp_ref(x, m, V));
-    for (int64_t j = 0; j < V; ++j) y[j] = static_cast<T>(static_cast<double>(x[j]) - lse);
+    const double log_s = std::log(row_sum_exp_ref(x, m, V));
+    for (int64_t j = 0; j < V; ++j) y[j] = static_cast<T>((static_cast<double>(x[j]) - m) - log_s);
   }
 }
 
@@ -172,35 +172,36 @@ FASTNLP_SIMD_CLONES void scale_row(float* y, float a, int64_t V) {
   for (int64_t j = 0; j < V; ++j) y[j] *= a;
 }
 
-FASTNLP_SIMD_CLONES void shift_row(const float* x, float* y, float c, int64_t V) {
-  for (int64_t j = 0; j < V; ++j) y[j] = x[j] - c;
+// y = (x - m) - c: x - m first, which is exact near the max (Sterbenz), so a row of logits near
+// 1e4 keeps its log-probabilities to float precision instead of 1e4's ulp (1e-3).
+FASTNLP_SIMD_CLONES void shift_row(const float* x, float* y, float m, float c, int64_t V) {
+  for (int64_t j = 0; j < V; ++j) y[j] = (x[j] - m) - c;
 }
 
-// sum(a * b) (b null: sum(a)), blocks in float lanes, blocks added in double.
+// sum(a * b) (b null: sum(a)) in kLanes double accumulators: the backward passes subtract this
+// sum from values of the same size, so its float rounding would show in the result.
 FASTNLP_SIMD_CLONES double dot_row(const float* a, const float* b, int64_t V) {
-  double total = 0;
-  for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
-    const int64_t n = std::min(kBlock, V - j0);
-    float acc[kLanes] = {};
-    int64_t j = 0;
-    if (b) {
-      for (; j + kLanes <= n; j += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[j0 + j + l] * b[j0 + j + l];
-    } else {
-      for (; j + kLanes <= n; j += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[j0 + j + l];
-    }
-    float s = 0;
-    for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
-    for (; j < n; ++j) s += b ? a[j0 + j] * b[j0 + j] : a[j0 + j];
-    total += s;
+  double acc[kLanes] = {};
+  int64_t j = 0;
+  if (b) {
+    for (; j + kLanes <= V; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l)
+        acc[l] += static_cast<double>(a[j + l]) * static_cast<double>(b[j + l]);
+  } else {
+    for (; j + kLanes <= V; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) acc[l] += static_cast<double>(a[j + l]);
   }
-  return total;
+  double s = 0;
+  for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
+  for (; j < V; ++j) s += b ? static_cast<double>(a[j]) * static_cast<double>(b[j]) : static_cast<double>(a[j]);
+  return s;
 }
 
-FASTNLP_SIMD_CLONES void softmax_backward_row(const float* y, const float* dy, float* dx, float dot,
-                                              int64_t V) {
-  for (int64_t j = 0; j < V; ++j) dx[j] = y[j] * (dy[j] - dot);
+// dot arrives as float hi + lo parts: where y_j ~ 1, dy_j - dot cancels, and subtracting hi
+// (exact there) before lo keeps the digits a single float dot would round away.
+FASTNLP_SIMD_CLONES void softmax_backward_row(const float* y, const float* dy, float* dx,
+                                              float dot_hi, float dot_lo, int64_t V) {
+  for (int64_t j = 0; j < V; ++j) dx[j] = y[j] * ((dy[j] - dot_hi) - dot_lo);
 }
 
 FASTNLP_SIMD_CLONES void log_softmax_backward_row(const float* y, const float* dy, float* dx,
@@ -260,8 +261,7 @@ void log_softmax_forward<float>(const float* x, float* y, int64_t B, int64_t V) 
     for (int64_t r = lo; r < hi; ++r) {
       const float m = row_max(x + r * V, V);
       const double s = exp_shift_sum(x + r * V, m, nullptr, V);
-      // m + log(s) in double, so a large m keeps log(s)'s digits until the one final rounding.
-      shift_row(x + r * V, y + r * V, static_cast<float>(static_cast<double>(m) + std::log(s)), V);
+      shift_row(x + r * V, y + r * V, m, static_cast<float>(std::log(s)), V);
     }
   });
 }
@@ -270,8 +270,10 @@ template <>
 void softmax_backward<float>(const float* y, const float* dy, float* dx, int64_t B, int64_t V) {
   parallel_for(B, row_grain(V), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
-      const float dot = static_cast<float>(dot_row(dy + r * V, y + r * V, V));
-      softmax_backward_row(y + r * V, dy + r * V, dx + r * V, dot, V);
+      const double dot = dot_row(dy + r * V, y + r * V, V);
+      const float hi = static_cast<float>(dot);
+      softmax_backward_row(y + r * V, dy + r * V, dx + r * V, hi,
+                           static_cast<float>(dot - static_cast<double>(hi)), V);
     }
   });
 }
