@@ -51,8 +51,13 @@ def _sampled_softmax_gpu(h, W, b, targets, samples, logq_targets, logq_samples, 
     for name, a in (("h", h), ("W", W), ("b", b)):
         if a is not None and a.dtype != cupy.float32:
             raise TypeError(f"{op}: the CUDA kernels take float32, got {name} as {a.dtype}")
+    # The shapes CuPy would otherwise broadcast or reject with its own words; the bindings check the rest.
     if W.shape[1] != H:
         raise ValueError(f"{op}: W must have shape (*, {H}) (V, H) with H from h, got {tuple(W.shape)}")
+    if b is not None and tuple(b.shape) != (V,):
+        raise ValueError(f"{op}: b must have shape ({V},) (V, the rows of W), got {tuple(b.shape)}")
+    if tuple(targets.shape) != (B,):
+        raise ValueError(f"{op}: targets must have shape ({B},) (B, the rows of h), got {tuple(targets.shape)}")
     # CuPy wraps out-of-range ids in take (no fault); sampled_softmax_scores rejects them below,
     # before any result is returned.
     Ws = cupy.take(W, samples, axis=0)  # (K, H)
