@@ -5,3 +5,5 @@ from .activation import ACTIVATIONS, activation, activation_backward, hardtanh, 
 from .linear import linear, linear_backward
 from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward, softmax_cross_entropy
 from .sampled_softmax import ClassSampler, SampledSoftmaxResult, sampled_softmax
+from .embedding import embedding, embedding_backward, embedding_backward_sparse
+from .optim import adagrad_update, adagrad_update_sparse, sgd_update, sgd_update_sparse
