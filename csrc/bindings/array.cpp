@@ -195,8 +195,9 @@ void expect_ids_in_range(const Array& ids, const py::handle& obj, int64_t V, con
   }
 #ifdef FASTNLP_WITH_CUDA
   const int64_t n = ids.size();
-  const int64_t bad = ids.dtype == DType::kInt32 ? cuda::first_id_out_of_range(ids.ptr<int32_t>(), n, V)
-                                                 : cuda::first_id_out_of_range(ids.ptr<int64_t>(), n, V);
+  const int64_t bad = ids.dtype == DType::kInt32
+                          ? cuda::first_id_out_of_range(ids.ptr<int32_t>(), n, V)
+                          : cuda::first_id_out_of_range(ids.ptr<int64_t>(), n, V);
   if (bad < 0) return;
   std::string value = "an id";
   try {  // one element copied back to the host, for the message only

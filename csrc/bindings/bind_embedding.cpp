@@ -31,7 +31,8 @@ void bind_embedding(py::module_& m) {
         Array y = float_in(op, "y", y_, -1);
         expect_same_dtype(y, W);
         expect_rows_shape(y, ids, D, " with D from W");
-        FASTNLP_CHECK(y.writeable, op, ": y is written in place and must be writeable, got a read-only array");
+        FASTNLP_CHECK(y.writeable, op,
+                      ": y is written in place and must be writeable, got a read-only array");
         const Backend be = backend_for(op, {&W, &ids, &y}, reference);
         expect_ids_in_range(ids, ids_, V, "the rows of W");
         const int64_t N = ids.size();
@@ -44,7 +45,8 @@ void bind_embedding(py::module_& m) {
                 be, [&] { embedding_forward_ref(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
                 [&] { embedding_forward(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
                 [&] {
-                  FASTNLP_CUDA_ONLY(cuda::embedding_forward<I>(W.ptr<float>(), ids.ptr<I>(), y.ptr<float>(), N, D));
+                  FASTNLP_CUDA_ONLY(
+                      cuda::embedding_forward<I>(W.ptr<float>(), ids.ptr<I>(), y.ptr<float>(), N, D));
                 });
           });
         });
@@ -59,7 +61,8 @@ void bind_embedding(py::module_& m) {
         Array ids = ids_in(op, "ids", ids_, -1);
         Array dW = float_in(op, "dW", dW_, 2);
         const int64_t V = dW.dim(0), D = dW.dim(1);
-        FASTNLP_CHECK(dW.writeable, op, ": dW is added to in place and must be writeable, got a read-only array");
+        FASTNLP_CHECK(dW.writeable, op,
+                      ": dW is added to in place and must be writeable, got a read-only array");
         Array dy = float_in(op, "dy", dy_, -1);
         expect_same_dtype(dW, dy);
         expect_rows_shape(dy, ids, D, " with D from dW");
@@ -72,7 +75,8 @@ void bind_embedding(py::module_& m) {
           ids_dispatch(ids, [&](auto i) {
             using I = decltype(i);
             dispatch(
-                be, [&] { embedding_backward_dense_ref(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
+                be,
+                [&] { embedding_backward_dense_ref(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
                 [&] { embedding_backward_dense(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
                 [&] {
                   FASTNLP_CUDA_ONLY(cuda::embedding_backward_dense<I>(ids.ptr<I>(), dy.ptr<float>(),
@@ -91,20 +95,23 @@ void bind_embedding(py::module_& m) {
         Array ids = ids_in(op, "ids", ids_, -1);
         const int64_t N = ids.size();
         Array dy = float_in(op, "dy", dy_, -1);
-        FASTNLP_CHECK(dy.ndim() == ids.ndim() + 1, op, ": dy must have shape ids.shape + (D,) with ids of shape ",
-                      ids.shape_str(), ", got ", dy.shape_str());
+        FASTNLP_CHECK(dy.ndim() == ids.ndim() + 1, op,
+                      ": dy must have shape ids.shape + (D,) with ids of shape ", ids.shape_str(),
+                      ", got ", dy.shape_str());
         const int64_t D = dy.shape.back();
         expect_rows_shape(dy, ids, D);
         Array unique_ids = ids_in(op, "unique_ids", unique_ids_, 1);
         if (unique_ids.dtype != ids.dtype)
-          throw py::type_error(str_cat(op, ": unique_ids must have the dtype of ids (", ids.dtype_name, "), got ",
-                                       unique_ids.dtype_name));
+          throw py::type_error(str_cat(op, ": unique_ids must have the dtype of ids (", ids.dtype_name,
+                                       "), got ", unique_ids.dtype_name));
         expect_shape(unique_ids, {N}, " (N, the number of ids)");
-        FASTNLP_CHECK(unique_ids.writeable, op, ": unique_ids is written in place and must be writeable, got a read-only array");
+        FASTNLP_CHECK(unique_ids.writeable, op,
+                      ": unique_ids is written in place and must be writeable, got a read-only array");
         Array rows = float_out(op, "rows", rows_, dy, {N, D});
         const Backend be = backend_for(op, {&ids, &dy, &unique_ids, &rows}, reference);
         // No V here: only negative ids are refused (the optimizer checks the upper end).
-        expect_ids_in_range(ids, ids_, std::numeric_limits<int64_t>::max(), "row indices are non-negative");
+        expect_ids_in_range(ids, ids_, std::numeric_limits<int64_t>::max(),
+                            "row indices are non-negative");
         int64_t U = 0;
         py::gil_scoped_release nogil;
         float_dispatch(dy, [&](auto t) {
@@ -113,11 +120,18 @@ void bind_embedding(py::module_& m) {
             using I = decltype(i);
             dispatch(
                 be,
-                [&] { U = embedding_backward_sparse_ref(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(), rows.ptr<T>(), N, D); },
-                [&] { U = embedding_backward_sparse(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(), rows.ptr<T>(), N, D); },
+                [&] {
+                  U = embedding_backward_sparse_ref(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
+                                                    rows.ptr<T>(), N, D);
+                },
+                [&] {
+                  U = embedding_backward_sparse(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
+                                                rows.ptr<T>(), N, D);
+                },
                 [&] {
                   FASTNLP_CUDA_ONLY(U = cuda::embedding_backward_sparse<I>(ids.ptr<I>(), dy.ptr<float>(),
-                                                                          unique_ids.ptr<I>(), rows.ptr<float>(), N, D));
+                                                                          unique_ids.ptr<I>(),
+                                                                          rows.ptr<float>(), N, D));
                 });
           });
         });

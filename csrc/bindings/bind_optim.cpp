@@ -19,10 +19,12 @@ void ids_dispatch(const Array& ids, F&& f) {
 }
 
 // A float array updated in place: float_in plus writeable; with `like`, also its dtype.
-Array float_inout(const char* op, const char* name, const py::handle& obj, int ndim, const Array* like = nullptr) {
+Array float_inout(const char* op, const char* name, const py::handle& obj, int ndim,
+                  const Array* like = nullptr) {
   Array a = float_in(op, name, obj, ndim);
   if (like) expect_same_dtype(a, *like);
-  FASTNLP_CHECK(a.writeable, op, ": ", name, " is updated in place and must be writeable, got a read-only array");
+  FASTNLP_CHECK(a.writeable, op, ": ", name,
+                " is updated in place and must be writeable, got a read-only array");
   return a;
 }
 
@@ -59,7 +61,9 @@ void bind_optim(py::module_& m) {
           dispatch(
               be, [&] { sgd_update_ref(p.ptr<T>(), g.ptr<T>(), n, T(lr), T(wd)); },
               [&] { sgd_update(p.ptr<T>(), g.ptr<T>(), n, T(lr), T(wd)); },
-              [&] { FASTNLP_CUDA_ONLY(cuda::sgd_update(p.ptr<float>(), g.ptr<float>(), n, float(lr), float(wd))); });
+              [&] {
+                FASTNLP_CUDA_ONLY(cuda::sgd_update(p.ptr<float>(), g.ptr<float>(), n, float(lr), float(wd)));
+              });
         });
       },
       py::arg("p"), py::arg("g"), py::arg("lr"), py::arg("weight_decay") = 0.0, py::arg("reference") = false,
@@ -113,11 +117,12 @@ void bind_optim(py::module_& m) {
           ids_dispatch(ids, [&](auto i) {
             using I = decltype(i);
             dispatch(
-                be, [&] { sgd_update_sparse_ref(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
+                be,
+                [&] { sgd_update_sparse_ref(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
                 [&] { sgd_update_sparse(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
                 [&] {
-                  FASTNLP_CUDA_ONLY(cuda::sgd_update_sparse<I>(P.ptr<float>(), ids.ptr<I>(), rows.ptr<float>(), N, D,
-                                                              float(lr), float(wd)));
+                  FASTNLP_CUDA_ONLY(cuda::sgd_update_sparse<I>(P.ptr<float>(), ids.ptr<I>(), rows.ptr<float>(),
+                                                              N, D, float(lr), float(wd)));
                 });
           });
         });
@@ -153,17 +158,17 @@ void bind_optim(py::module_& m) {
             dispatch(
                 be,
                 [&] {
-                  adagrad_update_sparse_ref(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr),
-                                            T(eps), T(wd));
+                  adagrad_update_sparse_ref(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D,
+                                            T(lr), T(eps), T(wd));
                 },
                 [&] {
-                  adagrad_update_sparse(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(eps),
-                                        T(wd));
+                  adagrad_update_sparse(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr),
+                                        T(eps), T(wd));
                 },
                 [&] {
-                  FASTNLP_CUDA_ONLY(cuda::adagrad_update_sparse<I>(P.ptr<float>(), acc.ptr<float>(), ids.ptr<I>(),
-                                                                  rows.ptr<float>(), N, D, float(lr), float(eps),
-                                                                  float(wd)));
+                  FASTNLP_CUDA_ONLY(cuda::adagrad_update_sparse<I>(P.ptr<float>(), acc.ptr<float>(),
+                                                                  ids.ptr<I>(), rows.ptr<float>(), N, D,
+                                                                  float(lr), float(eps), float(wd)));
                 });
           });
         });
