@@ -76,4 +76,11 @@ void float_dispatch(const Array& a, F&& f) {
   else f(double{});
 }
 
+// Runs f(I{}) with I = int32_t or int64_t according to an ids array's dtype.
+template <typename F>
+void ids_dispatch(const Array& ids, F&& f) {
+  if (ids.dtype == DType::kInt32) f(int32_t{});
+  else f(int64_t{});
+}
+
 }  // namespace fastnlp::bindings

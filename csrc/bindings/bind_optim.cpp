@@ -12,12 +12,6 @@ namespace {
 
 // Runs f(I{}) with I = int32_t or int64_t according to an ids array's dtype (as the softmax
 // bindings do; a candidate for array.h once all binding files share one).
-template <typename F>
-void ids_dispatch(const Array& ids, F&& f) {
-  if (ids.dtype == DType::kInt32) f(int32_t{});
-  else f(int64_t{});
-}
-
 // A float array updated in place: float_in plus writeable; with `like`, also its dtype.
 Array float_inout(const char* op, const char* name, const py::handle& obj, int ndim,
                   const Array* like = nullptr) {

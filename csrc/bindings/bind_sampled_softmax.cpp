@@ -10,12 +10,6 @@
 namespace fastnlp::bindings {
 namespace {
 
-template <typename F>
-void ids_dispatch(const Array& ids, F&& f) {
-  if (ids.dtype == DType::kInt32) f(int32_t{});
-  else f(int64_t{});
-}
-
 void expect_same_ids_dtype(const Array& a, const Array& like) {
   if (a.dtype != like.dtype)
     throw py::type_error(str_cat(a.op, ": ", a.name, " must have the dtype of ", like.name, " (",

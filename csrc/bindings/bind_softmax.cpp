@@ -7,12 +7,6 @@
 namespace fastnlp::bindings {
 namespace {
 
-template <typename F>
-void ids_dispatch(const Array& ids, F&& f) {
-  if (ids.dtype == DType::kInt32) f(int32_t{});
-  else f(int64_t{});
-}
-
 template <typename I>
 int64_t first_bad_target(const I* t, int64_t B, int64_t V, int64_t ignore_index) {
   for (int64_t i = 0; i < B; ++i) {
