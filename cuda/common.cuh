@@ -111,22 +111,23 @@ __device__ __forceinline__ double warp_sum(double v) {
   return v;
 }
 
-// A running (max, sum of exp(x - max)) pair: softmax statistics in one pass over a row.
+// A running (max, sum of exp(x - max)) pair: softmax statistics in one pass over a row. The sum
+// is kept in double like the CPU kernels' (rows of up to 10^6 terms); the exps are float.
 struct MaxSum {
-  float m;  // running maximum (-inf before any element)
-  float s;  // sum of exp(x - m)
+  float m;   // running maximum (-inf before any element)
+  double s;  // sum of exp(x - m)
 };
 
-__device__ __forceinline__ MaxSum maxsum_identity() { return {-INFINITY, 0.0f}; }
+__device__ __forceinline__ MaxSum maxsum_identity() { return {-INFINITY, 0.0}; }
 
 // Adds one element. A -inf element (a masked logit) adds 0 even while m is still -inf, where
 // exp(-inf - -inf) would be NaN; a NaN element makes s NaN, so the row comes out NaN.
 __device__ __forceinline__ MaxSum maxsum_add(MaxSum a, float x) {
   if (x > a.m) {
-    a.s = a.s * expf(a.m - x) + 1.0f;  // rescale the old sum to the new maximum
+    a.s = a.s * double(expf(a.m - x)) + 1.0;  // rescale the old sum to the new maximum
     a.m = x;
   } else if (x != -INFINITY) {
-    a.s += expf(x - a.m);
+    a.s += double(expf(x - a.m));
   }
   return a;
 }
@@ -134,7 +135,7 @@ __device__ __forceinline__ MaxSum maxsum_add(MaxSum a, float x) {
 __device__ __forceinline__ MaxSum maxsum_merge(MaxSum a, MaxSum b) {
   const float m = a.m > b.m ? a.m : b.m;
   if (m == -INFINITY) return {m, a.s + b.s};  // both empty (or all -inf): no exp(-inf - -inf)
-  return {m, a.s * expf(a.m - m) + b.s * expf(b.m - m)};
+  return {m, a.s * double(expf(a.m - m)) + b.s * double(expf(b.m - m))};
 }
 
 __device__ __forceinline__ MaxSum warp_maxsum(MaxSum v) {
@@ -158,31 +159,29 @@ struct RowTeam {
     return kWarpPerRow ? int64_t(gridDim.x) * blockDim.y : int64_t(gridDim.x);
   }
 
-  // scratch: at least 32 elements of shared memory (unused for a warp team).
-  __device__ __forceinline__ static float sum(float v, float* scratch) {
+  // T = float or double; scratch: at least 32 T of shared memory (unused for a warp team).
+  template <typename T>
+  __device__ __forceinline__ static T sum(T v, T* scratch) {
     v = warp_sum(v);
     if (kWarpPerRow) return v;
     const int warps = (blockDim.x + 31) / 32;
     if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
     __syncthreads();
-    float total = 0.0f;
+    T total = 0;
     for (int w = 0; w < warps; ++w) total += scratch[w];  // same order in every thread
     __syncthreads();  // scratch may be reused right after
     return total;
   }
 
-  // scratch: at least 64 floats of shared memory (unused for a warp team).
-  __device__ __forceinline__ static MaxSum maxsum(MaxSum v, float* scratch) {
+  // scratch: at least 32 MaxSum of shared memory (unused for a warp team).
+  __device__ __forceinline__ static MaxSum maxsum(MaxSum v, MaxSum* scratch) {
     v = warp_maxsum(v);
     if (kWarpPerRow) return v;
     const int warps = (blockDim.x + 31) / 32;
-    if (threadIdx.x % 32 == 0) {
-      scratch[threadIdx.x / 32] = v.m;
-      scratch[32 + threadIdx.x / 32] = v.s;
-    }
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
     __syncthreads();
     MaxSum total = maxsum_identity();
-    for (int w = 0; w < warps; ++w) total = maxsum_merge(total, {scratch[w], scratch[32 + w]});
+    for (int w = 0; w < warps; ++w) total = maxsum_merge(total, scratch[w]);
     __syncthreads();
     return total;
   }

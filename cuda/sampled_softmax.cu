@@ -19,7 +19,7 @@ __global__ void sampled_scores_kernel(float* s_true, float* s_samp, const float*
                                       const float* __restrict__ logq_targets,
                                       const float* __restrict__ logq_samples, int64_t B, int64_t K,
                                       float inv_B, float* losses, double* row_loss) {
-  __shared__ float scratch[64];
+  __shared__ MaxSum scratch[32];
   using Team = RowTeam<kWarp>;
   for (int64_t i = Team::first_row(); i < B; i += Team::row_stride()) {
     const I t = targets[i];
@@ -39,11 +39,11 @@ __global__ void sampled_scores_kernel(float* s_true, float* s_samp, const float*
       m = maxsum_add(m, z);
     }
     m = Team::maxsum(m, scratch);
-    const float inv_s = 1.0f / m.s;
+    const float inv_s = static_cast<float>(1.0 / m.s);
     if (Team::lane() == 0) {
-      const float loss = (m.m + logf(m.s)) - z0;
+      const double loss = double(m.m) + log(m.s) - double(z0);  // in double, as the CPU
       row_loss[i] = loss;
-      if (losses) losses[i] = loss;
+      if (losses) losses[i] = static_cast<float>(loss);
       s_true[i] = (expf(z0 - m.m) * inv_s - 1.0f) * inv_B;
     }
     for (int64_t k = Team::lane(); k < K; k += Team::size())

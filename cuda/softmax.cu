@@ -13,7 +13,7 @@ namespace {
 // elements it read).
 template <bool kWarp, bool kLog>
 __global__ void softmax_forward_kernel(const float* x, float* y, int64_t B, int64_t V) {
-  __shared__ float scratch[64];
+  __shared__ MaxSum scratch[32];
   using Team = RowTeam<kWarp>;
   for (int64_t r = Team::first_row(); r < B; r += Team::row_stride()) {
     const float* xr = x + r * V;
@@ -23,31 +23,40 @@ __global__ void softmax_forward_kernel(const float* x, float* y, int64_t B, int6
     t = Team::maxsum(t, scratch);
     // Subtracting the max keeps every exp(x - m) in (0, 1]: no overflow for any finite logits.
     if (kLog) {
-      const float log_s = logf(t.s);
+      const float log_s = static_cast<float>(log(t.s));
       for (int64_t j = Team::lane(); j < V; j += Team::size()) yr[j] = (xr[j] - t.m) - log_s;
     } else {
-      const float inv_s = 1.0f / t.s;
+      const float inv_s = static_cast<float>(1.0 / t.s);
       for (int64_t j = Team::lane(); j < V; j += Team::size()) yr[j] = expf(xr[j] - t.m) * inv_s;
     }
   }
 }
 
 // softmax: dx = y * (dy - sum_j dy_j y_j); log_softmax: dx = dy - exp(y) * sum_j dy_j.
-// dx may alias dy.
+// dx may alias dy. The row sum is accumulated in double, as on the CPU: it is subtracted from
+// values of its own size (dy - dot cancels where y ~ 1), so its float rounding would show.
 template <bool kWarp, bool kLog>
 __global__ void softmax_backward_kernel(const float* y, const float* dy, float* dx, int64_t B,
                                         int64_t V) {
-  __shared__ float scratch[64];
+  __shared__ double scratch[32];
   using Team = RowTeam<kWarp>;
   for (int64_t r = Team::first_row(); r < B; r += Team::row_stride()) {
     const float* yr = y + r * V;
     const float* dyr = dy + r * V;
     float* dxr = dx + r * V;
-    float s = 0.0f;
-    for (int64_t j = Team::lane(); j < V; j += Team::size()) s += kLog ? dyr[j] : dyr[j] * yr[j];
-    s = Team::sum(s, scratch);
+    double s = 0.0;
     for (int64_t j = Team::lane(); j < V; j += Team::size())
-      dxr[j] = kLog ? dyr[j] - expf(yr[j]) * s : yr[j] * (dyr[j] - s);
+      s += kLog ? double(dyr[j]) : double(dyr[j]) * double(yr[j]);
+    s = Team::sum(s, scratch);
+    if (kLog) {
+      const float sf = static_cast<float>(s);
+      for (int64_t j = Team::lane(); j < V; j += Team::size()) dxr[j] = dyr[j] - expf(yr[j]) * sf;
+    } else {
+      // dot = hi + lo in two floats: (dy - hi) - lo keeps the double's precision in float math.
+      const float hi = static_cast<float>(s);
+      const float lo = static_cast<float>(s - double(hi));
+      for (int64_t j = Team::lane(); j < V; j += Team::size()) dxr[j] = yr[j] * ((dyr[j] - hi) - lo);
+    }
   }
 }
 
@@ -88,7 +97,7 @@ template <bool kWarp, typename I>
 __global__ void ce_rows_kernel(const float* logits, const I* __restrict__ targets, int64_t B,
                                int64_t V, int64_t ignore_index, const CeStats* st, float* losses,
                                float* dlogits, double* row_loss) {
-  __shared__ float scratch[64];
+  __shared__ MaxSum scratch[32];
   using Team = RowTeam<kWarp>;
   const unsigned long long count = st->count;
   const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
@@ -109,13 +118,13 @@ __global__ void ce_rows_kernel(const float* logits, const I* __restrict__ target
     for (int64_t j = Team::lane(); j < V; j += Team::size()) m = maxsum_add(m, xr[j]);
     m = Team::maxsum(m, scratch);  // a barrier for a block team
     if (kWarp) __syncwarp();       // orders every lane's read of x[t] before the writes below
-    const float loss = (m.m + logf(m.s)) - xt;
     if (Team::lane() == 0) {
+      const double loss = double(m.m) + log(m.s) - double(xt);  // in double, as the CPU
       row_loss[r] = loss;
-      if (losses) losses[r] = loss;
+      if (losses) losses[r] = static_cast<float>(loss);
     }
     if (dlogits) {
-      const float inv_s = 1.0f / m.s;
+      const float inv_s = static_cast<float>(1.0 / m.s);
       float* dr = dlogits + r * V;
       for (int64_t j = Team::lane(); j < V; j += Team::size()) {
         const float p = expf(xr[j] - m.m) * inv_s;

@@ -53,7 +53,8 @@ def host(r):
     if isinstance(r, cp.ndarray):
         return cp.asnumpy(r)
     if isinstance(r, (tuple, list)):
-        return type(r)(host(v) for v in r)
+        values = [host(v) for v in r]
+        return type(r)(*values) if hasattr(r, "_fields") else type(r)(values)  # namedtuple or not
     return r
 
 
