@@ -18,17 +18,18 @@ __global__ void sampled_scores_kernel(float* s_true, float* s_samp, const float*
                                       const I* __restrict__ samples,
                                       const float* __restrict__ logq_targets,
                                       const float* __restrict__ logq_samples, int64_t B, int64_t K,
-                                      float inv_B, float* losses, double* row_loss) {
+                                      double inv_B, float* losses, double* row_loss) {
   __shared__ MaxSum scratch[32];
   using Team = RowTeam<kWarp>;
   for (int64_t i = Team::first_row(); i < B; i += Team::row_stride()) {
     const I t = targets[i];
     float* si = s_samp + i * K;
     MaxSum m = maxsum_identity();
-    float z0 = 0.0f;
+    double z0 = 0.0;  // in double, as the CPU: it enters the loss directly
     if (Team::lane() == 0) {  // the true class: lane 0 alone reads and later writes s_true[i]
-      z0 = s_true[i] + (b_true ? b_true[i] : 0.0f) - (logq_targets ? logq_targets[i] : 0.0f);
-      m = maxsum_add(m, z0);
+      z0 = double(s_true[i]) + (b_true ? double(b_true[i]) : 0.0) -
+           (logq_targets ? double(logq_targets[i]) : 0.0);
+      m = maxsum_add(m, static_cast<float>(z0));
     }
     // Pass 1 leaves the corrected logits in s_samp (each element belongs to one thread).
     for (int64_t k = Team::lane(); k < K; k += Team::size()) {
@@ -39,15 +40,15 @@ __global__ void sampled_scores_kernel(float* s_true, float* s_samp, const float*
       m = maxsum_add(m, z);
     }
     m = Team::maxsum(m, scratch);
-    const float inv_s = static_cast<float>(1.0 / m.s);
     if (Team::lane() == 0) {
-      const double loss = double(m.m) + log(m.s) - double(z0);  // in double, as the CPU
+      const double loss = double(m.m) + log(m.s) - z0;
       row_loss[i] = loss;
       if (losses) losses[i] = static_cast<float>(loss);
-      s_true[i] = (expf(z0 - m.m) * inv_s - 1.0f) * inv_B;
+      s_true[i] = static_cast<float>((exp(z0 - double(m.m)) / m.s - 1.0) * inv_B);
     }
+    const double scale = inv_B / m.s;
     for (int64_t k = Team::lane(); k < K; k += Team::size())
-      si[k] = expf(si[k] - m.m) * inv_s * inv_B;  // exp(-inf) = 0 for the hits
+      si[k] = static_cast<float>(double(expf(si[k] - m.m)) * scale);  // exp(-inf) = 0 for the hits
   }
 }
 
@@ -62,7 +63,7 @@ double sampled_softmax_scores(float* s_true, float* s_samp, const float* b_true,
   FASTNLP_CHECK(K >= 0, "sampled_softmax_scores: K must be >= 0, got ", K);
   DeviceBuffer row_loss(static_cast<size_t>(B + 1) * sizeof(double));  // B rows, then the sum
   double* rows = row_loss.as<double>();
-  const float inv_B = 1.0f / static_cast<float>(B);
+  const double inv_B = 1.0 / static_cast<double>(B);
   const RowConfig c = row_config(B, K + 1);
   if (c.warp_per_row)
     sampled_scores_kernel<true, I><<<c.grid, c.block>>>(s_true, s_samp, b_true, b_samp, targets,

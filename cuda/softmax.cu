@@ -99,8 +99,7 @@ __global__ void ce_rows_kernel(const float* logits, const I* __restrict__ target
                                float* dlogits, double* row_loss) {
   __shared__ MaxSum scratch[32];
   using Team = RowTeam<kWarp>;
-  const unsigned long long count = st->count;
-  const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
+  const double count = static_cast<double>(st->count);  // >= 1 whenever a row takes part
   for (int64_t r = Team::first_row(); r < B; r += Team::row_stride()) {
     const int64_t t = static_cast<int64_t>(targets[r]);
     const float* xr = logits + r * V;
@@ -124,11 +123,13 @@ __global__ void ce_rows_kernel(const float* logits, const I* __restrict__ target
       if (losses) losses[r] = static_cast<float>(loss);
     }
     if (dlogits) {
-      const float inv_s = static_cast<float>(1.0 / m.s);
+      // The CPU's rounding: exp(x - m) / (s count), and 1 / count off the target.
+      const float scale = static_cast<float>(1.0 / (m.s * count));
+      const float one = static_cast<float>(1.0 / count);
       float* dr = dlogits + r * V;
       for (int64_t j = Team::lane(); j < V; j += Team::size()) {
-        const float p = expf(xr[j] - m.m) * inv_s;
-        dr[j] = (j == t ? p - 1.0f : p) * scale;
+        const float g = expf(xr[j] - m.m) * scale;
+        dr[j] = j == t ? g - one : g;
       }
     }
   }
