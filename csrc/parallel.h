@@ -1,5 +1,5 @@
-// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(), kept in step with
-// OpenBLAS's pool so the two never oversubscribe the cores.
+// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(). OpenBLAS runs
+// single-threaded inside it (blas.h), so there is never a second pool competing for the cores.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 namespace fastnlp {
 
-// Sets the threads used by fastnlp's loops and by OpenBLAS; n <= 0 means all cores.
+// Sets the threads used by fastnlp's loops and GEMMs; n <= 0 means all cores.
 void set_num_threads(int n);
 int get_num_threads();
 
