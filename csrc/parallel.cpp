@@ -21,4 +21,12 @@ int get_num_threads() {
   return g_num_threads;
 }
 
+ScopedBlasSingleThread::ScopedBlasSingleThread(bool active) : active_(active) {
+  if (active_) blas_set_num_threads(1);
+}
+
+ScopedBlasSingleThread::~ScopedBlasSingleThread() {
+  if (active_) blas_set_num_threads(get_num_threads());
+}
+
 }  // namespace fastnlp

@@ -34,4 +34,30 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
 }
 
+// Kernels that run BLAS from their own threads (each thread a slice of the GEMM) hold this for
+// the call: OpenBLAS runs single-threaded meanwhile, so its worker pool never competes with the
+// OpenMP threads for the cores; the previous count is restored on exit.
+class ScopedBlasSingleThread {
+ public:
+  explicit ScopedBlasSingleThread(bool active = true);
+  ~ScopedBlasSingleThread();
+  ScopedBlasSingleThread(const ScopedBlasSingleThread&) = delete;
+  ScopedBlasSingleThread& operator=(const ScopedBlasSingleThread&) = delete;
+
+ private:
+  bool active_;
+};
+
+// Runs body(thread, threads) once per thread of an OpenMP team of `threads` (inline when 1 or
+// already inside a parallel region); the body may use `#pragma omp barrier`.
+template <typename F>
+void parallel_region(int threads, F&& body) {
+  if (threads <= 1 || omp_in_parallel()) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 }  // namespace fastnlp
