@@ -1,7 +1,8 @@
 // Conv1d over time: plain-loop references, and fast kernels that unfold the windows (im2col: each
-// window is one contiguous copy of K rows of x) and run one BLAS GEMM, with the bias + activation
-// epilogue and the pooling fused in the passes around it. Max-pooling's backward touches one
-// window per (sequence, filter), so it is a gather / scatter of B*H rows instead of a dense GEMM.
+// window is one contiguous copy of K rows of x) and multiply them by the filters with a BLAS GEMM
+// (one per cache-sized block of sequences), with the bias + activation epilogue and the pooling
+// fused in the passes around it. Max-pooling's backward touches one window per (sequence,
+// filter), so it is a gather / scatter of B*H rows instead of a dense GEMM.
 #include "ops/conv1d.h"
 
 #include <algorithm>
@@ -94,19 +95,18 @@ void max_rows(const double* z, int64_t rows, int64_t H, double* best, int64_t* a
       }
 }
 
-// cols (B*T_out, K*D): row (b, t) is the window of output position t, zeros where it leaves
-// [0, lengths[b]) and for t past the sequence's last output. Zero rather than left stale: the
-// backward multiplies these rows by zero gradients, and 0 * garbage could be NaN.
+// cols (rows of sequences [b0, b1), K*D): row (b, t) is the window of output position t, zeros
+// where it leaves [0, lengths[b]) and for t past the sequence's last output. Zero rather than left
+// stale: the backward multiplies these rows by zero gradients, and 0 * garbage could be NaN.
 template <typename T>
 void im2col(ConvMode mode, const T* x, const int64_t* lengths, T* cols, const Conv1dDims& d,
-            int64_t T_out) {
+            int64_t T_out, int64_t b0, int64_t b1) {
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K);
-  parallel_for(d.B * T_out, std::max<int64_t>(1, kGrain / KD), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t b = r / T_out, t = r % T_out;
-      const int64_t L = length_of(lengths, b, d.T);
-      T* row = cols + r * KD;
-      if (t >= conv1d_out_len(mode, L, d.K)) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t L = length_of(lengths, b, d.T), Tb = conv1d_out_len(mode, L, d.K);
+    for (int64_t t = 0; t < T_out; ++t) {
+      T* row = cols + ((b - b0) * T_out + t) * KD;
+      if (t >= Tb) {
         std::memset(row, 0, KD * sizeof(T));
         continue;
       }
@@ -115,27 +115,38 @@ void im2col(ConvMode mode, const T* x, const int64_t* lengths, T* cols, const Co
       std::memcpy(row + w.j0 * d.D, x + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D * sizeof(T));
       std::memset(row + w.j1 * d.D, 0, (d.K - w.j1) * d.D * sizeof(T));
     }
-  });
+  }
 }
 
-// dx (B, T, D) = the windows of dcols (B*T_out, K*D) added back where they came from; threads own
-// whole sequences, so the overlapping adds never race.
+// dx rows of sequences [b0, b1) = their windows in dcols (rows of those sequences, K*D) added back
+// where they came from (overwritten first; zero at padding positions).
 template <typename T>
 void col2im(ConvMode mode, const T* dcols, const int64_t* lengths, T* dx, const Conv1dDims& d,
-            int64_t T_out) {
+            int64_t T_out, int64_t b0, int64_t b1) {
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K);
-  parallel_for(d.B, std::max<int64_t>(1, kGrain / (T_out * KD)), [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) {
-      std::memset(dx + b * d.T * d.D, 0, d.T * d.D * sizeof(T));
-      const int64_t L = length_of(lengths, b, d.T);
-      const int64_t Tb = conv1d_out_len(mode, L, d.K);
-      for (int64_t t = 0; t < Tb; ++t) {
-        const Window w = window_of(t, P, d.K, L);
-        axpy(T(1), dcols + (b * T_out + t) * KD + w.j0 * d.D, dx + (b * d.T + t - P + w.j0) * d.D,
-             (w.j1 - w.j0) * d.D);
-      }
+  for (int64_t b = b0; b < b1; ++b) {
+    std::memset(dx + b * d.T * d.D, 0, d.T * d.D * sizeof(T));
+    const int64_t L = length_of(lengths, b, d.T), Tb = conv1d_out_len(mode, L, d.K);
+    for (int64_t t = 0; t < Tb; ++t) {
+      const Window w = window_of(t, P, d.K, L);
+      axpy(T(1), dcols + ((b - b0) * T_out + t) * KD + w.j0 * d.D,
+           dx + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D);
     }
-  });
+  }
+}
+
+// The fast kernels run on one OpenMP team, each thread taking whole sequences in blocks whose
+// unfolded windows fit in L2 (about 1 MB), with one GEMM per block on a single-threaded BLAS:
+// one thread pool on the cores, and the windows are still in cache when the GEMM reads them.
+int conv_threads(const Conv1dDims& d, int64_t T_out) {
+  if (omp_in_parallel() || d.B * T_out * d.K * d.D * d.H < (int64_t{1} << 20)) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), d.B)));
+}
+
+template <typename T>
+int64_t block_sequences(const Conv1dDims& d, int64_t T_out) {
+  const int64_t bytes = T_out * d.K * d.D * static_cast<int64_t>(sizeof(T));
+  return std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, bytes));
 }
 
 }  // namespace
@@ -231,39 +242,40 @@ void conv1d_backward_ref(ConvMode mode, Activation act, Pool pool, const T* x, c
 template <typename T>
 void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
                     const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d) {
-  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K), R = d.B * T_out;
-  std::unique_ptr<T[]> cols = scratch<T>(R * KD), z_buf;
-  im2col(mode, x, lengths, cols.get(), d, T_out);
-  T* z = y;
-  if (pool == Pool::kMax) {
-    z_buf = scratch<T>(R * d.H);
-    z = z_buf.get();
-  }
-  gemm(false, true, R, d.H, KD, T(1), cols.get(), KD, W, KD, T(0), z, d.H);
-
-  if (pool == Pool::kMax) {
-    // The bias is the same at every t and the activations are monotone: pool the raw products,
-    // then apply bias + activation to B*H values instead of B*T_out*H.
-    parallel_for(d.B, std::max<int64_t>(1, kGrain / (T_out * d.H)), [&](int64_t lo, int64_t hi) {
-      for (int64_t n = lo; n < hi; ++n) {
-        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
-        max_rows(z + n * T_out * d.H, Tb, d.H, pooled + n * d.H, argmax + n * d.H);
+  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K);
+  const int threads = conv_threads(d, T_out);
+  const int64_t nb = block_sequences<T>(d, T_out);
+  ScopedBlasSingleThread blas_guard(threads > 1);
+  parallel_region(threads, [&](int t, int nt) {
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
+    std::unique_ptr<T[]> cols = scratch<T>(std::min(nb, last - first) * T_out * KD), z_buf;
+    if (pool == Pool::kMax) z_buf = scratch<T>(std::min(nb, last - first) * T_out * d.H);
+    for (int64_t b0 = first; b0 < last; b0 += nb) {
+      const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
+      im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
+      T* z = pool == Pool::kMax ? z_buf.get() : y + b0 * T_out * d.H;
+      gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, W, KD, T(0), z, d.H);
+      if (pool == Pool::kMax) {
+        // The bias is the same at every t and the activations are monotone: pool the raw
+        // products, then apply bias + activation to B*H values instead of B*T_out*H.
+        for (int64_t n = b0; n < b1; ++n) {
+          const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+          max_rows(z + (n - b0) * T_out * d.H, Tb, d.H, pooled + n * d.H, argmax + n * d.H);
+        }
+        bias_act_forward(act, pooled + b0 * d.H, b, b1 - b0, d.H);
+        continue;
       }
-    });
-    bias_act_forward(act, pooled, b, d.B, d.H);
-    return;
-  }
-  bias_act_forward(act, y, b, R, d.H);
-  parallel_for(d.B, std::max<int64_t>(1, kGrain / (T_out * d.H)), [&](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
-      T* yn = y + n * T_out * d.H;
-      std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
-      if (pool != Pool::kAvg) continue;
-      T* pn = pooled + n * d.H;
-      std::memset(pn, 0, d.H * sizeof(T));
-      for (int64_t t = 0; t < Tb; ++t) axpy(T(1), yn + t * d.H, pn, d.H);
-      for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
+      bias_act_forward(act, z, b, rows, d.H);
+      for (int64_t n = b0; n < b1; ++n) {
+        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+        T* yn = y + n * T_out * d.H;
+        std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
+        if (pool != Pool::kAvg) continue;
+        T* pn = pooled + n * d.H;
+        std::memset(pn, 0, d.H * sizeof(T));
+        for (int64_t s = 0; s < Tb; ++s) axpy(T(1), yn + s * d.H, pn, d.H);
+        for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
+      }
     }
   });
 }
@@ -273,10 +285,10 @@ void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const
                      const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
                      const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate) {
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
-  const int64_t R = d.B * T_out;
 
   if (pool == Pool::kMax) {
-    // Only the argmax position of each (sequence, filter) gets a gradient: g = dy * act'(pooled).
+    // Only the argmax position of each (sequence, filter) gets a gradient, g = dy * act'(pooled):
+    // a gather / scatter of B*H windows, far less work than a dense GEMM over all positions.
     std::vector<T> g(d.B * d.H);
     bias_act_backward(act, pooled, dy, g.data(), db, d.B, d.H, accumulate);
     if (dW) {
@@ -312,35 +324,61 @@ void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const
     return;
   }
 
-  // dz (B*T_out, H): the incoming gradient per position (zero past each sequence's end), then
-  // times act'(y) with db summed in the same pass.
-  std::unique_ptr<T[]> dz_buf = scratch<T>(R * d.H);
-  T* dz = dz_buf.get();
-  parallel_for(d.B, std::max<int64_t>(1, kGrain / (T_out * d.H)), [&](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
-      T* dzn = dz + n * T_out * d.H;
-      if (pool == Pool::kNone) {
-        std::memcpy(dzn, dy + n * T_out * d.H, Tb * d.H * sizeof(T));
-      } else {
-        const T inv = T(1) / T(Tb);
-        for (int64_t t = 0; t < Tb; ++t)
-          for (int64_t h = 0; h < d.H; ++h) dzn[t * d.H + h] = dy[n * d.H + h] * inv;
+  // None / avg: each thread takes whole sequences in blocks: dz = (dy, or the average's share of
+  // it) * act'(y), zero past each end; its partial dW += dz^T windows and db += column sums of dz;
+  // dx = the windows of dz W folded back. The partial dW / db of the threads are summed at the end.
+  const int threads = conv_threads(d, T_out);
+  const int64_t nb = block_sequences<T>(d, T_out);
+  std::vector<std::unique_ptr<T[]>> part_dW(threads), part_db(threads);
+  ScopedBlasSingleThread blas_guard(threads > 1);
+  parallel_region(threads, [&](int t, int nt) {
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
+    const int64_t cap = std::min(nb, last - first) * T_out;
+    std::unique_ptr<T[]> cols = scratch<T>(cap * KD), dz = scratch<T>(cap * d.H);
+    if (dW) {
+      part_dW[t] = scratch<T>(d.H * KD);
+      std::memset(part_dW[t].get(), 0, d.H * KD * sizeof(T));
+    }
+    if (db) {
+      part_db[t] = scratch<T>(d.H);
+      std::memset(part_db[t].get(), 0, d.H * sizeof(T));
+    }
+    for (int64_t b0 = first; b0 < last; b0 += nb) {
+      const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
+      for (int64_t n = b0; n < b1; ++n) {
+        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+        T* dzn = dz.get() + (n - b0) * T_out * d.H;
+        if (pool == Pool::kNone) {
+          std::memcpy(dzn, dy + n * T_out * d.H, Tb * d.H * sizeof(T));
+        } else {
+          const T inv = T(1) / T(Tb);
+          for (int64_t s = 0; s < Tb; ++s)
+            for (int64_t h = 0; h < d.H; ++h) dzn[s * d.H + h] = dy[n * d.H + h] * inv;
+        }
+        std::memset(dzn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
       }
-      std::memset(dzn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
+      bias_act_backward(act, y + b0 * T_out * d.H, dz.get(), dz.get(), part_db[t].get(), rows, d.H, true);
+      if (dW) {
+        im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
+        gemm(true, false, d.H, KD, rows, T(1), dz.get(), d.H, cols.get(), KD, T(1), part_dW[t].get(), KD);
+      }
+      if (dx) {  // dcols = dz W reuses the window buffer, then folds back into dx
+        gemm(false, false, rows, KD, d.H, T(1), dz.get(), d.H, W, KD, T(0), cols.get(), KD);
+        col2im(mode, cols.get(), lengths, dx, d, T_out, b0, b1);
+      }
+    }
+#pragma omp barrier
+    // Sum the partials, threads splitting the rows of dW (and thread 0 taking db).
+    if (dW) {
+      const int64_t lo = d.H * KD * t / nt, hi = d.H * KD * (t + 1) / nt;
+      if (!accumulate) std::memset(dW + lo, 0, (hi - lo) * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_dW[u].get() + lo, dW + lo, hi - lo);
+    }
+    if (db && t == 0) {
+      if (!accumulate) std::memset(db, 0, d.H * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_db[u].get(), db, d.H);
     }
   });
-  bias_act_backward(act, y, dz, dz, db, R, d.H, accumulate);
-  if (!dW && !dx) return;
-  std::unique_ptr<T[]> cols = scratch<T>(R * KD);
-  if (dW) {
-    im2col(mode, x, lengths, cols.get(), d, T_out);
-    gemm(true, false, d.H, KD, R, T(1), dz, d.H, cols.get(), KD, accumulate ? T(1) : T(0), dW, KD);
-  }
-  if (dx) {  // dcols = dz W reuses the window buffer, then folds back into dx
-    gemm(false, false, R, KD, d.H, T(1), dz, d.H, W, KD, T(0), cols.get(), KD);
-    col2im(mode, cols.get(), lengths, dx, d, T_out);
-  }
 }
 
 #define FASTNLP_INSTANTIATE(T)                                                                       \
