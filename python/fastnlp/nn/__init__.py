@@ -2,3 +2,5 @@
 and gradient) and caches what its backward needs."""
 
 from .module import Module, Parameter
+from .conv import Conv1d
+from .rnn import GRU, LSTM, RNN, BiRNN, RNNLayer

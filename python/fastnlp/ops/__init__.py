@@ -3,3 +3,6 @@ available, on CuPy arrays (float32). Each returns new arrays unless an ``out=`` 
 
 from .activation import ACTIVATIONS, activation, activation_backward, hardtanh, relu, sigmoid, tanh
 from .linear import linear, linear_backward
+from .conv import conv1d, conv1d_backward, conv_out_len
+from .rnn import (CELLS, cell_gates, clip_grad_norm, elman, gru, lstm, rnn, rnn_backward, rnn_cell,
+                  rnn_cell_backward, rnn_workspace_size)
