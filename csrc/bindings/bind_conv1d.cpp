@@ -53,11 +53,14 @@ Array argmax_arg(const char* op, const py::object& obj, int64_t B, int64_t H, bo
   return a;
 }
 
+// The forward writes y (none, avg), pooled (max, avg) and argmax (max); the backward reads y
+// (none, avg), pooled and argmax (max).
 void check_pool_args(const char* op, Pool pool, const py::object& y_, const py::object& pooled_,
-                     const py::object& argmax_) {
+                     const py::object& argmax_, bool backward) {
   const char* name = pool == Pool::kNone ? "none" : (pool == Pool::kMax ? "max" : "avg");
   FASTNLP_CHECK(pool == Pool::kMax || !is_none(y_), op, ": pool='", name, "' needs y (B, T_out, H)");
-  FASTNLP_CHECK(pool == Pool::kNone || !is_none(pooled_), op, ": pool='", name, "' needs pooled (B, H)");
+  const bool needs_pooled = backward ? pool == Pool::kMax : pool != Pool::kNone;
+  FASTNLP_CHECK(!needs_pooled || !is_none(pooled_), op, ": pool='", name, "' needs pooled (B, H)");
   FASTNLP_CHECK(pool != Pool::kMax || !is_none(argmax_), op, ": pool='max' needs argmax (B, H) int64");
 }
 
@@ -73,8 +76,8 @@ void bind_conv1d(py::module_& m) {
         const ConvMode mode = conv_mode_from_name(mode_name);
         const Activation act = activation_from_name(act_name);
         const Pool pool = pool_from_name(pool_name);
-        check_pool_args(op, pool, y_, pooled_, argmax_);
         ConvArgs a = conv_args(op, mode, x_, W_, lengths_);
+        check_pool_args(op, pool, y_, pooled_, argmax_, false);
         const Conv1dDims d = a.d;
         Array b, y, pooled, argmax;
         if (!is_none(b_)) {
@@ -121,8 +124,8 @@ void bind_conv1d(py::module_& m) {
         const ConvMode mode = conv_mode_from_name(mode_name);
         const Activation act = activation_from_name(act_name);
         const Pool pool = pool_from_name(pool_name);
-        check_pool_args(op, pool, y_, pooled_, argmax_);
         ConvArgs a = conv_args(op, mode, x_, W_, lengths_);
+        check_pool_args(op, pool, y_, pooled_, argmax_, true);
         const Conv1dDims d = a.d;
         Array y, pooled, argmax, dy, dx, dW, db;
         if (pool != Pool::kMax) {
