@@ -1,5 +1,5 @@
-// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(), kept in step with
-// OpenBLAS's pool so the two never oversubscribe the cores.
+// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(). OpenBLAS runs
+// single-threaded inside it (blas.h), so there is never a second pool competing for the cores.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 namespace fastnlp {
 
-// Sets the threads used by fastnlp's loops and by OpenBLAS; n <= 0 means all cores.
+// Sets the threads used by fastnlp's loops and GEMMs; n <= 0 means all cores.
 void set_num_threads(int n);
 int get_num_threads();
 
@@ -33,20 +33,6 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     if (begin < end) f(begin, end);
   }
 }
-
-// Kernels that run BLAS from their own threads (each thread a slice of the GEMM) hold this for
-// the call: OpenBLAS runs single-threaded meanwhile, so its worker pool never competes with the
-// OpenMP threads for the cores; the previous count is restored on exit.
-class ScopedBlasSingleThread {
- public:
-  explicit ScopedBlasSingleThread(bool active = true);
-  ~ScopedBlasSingleThread();
-  ScopedBlasSingleThread(const ScopedBlasSingleThread&) = delete;
-  ScopedBlasSingleThread& operator=(const ScopedBlasSingleThread&) = delete;
-
- private:
-  bool active_;
-};
 
 // Runs body(thread, threads) once per thread of an OpenMP team of `threads` (inline when 1 or
 // already inside a parallel region); the body may use `#pragma omp barrier`.

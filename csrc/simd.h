@@ -21,8 +21,10 @@ namespace fastnlp {
 // Plain a*b+c (no std::fma): the compiler fuses where the target has FMA, and the baseline
 // clone stays free of libm calls.
 inline float fast_expf(float x) {
-  // Ternaries, not fmin/fmax: a NaN input must stay NaN.
-  x = x < -87.33654f ? -87.33654f : x;
+  // Ternaries, not fmin/fmax: a NaN input must stay NaN. Below the smallest normal result the
+  // answer is 0 (so exp(-inf) is exactly 0, as softmax over masked logits needs).
+  const bool underflow = x < -87.33654f;
+  x = underflow ? -87.33654f : x;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   // Round to nearest by adding and subtracting 1.5 * 2^23 (valid for |v| < 2^22).
   const float kRound = 12582912.0f;
@@ -41,7 +43,7 @@ inline float fast_expf(float x) {
     int32_t i;
     float f;
   } scale{(static_cast<int32_t>(n) + 127) << 23};
-  return p * scale.f;
+  return underflow ? 0.0f : p * scale.f;
 }
 
 // tanh as a rational function x P(x^2) / Q(x^2) on [-7.9, 7.9] (beyond that tanh is +-1 in

@@ -136,8 +136,9 @@ void col2im(ConvMode mode, const T* dcols, const int64_t* lengths, T* dx, const 
 }
 
 // The fast kernels run on one OpenMP team, each thread taking whole sequences in blocks whose
-// unfolded windows fit in L2 (about 1 MB), with one GEMM per block on a single-threaded BLAS:
-// one thread pool on the cores, and the windows are still in cache when the GEMM reads them.
+// unfolded windows fit in L2 (about 1 MB), with one GEMM per block (a single-threaded BLAS call
+// inside the region): the windows are still in cache when the GEMM reads them, and the
+// epilogue and pooling of a block follow without a barrier.
 int conv_threads(const Conv1dDims& d, int64_t T_out) {
   if (omp_in_parallel() || d.B * T_out * d.K * d.D * d.H < (int64_t{1} << 20)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), d.B)));
@@ -245,7 +246,6 @@ void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const 
   const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K);
   const int threads = conv_threads(d, T_out);
   const int64_t nb = block_sequences<T>(d, T_out);
-  ScopedBlasSingleThread blas_guard(threads > 1);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
     std::unique_ptr<T[]> cols = scratch<T>(std::min(nb, last - first) * T_out * KD), z_buf;
@@ -330,7 +330,6 @@ void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const
   const int threads = conv_threads(d, T_out);
   const int64_t nb = block_sequences<T>(d, T_out);
   std::vector<std::unique_ptr<T[]>> part_dW(threads), part_db(threads);
-  ScopedBlasSingleThread blas_guard(threads > 1);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
     const int64_t cap = std::min(nb, last - first) * T_out;

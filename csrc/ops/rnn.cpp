@@ -436,12 +436,12 @@ void gate_forward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) 
 void gate_backward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows_f(a, n, j0, j1); }
 void gate_backward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows(a, n, j0, j1); }
 
-// Threads for a whole call, one OpenMP team. In the recurrence each thread owns a slice of the
-// hidden units: it computes its columns of every step's recurrent GEMM and then the gate math of
-// those units, so a step needs one barrier. The big GEMMs (input projections, weight gradients)
-// are split by rows over the same threads, with OpenBLAS single-threaded for the call: one pool
-// on the cores, never two taking turns. A step must be big enough to pay for its barrier, and
-// every slice keeps at least 8 units.
+// Threads for a whole call, one OpenMP team (one parallel region, not one per step). In the
+// recurrence each thread owns a slice of the hidden units: it computes its columns of every step's
+// recurrent GEMM and then the gate math of those units, so a step needs one barrier. The big GEMMs
+// (input projections, weight gradients) are split by rows over the same threads (inside the
+// region gemm() runs as one single-threaded block). A step must be big enough to pay for its
+// barrier, and every slice keeps at least 8 units.
 int rnn_threads(int64_t B, int64_t GH, int64_t H) {
   if (omp_in_parallel() || B * GH * H < (int64_t{1} << 15)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), H / 8)));
@@ -644,7 +644,6 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
   base.out = out;
 
   const int threads = rnn_threads(d.B, GH, H);
-  ScopedBlasSingleThread blas_guard(threads > 1);
   parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows).
     gemm_share(t, nt, false, true, BT, GH, d.D, x, d.D, W_ih, d.D, T(0), cache, CW);
@@ -722,7 +721,6 @@ void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* 
   const T beta = accumulate ? T(1) : T(0);
   const T* hprev = ws + layout.hprev;
   const int threads = rnn_threads(d.B, GH, H);
-  ScopedBlasSingleThread blas_guard(threads > 1);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
     StepArgs<T> a = base;
