@@ -185,6 +185,29 @@ def test_fast_matches_reference(cell, size, rng):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("size", [(5, 7, 3, 9), (17, 9, 31, 40)])
+def test_padding_content_is_ignored(cell, size, rng):
+    """Whatever sits in x past a sequence's length (even NaN) changes nothing, forward or backward."""
+    B, T, D, H = size
+    p = make(rng, cell, B, T, D, H)
+    lengths = random_lengths(rng, B, T)
+    lengths[0] = 1
+    dirty = dict(p, x=p["x"].copy())
+    for n, L in enumerate(lengths):
+        dirty["x"][n, L:] = np.nan
+    dout = rng.standard_normal((B, T, H)).astype(np.float32)
+    clean_o, clean_g = call(cell, p, lengths, False, False, dout, None, None)
+    dirty_o, dirty_g = call(cell, dirty, lengths, False, False, dout, None, None)
+    for k in clean_o:
+        if clean_o[k] is not None:
+            np.testing.assert_array_equal(clean_o[k], dirty_o[k], err_msg=k)
+    for k in clean_g:
+        if clean_g[k] is not None:
+            assert np.isfinite(dirty_g[k][~np.isnan(dirty["x"])] if k == "x" else dirty_g[k]).all(), k
+            np.testing.assert_array_equal(clean_g[k], dirty_g[k], err_msg=k)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_accumulate_and_optional_gradients(cell, rng):
     p = make(rng, cell, 4, 5, 3, 6)
     out, h_n, c_n, ws = ops.rnn(cell, p["x"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], None, p["h0"], p["c0"])

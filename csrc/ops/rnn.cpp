@@ -52,16 +52,17 @@ namespace {
 int64_t cache_width(Cell cell, int64_t H) { return cell == Cell::kElman ? H : 4 * H; }
 
 // Workspace layout, every block in the (B, T) row order of x:
-//   cache (B*T, cache_width) | hprev (B*T, H): the state each step started from | LSTM: c (B*T, H).
+//   cache (B*T, cache_width) | xh (B*T, D + H): [x | the state each step started from], zero past
+//   each length, so both weight gradients come from one GEMM | LSTM: c (B*T, H).
 struct Workspace {
-  int64_t cache, hprev, cell, size;
+  int64_t cache, xh, cell, size;
 };
 Workspace workspace_layout(Cell cell, const RnnDims& d) {
   const int64_t BT = d.B * d.T;
   Workspace w{};
   w.cache = 0;
-  w.hprev = BT * cache_width(cell, d.H);
-  w.cell = w.hprev + BT * d.H;
+  w.xh = BT * cache_width(cell, d.H);
+  w.cell = w.xh + BT * (d.D + d.H);
   w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
   return w;
 }
@@ -354,7 +355,8 @@ struct StepArgs {
   int64_t s, T_, H, GH, CW, GD, cell_gates;
   bool reverse;
   T* cache;   // (B*T, CW) input projections -> activated gates
-  T* hprev;   // (B*T, H)
+  T* hprev;   // (B*T, H) with row stride hs: the state part of xh
+  int64_t hs;
   T* cells;   // (B*T, H), LSTM
   // forward
   const T* r;      // this thread's recurrent products h W_hh^T: (B, G*(j1-j0)) for its units
@@ -386,7 +388,7 @@ FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, in
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
     T* out = a.out + row * H + j0;
-    T* hprev = a.hprev + row * H + j0;
+    T* hprev = a.hprev + row * a.hs + j0;
     switch (a.cell) {
       case Cell::kElman: elman_forward_row(g, r, a.bx + j0, hp, h, out, hprev, m); break;
       case Cell::kLstm:
@@ -419,7 +421,7 @@ FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, i
                           m, H);
         break;
       }
-      case Cell::kGru: gru_backward_row(g, a.hprev + row * H + j0, dh, dout, dg, sg, m, H); break;
+      case Cell::kGru: gru_backward_row(g, a.hprev + row * a.hs + j0, dh, dout, dg, sg, m, H); break;
     }
   }
 }
@@ -455,6 +457,18 @@ void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N,
   if (m0 == m1) return;
   gemm(trans_a, trans_b, m1 - m0, N, K, T(1), trans_a ? A + m0 : A + m0 * lda, lda, B, ldb, beta,
        C + m0 * ldc, ldc);
+}
+
+// dst (cols, rows) = src (rows, cols)^T, row strides lds / ldd; in tiles so both sides stay in cache.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+    }
 }
 
 // Thread t's share of y (N) (+)= the column sums of A (R, N) with row stride lda: columns
@@ -595,8 +609,8 @@ template <typename T>
 void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
                  T* c_n, T* ws, const RnnDims& d) {
-  const int64_t H = d.H, G = cell_gates(cell), GH = G * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T;
+  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = cache_width(cell, H);
+  const int64_t BT = d.B * d.T, XH = D + H;
   const Workspace layout = workspace_layout(cell, d);
   std::unique_ptr<T[]> own_ws, own_out;
   if (!ws) {
@@ -610,12 +624,10 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
   const Order order = make_order(lengths, d.B, d.T);
   std::vector<T> bx, bhn;
   fold_biases(cell, b_ih, b_hh, H, bx, bhn);
-
   T* cache = ws + layout.cache;
-  // Rows past a sequence's end: outputs are zero, and the saved states must be finite since the
-  // backward's weight GEMM multiplies them by zero gradients.
+  T* xh = ws + layout.xh;
+  // Outputs past a sequence's end are zero.
   zero_padding(out, lengths, d.B, d.T, H);
-  zero_padding(ws + layout.hprev, lengths, d.B, d.T, H);
 
   // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
   // never overwrites a state another thread's GEMM is still reading. A finished sequence's final
@@ -636,7 +648,8 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
   base.reverse = reverse;
   base.cell_gates = G;
   base.cache = cache;
-  base.hprev = ws + layout.hprev;
+  base.hprev = xh + D;
+  base.hs = XH;
   base.cells = ws + layout.cell;
   base.bx = bx.data();
   base.bhn = bhn.data();
@@ -645,13 +658,25 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
 
   const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
-    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows).
-    gemm_share(t, nt, false, true, BT, GH, d.D, x, d.D, W_ih, d.D, T(0), cache, CW);
+    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
+    // the workspace's xh, zero past each length: the backward multiplies those rows by zero
+    // gradients, and 0 * whatever padding held (NaN included) must stay 0.
+    gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
+    for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
+      T* dst = xh + row * XH;
+      if (row % d.T < length_of(lengths, row / d.T, d.T)) {
+        std::memcpy(dst, x + row * D, D * sizeof(T));
+      } else {
+        std::memset(dst, 0, XH * sizeof(T));
+      }
+    }
 #pragma omp barrier
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt, m = j1 - j0;
     // This thread's rows of W_hh, gathered once into one block [gate 0 | gate 1 | ...] of its
-    // units, so a step's share of the recurrent product is one GEMM.
-    std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m);
+    // units. Each step it computes r^T = W_own h^T (G*m, n), the faster orientation for a few
+    // rows of h, and transposes it into r (n, G*m) for the gate pass.
+    std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m),
+                         rT = scratch<T>(G * m * d.B);
     for (int64_t q = 0; q < G; ++q)
       std::memcpy(W_own.get() + q * m * H, W_hh + (q * H + j0) * H, m * H * sizeof(T));
     StepArgs<T> a = base;
@@ -662,7 +687,8 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
       a.s = s;
       a.hp = hbuf[s % 2].data();
       a.h = hbuf[(s + 1) % 2].data();
-      gemm(false, true, n, G * m, H, T(1), a.hp, H, W_own.get(), H, T(0), r.get(), G * m);
+      gemm(false, true, G * m, n, H, T(1), W_own.get(), H, a.hp, H, T(0), rT.get(), n);
+      transpose(rT.get(), G * m, n, n, r.get(), G * m);
       gate_forward(a, n, j0, j1);
 #pragma omp barrier
     }
@@ -676,16 +702,17 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
 }
 
 template <typename T>
-void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* /*b_ih*/,
+void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const T* /*b_ih*/,
                   const T* /*b_hh*/, const int64_t* lengths, bool reverse, const T* /*h0*/,
                   const T* c0, const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx,
                   T* dh0, T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
                   bool accumulate) {
   const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T;
+  const int64_t BT = d.B * d.T, XH = D + H;
   const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
   const Workspace layout = workspace_layout(cell, d);
   const Order order = make_order(lengths, d.B, d.T);
+  const T* xh = ws + layout.xh;
 
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
   T* dG = dG_buf.get();
@@ -699,6 +726,10 @@ void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* 
   // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
   // reading the other one in the previous step's GEMM.
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
+  // Both weight gradients, transposed: dWT (D + H, G*H) = xh^T dG, rows [0, D) for W_ih and
+  // [D, D + H) for W_hh (GRU: the n column block takes dn for W_ih and dn * r for W_hh).
+  const bool want_dW = dW_ih || dW_hh;
+  std::unique_ptr<T[]> dWT = want_dW ? scratch<T>(XH * GH) : nullptr;
   StepArgs<T> base{};
   base.cell = cell;
   base.order = &order;
@@ -709,7 +740,8 @@ void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* 
   base.GD = GD;
   base.reverse = reverse;
   base.cache = const_cast<T*>(ws + layout.cache);
-  base.hprev = const_cast<T*>(ws + layout.hprev);
+  base.hprev = const_cast<T*>(xh + D);
+  base.hs = XH;
   base.cells = const_cast<T*>(ws + layout.cell);
   base.dout = dout;
   base.zeros = zeros.data();
@@ -718,8 +750,6 @@ void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* 
   base.dc = dc.data();
   base.dG = dG;
 
-  const T beta = accumulate ? T(1) : T(0);
-  const T* hprev = ws + layout.hprev;
   const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
@@ -736,15 +766,32 @@ void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* 
            cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
-    // one GEMM each over all B*T rows (padding rows of dG are zero), split by output rows.
-    if (dW_ih) gemm_share(t, nt, true, false, GH, D, BT, dG, GD, x, D, beta, dW_ih, D);
-    if (dW_hh) {
-      if (cell == Cell::kGru) {  // rows r, z from dG[:, :2H], row n from dG[:, 3H:4H] (= dn * r)
-        gemm_share(t, nt, true, false, 2 * H, H, BT, dG, GD, hprev, H, beta, dW_hh, H);
-        gemm_share(t, nt, true, false, H, H, BT, dG + 3 * H, GD, hprev, H, beta, dW_hh + 2 * H * H, H);
+    // GEMMs over all B*T rows (padding rows of dG and xh are zero); threads split their rows.
+    if (want_dW) {
+      const int64_t k0 = XH * t / nt, k1 = XH * (t + 1) / nt;
+      if (cell == Cell::kGru) {
+        gemm(true, false, k1 - k0, 2 * H, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
+        const int64_t xa = k0, xb = std::min(k1, D), ha = std::max(k0, D), hb = k1;
+        if (xa < xb)
+          gemm(true, false, xb - xa, H, BT, T(1), xh + xa, XH, dG + 2 * H, GD, T(0),
+               dWT.get() + xa * GH + 2 * H, GH);
+        if (ha < hb)
+          gemm(true, false, hb - ha, H, BT, T(1), xh + ha, XH, dG + 3 * H, GD, T(0),
+               dWT.get() + ha * GH + 2 * H, GH);
       } else {
-        gemm_share(t, nt, true, false, GH, H, BT, dG, GD, hprev, H, beta, dW_hh, H);
+        gemm(true, false, k1 - k0, GH, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
       }
+      // Columns [k0, k1) of [dW_ih | dW_hh] from this thread's rows of dWT.
+      constexpr int64_t kTile = 32;
+      for (int64_t q0 = 0; q0 < GH; q0 += kTile)
+        for (int64_t k = k0; k < k1; ++k) {
+          T* dst = k < D ? dW_ih : dW_hh;
+          if (!dst) continue;
+          const int64_t col = k < D ? k : k - D, ld = k < D ? D : H;
+          const T* src = dWT.get() + k * GH;
+          for (int64_t q = q0; q < std::min(GH, q0 + kTile); ++q)
+            dst[q * ld + col] = (accumulate ? dst[q * ld + col] : T(0)) + src[q];
+        }
     }
     if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
     if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);

@@ -29,8 +29,9 @@ struct RnnDims {
   int64_t B, T, D, H;
 };
 
-// Elements of the workspace rnn_forward fills for rnn_backward (the cached gates, previous states
-// and, for the LSTM, cell states, all in the (B, T) order of x).
+// Elements of the workspace rnn_forward fills for rnn_backward (the activated gates, a copy of x
+// beside the state each step started from, and for the LSTM the cell states, all in the (B, T)
+// order of x).
 int64_t rnn_workspace_size(Cell cell, const RnnDims& d);
 
 // Shapes.
@@ -51,8 +52,8 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
                  T* c_n, T* ws, const RnnDims& d);
 
-// Backpropagation through time for the same arguments as the forward (ws as it left it; the
-// reference recomputes the forward and ignores ws).
+// Backpropagation through time for the same arguments as the forward (ws as it left it: the fast
+// backward reads x from it; the reference recomputes the forward from x and ignores ws).
 //   dout: (B, T, H) or null, the gradient of out (ignored past each length);
 //   dh_n, dc_n: (B, H) or null, the gradients of h_n and c_n.
 //   dx: (B, T, D), dh0, dc0: (B, H), each or null, overwritten (dx is zero past each length).
