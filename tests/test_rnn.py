@@ -514,3 +514,28 @@ def test_layer_bad_arguments(rng):
         lstm(x, h0=np.zeros((2, 4), np.float32))
     with pytest.raises(RuntimeError, match=r"call forward first"):
         nn.GRU(3, 4).backward(np.zeros((2, 5, 4), np.float32))
+
+
+class FakeGpuArray:
+    """Just enough __cuda_array_interface__ to reach the device check (never dereferenced)."""
+
+    def __init__(self, shape, typestr="<f4"):
+        self.shape = shape
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "data": (8, False),
+                                         "version": 3, "strides": None}
+
+
+def test_gpu_arrays_are_refused_clearly():
+    B, T, D, H = 2, 3, 4, 5
+    x, W_ih, W_hh = FakeGpuArray((B, T, D)), FakeGpuArray((4 * H, D)), FakeGpuArray((4 * H, H))
+    out = FakeGpuArray((B, T, H))
+    with pytest.raises((RuntimeError, ValueError),
+                       match=r"rnn_forward: (got GPU arrays but fastnlp was built without CUDA|no CUDA kernel)"):
+        _C.rnn_forward("lstm", x, W_ih, W_hh, None, None, None, None, None, out, None, None, None)
+    with pytest.raises((RuntimeError, ValueError),
+                       match=r"conv1d_forward: (got GPU arrays but fastnlp was built without CUDA|no CUDA kernel)"):
+        _C.conv1d_forward(x, FakeGpuArray((H, 2 * D)), None, None, FakeGpuArray((B, 2, H)), None, None,
+                          "narrow", "relu", "none")
+    with pytest.raises(ValueError, match=r"rnn_forward: W_ih is on the CPU but x is on the GPU"):
+        _C.rnn_forward("lstm", x, np.zeros((4 * H, D), np.float32), W_hh, None, None, None, None, None, out,
+                       None, None, None)
