@@ -539,3 +539,6 @@ def test_gpu_arrays_are_refused_clearly():
     with pytest.raises(ValueError, match=r"rnn_forward: W_ih is on the CPU but x is on the GPU"):
         _C.rnn_forward("lstm", x, np.zeros((4 * H, D), np.float32), W_hh, None, None, None, None, None, out,
                        None, None, None)
+    with pytest.raises(ValueError, match=r"rnn_forward: out is on the GPU but x is on the CPU"):
+        _C.rnn_forward("lstm", np.zeros((B, T, D), np.float32), np.zeros((4 * H, D), np.float32),
+                       np.zeros((4 * H, H), np.float32), None, None, None, None, None, out, None, None, None)

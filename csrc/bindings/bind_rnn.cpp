@@ -103,7 +103,8 @@ void bind_rnn(py::module_& m) {
         FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
-        const Backend be = backend_for(op, {&a.x, &a.W_ih, &a.W_hh}, reference);
+        const Backend be = backend_for_given(
+            op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
@@ -158,7 +159,10 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
-        const Backend be = backend_for(op, {&a.x, &a.W_ih, &a.W_hh}, reference);
+        const Backend be = backend_for_given(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws,
+                                                  &dout, &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh,
+                                                  &db_ih, &db_hh},
+                                             reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
