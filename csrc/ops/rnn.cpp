@@ -164,7 +164,6 @@ RefTrace<T> ref_sequence(Cell cell, const T* x, const T* W_ih, const T* W_hh, co
 struct Order {
   std::vector<int64_t> perm, len, active;
   int64_t max_len = 0;
-  bool identity = true;
 };
 
 Order make_order(const int64_t* lengths, int64_t B, int64_t T) {
@@ -175,10 +174,7 @@ Order make_order(const int64_t* lengths, int64_t B, int64_t T) {
     std::stable_sort(o.perm.begin(), o.perm.end(),
                      [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
   o.len.resize(B);
-  for (int64_t i = 0; i < B; ++i) {
-    o.len[i] = length_of(lengths, o.perm[i], T);
-    o.identity = o.identity && o.perm[i] == i;
-  }
+  for (int64_t i = 0; i < B; ++i) o.len[i] = length_of(lengths, o.perm[i], T);
   o.max_len = B ? o.len[0] : 0;
   o.active.assign(o.max_len, 0);
   for (int64_t s = 0, n = B; s < o.max_len; ++s) {
@@ -352,7 +348,7 @@ template <typename T>
 struct StepArgs {
   Cell cell;
   const Order* order;
-  int64_t s, T_, H, GH, CW, GD, cell_gates;
+  int64_t s, T_, H, G, GH, CW, GD;  // step, sizes, cache / dG row widths
   bool reverse;
   T* cache;   // (B*T, CW) input projections -> activated gates
   T* hprev;   // (B*T, H) with row stride hs: the state part of xh
@@ -374,7 +370,7 @@ struct StepArgs {
   T* dh;           // (B, H)
   T* dc;           // (B, H), LSTM
   T* dG;           // (B*T, GD)
-  T* sbuf;         // (B, G*H)
+  T* sbuf;         // (B, G*H) the step buffer the recurrent GEMM reads
 };
 
 // Rows [0, n) of the running prefix, hidden units [j0, j1).
@@ -384,7 +380,7 @@ FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, in
   for (int64_t i = 0; i < n; ++i) {
     const int64_t row = a.order->perm[i] * a.T_ + position(a.reverse, a.order->len[i], a.s);
     T* g = a.cache + row * a.CW + j0;
-    const T* r = a.r + i * a.cell_gates * a.r_gate;
+    const T* r = a.r + i * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
     T* out = a.out + row * H + j0;
@@ -646,7 +642,7 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
   base.GH = GH;
   base.CW = CW;
   base.reverse = reverse;
-  base.cell_gates = G;
+  base.G = G;
   base.cache = cache;
   base.hprev = xh + D;
   base.hs = XH;
