@@ -6,8 +6,9 @@ importable (it is not a dependency). Writes benchmarks/results/bench_sequence.{j
     python benchmarks/bench_sequence.py [--threads 2] [--repeat 5] [--rounds 4] [--quick]
 
 The implementations of a case take turns: each round times every implementation `repeat` times
-after a pause and a warm-up, and the median is over all rounds, so a machine whose speed drifts
-(shared cores) penalizes none of them more than the others. The pause lets the previous
+after a pause and a warm-up. Reported: per implementation, the median of its quietest round (the
+lowest of its per-round medians), so a burst of load from another job on shared cores spoils a
+round, not the result; the median over all samples is kept in the JSON too. The pause lets the previous
 implementation's idle threads stop spinning (NumPy's OpenBLAS pool spins for up to ~0.1 s after a
 call, PyTorch's OpenMP pool briefly) so they do not compete for the cores with the next one.
 Outputs are checked against NumPy (and PyTorch) first.
@@ -235,32 +236,37 @@ def cases(rng, quick):
 
 
 def interleaved_medians(fns, warmup, repeat, rounds, settle):
-    """Median seconds per function; each round times every function `repeat` times in turn."""
-    times = [[] for _ in fns]
+    """Per function (seconds): the lowest per-round median, and the median of all samples. Each
+    round times every function `repeat` times in turn."""
+    rounds_t = [[] for _ in fns]
     for _ in range(rounds):
         for k, fn in enumerate(fns):
             time.sleep(settle)
             for _ in range(warmup):
                 fn()
+            t = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
                 fn()
-                times[k].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
+                t.append(time.perf_counter() - t0)
+            rounds_t[k].append(t)
+    best = [min(statistics.median(t) for t in r) for r in rounds_t]
+    overall = [statistics.median([x for t in r for x in t]) for r in rounds_t]
+    return best, overall
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per implementation per round")
-    ap.add_argument("--rounds", type=int, default=4, help="rounds of taking turns")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of taking turns")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls before each round's timings")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each block of timings")
-    ap.add_argument("--quick", action="store_true", help="one round of two repeats, for a smoke run")
+    ap.add_argument("--quick", action="store_true", help="two rounds of two repeats, for a smoke run")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args(argv)
     if args.quick:
-        args.repeat, args.rounds, args.warmup = 2, 1, 1
+        args.repeat, args.rounds, args.warmup = 2, 2, 1
 
     fastnlp.set_num_threads(args.threads)
     if torch:
@@ -274,12 +280,14 @@ def main(argv=None):
     rows = []
     for name, pass_, f_fast, f_np, f_torch in cases(rng, args.quick):
         fns = [f_fast, f_np] + ([f_torch] if f_torch else [])
-        med = interleaved_medians(fns, args.warmup, args.repeat, args.rounds, args.settle)
+        med, overall = interleaved_medians(fns, args.warmup, args.repeat, args.rounds, args.settle)
         t_fast, t_np = med[0], med[1]
         t_torch = med[2] if f_torch else None
         row = {"case": name, "pass": pass_, "fastnlp_ms": t_fast * 1e3, "numpy_ms": t_np * 1e3,
                "speedup_vs_numpy": t_np / t_fast, "torch_ms": None if t_torch is None else t_torch * 1e3,
-               "speedup_vs_torch": None if t_torch is None else t_torch / t_fast}
+               "speedup_vs_torch": None if t_torch is None else t_torch / t_fast,
+               "all_samples_median_ms": {"fastnlp": overall[0] * 1e3, "numpy": overall[1] * 1e3,
+                                         "torch": overall[2] * 1e3 if f_torch else None}}
         rows.append(row)
         print(f"{name:40s} {pass_:8s} fastnlp {row['fastnlp_ms']:8.2f} ms  numpy {row['numpy_ms']:8.2f} ms  "
               f"x{row['speedup_vs_numpy']:.2f}" + ("" if t_torch is None else
@@ -289,7 +297,8 @@ def main(argv=None):
     summary = {"min_speedup_vs_numpy": min(r["speedup_vs_numpy"] for r in rows),
                "min_rnn_fwd_bwd_speedup_vs_torch": min((r["speedup_vs_torch"] for r in rnn_fb
                                                         if r["speedup_vs_torch"] is not None), default=None)}
-    note = f"min speedup vs NumPy x{summary['min_speedup_vs_numpy']:.2f}"
+    note = (f"times: median of the quietest of {args.rounds} rounds; "
+            f"min speedup vs NumPy x{summary['min_speedup_vs_numpy']:.2f}")
     if summary["min_rnn_fwd_bwd_speedup_vs_torch"] is not None:
         note += f"; min LSTM/GRU fwd+bwd speedup vs PyTorch x{summary['min_rnn_fwd_bwd_speedup_vs_torch']:.2f}"
     meta = {"machine": machine_info(), "threads": args.threads, "numpy": np.__version__,
