@@ -34,4 +34,16 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
 }
 
+// Runs body(thread, threads) once per thread of an OpenMP team of `threads` (inline when 1 or
+// already inside a parallel region); the body may use `#pragma omp barrier`.
+template <typename F>
+void parallel_region(int threads, F&& body) {
+  if (threads <= 1 || omp_in_parallel()) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 }  // namespace fastnlp
