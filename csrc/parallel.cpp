@@ -13,7 +13,7 @@ int g_num_threads = 0;  // 0: not set yet, use all cores
 void set_num_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   g_num_threads = n;
-  blas_set_num_threads(n);
+  blas_use_one_thread();
 }
 
 int get_num_threads() {

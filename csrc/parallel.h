@@ -1,5 +1,5 @@
-// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(), kept in step with
-// OpenBLAS's pool so the two never oversubscribe the cores.
+// Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(). OpenBLAS runs
+// single-threaded inside it (blas.h), so there is never a second pool competing for the cores.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 namespace fastnlp {
 
-// Sets the threads used by fastnlp's loops and by OpenBLAS; n <= 0 means all cores.
+// Sets the threads used by fastnlp's loops and GEMMs; n <= 0 means all cores.
 void set_num_threads(int n);
 int get_num_threads();
 
@@ -32,6 +32,18 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     const int64_t end = n * (t + 1) / nt;
     if (begin < end) f(begin, end);
   }
+}
+
+// Runs body(thread, threads) once per thread of an OpenMP team of `threads` (inline when 1 or
+// already inside a parallel region); the body may use `#pragma omp barrier`.
+template <typename F>
+void parallel_region(int threads, F&& body) {
+  if (threads <= 1 || omp_in_parallel()) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
 }
 
 }  // namespace fastnlp

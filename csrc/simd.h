@@ -21,8 +21,10 @@ namespace fastnlp {
 // Plain a*b+c (no std::fma): the compiler fuses where the target has FMA, and the baseline
 // clone stays free of libm calls.
 inline float fast_expf(float x) {
-  // Ternaries, not fmin/fmax: a NaN input must stay NaN.
-  x = x < -87.33654f ? -87.33654f : x;
+  // Ternaries, not fmin/fmax: a NaN input must stay NaN. Below the smallest normal result the
+  // answer is 0 (so exp(-inf) is exactly 0, as softmax over masked logits needs).
+  const bool underflow = x < -87.33654f;
+  x = underflow ? -87.33654f : x;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   // Round to nearest by adding and subtracting 1.5 * 2^23 (valid for |v| < 2^22).
   const float kRound = 12582912.0f;
@@ -41,8 +43,38 @@ inline float fast_expf(float x) {
     int32_t i;
     float f;
   } scale{(static_cast<int32_t>(n) + 127) << 23};
-  return p * scale.f;
+  return underflow ? 0.0f : p * scale.f;
 }
+
+// tanh as a rational function x P(x^2) / Q(x^2) on [-7.9, 7.9] (beyond that tanh is +-1 in
+// float); a few ulp, no cancellation near 0 unlike 1 - 2 / (e^2x + 1).
+inline float fast_tanhf(float x) {
+  const float kClamp = 7.90531110763549805f;
+  x = x < -kClamp ? -kClamp : x;
+  x = x > kClamp ? kClamp : x;
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * x;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return p / q;
+}
+
+inline float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
+
+// Double overloads for kernels templated on T: double exists for gradient checks, so it uses libm.
+inline double fast_tanh(double x) { return std::tanh(x); }
+inline float fast_tanh(float x) { return fast_tanhf(x); }
+inline double fast_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline float fast_sigmoid(float x) { return fast_sigmoidf(x); }
 
 inline double fast_exp(double x) { return std::exp(x); }
 inline float fast_exp(float x) { return fast_expf(x); }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "bindings/bindings.h"  // cuda_ops.h when built with CUDA
 #include "common.h"
 #include "parallel.h"
 
@@ -129,7 +130,7 @@ Array ids_in(const char* op, const char* name, const py::handle& obj, int ndim, 
   if (a.dtype != DType::kInt32 && a.dtype != DType::kInt64)
     throw py::type_error(str_cat(op, ": ", name, " must be int32 or int64 ids, got ", a.dtype_name,
                                  " with shape ", a.shape_str()));
-  expect_ndim(a, ndim);
+  if (ndim >= 0) expect_ndim(a, ndim);
   expect_contiguous(a);
   FASTNLP_CHECK(allow_empty || a.size() > 0, op, ": ", name, " must not be empty, got shape ",
                 a.shape_str());
@@ -185,6 +186,37 @@ void expect_ids_in_range(const Array& ids, int64_t V, const char* what) {
   }
   FASTNLP_CHECK(bad == n, ids.op, ": ", ids.name, " must be in [0, ", V, ") (", what, "), got ",
                 value, " at position ", bad);
+}
+
+void expect_ids_in_range(const Array& ids, const py::handle& obj, int64_t V, const char* what) {
+  if (!ids.on_gpu) {
+    expect_ids_in_range(ids, V, what);
+    return;
+  }
+#ifdef FASTNLP_WITH_CUDA
+  const int64_t n = ids.size();
+  const int64_t bad = ids.dtype == DType::kInt32
+                          ? cuda::first_id_out_of_range(ids.ptr<int32_t>(), n, V)
+                          : cuda::first_id_out_of_range(ids.ptr<int64_t>(), n, V);
+  if (bad < 0) return;
+  std::string value = "an id";
+  try {  // one element copied back to the host, for the message only
+    value = py::str(py::int_(obj.attr("reshape")(-1)[py::int_(bad)])).cast<std::string>();
+  } catch (const py::error_already_set&) {
+  }
+  throw std::invalid_argument(str_cat(ids.op, ": ", ids.name, " must be in [0, ", V, ") (", what,
+                                      "), got ", value, " at position ", bad));
+#else
+  (void)obj;  // unreachable: backend_for refuses GPU arrays without CUDA
+#endif
+}
+
+void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* why) {
+  Array want;
+  want.shape = ids.shape;
+  want.shape.push_back(D);
+  FASTNLP_CHECK(a.shape == want.shape, a.op, ": ", a.name, " must have shape ", want.shape_str(),
+                " (ids.shape + (D,))", why, ", got ", a.shape_str());
 }
 
 Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference) {

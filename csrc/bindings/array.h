@@ -47,7 +47,8 @@ Array float_in(const char* op, const char* name, const py::handle& obj, int ndim
 // A float output written in place: as float_in, plus writeable, the dtype of `like` and this shape.
 Array float_out(const char* op, const char* name, const py::handle& obj, const Array& like,
                 std::initializer_list<int64_t> shape);
-// Integer ids: int32 or int64, `ndim` dimensions, C-contiguous (may be empty only if allow_empty).
+// Integer ids: int32 or int64, `ndim` dimensions (any when ndim < 0), C-contiguous (may be empty
+// only if allow_empty).
 Array ids_in(const char* op, const char* name, const py::handle& obj, int ndim, bool allow_empty = false);
 
 // `a` must have exactly this shape; -1 matches any size. `why` explains the expected sizes.
@@ -56,6 +57,11 @@ void expect_shape(const Array& a, std::initializer_list<int64_t> shape, const ch
 void expect_same_dtype(const Array& a, const Array& like);
 // All ids in [0, V); on the CPU reports the first offender and its position.
 void expect_ids_in_range(const Array& ids, int64_t V, const char* what);
+// The same check for ids on either device: on the GPU through cuda::first_id_out_of_range, the
+// offending value read back through obj (the ids array itself). Call after backend_for.
+void expect_ids_in_range(const Array& ids, const py::handle& obj, int64_t V, const char* what);
+// `a` must have shape ids.shape + (D,): one row of D per id, for ids of any shape.
+void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* why = "");
 // None or an Array checked with float_in/float_out.
 bool is_none(const py::handle& obj);
 
@@ -68,6 +74,13 @@ template <typename F>
 void float_dispatch(const Array& a, F&& f) {
   if (a.dtype == DType::kFloat32) f(float{});
   else f(double{});
+}
+
+// Runs f(I{}) with I = int32_t or int64_t according to an ids array's dtype.
+template <typename F>
+void ids_dispatch(const Array& ids, F&& f) {
+  if (ids.dtype == DType::kInt32) f(int32_t{});
+  else f(int64_t{});
 }
 
 }  // namespace fastnlp::bindings

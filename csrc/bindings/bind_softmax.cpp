@@ -1,8 +1,160 @@
-// Bindings for ops/softmax.h (in progress).
+// Bindings for the softmax family (ops/softmax.h): row-wise softmax / log-softmax, their backward
+// passes and fused softmax + cross-entropy. Outputs are preallocated by fastnlp.ops.softmax.
+#include "bindings/array.h"
 #include "bindings/bindings.h"
+#include "ops/softmax.h"
 
 namespace fastnlp::bindings {
+namespace {
 
-void bind_softmax(pybind11::module_&) {}
+template <typename I>
+int64_t first_bad_target(const I* t, int64_t B, int64_t V, int64_t ignore_index) {
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t v = static_cast<int64_t>(t[i]);
+    if (v != ignore_index && (v < 0 || v >= V)) return i;
+  }
+  return -1;
+}
+
+// softmax_forward / log_softmax_forward: x (B, V) -> y (B, V); y may be x.
+template <typename Ref, typename Fast, typename Cuda>
+void def_forward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cuda, const char* doc) {
+  m.def(
+      name,
+      [name, ref, fast, cuda](py::object x_, py::object y_, bool reference) {
+        Array x = float_in(name, "x", x_, 2);
+        const int64_t B = x.dim(0), V = x.dim(1);
+        Array y = float_out(name, "y", y_, x, {B, V});
+        const Backend be = backend_for(name, {&x, &y}, reference);
+        py::gil_scoped_release nogil;
+        float_dispatch(x, [&](auto t) {
+          using T = decltype(t);
+          dispatch(
+              be, [&] { ref(x.ptr<T>(), y.ptr<T>(), B, V); }, [&] { fast(x.ptr<T>(), y.ptr<T>(), B, V); },
+              [&] { cuda(x.ptr<float>(), y.ptr<float>(), B, V); });
+        });
+      },
+      py::arg("x"), py::arg("y"), py::arg("reference") = false, doc);
+}
+
+// softmax_backward / log_softmax_backward: y, dy (B, V) -> dx (B, V); dx may be dy.
+template <typename Ref, typename Fast, typename Cuda>
+void def_backward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cuda, const char* doc) {
+  m.def(
+      name,
+      [name, ref, fast, cuda](py::object y_, py::object dy_, py::object dx_, bool reference) {
+        Array y = float_in(name, "y", y_, 2);
+        const int64_t B = y.dim(0), V = y.dim(1);
+        Array dy = float_in(name, "dy", dy_, 2);
+        expect_same_dtype(dy, y);
+        expect_shape(dy, {B, V}, " (B, V), the shape of y");
+        Array dx = float_out(name, "dx", dx_, y, {B, V});
+        const Backend be = backend_for(name, {&y, &dy, &dx}, reference);
+        py::gil_scoped_release nogil;
+        float_dispatch(y, [&](auto t) {
+          using T = decltype(t);
+          dispatch(
+              be, [&] { ref(y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), B, V); },
+              [&] { fast(y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), B, V); },
+              [&] { cuda(y.ptr<float>(), dy.ptr<float>(), dx.ptr<float>(), B, V); });
+        });
+      },
+      py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("reference") = false, doc);
+}
+
+// Generic lambdas so one name covers the float and double instantiations.
+#define FASTNLP_FWD(fn) [](const auto* x, auto* y, int64_t B, int64_t V) { fn(x, y, B, V); }
+#define FASTNLP_BWD(fn) \
+  [](const auto* y, const auto* dy, auto* dx, int64_t B, int64_t V) { fn(y, dy, dx, B, V); }
+
+}  // namespace
+
+void bind_softmax(py::module_& m) {
+  def_forward(
+      m, "softmax_forward", FASTNLP_FWD(softmax_forward_ref), FASTNLP_FWD(softmax_forward),
+      [](const float* x, float* y, int64_t B, int64_t V) {
+        FASTNLP_CUDA_ONLY(cuda::softmax_forward(x, y, B, V));
+      },
+      "y (B, V) = softmax of each row of x (B, V); y may be x.");
+  def_forward(
+      m, "log_softmax_forward", FASTNLP_FWD(log_softmax_forward_ref), FASTNLP_FWD(log_softmax_forward),
+      [](const float* x, float* y, int64_t B, int64_t V) {
+        FASTNLP_CUDA_ONLY(cuda::log_softmax_forward(x, y, B, V));
+      },
+      "y (B, V) = log_softmax of each row of x (B, V); y may be x.");
+  def_backward(
+      m, "softmax_backward", FASTNLP_BWD(softmax_backward_ref), FASTNLP_BWD(softmax_backward),
+      [](const float* y, const float* dy, float* dx, int64_t B, int64_t V) {
+        FASTNLP_CUDA_ONLY(cuda::softmax_backward(y, dy, dx, B, V));
+      },
+      "dx (B, V) = y * (dy - sum_j dy_j y_j) from the softmax output y; dx may be dy.");
+  def_backward(
+      m, "log_softmax_backward", FASTNLP_BWD(log_softmax_backward_ref), FASTNLP_BWD(log_softmax_backward),
+      [](const float* y, const float* dy, float* dx, int64_t B, int64_t V) {
+        FASTNLP_CUDA_ONLY(cuda::log_softmax_backward(y, dy, dx, B, V));
+      },
+      "dx (B, V) = dy - exp(y) * sum_j dy_j from the log_softmax output y; dx may be dy.");
+
+  m.def(
+      "softmax_cross_entropy",
+      [](py::object logits_, py::object targets_, py::object losses_, py::object dlogits_,
+         int64_t ignore_index, bool reference) {
+        const char* op = "softmax_cross_entropy";
+        Array logits = float_in(op, "logits", logits_, 2);
+        const int64_t B = logits.dim(0), V = logits.dim(1);
+        Array targets = ids_in(op, "targets", targets_, 1);
+        expect_shape(targets, {B}, " (B, the rows of logits)");
+        Array losses, dlogits;
+        if (!is_none(losses_)) losses = float_out(op, "losses", losses_, logits, {B});
+        if (!is_none(dlogits_)) dlogits = float_out(op, "dlogits", dlogits_, logits, {B, V});
+        Backend be = backend_for(op, {&logits, &targets}, reference);
+        if (!is_none(losses_)) backend_for(op, {&logits, &losses}, reference);
+        if (!is_none(dlogits_)) backend_for(op, {&logits, &dlogits}, reference);
+        if (!targets.on_gpu) {
+          ids_dispatch(targets, [&](auto i) {
+            using I = decltype(i);
+            const I* t = targets.ptr<I>();
+            const int64_t bad = first_bad_target(t, B, V, ignore_index);
+            FASTNLP_CHECK(bad < 0, op, ": targets must be in [0, ", V, ") or equal ignore_index ",
+                          ignore_index, ", got ", bad < 0 ? 0 : static_cast<int64_t>(t[bad]),
+                          " at position ", bad);
+          });
+        }
+        double loss = 0;
+        py::gil_scoped_release nogil;
+        float_dispatch(logits, [&](auto t) {
+          using T = decltype(t);
+          ids_dispatch(targets, [&](auto i) {
+            using I = decltype(i);
+            const I* tg = targets.ptr<I>();
+            dispatch(
+                be,
+                [&] {
+                  loss = softmax_cross_entropy_ref(logits.ptr<T>(), tg, B, V, ignore_index,
+                                                   losses.ptr<T>(), dlogits.ptr<T>());
+                },
+                [&] {
+                  loss = softmax_cross_entropy(logits.ptr<T>(), tg, B, V, ignore_index, losses.ptr<T>(),
+                                               dlogits.ptr<T>());
+                },
+                [&] {
+                  FASTNLP_CUDA_ONLY(
+                      const int64_t bad = cuda::first_id_out_of_range(tg, B, V, ignore_index);
+                      if (bad >= 0) throw std::invalid_argument(str_cat(
+                          op, ": targets must be in [0, ", V, ") or equal ignore_index ", ignore_index,
+                          ", got an id out of range at position ", bad));
+                      loss = cuda::softmax_cross_entropy(logits.ptr<float>(), tg, B, V, ignore_index,
+                                                         losses.ptr<float>(), dlogits.ptr<float>()));
+                });
+          });
+        });
+        return loss;
+      },
+      py::arg("logits"), py::arg("targets"), py::arg("losses"), py::arg("dlogits"),
+      py::arg("ignore_index") = -100, py::arg("reference") = false,
+      "Mean cross-entropy of softmax(logits (B, V)) against targets (B) over the rows whose target "
+      "is not ignore_index. Writes losses (B) per row and dlogits (B, V), the gradient of the mean "
+      "(each may be None; dlogits may be logits itself).");
+}
 
 }  // namespace fastnlp::bindings

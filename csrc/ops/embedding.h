@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace fastnlp {
 
@@ -26,5 +27,14 @@ int64_t embedding_backward_sparse_ref(const I* ids, const T* dy, I* unique_ids, 
 template <typename T, typename I>
 int64_t embedding_backward_sparse(const I* ids, const T* dy, I* unique_ids, T* rows, int64_t N,
                                   int64_t D);
+
+// Groups equal ids; shared by the fast sparse backward and the sparse optimizer updates (one
+// coalescing routine, not two). `order` receives the positions 0..N-1 sorted by (id, position),
+// `starts` the U + 1 offsets into `order` where each run of equal ids begins (starts[U] = N).
+// Returns U. Within a run positions ascend, so summing rows in `order` adds each id's rows in
+// position order, the order of the references: fast and reference sums agree bitwise.
+// ids must be >= 0 (as everywhere here); N may be 0.
+template <typename I>
+int64_t coalesce_ids(const I* ids, int64_t N, std::vector<int64_t>& order, std::vector<int64_t>& starts);
 
 }  // namespace fastnlp

@@ -1,9 +1,11 @@
 // Linear layer kernels: triple-loop references, and BLAS + fused epilogue fast versions.
 #include "ops/linear.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "blas.h"
+#include "parallel.h"
 
 namespace fastnlp {
 
@@ -19,11 +21,24 @@ void linear_forward_ref(Activation act, const T* x, const T* W, const T* b, T* y
   activation_forward_ref(act, y, y, B * H);
 }
 
+// Each thread takes a block of rows: its GEMM, then the bias + activation on that block while it
+// is still in cache. Too few rows to share (B=1 at inference, say): one GEMM split over columns,
+// then the epilogue.
 template <typename T>
 void linear_forward(Activation act, const T* x, const T* W, const T* b, T* y, int64_t B, int64_t D,
                     int64_t H) {
-  gemm(false, true, B, H, D, T(1), x, D, W, D, T(0), y, H);
-  bias_act_forward(act, y, b, B, H);
+  constexpr int64_t kMinBlockFlops = int64_t(1) << 21;
+  const int64_t grain = std::max<int64_t>(1, kMinBlockFlops / std::max<int64_t>(1, H * D));
+  if (B < 2 * grain) {
+    gemm(false, true, B, H, D, T(1), x, D, W, D, T(0), y, H);
+    bias_act_forward(act, y, b, B, H);
+    return;
+  }
+  parallel_for(B, grain, [&](int64_t lo, int64_t hi) {
+    // Inside the parallel region both calls run serially on this block.
+    gemm(false, true, hi - lo, H, D, T(1), x + lo * D, D, W, D, T(0), y + lo * H, H);
+    bias_act_forward(act, y + lo * H, b, hi - lo, H);
+  });
 }
 
 template <typename T>

@@ -4,7 +4,12 @@ Subpackages: ``fastnlp.ops`` (functional kernels), ``fastnlp.nn`` (layers with e
 forward/backward), ``fastnlp.optim`` (SGD, AdaGrad). Models: ``Word2Vec`` and its ``KeyedVectors``.
 """
 
-from . import _C
+# Load OpenBLAS from the scipy-openblas32 package first: the extension finds it by its rpath when
+# both are installed side by side, and through this already-loaded copy when they are not
+# (e.g. a virtualenv that reuses the system's site-packages).
+import scipy_openblas32  # noqa: F401,E402
+
+from . import _C  # noqa: E402
 from ._device import cuda_available, get_num_threads, set_num_threads
 from . import ops, nn, optim
 from .keyedvectors import KeyedVectors

@@ -1,0 +1,398 @@
+// Conv1d over time: plain-loop references, and fast kernels that unfold the windows (im2col: each
+// window is one contiguous copy of K rows of x) and multiply them by the filters with a BLAS GEMM
+// (one per cache-sized block of sequences), with the bias + activation epilogue and the pooling
+// fused in the passes around it. Max-pooling's backward touches one window per (sequence,
+// filter), so it is a gather / scatter of B*H rows instead of a dense GEMM.
+#include "ops/conv1d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "blas.h"
+#include "common.h"
+#include "parallel.h"
+#include "simd.h"
+
+namespace fastnlp {
+
+ConvMode conv_mode_from_name(const std::string& name) {
+  if (name == "narrow") return ConvMode::kNarrow;
+  if (name == "wide") return ConvMode::kWide;
+  FASTNLP_CHECK(false, "conv1d: mode must be 'narrow' or 'wide', got '", name, "'");
+  return ConvMode::kNarrow;
+}
+
+Pool pool_from_name(const std::string& name) {
+  if (name == "none") return Pool::kNone;
+  if (name == "max") return Pool::kMax;
+  if (name == "avg") return Pool::kAvg;
+  FASTNLP_CHECK(false, "conv1d: pool must be 'none', 'max' or 'avg', got '", name, "'");
+  return Pool::kNone;
+}
+
+int64_t conv1d_out_len(ConvMode mode, int64_t L, int64_t K) {
+  if (mode == ConvMode::kWide) return L + K - 1;
+  return L >= K ? L - K + 1 : 0;
+}
+
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;  // elements per thread before threading pays off
+
+int64_t pad_of(ConvMode mode, int64_t K) { return mode == ConvMode::kWide ? K - 1 : 0; }
+
+int64_t length_of(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
+
+// Uninitialized scratch (std::vector would zero megabytes that are overwritten anyway).
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[n]);
+}
+
+// The window offsets j in [j0, j1) of output position t that fall inside [0, L).
+struct Window {
+  int64_t j0, j1;
+};
+Window window_of(int64_t t, int64_t P, int64_t K, int64_t L) {
+  return {std::max<int64_t>(0, P - t), std::min<int64_t>(K, L - t + P)};
+}
+
+FASTNLP_SIMD_CLONES void axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+void axpy(double a, const double* x, double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// Running max over the rows of z with the first argmax: best/arg start at row 0.
+FASTNLP_SIMD_CLONES void max_rows(const float* z, int64_t rows, int64_t H, float* best, int64_t* arg) {
+  for (int64_t h = 0; h < H; ++h) {
+    best[h] = z[h];
+    arg[h] = 0;
+  }
+  for (int64_t t = 1; t < rows; ++t) {
+    const float* zt = z + t * H;
+    for (int64_t h = 0; h < H; ++h) {
+      const bool more = zt[h] > best[h];
+      best[h] = more ? zt[h] : best[h];
+      arg[h] = more ? t : arg[h];
+    }
+  }
+}
+void max_rows(const double* z, int64_t rows, int64_t H, double* best, int64_t* arg) {
+  for (int64_t h = 0; h < H; ++h) {
+    best[h] = z[h];
+    arg[h] = 0;
+  }
+  for (int64_t t = 1; t < rows; ++t)
+    for (int64_t h = 0; h < H; ++h)
+      if (z[t * H + h] > best[h]) {
+        best[h] = z[t * H + h];
+        arg[h] = t;
+      }
+}
+
+// cols (rows of sequences [b0, b1), K*D): row (b, t) is the window of output position t, zeros
+// where it leaves [0, lengths[b]) and for t past the sequence's last output. Zero rather than left
+// stale: the backward multiplies these rows by zero gradients, and 0 * garbage could be NaN.
+template <typename T>
+void im2col(ConvMode mode, const T* x, const int64_t* lengths, T* cols, const Conv1dDims& d,
+            int64_t T_out, int64_t b0, int64_t b1) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K);
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t L = length_of(lengths, b, d.T), Tb = conv1d_out_len(mode, L, d.K);
+    for (int64_t t = 0; t < T_out; ++t) {
+      T* row = cols + ((b - b0) * T_out + t) * KD;
+      if (t >= Tb) {
+        std::memset(row, 0, KD * sizeof(T));
+        continue;
+      }
+      const Window w = window_of(t, P, d.K, L);
+      std::memset(row, 0, w.j0 * d.D * sizeof(T));
+      std::memcpy(row + w.j0 * d.D, x + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D * sizeof(T));
+      std::memset(row + w.j1 * d.D, 0, (d.K - w.j1) * d.D * sizeof(T));
+    }
+  }
+}
+
+// dx rows of sequences [b0, b1) = their windows in dcols (rows of those sequences, K*D) added back
+// where they came from (overwritten first; zero at padding positions).
+template <typename T>
+void col2im(ConvMode mode, const T* dcols, const int64_t* lengths, T* dx, const Conv1dDims& d,
+            int64_t T_out, int64_t b0, int64_t b1) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K);
+  for (int64_t b = b0; b < b1; ++b) {
+    std::memset(dx + b * d.T * d.D, 0, d.T * d.D * sizeof(T));
+    const int64_t L = length_of(lengths, b, d.T), Tb = conv1d_out_len(mode, L, d.K);
+    for (int64_t t = 0; t < Tb; ++t) {
+      const Window w = window_of(t, P, d.K, L);
+      axpy(T(1), dcols + ((b - b0) * T_out + t) * KD + w.j0 * d.D,
+           dx + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D);
+    }
+  }
+}
+
+// The fast kernels run on one OpenMP team, each thread taking whole sequences in blocks whose
+// unfolded windows fit in L2 (about 1 MB), with one GEMM per block (a single-threaded BLAS call
+// inside the region): the windows are still in cache when the GEMM reads them, and the
+// epilogue and pooling of a block follow without a barrier.
+int conv_threads(const Conv1dDims& d, int64_t T_out) {
+  if (omp_in_parallel() || d.B * T_out * d.K * d.D * d.H < (int64_t{1} << 20)) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), d.B)));
+}
+
+template <typename T>
+int64_t block_sequences(const Conv1dDims& d, int64_t T_out) {
+  const int64_t bytes = T_out * d.K * d.D * static_cast<int64_t>(sizeof(T));
+  return std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, bytes));
+}
+
+}  // namespace
+
+template <typename T>
+void conv1d_forward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
+                        const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
+  std::vector<T> z(d.H), a(d.H), best(d.H), sum(d.H);
+  std::vector<int64_t> arg(d.H);
+  for (int64_t n = 0; n < d.B; ++n) {
+    const int64_t L = length_of(lengths, n, d.T);
+    const int64_t Tb = conv1d_out_len(mode, L, d.K);
+    std::fill(best.begin(), best.end(), -std::numeric_limits<T>::infinity());
+    std::fill(arg.begin(), arg.end(), 0);
+    std::fill(sum.begin(), sum.end(), T(0));
+    for (int64_t t = 0; t < T_out; ++t) {
+      T* yt = y ? y + (n * T_out + t) * d.H : nullptr;
+      if (t >= Tb) {
+        if (yt) std::fill(yt, yt + d.H, T(0));
+        continue;
+      }
+      for (int64_t h = 0; h < d.H; ++h) {
+        T s = b ? b[h] : T(0);
+        for (int64_t j = 0; j < d.K; ++j) {
+          const int64_t p = t - P + j;
+          if (p < 0 || p >= L) continue;
+          for (int64_t k = 0; k < d.D; ++k) s += W[h * KD + j * d.D + k] * x[(n * d.T + p) * d.D + k];
+        }
+        z[h] = s;
+        if (z[h] > best[h]) {
+          best[h] = z[h];
+          arg[h] = t;
+        }
+      }
+      if (pool == Pool::kMax) continue;
+      activation_forward_ref(act, z.data(), a.data(), d.H);
+      for (int64_t h = 0; h < d.H; ++h) {
+        yt[h] = a[h];
+        sum[h] += a[h];
+      }
+    }
+    if (pool == Pool::kMax) {
+      activation_forward_ref(act, best.data(), pooled + n * d.H, d.H);
+      std::copy(arg.begin(), arg.end(), argmax + n * d.H);
+    } else if (pool == Pool::kAvg) {
+      for (int64_t h = 0; h < d.H; ++h) pooled[n * d.H + h] = sum[h] / T(Tb);
+    }
+  }
+}
+
+template <typename T>
+void conv1d_backward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
+                         const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
+                         const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
+  if (dx) std::fill(dx, dx + d.B * d.T * d.D, T(0));
+  if (dW && !accumulate) std::fill(dW, dW + d.H * KD, T(0));
+  if (db && !accumulate) std::fill(db, db + d.H, T(0));
+  std::vector<T> g(d.H), dz(d.H);
+  for (int64_t n = 0; n < d.B; ++n) {
+    const int64_t L = length_of(lengths, n, d.T);
+    const int64_t Tb = conv1d_out_len(mode, L, d.K);
+    for (int64_t t = 0; t < Tb; ++t) {
+      // dz: the gradient of the pre-activation at (n, t).
+      if (pool == Pool::kMax) {
+        activation_backward_ref(act, pooled + n * d.H, dy + n * d.H, g.data(), d.H);
+        for (int64_t h = 0; h < d.H; ++h) dz[h] = argmax[n * d.H + h] == t ? g[h] : T(0);
+      } else {
+        const T* yt = y + (n * T_out + t) * d.H;
+        if (pool == Pool::kNone) {
+          activation_backward_ref(act, yt, dy + (n * T_out + t) * d.H, dz.data(), d.H);
+        } else {
+          for (int64_t h = 0; h < d.H; ++h) g[h] = dy[n * d.H + h] / T(Tb);
+          activation_backward_ref(act, yt, g.data(), dz.data(), d.H);
+        }
+      }
+      for (int64_t h = 0; h < d.H; ++h) {
+        if (db) db[h] += dz[h];
+        for (int64_t j = 0; j < d.K; ++j) {
+          const int64_t p = t - P + j;
+          if (p < 0 || p >= L) continue;
+          for (int64_t k = 0; k < d.D; ++k) {
+            if (dW) dW[h * KD + j * d.D + k] += dz[h] * x[(n * d.T + p) * d.D + k];
+            if (dx) dx[(n * d.T + p) * d.D + k] += dz[h] * W[h * KD + j * d.D + k];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
+                    const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d) {
+  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K);
+  const int threads = conv_threads(d, T_out);
+  const int64_t nb = block_sequences<T>(d, T_out);
+  parallel_region(threads, [&](int t, int nt) {
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
+    std::unique_ptr<T[]> cols = scratch<T>(std::min(nb, last - first) * T_out * KD), z_buf;
+    if (pool == Pool::kMax) z_buf = scratch<T>(std::min(nb, last - first) * T_out * d.H);
+    for (int64_t b0 = first; b0 < last; b0 += nb) {
+      const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
+      im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
+      T* z = pool == Pool::kMax ? z_buf.get() : y + b0 * T_out * d.H;
+      gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, W, KD, T(0), z, d.H);
+      if (pool == Pool::kMax) {
+        // The bias is the same at every t and the activations are monotone: pool the raw
+        // products, then apply bias + activation to B*H values instead of B*T_out*H.
+        for (int64_t n = b0; n < b1; ++n) {
+          const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+          max_rows(z + (n - b0) * T_out * d.H, Tb, d.H, pooled + n * d.H, argmax + n * d.H);
+        }
+        bias_act_forward(act, pooled + b0 * d.H, b, b1 - b0, d.H);
+        continue;
+      }
+      bias_act_forward(act, z, b, rows, d.H);
+      for (int64_t n = b0; n < b1; ++n) {
+        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+        T* yn = y + n * T_out * d.H;
+        std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
+        if (pool != Pool::kAvg) continue;
+        T* pn = pooled + n * d.H;
+        std::memset(pn, 0, d.H * sizeof(T));
+        for (int64_t s = 0; s < Tb; ++s) axpy(T(1), yn + s * d.H, pn, d.H);
+        for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
+                     const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
+                     const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
+
+  if (pool == Pool::kMax) {
+    // Only the argmax position of each (sequence, filter) gets a gradient, g = dy * act'(pooled):
+    // a gather / scatter of B*H windows, far less work than a dense GEMM over all positions.
+    std::vector<T> g(d.B * d.H);
+    bias_act_backward(act, pooled, dy, g.data(), db, d.B, d.H, accumulate);
+    if (dW) {
+      if (!accumulate) std::memset(dW, 0, d.H * KD * sizeof(T));
+      // Threads own filters (rows of dW).
+      parallel_for(d.H, std::max<int64_t>(1, kGrain / (d.B * KD)), [&](int64_t lo, int64_t hi) {
+        for (int64_t h = lo; h < hi; ++h)
+          for (int64_t n = 0; n < d.B; ++n) {
+            const T gv = g[n * d.H + h];
+            if (gv == T(0)) continue;
+            const int64_t t = argmax[n * d.H + h];
+            const Window w = window_of(t, P, d.K, length_of(lengths, n, d.T));
+            axpy(gv, x + (n * d.T + t - P + w.j0) * d.D, dW + h * KD + w.j0 * d.D, (w.j1 - w.j0) * d.D);
+          }
+      });
+    }
+    if (dx) {
+      // Threads own sequences (rows of dx).
+      parallel_for(d.B, std::max<int64_t>(1, kGrain / (d.H * KD)), [&](int64_t lo, int64_t hi) {
+        for (int64_t n = lo; n < hi; ++n) {
+          std::memset(dx + n * d.T * d.D, 0, d.T * d.D * sizeof(T));
+          const int64_t L = length_of(lengths, n, d.T);
+          for (int64_t h = 0; h < d.H; ++h) {
+            const T gv = g[n * d.H + h];
+            if (gv == T(0)) continue;
+            const int64_t t = argmax[n * d.H + h];
+            const Window w = window_of(t, P, d.K, L);
+            axpy(gv, W + h * KD + w.j0 * d.D, dx + (n * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D);
+          }
+        }
+      });
+    }
+    return;
+  }
+
+  // None / avg: each thread takes whole sequences in blocks: dz = (dy, or the average's share of
+  // it) * act'(y), zero past each end; its partial dW += dz^T windows and db += column sums of dz;
+  // dx = the windows of dz W folded back. The partial dW / db of the threads are summed at the end.
+  const int threads = conv_threads(d, T_out);
+  const int64_t nb = block_sequences<T>(d, T_out);
+  std::vector<std::unique_ptr<T[]>> part_dW(threads), part_db(threads);
+  parallel_region(threads, [&](int t, int nt) {
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
+    const int64_t cap = std::min(nb, last - first) * T_out;
+    std::unique_ptr<T[]> cols = scratch<T>(cap * KD), dz = scratch<T>(cap * d.H);
+    if (dW) {
+      part_dW[t] = scratch<T>(d.H * KD);
+      std::memset(part_dW[t].get(), 0, d.H * KD * sizeof(T));
+    }
+    if (db) {
+      part_db[t] = scratch<T>(d.H);
+      std::memset(part_db[t].get(), 0, d.H * sizeof(T));
+    }
+    for (int64_t b0 = first; b0 < last; b0 += nb) {
+      const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
+      for (int64_t n = b0; n < b1; ++n) {
+        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+        T* dzn = dz.get() + (n - b0) * T_out * d.H;
+        if (pool == Pool::kNone) {
+          std::memcpy(dzn, dy + n * T_out * d.H, Tb * d.H * sizeof(T));
+        } else {
+          const T inv = T(1) / T(Tb);
+          for (int64_t s = 0; s < Tb; ++s)
+            for (int64_t h = 0; h < d.H; ++h) dzn[s * d.H + h] = dy[n * d.H + h] * inv;
+        }
+        std::memset(dzn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
+      }
+      bias_act_backward(act, y + b0 * T_out * d.H, dz.get(), dz.get(), part_db[t].get(), rows, d.H, true);
+      if (dW) {
+        im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
+        gemm(true, false, d.H, KD, rows, T(1), dz.get(), d.H, cols.get(), KD, T(1), part_dW[t].get(), KD);
+      }
+      if (dx) {  // dcols = dz W reuses the window buffer, then folds back into dx
+        gemm(false, false, rows, KD, d.H, T(1), dz.get(), d.H, W, KD, T(0), cols.get(), KD);
+        col2im(mode, cols.get(), lengths, dx, d, T_out, b0, b1);
+      }
+    }
+#pragma omp barrier
+    // Sum the partials, threads splitting the rows of dW (and thread 0 taking db).
+    if (dW) {
+      const int64_t lo = d.H * KD * t / nt, hi = d.H * KD * (t + 1) / nt;
+      if (!accumulate) std::memset(dW + lo, 0, (hi - lo) * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_dW[u].get() + lo, dW + lo, hi - lo);
+    }
+    if (db && t == 0) {
+      if (!accumulate) std::memset(db, 0, d.H * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_db[u].get(), db, d.H);
+    }
+  });
+}
+
+#define FASTNLP_INSTANTIATE(T)                                                                       \
+  template void conv1d_forward_ref<T>(ConvMode, Activation, Pool, const T*, const T*, const T*,      \
+                                      const int64_t*, T*, T*, int64_t*, const Conv1dDims&);          \
+  template void conv1d_forward<T>(ConvMode, Activation, Pool, const T*, const T*, const T*,          \
+                                  const int64_t*, T*, T*, int64_t*, const Conv1dDims&);              \
+  template void conv1d_backward_ref<T>(ConvMode, Activation, Pool, const T*, const T*, const int64_t*, \
+                                       const T*, const T*, const int64_t*, const T*, T*, T*, T*,     \
+                                       const Conv1dDims&, bool);                                     \
+  template void conv1d_backward<T>(ConvMode, Activation, Pool, const T*, const T*, const int64_t*,   \
+                                   const T*, const T*, const int64_t*, const T*, T*, T*, T*,         \
+                                   const Conv1dDims&, bool);
+FASTNLP_INSTANTIATE(float)
+FASTNLP_INSTANTIATE(double)
+#undef FASTNLP_INSTANTIATE
+
+}  // namespace fastnlp

@@ -1,0 +1,832 @@
+// RNN kernels: per-sequence plain-loop references (matrix-vector products written out), and the
+// fast path: one GEMM for the input projections of every step, one GEMM per step for the
+// recurrent product over the sequences still running, and one fused pass for the gate math.
+// Sequences are processed longest first, so the ones still running at step s are a prefix of
+// that order and each step's GEMM covers only their rows.
+#include "ops/rnn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "blas.h"
+#include "common.h"
+#include "parallel.h"
+#include "simd.h"
+
+namespace fastnlp {
+
+Cell cell_from_name(const std::string& name) {
+  if (name == "elman" || name == "rnn") return Cell::kElman;
+  if (name == "lstm") return Cell::kLstm;
+  if (name == "gru") return Cell::kGru;
+  FASTNLP_CHECK(false, "rnn: cell must be 'elman', 'lstm' or 'gru', got '", name, "'");
+  return Cell::kElman;
+}
+
+const char* cell_name(Cell cell) {
+  switch (cell) {
+    case Cell::kElman: return "elman";
+    case Cell::kLstm: return "lstm";
+    case Cell::kGru: return "gru";
+  }
+  return "?";
+}
+
+int64_t cell_gates(Cell cell) {
+  switch (cell) {
+    case Cell::kElman: return 1;
+    case Cell::kLstm: return 4;
+    case Cell::kGru: return 3;
+  }
+  return 1;
+}
+
+namespace {
+
+// Per-row cache width: the activated gates (Elman: h; LSTM: i, f, g, o; GRU: r, z, n and
+// W_hn h + b_hn, which the reset gate's gradient needs).
+int64_t cache_width(Cell cell, int64_t H) { return cell == Cell::kElman ? H : 4 * H; }
+
+// Workspace layout, every block in the (B, T) row order of x:
+//   cache (B*T, cache_width) | xh (B*T, D + H): [x | the state each step started from], zero past
+//   each length, so both weight gradients come from one GEMM | LSTM: c (B*T, H).
+struct Workspace {
+  int64_t cache, xh, cell, size;
+};
+Workspace workspace_layout(Cell cell, const RnnDims& d) {
+  const int64_t BT = d.B * d.T;
+  Workspace w{};
+  w.cache = 0;
+  w.xh = BT * cache_width(cell, d.H);
+  w.cell = w.xh + BT * (d.D + d.H);
+  w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
+  return w;
+}
+
+int64_t length_of(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
+
+// Uninitialized scratch (std::vector would zero megabytes that are overwritten anyway).
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[n]);
+}
+
+// Position of step s of a sequence of length L.
+inline int64_t position(bool reverse, int64_t L, int64_t s) { return reverse ? L - 1 - s : s; }
+
+template <typename T>
+T sigmoid_ref(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference: one sequence at a time, every product a plain loop.
+
+// a_ih = W_ih x + b_ih, a_hh = W_hh hp + b_hh (both G*H), then the cell: h, c from hp, cp.
+template <typename T>
+void ref_step(Cell cell, const T* xr, const T* hp, const T* cp, const T* W_ih, const T* W_hh,
+              const T* b_ih, const T* b_hh, int64_t D, int64_t H, T* a_ih, T* a_hh, T* h, T* c) {
+  const int64_t GH = cell_gates(cell) * H;
+  for (int64_t q = 0; q < GH; ++q) {
+    T s = b_ih ? b_ih[q] : T(0);
+    for (int64_t k = 0; k < D; ++k) s += W_ih[q * D + k] * xr[k];
+    a_ih[q] = s;
+    T r = b_hh ? b_hh[q] : T(0);
+    for (int64_t k = 0; k < H; ++k) r += W_hh[q * H + k] * hp[k];
+    a_hh[q] = r;
+  }
+  for (int64_t j = 0; j < H; ++j) {
+    switch (cell) {
+      case Cell::kElman: h[j] = std::tanh(a_ih[j] + a_hh[j]); break;
+      case Cell::kLstm: {
+        const T i = sigmoid_ref(a_ih[j] + a_hh[j]);
+        const T f = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
+        const T g = std::tanh(a_ih[2 * H + j] + a_hh[2 * H + j]);
+        const T o = sigmoid_ref(a_ih[3 * H + j] + a_hh[3 * H + j]);
+        c[j] = f * cp[j] + i * g;
+        h[j] = o * std::tanh(c[j]);
+        break;
+      }
+      case Cell::kGru: {
+        const T r = sigmoid_ref(a_ih[j] + a_hh[j]);
+        const T z = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
+        const T n = std::tanh(a_ih[2 * H + j] + r * a_hh[2 * H + j]);
+        h[j] = (T(1) - z) * n + z * hp[j];
+        break;
+      }
+    }
+  }
+}
+
+// Everything one sequence's forward produced, kept by the reference backward.
+template <typename T>
+struct RefTrace {
+  std::vector<T> a_ih, a_hh, hp, cp;  // per step: (L, G*H), (L, G*H), (L, H), (L, H)
+  std::vector<T> h, c;                // the final state
+};
+
+template <typename T>
+RefTrace<T> ref_sequence(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
+                         const T* b_hh, int64_t L, bool reverse, const T* h0, const T* c0, T* out,
+                         const RnnDims& d) {
+  const int64_t H = d.H, GH = cell_gates(cell) * H;
+  RefTrace<T> tr;
+  tr.a_ih.resize(L * GH);
+  tr.a_hh.resize(L * GH);
+  tr.hp.resize(L * H);
+  tr.cp.resize(L * H);
+  tr.h.assign(H, T(0));
+  tr.c.assign(H, T(0));
+  if (h0) std::copy(h0, h0 + H, tr.h.begin());
+  if (c0) std::copy(c0, c0 + H, tr.c.begin());
+  std::vector<T> h(H), c(H);
+  for (int64_t s = 0; s < L; ++s) {
+    const int64_t p = position(reverse, L, s);
+    std::copy(tr.h.begin(), tr.h.end(), tr.hp.begin() + s * H);
+    std::copy(tr.c.begin(), tr.c.end(), tr.cp.begin() + s * H);
+    ref_step(cell, x + p * d.D, tr.h.data(), tr.c.data(), W_ih, W_hh, b_ih, b_hh, d.D, H,
+             tr.a_ih.data() + s * GH, tr.a_hh.data() + s * GH, h.data(), c.data());
+    tr.h = h;
+    if (cell == Cell::kLstm) tr.c = c;
+    if (out) std::copy(h.begin(), h.end(), out + p * H);
+  }
+  return tr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path.
+
+// Sequences sorted by length, longest first (stable): the ones running at step s are [0, active[s]).
+struct Order {
+  std::vector<int64_t> perm, len, active;
+  int64_t max_len = 0;
+};
+
+Order make_order(const int64_t* lengths, int64_t B, int64_t T) {
+  Order o;
+  o.perm.resize(B);
+  std::iota(o.perm.begin(), o.perm.end(), 0);
+  if (lengths)
+    std::stable_sort(o.perm.begin(), o.perm.end(),
+                     [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+  o.len.resize(B);
+  for (int64_t i = 0; i < B; ++i) o.len[i] = length_of(lengths, o.perm[i], T);
+  o.max_len = B ? o.len[0] : 0;
+  o.active.assign(o.max_len, 0);
+  for (int64_t s = 0, n = B; s < o.max_len; ++s) {
+    while (n > 0 && o.len[n - 1] <= s) --n;
+    o.active[s] = n;
+  }
+  return o;
+}
+
+// The biases the gate pass adds: bx = b_ih + b_hh (G*H), except GRU's n slice, where b_hh's
+// part (b_hn) sits inside the reset product and is kept apart in bhn (H).
+template <typename T>
+void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector<T>& bx,
+                 std::vector<T>& bhn) {
+  const int64_t GH = cell_gates(cell) * H;
+  bx.assign(GH, T(0));
+  bhn.assign(H, T(0));
+  for (int64_t q = 0; q < GH; ++q) {
+    if (b_ih) bx[q] += b_ih[q];
+    const bool reset_slice = cell == Cell::kGru && q >= 2 * H;
+    if (b_hh && !reset_slice) bx[q] += b_hh[q];
+    if (b_hh && reset_slice) bhn[q - 2 * H] = b_hh[q];
+  }
+}
+
+// Forced inline: the float passes below are SIMD clones, and only code inlined into a clone is
+// compiled for its instruction set.
+#define FASTNLP_INLINE inline __attribute__((always_inline))
+
+// The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
+// row, n units are done, and H is the distance between gates inside a row. The gate slices
+// [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
+// prove it for a runtime H and would otherwise give up on the alias checks.
+//
+// Forward, one row. g: the row's input projection (in place -> the cache row), r: its recurrent
+// product W_hh h, hp: the state it starts from, h: where its new state goes (a second buffer: other
+// threads' GEMMs may still read hp), out: its output, hprev: where hp is saved for the backward;
+// LSTM: c its cell state (updated in place), cc where the new cell state is saved.
+template <typename T>
+FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
+                              const T* __restrict hp, T* __restrict h, T* __restrict out,
+                              T* __restrict hprev, int64_t n) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T hn = fast_tanh(g[j] + bx[j] + r[j]);
+    g[j] = hn;
+    hprev[j] = hp[j];
+    h[j] = hn;
+    out[j] = hn;
+  }
+}
+
+template <typename T>
+FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
+                             const T* __restrict hp, T* __restrict h, T* __restrict c,
+                             T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
+                             int64_t H, int64_t Hr) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T i = fast_sigmoid(g[j] + bx[j] + r[j]);
+    const T f = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
+    const T gg = fast_tanh(g[2 * H + j] + bx[2 * H + j] + r[2 * Hr + j]);
+    const T o = fast_sigmoid(g[3 * H + j] + bx[3 * H + j] + r[3 * Hr + j]);
+    const T cn = f * c[j] + i * gg;
+    const T hn = o * fast_tanh(cn);
+    g[j] = i;
+    g[H + j] = f;
+    g[2 * H + j] = gg;
+    g[3 * H + j] = o;
+    hprev[j] = hp[j];
+    c[j] = cn;
+    cc[j] = cn;
+    h[j] = hn;
+    out[j] = hn;
+  }
+}
+
+template <typename T>
+FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
+                            const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
+                            T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
+                                    int64_t Hr) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T rr = fast_sigmoid(g[j] + bx[j] + r[j]);
+    const T z = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
+    const T hl = r[2 * Hr + j] + bhn[j];
+    const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
+    g[j] = rr;
+    g[H + j] = z;
+    g[2 * H + j] = nn;
+    g[3 * H + j] = hl;
+    hprev[j] = hp[j];
+    const T hn = (T(1) - z) * nn + z * hp[j];
+    h[j] = hn;
+    out[j] = hn;
+  }
+}
+
+// Backward, one row. dh: the carried gradient of the state (LSTM: dc too, updated in place to
+// the gradient of the previous cell state), dout: the output's gradient, dg: the row's
+// pre-activation gradients (the natural-order dG), sg: the same in the step buffer the recurrent
+// GEMM reads (GRU: [dr, dz, dn * r], the gradient of W_hh h + b_hh).
+template <typename T>
+FASTNLP_INLINE void elman_backward_row(const T* __restrict g, const T* __restrict dh,
+                               const T* __restrict dout, T* __restrict dg, T* __restrict sg,
+                               int64_t n) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T da = (dh[j] + dout[j]) * (T(1) - g[j] * g[j]);
+    dg[j] = da;
+    sg[j] = da;
+  }
+}
+
+template <typename T>
+FASTNLP_INLINE void lstm_backward_row(const T* __restrict g, const T* __restrict cc,
+                              const T* __restrict cp, const T* __restrict dh,
+                              const T* __restrict dout, T* __restrict dc, T* __restrict dg,
+                              T* __restrict sg, int64_t n, int64_t H) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+    const T dht = dh[j] + dout[j];
+    const T tc = fast_tanh(cc[j]);
+    const T dcc = dc[j] + dht * o * (T(1) - tc * tc);
+    const T di = dcc * gg * i * (T(1) - i);
+    const T df = dcc * cp[j] * f * (T(1) - f);
+    const T dgg = dcc * i * (T(1) - gg * gg);
+    const T dot = dht * tc * o * (T(1) - o);
+    dc[j] = dcc * f;
+    dg[j] = di;
+    dg[H + j] = df;
+    dg[2 * H + j] = dgg;
+    dg[3 * H + j] = dot;
+    sg[j] = di;
+    sg[H + j] = df;
+    sg[2 * H + j] = dgg;
+    sg[3 * H + j] = dot;
+  }
+}
+
+// GRU's dG row is [dr, dz, dn, dn * r]: the first 3H are the gradient of the input projection,
+// [dr, dz, dn * r] that of the recurrent one. dh is overwritten with the direct path dh * z; the
+// recurrent GEMM then adds sg W_hh.
+template <typename T>
+FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict hp, T* __restrict dh,
+                             const T* __restrict dout, T* __restrict dg, T* __restrict sg,
+                             int64_t n, int64_t H) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) {
+    const T rr = g[j], z = g[H + j], nn = g[2 * H + j], hl = g[3 * H + j];
+    const T dht = dh[j] + dout[j];
+    const T dn = dht * (T(1) - z) * (T(1) - nn * nn);
+    const T dz = dht * (hp[j] - nn) * z * (T(1) - z);
+    const T dr = dn * hl * rr * (T(1) - rr);
+    dh[j] = dht * z;
+    dg[j] = dr;
+    dg[H + j] = dz;
+    dg[2 * H + j] = dn;
+    dg[3 * H + j] = dn * rr;
+    sg[j] = dr;
+    sg[H + j] = dz;
+    sg[2 * H + j] = dn * rr;
+  }
+}
+
+// What a step's gate pass reads and writes. States are kept in the longest-first order of
+// `order`: row i of h / c / dh / dc / r / sbuf is sequence order->perm[i].
+template <typename T>
+struct StepArgs {
+  Cell cell;
+  const Order* order;
+  int64_t s, T_, H, G, GH, CW, GD;  // step, sizes, cache / dG row widths
+  bool reverse;
+  T* cache;   // (B*T, CW) input projections -> activated gates
+  T* hprev;   // (B*T, H) with row stride hs: the state part of xh
+  int64_t hs;
+  T* cells;   // (B*T, H), LSTM
+  // forward
+  const T* r;      // this thread's recurrent products h W_hh^T: (B, G*(j1-j0)) for its units
+  int64_t r_gate;  // distance between gates in a row of r (j1 - j0)
+  const T* bx;
+  const T* bhn;
+  const T* hp;  // (B, H) states before the step
+  T* h;         // (B, H) states after it
+  T* c;         // (B, H) LSTM cell states
+  T* out;       // (B*T, H)
+  // backward
+  const T* dout;   // (B*T, H) or null
+  const T* zeros;  // H zeros, standing in for a missing dout row or c0
+  const T* c0;     // (B, H) or null
+  T* dh;           // (B, H)
+  T* dc;           // (B, H), LSTM
+  T* dG;           // (B*T, GD)
+  T* sbuf;         // (B, G*H) the step buffer the recurrent GEMM reads
+};
+
+// Rows [0, n) of the running prefix, hidden units [j0, j1).
+template <typename T>
+FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
+  const int64_t H = a.H, m = j1 - j0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t row = a.order->perm[i] * a.T_ + position(a.reverse, a.order->len[i], a.s);
+    T* g = a.cache + row * a.CW + j0;
+    const T* r = a.r + i * a.G * a.r_gate;
+    const T* hp = a.hp + i * H + j0;
+    T* h = a.h + i * H + j0;
+    T* out = a.out + row * H + j0;
+    T* hprev = a.hprev + row * a.hs + j0;
+    switch (a.cell) {
+      case Cell::kElman: elman_forward_row(g, r, a.bx + j0, hp, h, out, hprev, m); break;
+      case Cell::kLstm:
+        lstm_forward_row(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
+                         a.cells + row * H + j0, m, H, a.r_gate);
+        break;
+      case Cell::kGru: gru_forward_row(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
+        break;
+    }
+  }
+}
+
+template <typename T>
+FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
+  const int64_t H = a.H, m = j1 - j0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t b = a.order->perm[i], L = a.order->len[i];
+    const int64_t row = b * a.T_ + position(a.reverse, L, a.s);
+    const T* g = a.cache + row * a.CW + j0;
+    const T* dout = (a.dout ? a.dout + row * H : a.zeros) + j0;
+    T* dg = a.dG + row * a.GD + j0;
+    T* sg = a.sbuf + i * a.GH + j0;
+    T* dh = a.dh + i * H + j0;
+    switch (a.cell) {
+      case Cell::kElman: elman_backward_row(g, dh, dout, dg, sg, m); break;
+      case Cell::kLstm: {
+        const T* cp = a.s > 0 ? a.cells + (b * a.T_ + position(a.reverse, L, a.s - 1)) * H
+                              : (a.c0 ? a.c0 + b * H : a.zeros);
+        lstm_backward_row(g, a.cells + row * H + j0, cp + j0, dh, dout, a.dc + i * H + j0, dg, sg,
+                          m, H);
+        break;
+      }
+      case Cell::kGru: gru_backward_row(g, a.hprev + row * a.hs + j0, dh, dout, dg, sg, m, H); break;
+    }
+  }
+}
+
+// The float passes are compiled per SIMD level (simd.h); double runs the same code unspecialized.
+FASTNLP_SIMD_CLONES void forward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
+  forward_rows(a, n, j0, j1);
+}
+FASTNLP_SIMD_CLONES void backward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
+  backward_rows(a, n, j0, j1);
+}
+void gate_forward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows_f(a, n, j0, j1); }
+void gate_forward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows(a, n, j0, j1); }
+void gate_backward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows_f(a, n, j0, j1); }
+void gate_backward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows(a, n, j0, j1); }
+
+// Threads for a whole call, one OpenMP team (one parallel region, not one per step). In the
+// recurrence each thread owns a slice of the hidden units: it computes its columns of every step's
+// recurrent GEMM and then the gate math of those units, so a step needs one barrier. The big GEMMs
+// (input projections, weight gradients) are split by rows over the same threads (inside the
+// region gemm() runs as one single-threaded block). A step must be big enough to pay for its
+// barrier, and every slice keeps at least 8 units.
+int rnn_threads(int64_t B, int64_t GH, int64_t H) {
+  if (omp_in_parallel() || B * GH * H < (int64_t{1} << 15)) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), H / 8)));
+}
+
+// Thread t's share of C = alpha op(A) op(B) + beta C: rows [M t / nt, M (t + 1) / nt) of C.
+template <typename T>
+void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  const int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
+  if (m0 == m1) return;
+  gemm(trans_a, trans_b, m1 - m0, N, K, T(1), trans_a ? A + m0 : A + m0 * lda, lda, B, ldb, beta,
+       C + m0 * ldc, ldc);
+}
+
+// dst (cols, rows) = src (rows, cols)^T, row strides lds / ldd; in tiles so both sides stay in cache.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+    }
+}
+
+// Thread t's share of y (N) (+)= the column sums of A (R, N) with row stride lda: columns
+// [N t / nt, N (t + 1) / nt).
+template <typename T>
+void column_sums_share(int t, int nt, const T* A, int64_t R, int64_t N, int64_t lda, T* y,
+                       bool accumulate) {
+  const int64_t lo = N * t / nt, hi = N * (t + 1) / nt;
+  if (lo == hi) return;
+  std::vector<T> acc(hi - lo, T(0));
+  for (int64_t r = 0; r < R; ++r) {
+    const T* a = A + r * lda + lo;
+    for (int64_t j = 0; j < hi - lo; ++j) acc[j] += a[j];
+  }
+  for (int64_t j = 0; j < hi - lo; ++j) y[lo + j] = (accumulate ? y[lo + j] : T(0)) + acc[j];
+}
+
+// Zeroes rows t >= lengths[b] of a (B, T, W) array.
+template <typename T>
+void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W) {
+  if (!lengths) return;
+  for (int64_t b = 0; b < B; ++b)
+    std::memset(a + (b * T_ + lengths[b]) * W, 0, (T_ - lengths[b]) * W * sizeof(T));
+}
+
+}  // namespace
+
+int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return workspace_layout(cell, d).size; }
+
+template <typename T>
+void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
+                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
+                     T* out, T* h_n, T* c_n, T* /*ws*/, const RnnDims& d) {
+  const int64_t H = d.H;
+  if (out) std::fill(out, out + d.B * d.T * H, T(0));
+  for (int64_t b = 0; b < d.B; ++b) {
+    const RefTrace<T> tr =
+        ref_sequence(cell, x + b * d.T * d.D, W_ih, W_hh, b_ih, b_hh, length_of(lengths, b, d.T),
+                     reverse, h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
+                     out ? out + b * d.T * H : nullptr, d);
+    if (h_n) std::copy(tr.h.begin(), tr.h.end(), h_n + b * H);
+    if (c_n) std::copy(tr.c.begin(), tr.c.end(), c_n + b * H);
+  }
+}
+
+template <typename T>
+void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
+                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
+                      const T* /*ws*/, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
+                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
+                      bool accumulate) {
+  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H;
+  if (dx) std::fill(dx, dx + d.B * d.T * D, T(0));
+  if (!accumulate) {
+    if (dW_ih) std::fill(dW_ih, dW_ih + GH * D, T(0));
+    if (dW_hh) std::fill(dW_hh, dW_hh + GH * H, T(0));
+    if (db_ih) std::fill(db_ih, db_ih + GH, T(0));
+    if (db_hh) std::fill(db_hh, db_hh + GH, T(0));
+  }
+  std::vector<T> dh(H), dc(H), dhp(H), da_ih(GH), da_hh(GH);
+  for (int64_t b = 0; b < d.B; ++b) {
+    const int64_t L = length_of(lengths, b, d.T);
+    const T* xb = x + b * d.T * D;
+    const RefTrace<T> tr = ref_sequence(cell, xb, W_ih, W_hh, b_ih, b_hh, L, reverse,
+                                        h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
+                                        static_cast<T*>(nullptr), d);
+    for (int64_t j = 0; j < H; ++j) {
+      dh[j] = dh_n ? dh_n[b * H + j] : T(0);
+      dc[j] = (dc_n && cell == Cell::kLstm) ? dc_n[b * H + j] : T(0);
+    }
+    for (int64_t s = L - 1; s >= 0; --s) {
+      const int64_t p = position(reverse, L, s);
+      const T* a_ih = tr.a_ih.data() + s * GH;
+      const T* a_hh = tr.a_hh.data() + s * GH;
+      const T* hp = tr.hp.data() + s * H;
+      const T* cp = tr.cp.data() + s * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const T dht = dh[j] + (dout ? dout[(b * d.T + p) * H + j] : T(0));
+        switch (cell) {
+          case Cell::kElman: {
+            const T h = std::tanh(a_ih[j] + a_hh[j]);
+            da_ih[j] = da_hh[j] = dht * (T(1) - h * h);
+            dhp[j] = 0;
+            break;
+          }
+          case Cell::kLstm: {
+            const T i = sigmoid_ref(a_ih[j] + a_hh[j]);
+            const T f = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
+            const T g = std::tanh(a_ih[2 * H + j] + a_hh[2 * H + j]);
+            const T o = sigmoid_ref(a_ih[3 * H + j] + a_hh[3 * H + j]);
+            const T tc = std::tanh(f * cp[j] + i * g);
+            const T dcc = dc[j] + dht * o * (T(1) - tc * tc);
+            da_ih[j] = dcc * g * i * (T(1) - i);
+            da_ih[H + j] = dcc * cp[j] * f * (T(1) - f);
+            da_ih[2 * H + j] = dcc * i * (T(1) - g * g);
+            da_ih[3 * H + j] = dht * tc * o * (T(1) - o);
+            for (int64_t q = 0; q < 4; ++q) da_hh[q * H + j] = da_ih[q * H + j];
+            dc[j] = dcc * f;
+            dhp[j] = 0;
+            break;
+          }
+          case Cell::kGru: {
+            const T r = sigmoid_ref(a_ih[j] + a_hh[j]);
+            const T z = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
+            const T n = std::tanh(a_ih[2 * H + j] + r * a_hh[2 * H + j]);
+            const T dn = dht * (T(1) - z) * (T(1) - n * n);
+            const T dr = dn * a_hh[2 * H + j] * r * (T(1) - r);
+            const T dz = dht * (hp[j] - n) * z * (T(1) - z);
+            da_ih[j] = da_hh[j] = dr;
+            da_ih[H + j] = da_hh[H + j] = dz;
+            da_ih[2 * H + j] = dn;
+            da_hh[2 * H + j] = dn * r;
+            dhp[j] = dht * z;
+            break;
+          }
+        }
+      }
+      for (int64_t q = 0; q < GH; ++q) {
+        if (db_ih) db_ih[q] += da_ih[q];
+        if (db_hh) db_hh[q] += da_hh[q];
+        for (int64_t k = 0; k < D; ++k) {
+          if (dW_ih) dW_ih[q * D + k] += da_ih[q] * xb[p * D + k];
+          if (dx) dx[(b * d.T + p) * D + k] += da_ih[q] * W_ih[q * D + k];
+        }
+        for (int64_t k = 0; k < H; ++k) {
+          if (dW_hh) dW_hh[q * H + k] += da_hh[q] * hp[k];
+          dhp[k] += da_hh[q] * W_hh[q * H + k];
+        }
+      }
+      dh = dhp;
+    }
+    if (dh0) std::copy(dh.begin(), dh.end(), dh0 + b * H);
+    if (dc0) std::copy(dc.begin(), dc.end(), dc0 + b * H);
+  }
+}
+
+template <typename T>
+void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
+                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
+                 T* c_n, T* ws, const RnnDims& d) {
+  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = cache_width(cell, H);
+  const int64_t BT = d.B * d.T, XH = D + H;
+  const Workspace layout = workspace_layout(cell, d);
+  std::unique_ptr<T[]> own_ws, own_out;
+  if (!ws) {
+    own_ws = scratch<T>(layout.size);
+    ws = own_ws.get();
+  }
+  if (!out) {
+    own_out = scratch<T>(BT * H);
+    out = own_out.get();
+  }
+  const Order order = make_order(lengths, d.B, d.T);
+  std::vector<T> bx, bhn;
+  fold_biases(cell, b_ih, b_hh, H, bx, bhn);
+  T* cache = ws + layout.cache;
+  T* xh = ws + layout.xh;
+  // Outputs past a sequence's end are zero.
+  zero_padding(out, lengths, d.B, d.T, H);
+
+  // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
+  // never overwrites a state another thread's GEMM is still reading. A finished sequence's final
+  // state is in the buffer of its last step.
+  std::vector<T> hbuf[2] = {std::vector<T>(d.B * H, T(0)), std::vector<T>(d.B * H, T(0))};
+  std::vector<T> c(cell == Cell::kLstm ? d.B * H : 0, T(0));
+  for (int64_t i = 0; i < d.B; ++i) {
+    if (h0) std::memcpy(hbuf[0].data() + i * H, h0 + order.perm[i] * H, H * sizeof(T));
+    if (c0 && cell == Cell::kLstm) std::memcpy(c.data() + i * H, c0 + order.perm[i] * H, H * sizeof(T));
+  }
+  StepArgs<T> base{};
+  base.cell = cell;
+  base.order = &order;
+  base.T_ = d.T;
+  base.H = H;
+  base.GH = GH;
+  base.CW = CW;
+  base.reverse = reverse;
+  base.G = G;
+  base.cache = cache;
+  base.hprev = xh + D;
+  base.hs = XH;
+  base.cells = ws + layout.cell;
+  base.bx = bx.data();
+  base.bhn = bhn.data();
+  base.c = c.data();
+  base.out = out;
+
+  const int threads = rnn_threads(d.B, GH, H);
+  parallel_region(threads, [&](int t, int nt) {
+    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
+    // the workspace's xh, zero past each length: the backward multiplies those rows by zero
+    // gradients, and 0 * whatever padding held (NaN included) must stay 0.
+    gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
+    for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
+      T* dst = xh + row * XH;
+      if (row % d.T < length_of(lengths, row / d.T, d.T)) {
+        std::memcpy(dst, x + row * D, D * sizeof(T));
+      } else {
+        std::memset(dst, 0, XH * sizeof(T));
+      }
+    }
+#pragma omp barrier
+    const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt, m = j1 - j0;
+    // This thread's rows of W_hh, gathered once into one block [gate 0 | gate 1 | ...] of its
+    // units. Each step it computes r^T = W_own h^T (G*m, n), the faster orientation for a few
+    // rows of h, and transposes it into r (n, G*m) for the gate pass.
+    std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m),
+                         rT = scratch<T>(G * m * d.B);
+    for (int64_t q = 0; q < G; ++q)
+      std::memcpy(W_own.get() + q * m * H, W_hh + (q * H + j0) * H, m * H * sizeof(T));
+    StepArgs<T> a = base;
+    a.r = r.get();
+    a.r_gate = m;
+    for (int64_t s = 0; s < order.max_len; ++s) {
+      const int64_t n = order.active[s];
+      a.s = s;
+      a.hp = hbuf[s % 2].data();
+      a.h = hbuf[(s + 1) % 2].data();
+      gemm(false, true, G * m, n, H, T(1), W_own.get(), H, a.hp, H, T(0), rT.get(), n);
+      transpose(rT.get(), G * m, n, n, r.get(), G * m);
+      gate_forward(a, n, j0, j1);
+#pragma omp barrier
+    }
+  });
+
+  for (int64_t i = 0; i < d.B; ++i) {
+    const int64_t b = order.perm[i];
+    if (h_n) std::memcpy(h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
+    if (c_n && cell == Cell::kLstm) std::memcpy(c_n + b * H, c.data() + i * H, H * sizeof(T));
+  }
+}
+
+template <typename T>
+void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const T* /*b_ih*/,
+                  const T* /*b_hh*/, const int64_t* lengths, bool reverse, const T* /*h0*/,
+                  const T* c0, const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx,
+                  T* dh0, T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
+                  bool accumulate) {
+  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = cache_width(cell, H);
+  const int64_t BT = d.B * d.T, XH = D + H;
+  const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
+  const Workspace layout = workspace_layout(cell, d);
+  const Order order = make_order(lengths, d.B, d.T);
+  const T* xh = ws + layout.xh;
+
+  std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
+  T* dG = dG_buf.get();
+  zero_padding(dG, lengths, d.B, d.T, GD);
+  std::vector<T> dh(d.B * H, T(0)), dc(cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
+  for (int64_t i = 0; i < d.B; ++i) {
+    if (dh_n) std::memcpy(dh.data() + i * H, dh_n + order.perm[i] * H, H * sizeof(T));
+    if (dc_n && cell == Cell::kLstm)
+      std::memcpy(dc.data() + i * H, dc_n + order.perm[i] * H, H * sizeof(T));
+  }
+  // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
+  // reading the other one in the previous step's GEMM.
+  std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
+  // Both weight gradients, transposed: dWT (D + H, G*H) = xh^T dG, rows [0, D) for W_ih and
+  // [D, D + H) for W_hh (GRU: the n column block takes dn for W_ih and dn * r for W_hh).
+  const bool want_dW = dW_ih || dW_hh;
+  std::unique_ptr<T[]> dWT = want_dW ? scratch<T>(XH * GH) : nullptr;
+  StepArgs<T> base{};
+  base.cell = cell;
+  base.order = &order;
+  base.T_ = d.T;
+  base.H = H;
+  base.GH = GH;
+  base.CW = CW;
+  base.GD = GD;
+  base.reverse = reverse;
+  base.cache = const_cast<T*>(ws + layout.cache);
+  base.hprev = const_cast<T*>(xh + D);
+  base.hs = XH;
+  base.cells = const_cast<T*>(ws + layout.cell);
+  base.dout = dout;
+  base.zeros = zeros.data();
+  base.c0 = c0;
+  base.dh = dh.data();
+  base.dc = dc.data();
+  base.dG = dG;
+
+  const int threads = rnn_threads(d.B, GH, H);
+  parallel_region(threads, [&](int t, int nt) {
+    const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
+    StepArgs<T> a = base;
+    for (int64_t s = order.max_len - 1; s >= 0; --s) {
+      const int64_t n = order.active[s];
+      a.s = s;
+      a.sbuf = sbuf[s % 2].data();
+      gate_backward(a, n, j0, j1);
+#pragma omp barrier
+      // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
+      // gate pass left in dh).
+      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, W_hh + j0, H,
+           cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
+    }
+    // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
+    // GEMMs over all B*T rows (padding rows of dG and xh are zero); threads split their rows.
+    if (want_dW) {
+      const int64_t k0 = XH * t / nt, k1 = XH * (t + 1) / nt;
+      if (cell == Cell::kGru) {
+        gemm(true, false, k1 - k0, 2 * H, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
+        const int64_t xa = k0, xb = std::min(k1, D), ha = std::max(k0, D), hb = k1;
+        if (xa < xb)
+          gemm(true, false, xb - xa, H, BT, T(1), xh + xa, XH, dG + 2 * H, GD, T(0),
+               dWT.get() + xa * GH + 2 * H, GH);
+        if (ha < hb)
+          gemm(true, false, hb - ha, H, BT, T(1), xh + ha, XH, dG + 3 * H, GD, T(0),
+               dWT.get() + ha * GH + 2 * H, GH);
+      } else {
+        gemm(true, false, k1 - k0, GH, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
+      }
+      // Columns [k0, k1) of [dW_ih | dW_hh] from this thread's rows of dWT.
+      constexpr int64_t kTile = 32;
+      for (int64_t q0 = 0; q0 < GH; q0 += kTile)
+        for (int64_t k = k0; k < k1; ++k) {
+          T* dst = k < D ? dW_ih : dW_hh;
+          if (!dst) continue;
+          const int64_t col = k < D ? k : k - D, ld = k < D ? D : H;
+          const T* src = dWT.get() + k * GH;
+          for (int64_t q = q0; q < std::min(GH, q0 + kTile); ++q)
+            dst[q * ld + col] = (accumulate ? dst[q * ld + col] : T(0)) + src[q];
+        }
+    }
+    if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
+    if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
+    if (db_hh) {
+      if (cell == Cell::kGru) {
+        column_sums_share(t, nt, dG, BT, 2 * H, GD, db_hh, accumulate);
+        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, db_hh + 2 * H, accumulate);
+      } else if (db_ih && !accumulate) {  // the same sums: both biases enter the same pre-activation
+        const int64_t lo = GH * t / nt, hi = GH * (t + 1) / nt;
+        std::copy(db_ih + lo, db_ih + hi, db_hh + lo);
+      } else {
+        column_sums_share(t, nt, dG, BT, GH, GD, db_hh, accumulate);
+      }
+    }
+  });
+  for (int64_t i = 0; i < d.B; ++i) {
+    const int64_t b = order.perm[i];
+    if (dh0) std::memcpy(dh0 + b * H, dh.data() + i * H, H * sizeof(T));
+    if (dc0 && cell == Cell::kLstm) std::memcpy(dc0 + b * H, dc.data() + i * H, H * sizeof(T));
+  }
+}
+
+#define FASTNLP_INSTANTIATE(T)                                                                      \
+  template void rnn_forward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,          \
+                                   const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,        \
+                                   const RnnDims&);                                                 \
+  template void rnn_forward<T>(Cell, const T*, const T*, const T*, const T*, const T*,              \
+                               const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,            \
+                               const RnnDims&);                                                     \
+  template void rnn_backward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,         \
+                                    const int64_t*, bool, const T*, const T*, const T*, const T*,   \
+                                    const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&, \
+                                    bool);                                                          \
+  template void rnn_backward<T>(Cell, const T*, const T*, const T*, const T*, const T*,             \
+                                const int64_t*, bool, const T*, const T*, const T*, const T*,       \
+                                const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&,     \
+                                bool);
+FASTNLP_INSTANTIATE(float)
+FASTNLP_INSTANTIATE(double)
+#undef FASTNLP_INSTANTIATE
+
+}  // namespace fastnlp

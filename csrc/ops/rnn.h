@@ -1,0 +1,73 @@
+// Recurrences over whole sequences (Goldberg ch. 14-15): Elman (tanh), LSTM and GRU, one
+// direction per call (the Python layer stacks layers and pairs directions), forward and
+// backpropagation through time. The input projections of all time steps are one GEMM, the
+// recurrent product is one GEMM per step, and the gate math of a step is one fused pass.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fastnlp {
+
+// Weights use PyTorch's layout and gate order, so torch.nn weights can be copied in as they are:
+//   kElman: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)                         (G = 1)
+//   kLstm:  gates i, f, g, o (rows [0,H), [H,2H), [2H,3H), [3H,4H) of W_ih / W_hh / biases)
+//           i = s(.), f = s(.), g = tanh(.), o = s(.), c' = f c + i g, h' = o tanh(c')   (G = 4)
+//   kGru:   PyTorch's variant (Cho et al. 2014 with the reset applied after the recurrent product):
+//           r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(W_iz x + b_iz + W_hz h + b_hz),
+//           n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h          (G = 3)
+// (s is the logistic sigmoid.) The LSTM forget-gate bias is an initialization choice made by the
+// layer (fastnlp.nn.LSTM(forget_bias=...)), not a constant inside the kernel.
+enum class Cell : int { kElman = 0, kLstm = 1, kGru = 2 };
+
+Cell cell_from_name(const std::string& name);  // "elman" (or "rnn"), "lstm", "gru"
+const char* cell_name(Cell cell);
+int64_t cell_gates(Cell cell);  // G: 1, 4, 3
+
+// B sequences of T steps of D features, hidden size H.
+struct RnnDims {
+  int64_t B, T, D, H;
+};
+
+// Elements of the workspace rnn_forward fills for rnn_backward (the activated gates, a copy of x
+// beside the state each step started from, and for the LSTM the cell states, all in the (B, T)
+// order of x).
+int64_t rnn_workspace_size(Cell cell, const RnnDims& d);
+
+// Shapes.
+//   x: (B, T, D); W_ih: (G*H, D); W_hh: (G*H, H); b_ih, b_hh: (G*H) or null (zeros).
+//   lengths: (B) with 1 <= lengths[b] <= T (checked by the caller), or null for all T.
+//   reverse: read each sequence backwards within its own length (positions lengths[b]-1 ... 0).
+//   h0, c0: (B, H) initial states or null (zeros); c0 and c_n only for the LSTM.
+//   out: (B, T, H), out[b, t] = the state after reading x[b, t] (the transducer view); zero for
+//        t >= lengths[b]. Past its length a sequence's state is frozen.
+//   h_n, c_n: (B, H) or null, the state after lengths[b] steps (the acceptor view).
+//   ws: rnn_workspace_size() elements, or null when no backward follows.
+template <typename T>
+void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
+                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
+                     T* out, T* h_n, T* c_n, T* ws, const RnnDims& d);
+template <typename T>
+void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
+                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
+                 T* c_n, T* ws, const RnnDims& d);
+
+// Backpropagation through time for the same arguments as the forward (ws as it left it: the fast
+// backward reads x from it; the reference recomputes the forward from x and ignores ws).
+//   dout: (B, T, H) or null, the gradient of out (ignored past each length);
+//   dh_n, dc_n: (B, H) or null, the gradients of h_n and c_n.
+//   dx: (B, T, D), dh0, dc0: (B, H), each or null, overwritten (dx is zero past each length).
+//   dW_ih, dW_hh, db_ih, db_hh: or null; added to when accumulate, else overwritten.
+template <typename T>
+void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
+                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
+                      const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
+                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
+                      bool accumulate);
+template <typename T>
+void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
+                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, const T* ws,
+                  const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0, T* dW_ih,
+                  T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d, bool accumulate);
+
+}  // namespace fastnlp

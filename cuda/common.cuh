@@ -1,0 +1,235 @@
+// Private helpers for the cuda/ kernels: the error check that throws, launch sizes that cover any
+// remainder, temporary device buffers ordered on the default stream, the reductions shared by the
+// row-wise kernels (a row handled by one warp or by one block), and the id coalescing that the
+// sparse embedding backward and the sparse optimizers share.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "cuda_ops.h"
+
+namespace fastnlp::cuda {
+
+// Throws std::runtime_error naming the CUDA error, the failed call and where it was made.
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line);
+
+}  // namespace fastnlp::cuda
+
+#define FASTNLP_CUDA_CHECK(call)                                                  \
+  do {                                                                            \
+    const cudaError_t fastnlp_err_ = (call);                                      \
+    if (fastnlp_err_ != cudaSuccess)                                              \
+      ::fastnlp::cuda::throw_cuda_error(fastnlp_err_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+// After a <<<...>>> launch: reports a bad configuration or an earlier asynchronous failure.
+#define FASTNLP_CUDA_CHECK_LAUNCH() FASTNLP_CUDA_CHECK(cudaGetLastError())
+
+namespace fastnlp::cuda {
+
+constexpr int kBlock = 256;                  // threads per block of the elementwise kernels
+constexpr int64_t kMaxGrid = int64_t(1) << 16;  // blocks beyond this loop (grid-stride) instead
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Blocks for n items at `per_block` items per block, at least 1, capped: kernels loop over the rest.
+inline unsigned grid_for(int64_t n, int64_t per_block = kBlock) {
+  const int64_t g = ceil_div(n, per_block);
+  return static_cast<unsigned>(g < 1 ? 1 : (g > kMaxGrid ? kMaxGrid : g));
+}
+
+// Row-by-column work on (rows, cols): blockDim.x threads (a power of two, at most kBlock) walk
+// the columns of a row, blockDim.y = kBlock / blockDim.x rows share a block, so narrow rows
+// (an embedding of dimension 5, a bias of 3) still fill whole warps.
+struct RowLaunch {
+  dim3 grid, block;
+};
+inline RowLaunch row_launch(int64_t rows, int64_t cols) {
+  int tx = 1;
+  while (tx < cols && tx < kBlock) tx *= 2;
+  const int ty = kBlock / tx;
+  return {dim3(grid_for(rows, ty)), dim3(tx, ty)};
+}
+
+// A temporary device allocation, stream-ordered on the default stream (cudaMallocAsync) where the
+// device supports memory pools, else cudaMalloc. Freed when it goes out of scope.
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return ptr_; }
+  template <typename T>
+  T* as(size_t byte_offset = 0) const {
+    return reinterpret_cast<T*>(static_cast<char*>(ptr_) + byte_offset);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  bool async_ = false;
+};
+
+// Byte offsets of consecutive sub-buffers inside one DeviceBuffer, each 256-byte aligned.
+class Carve {
+ public:
+  template <typename T>
+  size_t take(int64_t count) {
+    const size_t at = bytes_;
+    bytes_ += (static_cast<size_t>(count < 1 ? 1 : count) * sizeof(T) + 255) / 256 * 256;
+    return at;
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  size_t bytes_ = 0;
+};
+
+// Copies a device value back (synchronizes with the default stream).
+template <typename T>
+T read_back(const T* device_ptr) {
+  T v;
+  FASTNLP_CUDA_CHECK(cudaMemcpy(&v, device_ptr, sizeof(T), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// ---- Device-side reductions -------------------------------------------------------------------
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+
+// A running (max, sum of exp(x - max)) pair: softmax statistics in one pass over a row. The sum
+// is kept in double like the CPU kernels' (rows of up to 10^6 terms); the exps are float.
+struct MaxSum {
+  float m;   // running maximum (-inf before any element)
+  double s;  // sum of exp(x - m)
+};
+
+__device__ __forceinline__ MaxSum maxsum_identity() { return {-INFINITY, 0.0}; }
+
+// Adds one element. A -inf element (a masked logit) adds 0 even while m is still -inf, where
+// exp(-inf - -inf) would be NaN; a NaN element makes s NaN, so the row comes out NaN.
+__device__ __forceinline__ MaxSum maxsum_add(MaxSum a, float x) {
+  if (x > a.m) {
+    a.s = a.s * double(expf(a.m - x)) + 1.0;  // rescale the old sum to the new maximum
+    a.m = x;
+  } else if (x != -INFINITY) {
+    a.s += double(expf(x - a.m));
+  }
+  return a;
+}
+
+__device__ __forceinline__ MaxSum maxsum_merge(MaxSum a, MaxSum b) {
+  const float m = a.m > b.m ? a.m : b.m;
+  if (m == -INFINITY) return {m, a.s + b.s};  // both empty (or all -inf): no exp(-inf - -inf)
+  return {m, a.s * double(expf(a.m - m)) + b.s * double(expf(b.m - m))};
+}
+
+__device__ __forceinline__ MaxSum warp_maxsum(MaxSum v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    MaxSum other{__shfl_xor_sync(kFullMask, v.m, o), __shfl_xor_sync(kFullMask, v.s, o)};
+    v = maxsum_merge(v, other);
+  }
+  return v;
+}
+
+// The threads that share one row: a warp (blockDim = (32, rows per block)) or a whole block
+// (blockDim = (threads, 1)). Every thread of the team gets the reduced value.
+template <bool kWarpPerRow>
+struct RowTeam {
+  __device__ __forceinline__ static int lane() { return threadIdx.x; }
+  __device__ __forceinline__ static int size() { return kWarpPerRow ? 32 : blockDim.x; }
+  __device__ __forceinline__ static int64_t first_row() {
+    return kWarpPerRow ? int64_t(blockIdx.x) * blockDim.y + threadIdx.y : int64_t(blockIdx.x);
+  }
+  __device__ __forceinline__ static int64_t row_stride() {
+    return kWarpPerRow ? int64_t(gridDim.x) * blockDim.y : int64_t(gridDim.x);
+  }
+
+  // T = float or double; scratch: at least 32 T of shared memory (unused for a warp team).
+  template <typename T>
+  __device__ __forceinline__ static T sum(T v, T* scratch) {
+    v = warp_sum(v);
+    if (kWarpPerRow) return v;
+    const int warps = (blockDim.x + 31) / 32;
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+    __syncthreads();
+    T total = 0;
+    for (int w = 0; w < warps; ++w) total += scratch[w];  // same order in every thread
+    __syncthreads();  // scratch may be reused right after
+    return total;
+  }
+
+  // scratch: at least 32 MaxSum of shared memory (unused for a warp team).
+  __device__ __forceinline__ static MaxSum maxsum(MaxSum v, MaxSum* scratch) {
+    v = warp_maxsum(v);
+    if (kWarpPerRow) return v;
+    const int warps = (blockDim.x + 31) / 32;
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+    __syncthreads();
+    MaxSum total = maxsum_identity();
+    for (int w = 0; w < warps; ++w) total = maxsum_merge(total, scratch[w]);
+    __syncthreads();
+    return total;
+  }
+};
+
+// Rows of up to this many elements go one warp per row (several rows per block); longer rows
+// get a whole block each.
+constexpr int64_t kWarpRowMax = 1024;
+constexpr int kWarpRowsPerBlock = 8;
+
+struct RowConfig {
+  bool warp_per_row;
+  dim3 grid, block;
+};
+// The launch for B rows of V elements: a warp per row for short rows, else a block per row
+// (wider blocks for longer rows). Rows past the grid are taken by a grid-stride loop.
+inline RowConfig row_config(int64_t B, int64_t V) {
+  if (V <= kWarpRowMax) return {true, dim3(grid_for(B, kWarpRowsPerBlock)), dim3(32, kWarpRowsPerBlock)};
+  const int threads = V <= 8192 ? 256 : (V <= 65536 ? 512 : 1024);
+  return {false, dim3(grid_for(B, 1)), dim3(threads)};
+}
+
+// out[0] = sum of v (n) in double, by one block in a fixed order (the same every run). Async.
+void launch_sum(const double* v, int64_t n, double* out);
+
+// ---- Coalescing repeated ids (embedding.cu; reused by the sparse optimizers) ------------------
+
+// What to do with each distinct id once its gradient rows are summed.
+enum class RowSink : int {
+  kWriteRows = 0,  // rows[u] = sum                      (embedding_backward_sparse)
+  kSgd = 1,        // P[id] -= lr * (sum + wd * P[id])   (sgd_update_sparse)
+  kAdagrad = 2,    // AdaGrad on P[id], acc[id]           (adagrad_update_sparse)
+};
+
+struct RowSinkArgs {
+  RowSink kind = RowSink::kWriteRows;
+  float* rows = nullptr;  // kWriteRows: (U, D) output
+  float* P = nullptr;     // kSgd / kAdagrad: (V, D) parameters
+  float* acc = nullptr;   // kAdagrad: (V, D) accumulators
+  float lr = 0.0f, eps = 0.0f, wd = 0.0f;
+};
+
+// Sorts ids (N) on the device, sums the rows of dy (N, D) that share an id (in their original
+// order, so the result is deterministic) and hands each sum to `sink`. When unique_ids is not
+// null it receives the distinct ids ascending. Returns U when return_count (a synchronizing
+// copy), else -1 without waiting.
+template <typename I>
+int64_t coalesce_rows(const I* ids, const float* dy, int64_t N, int64_t D, const RowSinkArgs& sink,
+                      I* unique_ids, bool return_count);
+
+}  // namespace fastnlp::cuda

@@ -1,0 +1,73 @@
+"""Conv1d: convolution over time with fused bias + activation and optional pooling over time,
+the sentence-encoder layer of Collobert et al. (2011) and Kim (2014)."""
+
+import numpy as np
+
+from .. import ops
+from ..ops._util import zeros
+from .module import Module, Parameter
+
+
+class Conv1d(Module):
+    """H = out_dim filters of width ``width`` over x (B, T, in_dim), stride 1.
+
+    mode 'narrow' (no padding) or 'wide' (width - 1 zeros each side); activation one of
+    fastnlp.ops.ACTIVATIONS; pool None (all positions, (B, T_out, out_dim)), 'max' or 'avg' (one
+    (B, out_dim) vector per sequence). forward(x, lengths=None) respects per-sequence lengths.
+    W is (out_dim, width*in_dim): W[h, j*in_dim + d] weighs input dim d at window offset j
+    (torch.nn.Conv1d's weight[h, d, j]). Initialized uniform in +-1/sqrt(width*in_dim) like
+    torch.nn.Conv1d.
+
+    Caches x, lengths and the forward's outputs (y, or pooled and argmax) for backward.
+    """
+
+    def __init__(self, in_dim, out_dim, width, mode="narrow", activation="identity", pool=None,
+                 bias=True, dtype=np.float32, rng=None):
+        if mode not in ops.conv.MODES:
+            raise ValueError(f"Conv1d: mode must be 'narrow' or 'wide', got {mode!r}")
+        if pool not in ops.conv.POOLS:
+            raise ValueError(f"Conv1d: pool must be None, 'max' or 'avg', got {pool!r}")
+        if activation not in ops.ACTIVATIONS:
+            raise ValueError(f"Conv1d: activation must be one of {ops.ACTIVATIONS}, got {activation!r}")
+        for name, v in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width)):
+            if int(v) != v or v < 1:
+                raise ValueError(f"Conv1d: {name} must be a positive integer, got {v!r}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.in_dim, self.out_dim, self.width = int(in_dim), int(out_dim), int(width)
+        self.mode, self.activation, self.pool = mode, activation, (None if pool == "none" else pool)
+        bound = 1.0 / np.sqrt(self.width * self.in_dim)
+        self.W = Parameter(rng.uniform(-bound, bound, (self.out_dim, self.width * self.in_dim)).astype(dtype), "W")
+        self.b = Parameter(rng.uniform(-bound, bound, self.out_dim).astype(dtype), "b") if bias else None
+        self._cache = None
+
+    def forward(self, x, lengths=None):
+        b = self.b.value if self.b is not None else None
+        res = ops.conv1d(x, self.W.value, b, lengths, self.mode, self.activation, self.pool)
+        if self.pool == "max":
+            out, argmax = res
+            self._cache = (x, lengths, None, out, argmax)
+        elif self.pool == "avg":
+            out, y = res
+            self._cache = (x, lengths, y, None, None)
+        else:
+            out = res
+            self._cache = (x, lengths, out, None, None)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        """Adds the gradients into W.grad and b.grad; returns dx (B, T, in_dim) (None unless need_dx)."""
+        if self._cache is None:
+            raise RuntimeError("Conv1d.backward: call forward first")
+        x, lengths, y, pooled, argmax = self._cache
+        for p in (self.W, self.b):
+            if p is not None and p.grad is None:
+                p.grad = zeros(p.value, p.value.shape)
+        dx, _, _ = ops.conv1d_backward(
+            x, self.W.value, dout, lengths, self.mode, self.activation, self.pool, y=y, pooled=pooled,
+            argmax=argmax, need_dx=need_dx, need_db=self.b is not None, dW=self.W.grad,
+            db=self.b.grad if self.b is not None else None, accumulate=True)
+        return dx
+
+    def __repr__(self):
+        return (f"Conv1d({self.in_dim}, {self.out_dim}, width={self.width}, mode={self.mode!r}, "
+                f"activation={self.activation!r}, pool={self.pool!r})")

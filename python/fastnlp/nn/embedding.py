@@ -1,0 +1,44 @@
+"""Embedding lookup with sparse (or dense) gradients."""
+
+import numpy as np
+
+from .. import ops
+from .._device import array_module
+from .module import Module, Parameter
+
+
+class Embedding(Module):
+    """Rows of W (num_embeddings, dim) gathered by integer ids of any shape.
+
+    With sparse=True (the default) backward leaves W.sparse_grad = (unique_ids, rows), so the
+    optimizer touches only the rows this batch used; with sparse=False it adds into a dense W.grad.
+    """
+
+    def __init__(self, num_embeddings, dim, sparse=True, scale=None, seed=None, dtype=np.float32):
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        scale = 1.0 / np.sqrt(dim) if scale is None else scale
+        self.W = Parameter(rng.uniform(-scale, scale, (num_embeddings, dim)).astype(dtype), "W")
+        self.sparse = sparse
+        self._ids = None
+
+    def forward(self, ids):
+        self._ids = ids
+        return ops.embedding(self.W.value, ids)
+
+    def backward(self, dy):
+        """Accumulates the gradient of W; ids carry no gradient, so returns None."""
+        if self._ids is None:
+            raise RuntimeError("Embedding.backward called before forward")
+        W = self.W
+        if self.sparse:
+            ids, rows = ops.embedding_backward_sparse(self._ids, dy)
+            if W.sparse_grad is not None:  # a second backward before step: keep both, the update coalesces
+                xp = array_module(rows)
+                ids = xp.concatenate([W.sparse_grad[0], ids])
+                rows = xp.concatenate([W.sparse_grad[1], rows])
+            W.sparse_grad = (ids, rows)
+        else:
+            if W.grad is None:
+                W.grad = array_module(W.value).zeros_like(W.value)
+            ops.embedding_backward(self._ids, dy, W.grad)
+        return None

@@ -1,0 +1,114 @@
+"""Dense layers: Linear (fused bias + activation), the activations on their own, and Sequential."""
+
+import numpy as np
+
+from .. import ops
+from .._device import array_module
+from .module import Module, Parameter
+
+
+def _rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def glorot_uniform(shape, seed=None, dtype=np.float32):
+    """Glorot & Bengio (2010) uniform init for a (fan_out, fan_in) matrix."""
+    fan_out, fan_in = shape
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return _rng(seed).uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def _add_grad(param, g):
+    """Accumulate g into param.grad (allocated on first use)."""
+    if param.grad is None:
+        param.grad = g
+    else:
+        param.grad += g
+
+
+class Linear(Module):
+    """y = act(x W^T + b): x (B, in_dim) -> y (B, out_dim). Caches x and y for backward."""
+
+    def __init__(self, in_dim, out_dim, activation="identity", bias=True, seed=None, dtype=np.float32):
+        if activation not in ops.ACTIVATIONS:
+            raise ValueError(f"Linear: activation must be one of {ops.ACTIVATIONS}, got {activation!r}")
+        self.activation = activation
+        self.W = Parameter(glorot_uniform((out_dim, in_dim), seed, dtype), "W")
+        self.b = Parameter(np.zeros(out_dim, dtype), "b") if bias else None
+        self._x = self._y = None
+
+    def forward(self, x):
+        self._x = x
+        self._y = ops.linear(x, self.W.value, None if self.b is None else self.b.value, self.activation)
+        return self._y
+
+    def backward(self, dy, need_dx=True):
+        """Adds dW (and db) into the Parameters' grads; returns dx (None unless need_dx)."""
+        if self._x is None:
+            raise RuntimeError("Linear.backward called before forward")
+        W, b = self.W, self.b
+        xp = array_module(W.value)
+        if W.grad is None:
+            W.grad = xp.zeros_like(W.value)
+        if b is not None and b.grad is None:
+            b.grad = xp.zeros_like(b.value)
+        dx, _, _ = ops.linear_backward(self._x, W.value, self._y, dy, self.activation, need_dx=need_dx,
+                                       need_db=b is not None, dW=W.grad,
+                                       db=None if b is None else b.grad, accumulate=True)
+        return dx
+
+
+class Activation(Module):
+    """An activation on its own; backward uses the cached output."""
+
+    def __init__(self, activation):
+        if activation not in ops.ACTIVATIONS:
+            raise ValueError(f"Activation: activation must be one of {ops.ACTIVATIONS}, got {activation!r}")
+        self.activation = activation
+        self._y = None
+
+    def forward(self, x):
+        self._y = ops.activation(x, self.activation)
+        return self._y
+
+    def backward(self, dy):
+        if self._y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return ops.activation_backward(self._y, dy, self.activation)
+
+
+class Sigmoid(Activation):
+    def __init__(self):
+        super().__init__("sigmoid")
+
+
+class Tanh(Activation):
+    def __init__(self):
+        super().__init__("tanh")
+
+
+class HardTanh(Activation):
+    def __init__(self):
+        super().__init__("hardtanh")
+
+
+class ReLU(Activation):
+    def __init__(self):
+        super().__init__("relu")
+
+
+class Sequential(Module):
+    """Layers applied in order; backward runs them in reverse."""
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy

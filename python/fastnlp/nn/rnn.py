@@ -1,0 +1,237 @@
+"""Recurrent layers with explicit forward / backward: RNN (Elman), LSTM, GRU (stacked with
+num_layers) and the BiRNN wrapper. Batch first: x is (B, T, D); ``lengths`` (B) lets sequences end
+early (states frozen, outputs zero past each length). Weights per layer follow PyTorch's names and
+layout (W_ih (G*H, D), W_hh (G*H, H), b_ih, b_hh (G*H)), so torch.nn weights copy over directly.
+"""
+
+import numpy as np
+
+from .. import ops
+from ..ops._util import zeros
+from .module import Module, Parameter
+
+
+class RNNLayer(Module):
+    """One layer in one direction. Caches its input, lengths, initial states and the kernel's
+    workspace for backward."""
+
+    def __init__(self, cell, input_dim, hidden_dim, bias=True, reverse=False, forget_bias=None,
+                 dtype=np.float32, rng=None):
+        G = ops.cell_gates(cell)
+        for name, v in (("input_dim", input_dim), ("hidden_dim", hidden_dim)):
+            if int(v) != v or v < 1:
+                raise ValueError(f"{cell}: {name} must be a positive integer, got {v!r}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.cell, self.input_dim, self.hidden_dim, self.reverse = cell, int(input_dim), int(hidden_dim), reverse
+        H, D = self.hidden_dim, self.input_dim
+        bound = 1.0 / np.sqrt(H)  # PyTorch's initialization: every weight uniform in +-1/sqrt(H)
+        self.W_ih = Parameter(rng.uniform(-bound, bound, (G * H, D)).astype(dtype), "W_ih")
+        self.W_hh = Parameter(rng.uniform(-bound, bound, (G * H, H)).astype(dtype), "W_hh")
+        self.b_ih = self.b_hh = None
+        if bias:
+            self.b_ih = Parameter(rng.uniform(-bound, bound, G * H).astype(dtype), "b_ih")
+            self.b_hh = Parameter(rng.uniform(-bound, bound, G * H).astype(dtype), "b_hh")
+            if forget_bias is not None:
+                # The forget gate starts open (Gers et al. 2000; Jozefowicz et al. 2015): its two
+                # biases sum to forget_bias.
+                self.b_ih.value[H:2 * H] = forget_bias
+                self.b_hh.value[H:2 * H] = 0
+        self._cache = None
+
+    def _biases(self):
+        return (self.b_ih.value if self.b_ih is not None else None,
+                self.b_hh.value if self.b_hh is not None else None)
+
+    def forward(self, x, lengths=None, h0=None, c0=None):
+        """x (B, T, D) -> (out (B, T, H), h_n (B, H), c_n (B, H) or None)."""
+        b_ih, b_hh = self._biases()
+        out, h_n, c_n, ws = ops.rnn(self.cell, x, self.W_ih.value, self.W_hh.value, b_ih, b_hh, lengths,
+                                    h0, c0, self.reverse)
+        self._cache = (x, lengths, h0, c0, ws)
+        return out, h_n, c_n
+
+    def backward(self, dout=None, dh_n=None, dc_n=None, need_dx=True):
+        """Adds the weight gradients into the Parameters' .grad; returns (dx, dh0, dc0)."""
+        if self._cache is None:
+            raise RuntimeError(f"{self.cell} layer backward: call forward first")
+        x, lengths, h0, c0, ws = self._cache
+        b_ih, b_hh = self._biases()
+        params = {"dW_ih": self.W_ih, "dW_hh": self.W_hh, "db_ih": self.b_ih, "db_hh": self.b_hh}
+        for p in params.values():
+            if p is not None and p.grad is None:
+                p.grad = zeros(p.value, p.value.shape)
+        g = ops.rnn_backward(self.cell, x, self.W_ih.value, self.W_hh.value, ws, dout, dh_n, dc_n, b_ih,
+                             b_hh, lengths, h0, c0, self.reverse, need_dx=need_dx,
+                             need_dh0=h0 is not None or c0 is not None,
+                             grads={k: (p.grad if p is not None else None) for k, p in params.items()},
+                             accumulate=True)
+        return g["dx"], g["dh0"], g["dc0"]
+
+
+class _Stacked(Module):
+    """num_layers RNNLayers, each reading the outputs of the one below."""
+
+    cell = None
+
+    def __init__(self, input_dim, hidden_dim, num_layers=1, bias=True, reverse=False, dtype=np.float32,
+                 rng=None, forget_bias=None):
+        if int(num_layers) != num_layers or num_layers < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be a positive integer, got {num_layers!r}")
+        rng = np.random.default_rng() if rng is None else rng
+        self.input_dim, self.hidden_dim, self.num_layers = input_dim, hidden_dim, int(num_layers)
+        self.layers = [RNNLayer(self.cell, input_dim if k == 0 else hidden_dim, hidden_dim, bias, reverse,
+                                forget_bias, dtype, rng) for k in range(self.num_layers)]
+        self._had_h0 = self._had_c0 = False
+        self.dh0 = self.dc0 = None
+
+    def _run(self, x, lengths, h0, c0):
+        self._check_state("h0", h0, x)
+        self._check_state("c0", c0, x)
+        self._had_h0, self._had_c0 = h0 is not None, c0 is not None
+        hs, cs, inp = [], [], x
+        for k, layer in enumerate(self.layers):
+            inp, h, c = layer.forward(inp, lengths, None if h0 is None else h0[k],
+                                      None if c0 is None else c0[k])
+            hs.append(h)
+            cs.append(c)
+        h_n = np.stack(hs)
+        c_n = np.stack(cs) if self.cell == "lstm" else None
+        return inp, h_n, c_n
+
+    def _check_state(self, name, s, x):
+        if s is None:
+            return
+        want = (self.num_layers, x.shape[0], self.hidden_dim)
+        if tuple(s.shape) != want:
+            raise ValueError(f"{type(self).__name__}: {name} must have shape (num_layers, B, H) = {want}, "
+                             f"got {tuple(s.shape)}")
+
+    def _back(self, dout, dh_n, dc_n):
+        d = dout
+        dh0s, dc0s = [], []
+        for k in reversed(range(self.num_layers)):
+            d, dh0, dc0 = self.layers[k].backward(d, None if dh_n is None else dh_n[k],
+                                                  None if dc_n is None else dc_n[k])
+            dh0s.append(dh0)
+            dc0s.append(dc0)
+        self.dh0 = np.stack(dh0s[::-1]) if self._had_h0 or self._had_c0 else None
+        self.dc0 = np.stack(dc0s[::-1]) if self.cell == "lstm" and (self._had_h0 or self._had_c0) else None
+        return d
+
+
+class RNN(_Stacked):
+    """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), num_layers stacked.
+
+    forward(x, lengths=None, h0=None) -> (out (B, T, H) of the top layer, h_n (num_layers, B, H)).
+    backward(dout=None, dh_n=None) -> dx, adding the weight gradients into the Parameters; the
+    gradient of h0 (when one was given) is left in self.dh0.
+    """
+
+    cell = "elman"
+
+    def forward(self, x, lengths=None, h0=None):
+        out, h_n, _ = self._run(x, lengths, h0, None)
+        return out, h_n
+
+    def backward(self, dout=None, dh_n=None):
+        return self._back(dout, dh_n, None)
+
+
+class GRU(RNN):
+    """GRU (PyTorch's variant: the reset gate multiplies W_hn h + b_hn), num_layers stacked.
+    Same interface as RNN."""
+
+    cell = "gru"
+
+
+class LSTM(_Stacked):
+    """LSTM with gates i, f, g, o, num_layers stacked. forget_bias (default 1.0; None keeps the
+    uniform initialization) sets the forget gate's initial bias.
+
+    forward(x, lengths=None, h0=None, c0=None) -> (out (B, T, H), (h_n, c_n) each (num_layers, B, H)).
+    backward(dout=None, dh_n=None, dc_n=None) -> dx; gradients of h0 / c0 in self.dh0 / self.dc0.
+    """
+
+    cell = "lstm"
+
+    def __init__(self, input_dim, hidden_dim, num_layers=1, bias=True, reverse=False, forget_bias=1.0,
+                 dtype=np.float32, rng=None):
+        super().__init__(input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng, forget_bias)
+
+    def forward(self, x, lengths=None, h0=None, c0=None):
+        out, h_n, c_n = self._run(x, lengths, h0, c0)
+        return out, (h_n, c_n)
+
+    def backward(self, dout=None, dh_n=None, dc_n=None):
+        return self._back(dout, dh_n, dc_n)
+
+
+class BiRNN(Module):
+    """Bidirectional wrapper: per layer, one rnn_class (RNN, LSTM or GRU) reads the sequences forward
+    and one reads each sequence backwards within its own length; their outputs are concatenated to
+    (B, T, 2H) and feed the next layer.
+
+    forward(x, lengths=None, h0=None[, c0=None]) -> (out (B, T, 2H), h_n) with h_n (and c_n for the
+    LSTM, returned as (h_n, c_n)) of shape (2*num_layers, B, H), ordered layer 0 forward, layer 0
+    backward, layer 1 forward, ... as in torch.nn with bidirectional=True.
+    backward(dout=None, dh_n=None[, dc_n=None]) -> dx.
+    """
+
+    def __init__(self, rnn_class, input_dim, hidden_dim, num_layers=1, **kwargs):
+        if rnn_class not in (RNN, GRU, LSTM):
+            raise TypeError(f"BiRNN: rnn_class must be fastnlp.nn.RNN, GRU or LSTM, got {rnn_class!r}")
+        if int(num_layers) != num_layers or num_layers < 1:
+            raise ValueError(f"BiRNN: num_layers must be a positive integer, got {num_layers!r}")
+        kwargs.pop("reverse", None)
+        self.rnn_class, self.hidden_dim, self.num_layers = rnn_class, hidden_dim, int(num_layers)
+        self.is_lstm = rnn_class is LSTM
+        self.forward_layers = [rnn_class(input_dim if k == 0 else 2 * hidden_dim, hidden_dim, 1, reverse=False,
+                                         **kwargs) for k in range(self.num_layers)]
+        self.backward_layers = [rnn_class(input_dim if k == 0 else 2 * hidden_dim, hidden_dim, 1, reverse=True,
+                                          **kwargs) for k in range(self.num_layers)]
+        self.dh0 = self.dc0 = None
+
+    def forward(self, x, lengths=None, h0=None, c0=None):
+        if not self.is_lstm and c0 is not None:
+            raise ValueError("BiRNN: c0 is only for LSTM")
+        want = (2 * self.num_layers, x.shape[0], self.hidden_dim)
+        for name, s in (("h0", h0), ("c0", c0)):
+            if s is not None and tuple(s.shape) != want:
+                raise ValueError(f"BiRNN: {name} must have shape (2*num_layers, B, H) = {want}, got {tuple(s.shape)}")
+        hs, cs, inp = [], [], x
+        for k in range(self.num_layers):
+            outs = []
+            for j, rnn in enumerate((self.forward_layers[k], self.backward_layers[k])):
+                s = slice(2 * k + j, 2 * k + j + 1)
+                if self.is_lstm:
+                    o, (h, c) = rnn.forward(inp, lengths, None if h0 is None else h0[s],
+                                            None if c0 is None else c0[s])
+                    cs.append(c[0])
+                else:
+                    o, h = rnn.forward(inp, lengths, None if h0 is None else h0[s])
+                hs.append(h[0])
+                outs.append(o)
+            inp = np.concatenate(outs, axis=2)
+        h_n = np.stack(hs)
+        return (inp, (h_n, np.stack(cs))) if self.is_lstm else (inp, h_n)
+
+    def backward(self, dout=None, dh_n=None, dc_n=None):
+        H = self.hidden_dim
+        d = dout
+        dh0s, dc0s = [None] * (2 * self.num_layers), [None] * (2 * self.num_layers)
+        for k in reversed(range(self.num_layers)):
+            dx = None
+            for j, rnn in enumerate((self.forward_layers[k], self.backward_layers[k])):
+                s = slice(2 * k + j, 2 * k + j + 1)
+                dj = None if d is None else np.ascontiguousarray(d[:, :, j * H:(j + 1) * H])
+                if self.is_lstm:
+                    dxj = rnn.backward(dj, None if dh_n is None else dh_n[s], None if dc_n is None else dc_n[s])
+                    dc0s[2 * k + j] = rnn.dc0
+                else:
+                    dxj = rnn.backward(dj, None if dh_n is None else dh_n[s])
+                dh0s[2 * k + j] = rnn.dh0
+                dx = dxj if dx is None else dx + dxj
+            d = dx
+        self.dh0 = np.concatenate(dh0s) if dh0s[0] is not None else None
+        self.dc0 = np.concatenate(dc0s) if self.is_lstm and dc0s[0] is not None else None
+        return d

@@ -1,0 +1,79 @@
+"""Convolution over time (Collobert et al. 2011; Goldberg ch. 13) with fused bias + activation and
+optional max / average pooling over time, respecting per-sequence lengths. CPU kernels.
+
+Layout: x (B, T, D); filters W (H, K*D) where row h is [w_0 | ... | w_{K-1}] and w_j (D) weighs the
+input at offset j of a window, i.e. ``W[h, j*D + d] == torch.nn.Conv1d(D, H, K).weight[h, d, j]``.
+mode 'narrow' (no padding, T_out = T - K + 1) or 'wide' (K - 1 zeros each side, T_out = T + K - 1).
+Positions past ``lengths[b]`` read as zero padding, never win the max and never count in the
+average; outputs past a sequence's last position are zero.
+"""
+
+import numpy as np
+
+from .. import _C
+from ._util import empty, shape_of
+
+POOLS = (None, "none", "max", "avg")
+MODES = ("narrow", "wide")
+
+
+def conv_out_len(T, width, mode="narrow"):
+    """Output positions of a sequence of length T (0 when narrow and T < width)."""
+    if mode not in MODES:
+        raise ValueError(f"conv1d: mode must be 'narrow' or 'wide', got {mode!r}")
+    return T + width - 1 if mode == "wide" else max(0, T - width + 1)
+
+
+def _sizes(op, x, W, mode, pool):
+    B, T, D = shape_of(op, "x", x, 3)
+    H, KD = shape_of(op, "W", W, 2)
+    if D == 0 or KD % D != 0:
+        raise ValueError(f"{op}: W must have shape (H, K*D) with D={D} from x (K the filter width), "
+                         f"got {tuple(W.shape)}")
+    if pool not in POOLS:
+        raise ValueError(f"{op}: pool must be None, 'max' or 'avg', got {pool!r}")
+    K = KD // D
+    return B, T, D, H, K, conv_out_len(T, K, mode)
+
+
+def conv1d(x, W, b=None, lengths=None, mode="narrow", activation="identity", pool=None):
+    """Conv over time of x (B, T, D) with W (H, K*D), b (H) or None, lengths (B) int or None.
+
+    pool None: returns y (B, T_out, H) = act(conv + b), zero past each sequence's outputs.
+    pool 'max': returns (pooled (B, H), argmax (B, H) int64), the max over each sequence's valid
+    positions and where it was (what conv1d_backward needs).
+    pool 'avg': returns (pooled (B, H), y (B, T_out, H)), the mean over the valid positions and the
+    activations it averaged (what conv1d_backward needs).
+    """
+    B, T, D, H, K, T_out = _sizes("conv1d", x, W, mode, pool)
+    pool = pool or "none"
+    y = empty(x, (B, T_out, H)) if pool != "max" and T_out > 0 else None
+    pooled = empty(x, (B, H)) if pool != "none" else None
+    argmax = empty(x, (B, H), dtype=np.int64) if pool == "max" else None
+    _C.conv1d_forward(x, W, b, lengths, y, pooled, argmax, mode, activation, pool)
+    if pool == "max":
+        return pooled, argmax
+    if pool == "avg":
+        return pooled, y
+    return y
+
+
+def conv1d_backward(x, W, dout, lengths=None, mode="narrow", activation="identity", pool=None, y=None,
+                    pooled=None, argmax=None, need_dx=True, need_db=True, dW=None, db=None,
+                    accumulate=False):
+    """Gradients of conv1d: returns (dx, dW, db).
+
+    dout is the gradient of what conv1d returned first: y (B, T_out, H) for pool None, pooled (B, H)
+    otherwise. Pass the forward's y for pool None / 'avg', and pooled and argmax for 'max'. dx is
+    None unless need_dx, db None unless need_db. With accumulate, the gradients are added into the
+    given dW (and db); otherwise they are overwritten, or allocated when None.
+    """
+    _sizes("conv1d_backward", x, W, mode, pool)
+    if accumulate and (dW is None or (need_db and db is None)):
+        raise ValueError("conv1d_backward: accumulate=True needs the dW (and db) arrays to add into")
+    dW = empty(W, W.shape) if dW is None else dW
+    db = (empty(W, (W.shape[0],)) if db is None else db) if need_db else None
+    dx = empty(x, x.shape) if need_dx else None
+    _C.conv1d_backward(x, W, lengths, y, pooled, argmax, dout, dx, dW, db, mode, activation,
+                       pool or "none", accumulate)
+    return dx, dW, db

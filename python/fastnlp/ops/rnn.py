@@ -1,0 +1,160 @@
+"""Recurrences over whole sequences (Goldberg ch. 14-15): Elman (tanh), LSTM and GRU, one direction
+per call, forward and backpropagation through time in C++. CPU kernels.
+
+Weights follow PyTorch's layout and gate order, so torch.nn weights copy over as they are:
+W_ih (G*H, D), W_hh (G*H, H), b_ih / b_hh (G*H) or None, with G = 1 (elman), 4 (lstm: i, f, g, o)
+or 3 (gru: r, z, n; PyTorch's variant, n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+x is (B, T, D), batch first. ``lengths`` (B) lets sequences end early: a state is frozen past its
+sequence's length and the outputs there are zero; ``reverse`` reads each sequence backwards within
+its own length. ``out`` (B, T, H) is the transducer view (every state), ``h_n`` (B, H) the acceptor
+view (the last state of each sequence).
+
+The forward fills a workspace (the activated gates and saved states) that the backward reads;
+keep it with the inputs until the backward has run.
+"""
+
+import numpy as np
+
+from .. import _C
+from .._device import array_module
+from ._util import empty, shape_of
+
+CELLS = ("elman", "lstm", "gru")
+_GATES = {"elman": 1, "rnn": 1, "lstm": 4, "gru": 3}
+
+
+def cell_gates(cell):
+    """G, the number of gate blocks in the weights of a cell."""
+    if cell not in _GATES:
+        raise ValueError(f"rnn: cell must be 'elman', 'lstm' or 'gru', got {cell!r}")
+    return _GATES[cell]
+
+
+def rnn_workspace_size(cell, B, T, D, H):
+    """Elements of the workspace rnn() fills for rnn_backward()."""
+    return _C.rnn_workspace_size(cell, int(B), int(T), int(D), int(H))
+
+
+def _sizes(op, cell, x, W_hh):
+    G = cell_gates(cell)
+    B, T, D = shape_of(op, "x", x, 3)
+    _, H = shape_of(op, "W_hh", W_hh, 2)
+    return G, B, T, D, H
+
+
+def rnn(cell, x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=None, reverse=False,
+        need_workspace=True):
+    """One direction of an RNN over x (B, T, D): returns (out (B, T, H), h_n (B, H), c_n, ws).
+
+    c_n is the LSTM's final cell state (None for the other cells); ws is the workspace for
+    rnn_backward (None unless need_workspace; inference can skip keeping it).
+    """
+    _, B, T, D, H = _sizes("rnn", cell, x, W_hh)
+    out = empty(x, (B, T, H))
+    h_n = empty(x, (B, H))
+    c_n = empty(x, (B, H)) if cell == "lstm" else None
+    ws = empty(x, (rnn_workspace_size(cell, B, T, D, H),)) if need_workspace else None
+    _C.rnn_forward(cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, out, h_n, c_n, ws, reverse)
+    return out, h_n, c_n, ws
+
+
+def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=None, b_hh=None,
+                 lengths=None, h0=None, c0=None, reverse=False, need_dx=True, need_dh0=True,
+                 grads=None, accumulate=False):
+    """Backpropagation through time for rnn() called with the same arguments.
+
+    dout (B, T, H), dh_n / dc_n (B, H): gradients of out, h_n and c_n (None counts as zero).
+    Returns a dict with dx (None unless need_dx), dh0 and dc0 (LSTM) (None unless need_dh0), and
+    dW_ih, dW_hh, db_ih, db_hh. ``grads`` may hold preallocated dW_ih / dW_hh / db_ih / db_hh (a
+    missing or None one is allocated; db_* only when the matching bias is given); with accumulate
+    the gradients are added into them.
+    """
+    _, B, T, D, H = _sizes("rnn_backward", cell, x, W_hh)
+    grads = dict(grads or {})
+    if accumulate and any(grads.get(k) is None for k in _needed(b_ih, b_hh)):
+        raise ValueError("rnn_backward: accumulate=True needs preallocated grads for "
+                         + ", ".join(_needed(b_ih, b_hh)))
+    for name, like, shape in (("dW_ih", W_ih, W_ih.shape), ("dW_hh", W_hh, W_hh.shape),
+                              ("db_ih", b_ih, None), ("db_hh", b_hh, None)):
+        if like is None:
+            grads[name] = None
+        elif grads.get(name) is None:
+            grads[name] = empty(x, shape if shape is not None else like.shape)
+    dx = empty(x, x.shape) if need_dx else None
+    dh0 = empty(x, (B, H)) if need_dh0 else None
+    dc0 = empty(x, (B, H)) if need_dh0 and cell == "lstm" else None
+    _C.rnn_backward(cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, ws, dout, dh_n, dc_n, dx, dh0,
+                    dc0, grads["dW_ih"], grads["dW_hh"], grads["db_ih"], grads["db_hh"], reverse,
+                    accumulate)
+    grads.update(dx=dx, dh0=dh0, dc0=dc0)
+    return grads
+
+
+def _needed(b_ih, b_hh):
+    return ["dW_ih", "dW_hh"] + (["db_ih"] if b_ih is not None else []) + (["db_hh"] if b_hh is not None else [])
+
+
+def lstm(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=None, reverse=False,
+         need_workspace=True):
+    """rnn('lstm', ...): returns (out, h_n, c_n, ws)."""
+    return rnn("lstm", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse, need_workspace)
+
+
+def gru(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, reverse=False, need_workspace=True):
+    """rnn('gru', ...): returns (out, h_n, None, ws)."""
+    return rnn("gru", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, None, reverse, need_workspace)
+
+
+def elman(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, reverse=False, need_workspace=True):
+    """rnn('elman', ...): h' = tanh(W_ih x + b_ih + W_hh h + b_hh); returns (out, h_n, None, ws)."""
+    return rnn("elman", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, None, reverse, need_workspace)
+
+
+def rnn_cell(cell, x, h, W_ih, W_hh, b_ih=None, b_hh=None, c=None):
+    """One step: x (B, D), state h (B, H) (and c for the LSTM) -> (h', c', ws).
+
+    A sequence of length 1 through the same kernels; ws is for rnn_cell_backward.
+    """
+    shape_of("rnn_cell", "x", x, 2)
+    out, h_n, c_n, ws = rnn(cell, x[:, None, :], W_ih, W_hh, b_ih, b_hh, None, h, c)
+    return h_n, c_n, ws
+
+
+def rnn_cell_backward(cell, x, h, W_ih, W_hh, ws, dh_new, dc_new=None, b_ih=None, b_hh=None, c=None,
+                      grads=None, accumulate=False):
+    """Gradients of rnn_cell: a dict with dx (B, D), dh (B, H), dc (LSTM) and the weight gradients."""
+    shape_of("rnn_cell_backward", "x", x, 2)
+    g = rnn_backward(cell, x[:, None, :], W_ih, W_hh, ws, None, dh_new, dc_new, b_ih, b_hh, None, h, c,
+                     grads=grads, accumulate=accumulate)
+    g["dx"] = g["dx"][:, 0, :]
+    g["dh"], g["dc"] = g.pop("dh0"), g.pop("dc0")
+    return g
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scales the arrays in ``grads`` in place so their global L2 norm is at most max_norm.
+
+    ``grads`` is a list of arrays, or of Parameters (their .grad is used; None is skipped).
+    Returns the norm before clipping (Pascanu et al. 2013).
+    """
+    max_norm = float(max_norm)
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
+    arrays = []
+    for g in grads:
+        g = getattr(g, "grad", g)
+        if g is None:
+            continue
+        if not hasattr(g, "dtype"):
+            raise TypeError(f"clip_grad_norm: expected arrays or Parameters, got {type(g).__name__}")
+        arrays.append(g)
+    total = 0.0
+    for g in arrays:
+        xp = array_module(g)
+        total += float(xp.sum(xp.square(g, dtype=np.float64)))
+    total = float(np.sqrt(total))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for g in arrays:
+            g *= g.dtype.type(scale)
+    return total

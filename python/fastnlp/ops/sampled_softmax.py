@@ -1,0 +1,139 @@
+"""Sampled softmax (Jean et al. 2015): the loss over the true class and K sampled classes, logits
+corrected by -log Q (the expected count of each class under the proposal), accidental hits
+removed; output-layer gradients are sparse rows. ``ClassSampler`` draws the samples (alias method).
+
+CPU: one C++ call (OpenBLAS GEMMs + fused middle). GPU: the row gathers and GEMMs run in CuPy
+(cuBLAS) and fastnlp's CUDA kernel does the fused middle (``_C.sampled_softmax_scores``).
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import _C
+from .._device import array_module, is_gpu
+from ._util import empty, shape_of
+
+SampledSoftmaxResult = namedtuple("SampledSoftmaxResult", "loss dh grad_ids grad_rows grad_bias losses")
+SampledSoftmaxResult.__doc__ = """One sampled-softmax step.
+
+loss: the mean loss (float); dh (B, H): its gradient w.r.t. h; grad_ids (B + K): concat(targets,
+samples), the rows of W the sparse gradient grad_rows (B + K, H) belongs to (ids repeat:
+scatter-add them); grad_bias (B + K): the same for b, or None when b is None; losses (B) per row."""
+
+
+def sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples):
+    """Loss and gradients of a sampled softmax over h (B, H), output embeddings W (V, H), bias
+    b (V) or None, true ids targets (B), shared sampled ids samples (K), and the log expected
+    counts logq_targets (B), logq_samples (K) (see ``ClassSampler``). Returns a
+    SampledSoftmaxResult."""
+    op = "sampled_softmax"
+    B, H = shape_of(op, "h", h, 2)
+    V, _ = shape_of(op, "W", W, 2)
+    (K,) = shape_of(op, "samples", samples, 1)
+    shape_of(op, "targets", targets, 1)
+    if is_gpu(h):
+        return _sampled_softmax_gpu(h, W, b, targets, samples, logq_targets, logq_samples, B, H, V, K)
+    losses = empty(h, (B,))
+    dh = empty(h, (B, H))
+    grad_rows = empty(h, (B + K, H))
+    grad_bias = None if b is None else empty(h, (B + K,))
+    loss = _C.sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples, losses, dh,
+                              grad_rows, grad_bias)
+    grad_ids = np.concatenate([targets, samples])
+    return SampledSoftmaxResult(loss, dh, grad_ids, grad_rows, grad_bias, losses)
+
+
+def _sampled_softmax_gpu(h, W, b, targets, samples, logq_targets, logq_samples, B, H, V, K):
+    import cupy
+
+    op = "sampled_softmax"
+    for name, a in (("h", h), ("W", W), ("b", b)):
+        if a is not None and a.dtype != cupy.float32:
+            raise TypeError(f"{op}: the CUDA kernels take float32, got {name} as {a.dtype}")
+    # The shapes CuPy would otherwise broadcast or reject with its own words; the bindings check the rest.
+    if W.shape[1] != H:
+        raise ValueError(f"{op}: W must have shape (*, {H}) (V, H) with H from h, got {tuple(W.shape)}")
+    if b is not None and tuple(b.shape) != (V,):
+        raise ValueError(f"{op}: b must have shape ({V},) (V, the rows of W), got {tuple(b.shape)}")
+    if tuple(targets.shape) != (B,):
+        raise ValueError(f"{op}: targets must have shape ({B},) (B, the rows of h), got {tuple(targets.shape)}")
+    # CuPy wraps out-of-range ids in take (no fault); sampled_softmax_scores rejects them below,
+    # before any result is returned.
+    Ws = cupy.take(W, samples, axis=0)  # (K, H)
+    Wt = cupy.take(W, targets, axis=0)  # (B, H)
+    s_samp = cupy.matmul(h, Ws.T)  # (B, K), cuBLAS
+    s_true = cupy.ascontiguousarray(cupy.sum(h * Wt, axis=1))  # (B,)
+    b_true = None if b is None else cupy.take(b, targets)
+    b_samp = None if b is None else cupy.take(b, samples)
+    losses = cupy.empty((B,), cupy.float32)
+    loss = _C.sampled_softmax_scores(s_true, s_samp, b_true, b_samp, targets, samples, logq_targets,
+                                     logq_samples, losses, num_classes=V)
+    # s_true and s_samp now hold the gradients of the mean loss w.r.t. the scores.
+    dh = cupy.matmul(s_samp, Ws)
+    dh += s_true[:, None] * Wt
+    grad_rows = cupy.empty((B + K, H), cupy.float32)
+    grad_rows[:B] = s_true[:, None] * h
+    grad_rows[B:] = cupy.matmul(s_samp.T, h)
+    grad_bias = None if b is None else cupy.concatenate([s_true, s_samp.sum(axis=0)])
+    grad_ids = cupy.concatenate([targets, samples])
+    return SampledSoftmaxResult(loss, dh, grad_ids, grad_rows, grad_bias, losses)
+
+
+class ClassSampler:
+    """The proposal distribution Q of sampled softmax: draws K class ids with replacement from
+    ``probs`` (V non-negative weights, normalized here; e.g. unigram counts ** 0.75) in O(1) each
+    (Walker's alias method, deterministic for a seed), and gives each id's log expected count
+    log(K * p(id)), the correction sampled_softmax subtracts from its logit.
+
+    ``num_samples`` is the default K for ``sample`` and ``logq``.
+    """
+
+    def __init__(self, probs, num_samples=None):
+        if is_gpu(probs):
+            probs = probs.get()
+        self._sampler = _C.AliasSampler(np.ascontiguousarray(np.asarray(probs, dtype=np.float64)))
+        self.num_samples = None if num_samples is None else self._check_k(num_samples)
+
+    @property
+    def num_classes(self):
+        return self._sampler.num_classes
+
+    def probability(self, ids):
+        """p(id) (float64) for int ids (1-D, NumPy)."""
+        return self._sampler.probability(ids)
+
+    def sample(self, K=None, seed=0, dtype=np.float32, like=None):
+        """K draws: (samples (K) int64, logq_samples (K) of ``dtype``), on the device of ``like``
+        when given (e.g. a CuPy array), else NumPy."""
+        K = self._k(K)
+        samples = self._sampler.sample(K, int(seed))
+        logq = self._logq_cpu(samples, K, dtype)
+        if like is not None and is_gpu(like):
+            xp = array_module(like)
+            return xp.asarray(samples), xp.asarray(logq)
+        return samples, logq
+
+    def logq(self, ids, K=None, dtype=np.float32):
+        """log(K * p(id)) for ids (1-D int array, NumPy or CuPy; the result lives beside ids)."""
+        K = self._k(K)
+        if is_gpu(ids):
+            return array_module(ids).asarray(self._logq_cpu(ids.get(), K, dtype))
+        return self._logq_cpu(ids, K, dtype)
+
+    def _logq_cpu(self, ids, K, dtype):
+        with np.errstate(divide="ignore"):  # p = 0 gives -inf: such a class is never sampled
+            return np.log(K * self._sampler.probability(ids)).astype(dtype)
+
+    def _k(self, K):
+        if K is None:
+            if self.num_samples is None:
+                raise ValueError("ClassSampler: give K (the number of samples) or num_samples at construction")
+            return self.num_samples
+        return self._check_k(K)
+
+    @staticmethod
+    def _check_k(K):
+        if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 1:
+            raise ValueError(f"ClassSampler: K must be a positive int, got {K!r}")
+        return int(K)
