@@ -40,4 +40,5 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_optim(m);
   fastnlp::bindings::bind_conv1d(m);
   fastnlp::bindings::bind_rnn(m);
+  fastnlp::bindings::bind_sequence_cuda(m);
 }
