@@ -78,7 +78,7 @@ void bind_sequence_cuda(py::module_& m) {
         Array cols = float_out(op, "cols", cols_, x, {B * T_out, K * D});
         Array lens = device_lengths(op, lengths_, B);
         expect_gpu(op, {&x, &cols, &lens});
-        const Conv1dDims d{B, T, D, 0, K};
+        [[maybe_unused]] const Conv1dDims d{B, T, D, 0, K};
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::conv1d_unfold(mode, x.ptr<float>(), lens.ptr<int64_t>(), cols.ptr<float>(), d));
       },
@@ -98,7 +98,7 @@ void bind_sequence_cuda(py::module_& m) {
         Array dcols = float_in_like(op, "dcols", dcols_, dx, {B * T_out, K * D}, " (B*T_out, K*D)");
         Array lens = device_lengths(op, lengths_, B);
         expect_gpu(op, {&dcols, &dx, &lens});
-        const Conv1dDims d{B, T, D, 0, K};
+        [[maybe_unused]] const Conv1dDims d{B, T, D, 0, K};
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::conv1d_fold(mode, dcols.ptr<float>(), lens.ptr<int64_t>(), dx.ptr<float>(), d));
       },
@@ -112,7 +112,7 @@ void bind_sequence_cuda(py::module_& m) {
          const std::string& act_name, const std::string& pool_name) {
         const char* op = "conv1d_pool_forward";
         const ConvMode mode = conv_mode_from_name(mode_name);
-        const Activation act = activation_from_name(act_name);
+        [[maybe_unused]] const Activation act = activation_from_name(act_name);
         const Pool pool = pool_from_name(pool_name);
         Array z = float_in(op, "z", z_, 3);
         const int64_t B = z.dim(0), T_out = z.dim(1), H = z.dim(2);
@@ -124,7 +124,7 @@ void bind_sequence_cuda(py::module_& m) {
         if (pool == Pool::kMax) argmax = argmax_array(op, argmax_, B, H, true);
         Array lens = device_lengths(op, lengths_, B);
         expect_gpu(op, {&z, &b, &y, &pooled, &argmax, &lens});
-        const Conv1dDims d{B, T, 0, H, K};
+        [[maybe_unused]] const Conv1dDims d{B, T, 0, H, K};
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::conv1d_pool_forward(mode, act, pool, z.ptr<float>(), b.ptr<float>(),
                                                     lens.ptr<int64_t>(), y.ptr<float>(), pooled.ptr<float>(),
@@ -142,7 +142,7 @@ void bind_sequence_cuda(py::module_& m) {
          const std::string& pool_name) {
         const char* op = "conv1d_pool_backward";
         const ConvMode mode = conv_mode_from_name(mode_name);
-        const Activation act = activation_from_name(act_name);
+        [[maybe_unused]] const Activation act = activation_from_name(act_name);
         const Pool pool = pool_from_name(pool_name);
         Array dz = float_in(op, "dz", dz_, 3);
         FASTNLP_CHECK(dz.writeable, op, ": dz is written in place and must be writeable");
@@ -158,7 +158,7 @@ void bind_sequence_cuda(py::module_& m) {
                                        : float_in_like(op, "dy", dy_, dz, {B, H}, " (B, H)");
         Array lens = device_lengths(op, lengths_, B);
         expect_gpu(op, {&dz, &y, &pooled, &argmax, &dy, &lens});
-        const Conv1dDims d{B, T, 0, H, K};
+        [[maybe_unused]] const Conv1dDims d{B, T, 0, H, K};
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::conv1d_pool_backward(mode, act, pool, y.ptr<float>(), pooled.ptr<float>(),
                                                      argmax.ptr<int64_t>(), dy.ptr<float>(),
@@ -171,7 +171,7 @@ void bind_sequence_cuda(py::module_& m) {
 
   m.def(
       "rnn_step_forward",
-      [](const std::string& cell_name_, int64_t s, bool reverse, py::object lengths_, py::object proj_,
+      [](const std::string& cell_name_, int64_t s, [[maybe_unused]] bool reverse, py::object lengths_, py::object proj_,
          py::object rec_, py::object b_ih_, py::object b_hh_, py::object h_, py::object c_,
          py::object out_, py::object ws_, int64_t D) {
         const char* op = "rnn_step_forward";
@@ -197,7 +197,7 @@ void bind_sequence_cuda(py::module_& m) {
         } else {
           FASTNLP_CHECK(is_none(c_), op, ": c is only for the LSTM");
         }
-        const RnnDims d{B, T, D, H};
+        [[maybe_unused]] const RnnDims d{B, T, D, H};
         Array ws;
         if (!is_none(ws_)) {
           ws = float_out(op, "ws", ws_, h, {rnn_workspace_size(cell, d)});
@@ -219,7 +219,7 @@ void bind_sequence_cuda(py::module_& m) {
 
   m.def(
       "rnn_step_backward",
-      [](const std::string& cell_name_, int64_t s, bool reverse, py::object lengths_, py::object ws_,
+      [](const std::string& cell_name_, int64_t s, [[maybe_unused]] bool reverse, py::object lengths_, py::object ws_,
          py::object c0_, py::object dout_, py::object rec_, py::object dh_, py::object dc_,
          py::object dG_, py::object sbuf_, int64_t T, int64_t D) {
         const char* op = "rnn_step_backward";
@@ -230,7 +230,7 @@ void bind_sequence_cuda(py::module_& m) {
         const int64_t B = dh.dim(0), H = dh.dim(1);
         FASTNLP_CHECK(T > 0 && D > 0, op, ": T and D must be positive, got T=", T, " D=", D);
         FASTNLP_CHECK(s >= 0 && s < T, op, ": step s must be in [0, T=", T, "), got ", s);
-        const RnnDims d{B, T, D, H};
+        [[maybe_unused]] const RnnDims d{B, T, D, H};
         Array ws = float_in_like(op, "ws", ws_, dh, {rnn_workspace_size(cell, d)},
                                  " (rnn_workspace_size for these sizes)");
         Array dout = optional_in_like(op, "dout", dout_, dh, {B, T, H}, " (B, T, H)");
