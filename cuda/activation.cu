@@ -11,49 +11,6 @@
 namespace fastnlp::cuda {
 namespace {
 
-// tanh as the CPU's rational function x P(x^2) / Q(x^2) on [-7.9, 7.9] (+-1 in float beyond):
-// a few ulp, no cancellation near 0, and the same values on both devices.
-__device__ __forceinline__ float tanh_rational(float x) {
-  const float kClamp = 7.90531110763549805f;
-  x = x < -kClamp ? -kClamp : x;  // comparisons, not fminf/fmaxf: NaN must pass through
-  x = x > kClamp ? kClamp : x;
-  const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * x;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return p / q;
-}
-
-template <Activation kAct>
-__device__ __forceinline__ float act(float x) {
-  if constexpr (kAct == Activation::kIdentity) return x;
-  if constexpr (kAct == Activation::kSigmoid) return 1.0f / (1.0f + expf(-x));
-  if constexpr (kAct == Activation::kTanh) return tanh_rational(x);
-  if constexpr (kAct == Activation::kHardTanh) return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
-  if constexpr (kAct == Activation::kRelu) return x < 0.0f ? 0.0f : x;
-  return x;
-}
-
-// dy * act'(x) written from y = act(x); at the kinks the subgradient 0 is used.
-template <Activation kAct>
-__device__ __forceinline__ float act_grad(float y, float dy) {
-  if constexpr (kAct == Activation::kIdentity) return dy;
-  if constexpr (kAct == Activation::kSigmoid) return dy * y * (1.0f - y);
-  if constexpr (kAct == Activation::kTanh) return dy * (1.0f - y * y);
-  if constexpr (kAct == Activation::kHardTanh) return (y > -1.0f && y < 1.0f) ? dy : 0.0f;
-  if constexpr (kAct == Activation::kRelu) return y > 0.0f ? dy : 0.0f;
-  return dy;
-}
-
 template <Activation kAct>
 __global__ void forward_kernel(const float* x, float* y, int64_t n) {
   // x and y may alias: no __restrict__.
@@ -124,20 +81,6 @@ __global__ void sum_chunks_kernel(const float* __restrict__ partial, float* db, 
     for (int64_t c = 0; c < chunks; ++c) total += partial[c * H + j];
     db[j] = accumulate ? db[j] + total : total;
   }
-}
-
-// Calls f(std::integral_constant<Activation, A>{}) for the runtime activation, so each kernel is
-// compiled once per activation with no switch inside its loop.
-template <typename F>
-void with_activation(Activation a, F&& f) {
-  switch (a) {
-    case Activation::kIdentity: f(std::integral_constant<Activation, Activation::kIdentity>{}); return;
-    case Activation::kSigmoid: f(std::integral_constant<Activation, Activation::kSigmoid>{}); return;
-    case Activation::kTanh: f(std::integral_constant<Activation, Activation::kTanh>{}); return;
-    case Activation::kHardTanh: f(std::integral_constant<Activation, Activation::kHardTanh>{}); return;
-    case Activation::kRelu: f(std::integral_constant<Activation, Activation::kRelu>{}); return;
-  }
-  throw std::invalid_argument("activation: unknown activation code " + std::to_string(int(a)));
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "ops/activation.h"
+#include "ops/conv1d.h"
+#include "ops/rnn.h"
 
 namespace fastnlp::cuda {
 
@@ -57,6 +59,53 @@ void sgd_update_sparse(float* P, const I* ids, const float* rows, int64_t N, int
 template <typename I>
 void adagrad_update_sparse(float* P, float* acc, const I* ids, const float* rows, int64_t N,
                            int64_t D, float lr, float eps, float wd);
+
+// ---- Sequence ops (sequence.cu): the fused steps around the cuBLAS products that fastnlp.ops.conv
+// and fastnlp.ops.rnn run through CuPy. lengths: (B) int64 on the device, already checked on the
+// host (1 <= lengths[b] <= T; narrow conv: >= K), or null for all T.
+
+// conv1d (see ops/conv1d.h for the layouts, T_out = conv1d_out_len(mode, T, K)).
+// cols (B*T_out, K*D) = the windows of x (B, T, D): row (b, t) is x[b, t-P .. t-P+K-1] flattened,
+// zero outside [0, lengths[b]) and for t past the sequence's last output (the im2col of the CPU).
+void conv1d_unfold(ConvMode mode, const float* x, const int64_t* lengths, float* cols,
+                   const Conv1dDims& d);
+// dx (B, T, D) = the transpose of conv1d_unfold applied to dcols (B*T_out, K*D) (a gather, so
+// deterministic); overwritten, zero past each length.
+void conv1d_fold(ConvMode mode, const float* dcols, const int64_t* lengths, float* dx,
+                 const Conv1dDims& d);
+// From z (B, T_out, H) = cols W^T (no bias): pool kNone / kAvg write y (B, T_out, H) = act(z + b)
+// (zero past each sequence's outputs; y may alias z), kAvg also pooled (B, H) = the mean; kMax writes
+// pooled (B, H) = act(max_t z + b) and argmax (B, H) = the first t of the max. b (H) or null.
+void conv1d_pool_forward(ConvMode mode, Activation act, Pool pool, const float* z, const float* b,
+                         const int64_t* lengths, float* y, float* pooled, int64_t* argmax,
+                         const Conv1dDims& d);
+// dz (B, T_out, H), the gradient of z + b: kNone dy (B, T_out, H) * act'(y); kAvg dy (B, H) / T_b *
+// act'(y); kMax act'(pooled) dy (B, H) at argmax only. Zero past each sequence's outputs.
+void conv1d_pool_backward(ConvMode mode, Activation act, Pool pool, const float* y,
+                          const float* pooled, const int64_t* argmax, const float* dy,
+                          const int64_t* lengths, float* dz, const Conv1dDims& d);
+
+// RNN steps (see ops/rnn.h for the cells). ws: the CPU's workspace layout (rnn_workspace_size
+// elements): cache (B*T, CW) with the activated gates (CW = H for Elman, 4H for LSTM i f g o and
+// GRU r z n (W_hn h + b_hn)) | xh (B*T, D + H): [x | the state the step started from] | LSTM: the
+// cell states (B*T, H), every block in the (b, position) row order of x.
+// Forward step s: proj (B*T, G*H) = x W_ih^T (no bias), rec (B, G*H) = h W_hh^T (no bias) from the
+// states before the step; h, c (B, H) are updated in place (a sequence with s >= lengths[b] keeps
+// its state); out (B, T, H) gets the new state at the step's position (reverse: lengths[b]-1-s).
+// ws may be null (no backward); else its cache, state and cell blocks are written (the x block is
+// the caller's).
+void rnn_step_forward(Cell cell, int64_t s, bool reverse, const int64_t* lengths, const float* proj,
+                      const float* rec, const float* b_ih, const float* b_hh, float* h, float* c,
+                      float* out, float* ws, const RnnDims& d);
+// Backward step s (from the last step down to 0). dh (B, H): the direct part of the state's
+// gradient left by step s + 1 (dh_n before the first call); rec (B, H) = sbuf W_hh of step s + 1
+// (null at the first call). Writes dG (B*T, GD) at the step's rows (GD = G*H; GRU 4H: [dr, dz, dn,
+// dn * r]), sbuf (B, G*H) = the gradient of W_hh h + b_hh (zero rows for frozen sequences), and
+// leaves in dh the direct part for step s - 1. dc (B, H), LSTM: updated in place. c0 (B, H) or
+// null, dout (B, T, H) or null.
+void rnn_step_backward(Cell cell, int64_t s, bool reverse, const int64_t* lengths, const float* ws,
+                       const float* c0, const float* dout, const float* rec, float* dh, float* dc,
+                       float* dG, float* sbuf, const RnnDims& d);
 
 // Index of the first id outside [0, V) (an id equal to `allowed`, e.g. an ignore_index, is exempt), -1 if none.
 template <typename I>

@@ -1,6 +1,8 @@
 // Bindings for conv1d over time with fused bias + activation and optional max / avg pooling
-// (ops/conv1d.h). CPU only: GPU arrays are refused with a clear message. Outputs are preallocated
-// by fastnlp.ops.conv and written in place.
+// (ops/conv1d.h). The kernels here are CPU only; on the GPU fastnlp.ops.conv runs unfold + cuBLAS
+// (via CuPy) + the pooling kernels of bind_sequence_cuda.cpp after conv1d_check_args. Outputs are
+// preallocated by fastnlp.ops.conv and written in place.
+#include <algorithm>
 #include <string>
 
 #include "bindings/array.h"
@@ -11,7 +13,7 @@
 namespace fastnlp::bindings {
 namespace {
 
-const char* kNoCuda = ": no CUDA kernel for conv1d yet; pass NumPy arrays (e.g. cupy.asnumpy(x))";
+const char* kNoCuda = ": no CUDA kernel in this binding; for GPU arrays call fastnlp.ops.conv1d / conv1d_backward";
 
 struct ConvArgs {
   Array x, W;
@@ -67,6 +69,29 @@ void check_pool_args(const char* op, Pool pool, const py::object& y_, const py::
 }  // namespace
 
 void bind_conv1d(py::module_& m) {
+  m.def(
+      "conv1d_check_args",
+      [](const std::string& op_name, py::object x_, py::object W_, py::object b_, py::object lengths_,
+         const std::string& mode_name) -> py::object {
+        const char* op = op_name.c_str();
+        const ConvMode mode = conv_mode_from_name(mode_name);
+        ConvArgs a = conv_args(op, mode, x_, W_, lengths_);
+        Array b;
+        if (!is_none(b_)) {
+          b = float_in(op, "b", b_, 1);
+          expect_same_dtype(b, a.x);
+          expect_shape(b, {a.d.H}, " (H, the rows of W)");
+        }
+        backend_for_given(op, {&a.x, &a.W, &b}, false);
+        if (a.lengths.empty()) return py::none();
+        py::array_t<int64_t> lens(static_cast<py::ssize_t>(a.lengths.size()));
+        std::copy(a.lengths.begin(), a.lengths.end(), lens.mutable_data());
+        return std::move(lens);
+      },
+      py::arg("op"), py::arg("x"), py::arg("W"), py::arg("b"), py::arg("lengths"), py::arg("mode"),
+      "The argument checks of conv1d_forward (messages name `op`), for the GPU path that runs in "
+      "Python: returns the checked lengths as a host int64 array, or None.");
+
   m.def(
       "conv1d_forward",
       [](py::object x_, py::object W_, py::object b_, py::object lengths_, py::object y_,

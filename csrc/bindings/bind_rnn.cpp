@@ -1,6 +1,8 @@
 // Bindings for the RNN kernels (ops/rnn.h): Elman / LSTM / GRU over whole sequences, forward
-// and backpropagation through time. CPU only: GPU arrays are refused with a clear message.
-// Outputs and the workspace are preallocated by fastnlp.ops.rnn and written in place.
+// and backpropagation through time. The kernels here are CPU only; on the GPU fastnlp.ops.rnn runs
+// the recurrence itself (cuBLAS via CuPy + the step kernels of bind_sequence_cuda.cpp) after
+// rnn_check_args. Outputs and the workspace are preallocated by fastnlp.ops.rnn, written in place.
+#include <algorithm>
 #include <string>
 
 #include "bindings/array.h"
@@ -11,7 +13,7 @@
 namespace fastnlp::bindings {
 namespace {
 
-const char* kNoCuda = ": no CUDA kernel for the RNNs yet; pass NumPy arrays (e.g. cupy.asnumpy(x))";
+const char* kNoCuda = ": no CUDA kernel in this binding; for GPU arrays call fastnlp.ops.rnn / rnn_backward";
 
 struct RnnArgs {
   Cell cell;
@@ -79,6 +81,24 @@ Array workspace_arg(const char* op, const py::object& obj, const RnnArgs& a, boo
 }  // namespace
 
 void bind_rnn(py::module_& m) {
+  m.def(
+      "rnn_check_args",
+      [](const std::string& op_name, const std::string& cell, py::object x_, py::object W_ih_,
+         py::object W_hh_, py::object b_ih_, py::object b_hh_, py::object lengths_, py::object h0_,
+         py::object c0_) -> py::object {
+        const char* op = op_name.c_str();
+        RnnArgs a = rnn_args(op, cell, x_, W_ih_, W_hh_, b_ih_, b_hh_, lengths_, h0_, c0_);
+        backend_for_given(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0}, false);
+        if (a.lengths.empty()) return py::none();
+        py::array_t<int64_t> lens(static_cast<py::ssize_t>(a.lengths.size()));
+        std::copy(a.lengths.begin(), a.lengths.end(), lens.mutable_data());
+        return std::move(lens);
+      },
+      py::arg("op"), py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"),
+      py::arg("b_hh"), py::arg("lengths"), py::arg("h0"), py::arg("c0"),
+      "The argument checks of rnn_forward (messages name `op`), for the GPU path that runs in Python: "
+      "returns the checked lengths as a host int64 array, or None.");
+
   m.def(
       "rnn_workspace_size",
       [](const std::string& cell, int64_t B, int64_t T, int64_t D, int64_t H) {

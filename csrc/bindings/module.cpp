@@ -41,4 +41,5 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_conv1d(m);
   fastnlp::bindings::bind_rnn(m);
   fastnlp::bindings::bind_word2vec(m);
+  fastnlp::bindings::bind_sequence_cuda(m);
 }
