@@ -13,9 +13,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_info, median_time, write_results  # noqa: E402
+from common import machine_info, median_time, set_threads, write_results  # noqa: E402
 
-import fastnlp  # noqa: E402
 from fastnlp import ops  # noqa: E402
 
 try:
@@ -251,14 +250,7 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args(argv)
 
-    fastnlp.set_num_threads(args.threads)
-    if torch:
-        torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)  # NumPy's own OpenBLAS gets the same thread count
-    except ImportError:
-        pass
+    set_threads(args.threads, torch)
     rng = np.random.default_rng(0)
     rows = []
     for name, kind, f_fast, f_np, f_torch in cases(rng, args.quick):

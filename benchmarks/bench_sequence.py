@@ -23,9 +23,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_info, write_results  # noqa: E402
+from common import machine_info, set_threads, write_results  # noqa: E402
 
-import fastnlp  # noqa: E402
 from fastnlp import ops  # noqa: E402
 
 try:
@@ -268,14 +267,7 @@ def main(argv=None):
     if args.quick:
         args.repeat, args.rounds, args.warmup = 2, 2, 1
 
-    fastnlp.set_num_threads(args.threads)
-    if torch:
-        torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)  # NumPy's own OpenBLAS gets the same thread count
-    except ImportError:
-        pass
+    set_threads(args.threads, torch)
     rng = np.random.default_rng(0)
     rows = []
     for name, pass_, f_fast, f_np, f_torch in cases(rng, args.quick):

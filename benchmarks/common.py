@@ -31,7 +31,21 @@ def machine_info():
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "load_average": os.getloadavg()}
+
+
+def set_threads(n, torch=None):
+    """The same thread count for fastnlp, PyTorch (when given) and NumPy's own BLAS."""
+    import fastnlp
+
+    fastnlp.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError:
+        pass
 
 
 def write_results(name, rows, columns, meta, out_dir):
