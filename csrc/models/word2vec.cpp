@@ -100,6 +100,11 @@ namespace {
 #define W2V_INLINE inline __attribute__((always_inline))
 
 constexpr int64_t kPlans = 4;  // centres planned ahead (train_sentence), a power of two
+// Skip-gram without shared negatives prefetches the K noise rows of pair c + kPairLead while pair
+// c trains; the plan of the next centre prefetches only its first kPairLead pairs. Issuing all
+// C K rows (up to 50 rows, 350 lines) at once stalled on the core's outstanding-miss limit; on a
+// 46k-word vocabulary the spread-out prefetch trained 10-20% more words/s.
+constexpr int64_t kPairLead = 1;
 
 // The helpers taking and returning these vectors are always inlined into the SIMD clones, so no
 // vector crosses a call and GCC's note that such an ABI depends on the ISA does not apply.
@@ -299,9 +304,11 @@ W2V_INLINE float predict_centre(const Model& m, Word2VecState& st, const float* 
 
 // Skip-gram at one centre with context ids ctx (C): each context word predicts the centre
 // (word2vec.c's order, the same model as the paper's). neg: (C, K) noise words, one row per
-// pair, or (K) shared by the window.
+// pair, or (K) shared by the window. lead > 0: prefetch the noise rows of pair c + lead while
+// pair c trains (training passes kPairLead; the exact-step entry 0).
 W2V_INLINE void sg_centre(const Model& m, Word2VecState& st, int32_t centre, const int32_t* ctx, int64_t C,
-                          const int32_t* neg, const uint8_t* codes, const int32_t* points, int64_t L, float alpha) {
+                          const int32_t* neg, const uint8_t* codes, const int32_t* points, int64_t L, float alpha,
+                          int64_t lead = 0) {
   const int64_t D = m.D;
   if (C == 0) return;
   float* dx = st.grad.data();
@@ -314,6 +321,9 @@ W2V_INLINE void sg_centre(const Model& m, Word2VecState& st, int32_t centre, con
     for (int64_t c = 0; c < C; ++c) axpy(1.0f, dx + c * D, m.syn0 + static_cast<int64_t>(ctx[c]) * D, D);
   } else {
     for (int64_t c = 0; c < C; ++c) {
+      if (lead > 0 && c + lead < C)  // the noise rows of pair c + lead (train_sentence's plan did pairs < lead)
+        for (int64_t k = 0; k < m.K; ++k)
+          prefetch_row(m.syn1neg + static_cast<int64_t>(neg[(c + lead) * m.K + k]) * D, D);
       float* x = m.syn0 + static_cast<int64_t>(ctx[c]) * D;
       const float* xs[1] = {x};
       std::fill(dx, dx + D, 0.0f);
@@ -357,8 +367,8 @@ W2V_INLINE uint32_t below(uint64_t r, uint32_t n) {
 // of kPlans): the window and noise words of centre pos + ahead are drawn, and the rows they will
 // touch prefetched, while centre pos trains; random rows of syn1neg (and of syn0 as words enter
 // the window, of syn1 along Huffman paths) are the main cache misses. Skip-gram trains long
-// enough per centre for one centre of lead time (and prefetches C K rows a centre, so more would
-// spill L1); CBOW looks further ahead. SIMD clones: the loops above are inlined here and compiled
+// enough per centre for one centre of lead time (its C K noise rows are prefetched pair by pair,
+// kPairLead pairs ahead, see sg_centre); CBOW looks further ahead. SIMD clones: the loops above are inlined here and compiled
 // for AVX-512, AVX2 and the baseline.
 FASTNLP_SIMD_CLONES void train_sentence(const Model& m, const Word2VecConfig& cfg, const NoiseSampler& noise,
                                         const HuffmanTree& tree, Word2VecState& st, const int32_t* sen, int64_t n,
@@ -389,10 +399,9 @@ FASTNLP_SIMD_CLONES void train_sentence(const Model& m, const Word2VecConfig& cf
     if (K > 0) {
       int32_t* neg = st.negatives.data() + buf * W2 * K;
       const int64_t nneg = per_pair ? c * K : K;
-      for (int64_t k = 0; k < nneg; ++k) {
-        neg[k] = noise.draw(st.rng.next());
-        prefetch_row(m.syn1neg + static_cast<int64_t>(neg[k]) * D, D);
-      }
+      for (int64_t k = 0; k < nneg; ++k) neg[k] = noise.draw(st.rng.next());
+      const int64_t nfetch = per_pair ? std::min(nneg, kPairLead * K) : nneg;
+      for (int64_t k = 0; k < nfetch; ++k) prefetch_row(m.syn1neg + static_cast<int64_t>(neg[k]) * D, D);
       prefetch_row(m.syn1neg + static_cast<int64_t>(centre) * D, D);
     }
     if (m.hs) {
@@ -416,7 +425,7 @@ FASTNLP_SIMD_CLONES void train_sentence(const Model& m, const Word2VecConfig& cf
     }
     const int32_t* ctx = st.context.data() + cur * W2;
     const int32_t* neg = st.negatives.data() + cur * W2 * K;
-    if (cfg.sg) sg_centre(m, st, centre, ctx, C[cur], neg, codes, points, L, alpha);
+    if (cfg.sg) sg_centre(m, st, centre, ctx, C[cur], neg, codes, points, L, alpha, per_pair ? kPairLead : 0);
     else cbow_centre(m, st, centre, ctx, C[cur], neg, codes, points, L, alpha);
   }
 }
