@@ -192,14 +192,20 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args(argv)
 
+    run_gpu_benchmark("bench_cuda", cases, args)
+
+
+def run_gpu_benchmark(bench, cases_fn, args, note=""):
+    """Times each (name, fastnlp_fn, cupy_fn) of cases_fn(cupy, rng, quick) with CUDA events and
+    writes benchmarks/results/<bench>.{json,md}; shared by the GPU benchmarks."""
     if not fastnlp.cuda_available():
-        sys.exit("bench_cuda: needs fastnlp built with CUDA, a GPU and CuPy (fastnlp.cuda_available() is False)")
+        sys.exit(f"{bench}: needs fastnlp built with CUDA, a GPU and CuPy (fastnlp.cuda_available() is False)")
     import cupy as cp
 
     gpu_name = _C.cuda_device_name()
     rng = np.random.default_rng(0)
     rows = []
-    for name, f_fast, f_cupy in cases(cp, rng, args.quick):
+    for name, f_fast, f_cupy in cases_fn(cp, rng, args.quick):
         t_fast = gpu_median_ms(f_fast, args.warmup, args.repeat)
         t_cupy = gpu_median_ms(f_cupy, args.warmup, args.repeat)
         row = {"op": name, "fastnlp_ms": t_fast, "cupy_ms": t_cupy, "speedup_vs_cupy": t_cupy / t_fast}
@@ -213,12 +219,11 @@ def main(argv=None):
             "quick": args.quick, "repeat": args.repeat, "warmup": args.warmup, "summary": summary,
             "threads": "n/a (GPU)",
             "note": f"GPU: {gpu_name}; CUDA-event medians of {args.repeat} calls after {args.warmup} "
-                    f"warm-up; median speedup vs CuPy x{summary['median_speedup_vs_cupy']:.2f}"}
-    text = write_results("bench_cuda" + ("_quick" if args.quick else ""), rows,
+                    f"warm-up; {note}median speedup vs CuPy x{summary['median_speedup_vs_cupy']:.2f}"}
+    text = write_results(bench + ("_quick" if args.quick else ""), rows,
                          ["op", "fastnlp_ms", "cupy_ms", "speedup_vs_cupy"], meta, args.out)
     print()
     print(text)
-
 
 if __name__ == "__main__":
     main()

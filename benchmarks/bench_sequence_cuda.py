@@ -10,17 +10,14 @@ in the same run on the same GPU. Writes benchmarks/results/bench_sequence_cuda.{
 
 import argparse
 import os
-import statistics
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_cuda import gpu_median_ms  # noqa: E402
-from common import machine_info, write_results  # noqa: E402
+from bench_cuda import run_gpu_benchmark  # noqa: E402
 
-import fastnlp  # noqa: E402
-from fastnlp import _C, ops  # noqa: E402
+from fastnlp import ops  # noqa: E402
 
 F32 = np.float32
 
@@ -171,35 +168,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args(argv)
 
-    if not fastnlp.cuda_available():
-        sys.exit("bench_sequence_cuda: needs fastnlp built with CUDA, a GPU and CuPy "
-                 "(fastnlp.cuda_available() is False)")
-    import cupy as cp
-
-    gpu_name = _C.cuda_device_name()
-    rng = np.random.default_rng(0)
-    rows = []
-    for name, f_fast, f_cupy in cases(cp, rng, args.quick):
-        t_fast = gpu_median_ms(f_fast, args.warmup, args.repeat)
-        t_cupy = gpu_median_ms(f_cupy, args.warmup, args.repeat)
-        row = {"op": name, "fastnlp_ms": t_fast, "cupy_ms": t_cupy, "speedup_vs_cupy": t_cupy / t_fast}
-        rows.append(row)
-        print(f"{name:60s} fastnlp {t_fast:8.3f} ms  cupy {t_cupy:8.3f} ms  x{row['speedup_vs_cupy']:.2f}",
-              flush=True)
-    speedups = [r["speedup_vs_cupy"] for r in rows]
-    summary = {"median_speedup_vs_cupy": statistics.median(speedups), "min_speedup_vs_cupy": min(speedups)}
-    meta = {"machine": machine_info(), "gpu": gpu_name, "cupy": cp.__version__,
-            "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(), "numpy": np.__version__,
-            "quick": args.quick, "repeat": args.repeat, "warmup": args.warmup, "summary": summary,
-            "threads": "n/a (GPU)",
-            "note": f"GPU: {gpu_name}; CUDA-event medians of {args.repeat} calls after {args.warmup} "
-                    f"warm-up; the RNN times include the per-step Python loop (kernel launches) on both "
-                    f"sides; median speedup vs CuPy x{summary['median_speedup_vs_cupy']:.2f}"}
-    text = write_results("bench_sequence_cuda" + ("_quick" if args.quick else ""), rows,
-                         ["op", "fastnlp_ms", "cupy_ms", "speedup_vs_cupy"], meta, args.out)
-    print()
-    print(text)
-
+    run_gpu_benchmark("bench_sequence_cuda", cases, args,
+                      note="the RNN times include the per-step Python loop (kernel launches) on both sides; ")
 
 if __name__ == "__main__":
     main()
