@@ -203,3 +203,24 @@ def test_reference_rejects_nothing_on_cpu_and_threads_setting():
         np.testing.assert_allclose(ops.linear(x, W, b), np.full((4, 2), 4.0))
     finally:
         fastnlp.set_num_threads(old)
+
+
+class _FakeGpuArray:
+    """Exposes a NumPy array through __cuda_array_interface__: the bindings must treat it as a GPU
+    array (and never hand its pointer to a CPU kernel)."""
+
+    def __init__(self, a):
+        self._a = a
+        self.shape, self.dtype = a.shape, a.dtype
+        self.__cuda_array_interface__ = {"shape": a.shape, "typestr": a.dtype.str, "strides": None,
+                                         "data": (a.ctypes.data, False), "version": 3}
+
+
+def test_optional_arguments_on_another_device():
+    x, W, b = _xwb()
+    with pytest.raises(ValueError, match=r"linear_forward: b is on the GPU but x is on the CPU"):
+        ops.linear(x, W, _FakeGpuArray(b))
+    y = ops.linear(x, W, b)
+    with pytest.raises(ValueError, match=r"linear_backward: db is on the GPU but x is on the CPU"):
+        _C.linear_backward(x, W, y, np.ones_like(y), None, np.empty_like(W), _FakeGpuArray(np.empty_like(b)),
+                           "identity")

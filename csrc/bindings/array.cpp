@@ -220,14 +220,17 @@ void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* 
 }
 
 Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference) {
-  const Array* first = *arrays.begin();
+  const Array* first = nullptr;
   for (const Array* a : arrays) {
+    if (!a->given()) continue;  // an optional argument left as None
+    if (!first) first = a;
     FASTNLP_CHECK(a->on_gpu == first->on_gpu, op, ": ", a->name, " is on the ",
                   a->on_gpu ? "GPU" : "CPU", " but ", first->name, " is on the ",
                   first->on_gpu ? "GPU" : "CPU", "; all arrays must live on one device");
     if (a->on_gpu && a->dtype == DType::kFloat64)
       throw py::type_error(str_cat(op, ": the CUDA kernels take float32, got ", a->name, " as float64"));
   }
+  FASTNLP_CHECK(first != nullptr, op, ": no array argument was given");
   return select_backend(op, first->on_gpu, reference);
 }
 

@@ -31,6 +31,8 @@ struct Array {
   bool writeable = false;
   bool contiguous = false;
 
+  // False for a default Array: an optional argument that was left as None.
+  bool given() const { return data != nullptr || !shape.empty(); }
   int ndim() const { return static_cast<int>(shape.size()); }
   int64_t dim(int i) const { return shape[i]; }
   int64_t size() const;
@@ -65,8 +67,9 @@ void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* 
 // None or an Array checked with float_in/float_out.
 bool is_none(const py::handle& obj);
 
-// Picks the backend for a call and checks all arrays live on the same device (and, on the GPU,
-// that they are float32: the CUDA kernels are float only).
+// Picks the backend for a call and checks all given arrays (optional ones left as None are
+// skipped) live on the same device (and, on the GPU, that they are float32: the CUDA kernels are
+// float only).
 Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference);
 
 // Runs f(T{}) with T = float or double according to a float array's dtype.

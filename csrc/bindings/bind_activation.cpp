@@ -77,7 +77,7 @@ void bind_activation(py::module_& m) {
           expect_same_dtype(b, z);
           expect_shape(b, {H}, " (H, the columns of z)");
         }
-        const Backend be = is_none(b_) ? backend_for(op, {&z}, false) : backend_for(op, {&z, &b}, false);
+        const Backend be = backend_for(op, {&z, &b}, false);
         py::gil_scoped_release nogil;
         float_dispatch(z, [&](auto t) {
           using T = decltype(t);
@@ -104,8 +104,7 @@ void bind_activation(py::module_& m) {
         Array dz = float_out(op, "dz", dz_, y, {B, H});
         Array db;
         if (!is_none(db_)) db = float_out(op, "db", db_, y, {H});
-        const Backend be = is_none(db_) ? backend_for(op, {&y, &dy, &dz}, false)
-                                        : backend_for(op, {&y, &dy, &dz, &db}, false);
+        const Backend be = backend_for(op, {&y, &dy, &dz, &db}, false);
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {
           using T = decltype(t);

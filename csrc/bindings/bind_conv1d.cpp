@@ -82,7 +82,7 @@ void bind_conv1d(py::module_& m) {
           expect_same_dtype(b, a.x);
           expect_shape(b, {a.d.H}, " (H, the rows of W)");
         }
-        backend_for_given(op, {&a.x, &a.W, &b}, false);
+        backend_for(op, {&a.x, &a.W, &b}, false);
         if (a.lengths.empty()) return py::none();
         py::array_t<int64_t> lens(static_cast<py::ssize_t>(a.lengths.size()));
         std::copy(a.lengths.begin(), a.lengths.end(), lens.mutable_data());
@@ -113,7 +113,7 @@ void bind_conv1d(py::module_& m) {
         if (pool != Pool::kMax) y = float_out(op, "y", y_, a.x, {d.B, a.T_out, d.H});
         if (pool != Pool::kNone) pooled = float_out(op, "pooled", pooled_, a.x, {d.B, d.H});
         if (pool == Pool::kMax) argmax = argmax_arg(op, argmax_, d.B, d.H, true);
-        const Backend be = backend_for_given(op, {&a.x, &a.W, &b, &y, &pooled, &argmax}, reference);
+        const Backend be = backend_for(op, {&a.x, &a.W, &b, &y, &pooled, &argmax}, reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
@@ -181,7 +181,7 @@ void bind_conv1d(py::module_& m) {
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, a.x, {d.B, d.T, d.D});
         if (!is_none(dW_)) dW = float_out(op, "dW", dW_, a.x, {d.H, d.K * d.D});
         if (!is_none(db_)) db = float_out(op, "db", db_, a.x, {d.H});
-        const Backend be = backend_for_given(op, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db},
+        const Backend be = backend_for(op, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db},
                                              reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
         const int64_t* lens = lengths_ptr(a.lengths);

@@ -32,7 +32,7 @@ void bind_linear(py::module_& m) {
           expect_shape(b, {H}, " (H, the rows of W)");
         }
         Array y = float_out(op, "y", y_, x, {B, H});
-        const Backend be = backend_for(op, {&x, &W, &y}, reference);
+        const Backend be = backend_for(op, {&x, &W, &b, &y}, reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kGpuLinear);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
@@ -68,7 +68,7 @@ void bind_linear(py::module_& m) {
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, x, {B, D});
         if (!is_none(dW_)) dW = float_out(op, "dW", dW_, x, {H, D});
         if (!is_none(db_)) db = float_out(op, "db", db_, x, {H});
-        const Backend be = backend_for(op, {&x, &W, &y, &dy}, reference);
+        const Backend be = backend_for(op, {&x, &W, &y, &dy, &dx, &dW, &db}, reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kGpuLinear);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {

@@ -88,7 +88,7 @@ void bind_rnn(py::module_& m) {
          py::object c0_) -> py::object {
         const char* op = op_name.c_str();
         RnnArgs a = rnn_args(op, cell, x_, W_ih_, W_hh_, b_ih_, b_hh_, lengths_, h0_, c0_);
-        backend_for_given(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0}, false);
+        backend_for(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0}, false);
         if (a.lengths.empty()) return py::none();
         py::array_t<int64_t> lens(static_cast<py::ssize_t>(a.lengths.size()));
         std::copy(a.lengths.begin(), a.lengths.end(), lens.mutable_data());
@@ -123,7 +123,7 @@ void bind_rnn(py::module_& m) {
         FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
-        const Backend be = backend_for_given(
+        const Backend be = backend_for(
             op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference);
         FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
         const int64_t* lens = lengths_ptr(a.lengths);
@@ -179,7 +179,7 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
-        const Backend be = backend_for_given(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws,
+        const Backend be = backend_for(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws,
                                                   &dout, &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh,
                                                   &db_ih, &db_hh},
                                              reference);

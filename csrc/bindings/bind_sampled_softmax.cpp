@@ -27,15 +27,6 @@ Array optional_float(const char* op, const char* name, const py::handle& obj, co
   return a;
 }
 
-// Every given array (None leaves an Array with no shape) on the device of the first, and
-// float32 on the GPU.
-Backend backend_of(const char* op, const Array& first, std::initializer_list<const Array*> arrays,
-                   bool reference) {
-  for (const Array* a : arrays)
-    if (a->ndim() > 0) backend_for(op, {&first, a}, reference);
-  return backend_for(op, {&first}, reference);
-}
-
 }  // namespace
 
 void bind_sampled_softmax(py::module_& m) {
@@ -64,8 +55,8 @@ void bind_sampled_softmax(py::module_& m) {
         Array dh = optional_float(op, "dh", dh_, h, {B, H}, "", true);
         Array grad_rows = optional_float(op, "grad_rows", grad_rows_, h, {B + K, H}, "", true);
         Array grad_bias = optional_float(op, "grad_bias", grad_bias_, h, {B + K}, "", true);
-        const Backend be = backend_of(
-            op, h, {&W, &b, &targets, &samples, &logq_t, &logq_s, &losses, &dh, &grad_rows, &grad_bias},
+        const Backend be = backend_for(
+            op, {&h, &W, &b, &targets, &samples, &logq_t, &logq_s, &losses, &dh, &grad_rows, &grad_bias},
             reference);
         FASTNLP_CHECK(be != Backend::kCuda, op,
                       ": GPU arrays go through fastnlp.ops.sampled_softmax (GEMMs in CuPy + fused "
@@ -123,8 +114,8 @@ void bind_sampled_softmax(py::module_& m) {
         expect_same_dtype(logq_s, s_true);
         expect_shape(logq_s, {K}, " (K, one per sample)");
         Array losses = optional_float(op, "losses", losses_, s_true, {B}, "", true);
-        const Backend be = backend_of(
-            op, s_true, {&s_samp, &b_true, &b_samp, &targets, &samples, &logq_t, &logq_s, &losses}, false);
+        const Backend be = backend_for(
+            op, {&s_true, &s_samp, &b_true, &b_samp, &targets, &samples, &logq_t, &logq_s, &losses}, false);
         if (num_classes >= 0) {  // on the GPU, checked below with the device kernel
           expect_ids_in_range(targets, num_classes, "num_classes");
           expect_ids_in_range(samples, num_classes, "num_classes");

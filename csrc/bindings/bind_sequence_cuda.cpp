@@ -15,7 +15,7 @@ namespace {
 
 // Every given array on the GPU (float32: backend_for checks it), and CUDA compiled in.
 void expect_gpu(const char* op, std::initializer_list<const Array*> arrays) {
-  const Backend be = backend_for_given(op, arrays, false);
+  const Backend be = backend_for(op, arrays, false);
   FASTNLP_CHECK(be == Backend::kCuda, op,
                 ": a GPU building block of fastnlp.ops (conv1d / rnn); it needs CuPy (GPU) arrays, got "
                 "NumPy arrays");

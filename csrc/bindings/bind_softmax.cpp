@@ -107,9 +107,7 @@ void bind_softmax(py::module_& m) {
         Array losses, dlogits;
         if (!is_none(losses_)) losses = float_out(op, "losses", losses_, logits, {B});
         if (!is_none(dlogits_)) dlogits = float_out(op, "dlogits", dlogits_, logits, {B, V});
-        Backend be = backend_for(op, {&logits, &targets}, reference);
-        if (!is_none(losses_)) backend_for(op, {&logits, &losses}, reference);
-        if (!is_none(dlogits_)) backend_for(op, {&logits, &dlogits}, reference);
+        const Backend be = backend_for(op, {&logits, &targets, &losses, &dlogits}, reference);
         if (!targets.on_gpu) {
           ids_dispatch(targets, [&](auto i) {
             using I = decltype(i);

@@ -1,6 +1,6 @@
 // Shared argument helpers of the sequence bindings (conv1d and the RNNs): per-sequence lengths
 // (None, or a 1-D int32/int64 array of B values in [1, T], copied to int64 since B is small so the
-// kernels take one index type), and the device check over every array actually given.
+// kernels take one index type).
 #pragma once
 
 #include <cstdint>
@@ -24,21 +24,6 @@ inline std::vector<int64_t> lengths_in(const char* op, const py::handle& obj, in
     FASTNLP_CHECK(out[i] >= 1 && out[i] <= T, op, ": lengths must be in [1, T=", T, "] (T from x), got ",
                   out[i], " at position ", i, out[i] == 0 ? " (zero-length sequences are not allowed)" : "");
   return out;
-}
-
-// backend_for over the arrays that were given: optional ones left as None (empty Arrays) are
-// skipped, every other one, outputs included, must be on the device of the first.
-inline Backend backend_for_given(const char* op, std::initializer_list<const Array*> arrays,
-                                 bool reference) {
-  const Array* first = nullptr;
-  for (const Array* a : arrays) {
-    if (a->shape.empty()) continue;  // not given
-    if (!first) first = a;
-    FASTNLP_CHECK(a->on_gpu == first->on_gpu, op, ": ", a->name, " is on the ", a->on_gpu ? "GPU" : "CPU",
-                  " but ", first->name, " is on the ", first->on_gpu ? "GPU" : "CPU",
-                  "; all arrays must live on one device");
-  }
-  return backend_for(op, {first}, reference);
 }
 
 inline const int64_t* lengths_ptr(const std::vector<int64_t>& v) { return v.empty() ? nullptr : v.data(); }
