@@ -7,11 +7,11 @@ Formats: word2vec's text and binary formats (readable and writable by word2vec.c
 training state in the same format.
 """
 
-import json
 import os
-import zipfile
 
 import numpy as np
+
+from . import safeformat
 
 __all__ = ["KeyedVectors"]
 
@@ -19,89 +19,29 @@ FORMAT_NAME = "fastnlp.word2vec"
 FORMAT_VERSION = 1
 
 
-# --------------------------------------------------------------------------------------------
-# fastnlp's safe format: arrays in an .npz (no pickle), the rest in a JSON header.
-
-def _encode_words(words):
-    data = [w.encode("utf-8") for w in words]
-    offsets = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in data], out=offsets[1:])
-    return np.frombuffer(b"".join(data), dtype=np.uint8), offsets
-
-
-def _decode_words(blob, offsets):
-    raw = blob.tobytes()
-    return [raw[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(len(offsets) - 1)]
-
+# fastnlp's safe format (see safeformat.py): the vectors plus the word table and a JSON header.
 
 def save_npz(path, header, words, arrays):
-    """Writes header (JSON-able dict), words and float/int arrays to `path` atomically: a temporary
-    file beside it, then os.replace, so a crash never leaves a half-written model."""
-    path = os.fspath(path)
-    header = dict(header, format=FORMAT_NAME, version=FORMAT_VERSION)
-    blob, offsets = _encode_words(words)
-    payload = dict(arrays)
-    payload["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    payload["words_utf8"] = blob
-    payload["word_offsets"] = offsets
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Writes header (JSON-able dict), words and float/int arrays to `path` atomically."""
+    blob, offsets = safeformat.encode_strings(words)
+    safeformat.save(path, FORMAT_NAME, FORMAT_VERSION, header,
+                    dict(arrays, words_utf8=blob, word_offsets=offsets))
 
 
 def load_npz(path):
     """(header, words, arrays) from a file written by save_npz; ValueError saying what is wrong
     for anything else (not a zip, bad CRC, missing member, wrong version, inconsistent shapes)."""
-    path = os.fspath(path)
-
-    def bad(why):
-        return ValueError(f"{path}: not a valid fastnlp word2vec file ({why})")
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            names = set(z.files)
-            for need in ("header", "words_utf8", "word_offsets", "vectors"):
-                if need not in names:
-                    raise bad(f"member '{need}' is missing")
-            arrays = {name: z[name] for name in names}
-    except ValueError as e:
-        if str(e).startswith(path):
-            raise
-        raise bad(str(e)) from e
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
-        raise bad(f"{type(e).__name__}: {e}") from e
-    try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise bad(f"unreadable header: {e}") from e
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
-        raise bad(f"header format is {header.get('format') if isinstance(header, dict) else header!r}, "
-                  f"expected '{FORMAT_NAME}'")
-    if not isinstance(header.get("version"), int) or header["version"] > FORMAT_VERSION:
-        raise bad(f"format version {header.get('version')!r}; this fastnlp reads versions <= {FORMAT_VERSION}")
+    header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION,
+                                          ("words_utf8", "word_offsets", "vectors"), "fastnlp word2vec file")
     offsets = arrays.pop("word_offsets")
     blob = arrays.pop("words_utf8")
     vectors = arrays["vectors"]
     if vectors.dtype != np.float32 or vectors.ndim != 2:
         raise bad(f"vectors must be a 2-D float32 array, got {vectors.dtype} with shape {vectors.shape}")
     V = vectors.shape[0]
-    if (offsets.dtype != np.int64 or offsets.shape != (V + 1,) or blob.dtype != np.uint8 or offsets[0] != 0
-            or offsets[-1] != blob.size or np.any(np.diff(offsets) < 0)):
+    if offsets.shape != (V + 1,):
         raise bad(f"word table inconsistent with {V} vectors")
-    try:
-        words = _decode_words(blob, offsets)
-    except UnicodeDecodeError as e:
-        raise bad(f"words are not UTF-8: {e}") from e
+    words = safeformat.decode_strings(blob, offsets, bad)
     for name, a in arrays.items():
         if name in ("syn1neg", "syn1") and (a.dtype != np.float32 or a.shape != vectors.shape):
             raise bad(f"{name} must be float32 with shape {vectors.shape}, got {a.dtype} {a.shape}")
@@ -109,8 +49,6 @@ def load_npz(path):
             raise bad(f"counts must be int64 with shape ({V},), got {a.dtype} {a.shape}")
     return header, words, arrays
 
-
-# --------------------------------------------------------------------------------------------
 
 def _rankdata(x):
     """Ranks 1..n with ties given their average rank (as scipy.stats.rankdata)."""
