@@ -69,10 +69,11 @@ def family_key(family, token):
 
 
 def check_family(family):
-    if family != "caps":
-        family_key(family, "")
-    if family[:6] in ("suffix", "prefix") and not 1 <= int(family[6:]) <= 9:
-        raise ValueError(f"features: {family!r} needs N in 1..9")
+    ok = family in ("word", "caps") or (len(family) == 7 and family[:6] in ("suffix", "prefix")
+                                        and family[6] in "123456789")
+    if not ok:
+        raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN or prefixN "
+                         f"with N in 1..9")
 
 
 def featurize_ref(sentences, families, lexicons):
@@ -83,6 +84,8 @@ def featurize_ref(sentences, families, lexicons):
 
     for family in families:
         check_family(family)
+    if len(lexicons) != len(families):
+        raise ValueError(f"features: {len(families)} families but {len(lexicons)} lexicons")
     rows, offsets = [], [0]
     for sentence in sentences:
         for token in sentence:
