@@ -116,11 +116,12 @@ def test_featurize_empty_inputs():
                                         [2, features.CAPS_ALL]])
 
 
-def test_featurize_non_ascii_digit_family_name_like_reference(rng):
-    """features.py reads N with int(), which takes any Unicode digit: the wrapper does the same."""
-    families = ["suffix\u0663", "prefix01"]  # ARABIC-INDIC DIGIT THREE
-    lists, dicts = make_lexicons(families, AWKWARD_TOKENS, rng)
-    assert_same_as_ref([AWKWARD_TOKENS], families, lists, dicts)
+def test_family_names_take_one_ascii_digit():
+    for name in ("suffix\u0663", "prefix01"):  # ARABIC-INDIC DIGIT THREE; a leading zero
+        with pytest.raises(ValueError, match="features: "):
+            _fast.Featurizer([name], [[]])
+        with pytest.raises(ValueError, match="features: "):
+            features.featurize_ref([["a"]], [name], [{}])
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from fastnlp.tagging import data, metrics, schemes
-from fastnlp.tagging import tokenize as tok
+from fastnlp.tagging import tokenizer as tok
 from conftest import shared_data
 
 EXACT = dict(abs=1e-9)

@@ -28,10 +28,8 @@ class Featurizer:
             if not isinstance(family, str):
                 raise TypeError(f"Featurizer: families must be str, got {type(family).__name__}")
             check_family(family)
-        # features.py reads N with int(), which also takes non-ASCII digits; C++ wants "suffix3".
-        canonical = [f if f in ("word", "caps") else f"{f[:6]}{int(f[6:])}" for f in families]
         self.families = families
-        self._impl = _C.Featurizer(canonical, list(lexicons))
+        self._impl = _C.Featurizer(families, list(lexicons))
 
     @property
     def vocab_sizes(self):

@@ -69,11 +69,14 @@ def family_key(family, token):
 
 
 def check_family(family):
-    ok = family in ("word", "caps") or (len(family) == 7 and family[:6] in ("suffix", "prefix")
-                                        and family[6] in "123456789")
-    if not ok:
-        raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN or prefixN "
-                         f"with N in 1..9")
+    if family in ("word", "caps"):
+        return
+    digits = family[6:]
+    if family[:6] in ("suffix", "prefix") and digits.isascii() and digits.isdigit():
+        if len(digits) == 1 and digits != "0":
+            return
+        raise ValueError(f"features: {family!r} needs N in 1..9")
+    raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN or prefixN")
 
 
 def featurize_ref(sentences, families, lexicons):

