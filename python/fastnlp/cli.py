@@ -101,11 +101,74 @@ def _word2vec(args):
     return 2
 
 
+def _add_tag(sub):
+    t = sub.add_parser("tag", help="tag text with the shipped window taggers; prints word/TAG")
+    t.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="input text (default: stdin)")
+    t.add_argument("--task", default="pos", help="comma-separated tasks among pos, chunk, ner, upos, or paths "
+                   "of saved taggers; one tag per task is printed after each word (default pos)")
+    t.add_argument("--tokenized", action="store_true",
+                   help="each input line is one sentence of whitespace-separated tokens, kept as is")
+    t.add_argument("--threads", type=int, default=None, help="threads (default: all)")
+    t.add_argument("--batch", type=int, default=2000, help="sentences tagged per call (default 2000)")
+
+
+def _read_sentences(stream, tokenized):
+    """Yields the sentences of each input line (a list of token lists; [] for a blank line)."""
+    from .tagging.tokenizer import sentences, tokenize
+
+    for raw in stream:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if tokenized:
+            yield [line.split()] if line.strip() else []
+        else:
+            yield [tokenize(s) for s in sentences(line)]
+
+
+def _tag(args):
+    import fastnlp
+    from .tagging import load_tagger
+
+    if args.threads is not None:
+        fastnlp.set_num_threads(args.threads)
+    taggers = [load_tagger(name.strip()) for name in args.task.split(",") if name.strip()]
+    if not taggers:
+        raise ValueError("--task names no tagger")
+    stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    out = sys.stdout
+
+    def flush(lines):
+        flat = [s for line in lines for s in line]
+        tags = [tagger.tag_batch(flat) for tagger in taggers]
+        k = 0
+        for line in lines:
+            words = []
+            for sentence in line:
+                for i, token in enumerate(sentence):
+                    words.append("/".join([token] + [t[k][i] for t in tags]))
+                k += 1
+            out.write(" ".join(words) + "\n")
+
+    try:
+        lines, count = [], 0
+        for line in _read_sentences(stream, args.tokenized):
+            lines.append(line)
+            count += len(line)
+            if count >= args.batch:
+                flush(lines)
+                lines, count = [], 0
+        flush(lines)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastnlp", description="fastnlp command line")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="build and device information")
     _add_word2vec(sub)
+    _add_tag(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
         import fastnlp
@@ -118,6 +181,12 @@ def main(argv=None):
             return _word2vec(args)
         except (ValueError, TypeError, OSError, KeyError) as err:
             print(f"fastnlp word2vec: error: {err}", file=sys.stderr)
+            return 1
+    elif args.command == "tag":
+        try:
+            return _tag(args)
+        except (ValueError, TypeError, OSError) as err:
+            print(f"fastnlp tag: error: {err}", file=sys.stderr)
             return 1
     return 0
 
