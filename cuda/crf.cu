@@ -74,9 +74,11 @@ __device__ float lse_col(const float* a, const float* __restrict__ W, int64_t si
 // log Z from the last (normalized) alphas and the running shift C.
 __device__ double log_z(float a, double C, float* fscratch, double* dscratch) {
   const float m = block_max(a, fscratch);
-  // Threads past K hold a = -inf and add 0; a NaN alpha makes the sum, and log Z, NaN.
-  const double e = m == -INFINITY ? 0.0 : exp(double(a) - double(m));
+  // Threads past K hold a = -inf and add 0; a NaN alpha makes the sum, and log Z, NaN (even when
+  // the max, which skips NaN, is -inf).
+  const double e = a != a ? double(a) : (m == -INFINITY ? 0.0 : exp(double(a) - double(m)));
   const double s = block_sum(e, dscratch);
+  if (s != s) return s;
   return m == -INFINITY ? -INFINITY : C + double(m) + log(s);
 }
 

@@ -47,10 +47,14 @@ int64_t sentence_grain(int64_t S, int64_t N, int64_t K) {
 // ---- reference (double) ----
 
 // log sum exp(v) over n values. The max is subtracted first, so no exp overflows and the largest
-// term is exactly 1; all -inf (no allowed path) gives -inf instead of exp(-inf - -inf) = NaN.
+// term is exactly 1; all -inf (no allowed path) gives -inf instead of exp(-inf - -inf) = NaN,
+// and any NaN gives NaN.
 double lse_ref(const double* v, int64_t n) {
   double m = kNegInf<double>;
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) return v[i];
+    m = std::max(m, v[i]);
+  }
   if (m == kNegInf<double>) return m;
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += std::exp(v[i] - m);
@@ -132,10 +136,14 @@ FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
   return double(mx);
 }
 
+// log sum exp(v) over K values in double (once per sentence); NaN in, NaN out.
 template <typename T>
 FASTNLP_CRF_INLINE double lse_double(const T* v, int64_t K) {
   T mx = v[0];
-  for (int64_t j = 1; j < K; ++j) mx = v[j] > mx ? v[j] : mx;
+  for (int64_t j = 0; j < K; ++j) {
+    if (v[j] != v[j]) return double(v[j]);
+    mx = v[j] > mx ? v[j] : mx;
+  }
   if (mx == kNegInf<T>) return kNegInf<double>;
   double s = 0;
   for (int64_t j = 0; j < K; ++j) s += std::exp(double(v[j]) - double(mx));
