@@ -38,7 +38,7 @@ constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
 int64_t padded(int64_t K) { return (K + kPad - 1) / kPad * kPad; }
 
-// Sentences per thread chunk so that a chunk holds about kWork of K*K work.
+// Sentences (or backward chunks) per thread so that a thread gets about kWork of K*K work.
 int64_t sentence_grain(int64_t S, int64_t N, int64_t K) {
   const int64_t per_sentence = std::max<int64_t>(1, (N / std::max<int64_t>(1, S)) * K * K);
   return std::max<int64_t>(1, kWork / per_sentence);
@@ -195,6 +195,19 @@ FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const 
   return logz - gold_score(x, y, trans, start, L, K);
 }
 
+// out[j] = g * exp(a[j] + b[j] + c), j < K.
+template <typename T>
+FASTNLP_CRF_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
+                                   T* __restrict__ out, int64_t K) {
+  for (int64_t j = 0; j < K; ++j) out[j] = g * fast_exp(a[j] + b[j] + c);
+}
+
+template <typename T>
+FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+                            int64_t K) {
+  for (int64_t j = 0; j < K; ++j) out[j] = a[j] + b[j];
+}
+
 // One sentence's gradients: dx (L, K) written, dT (K, Kp) and dS (K) accumulated (double).
 // WTp: trans transposed, (K, Kp) padded like Wp.
 template <typename T>
@@ -215,7 +228,7 @@ FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T
     const T c = static_cast<T>(C[t] + D - logz);
     const T* at = alpha + t * Kp;
     T* dxt = dx + t * K;
-    for (int64_t j = 0; j < K; ++j) dxt[j] = g * fast_exp(at[j] + b[j] + c);
+    scaled_exp(at, b, c, g, dxt, K);
     dxt[y[t]] -= g;
     if (t == 0) {
       for (int64_t j = 0; j < K; ++j) dS[j] += double(dxt[j]);
@@ -223,7 +236,7 @@ FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T
     }
     // Pairwise marginals p(y_{t-1} = i, y_t = j) = exp(alpha[t-1][i] + trans[i][j] + x[t][j] +
     // beta[t][j] - log Z).
-    for (int64_t j = 0; j < K; ++j) w[j] = x[t * K + j] + b[j];
+    add(x + t * K, b, w, K);
     const T c2 = static_cast<T>(C[t - 1] + D - logz);
     const T* ap = alpha + (t - 1) * Kp;
     for (int64_t i = 0; i < K; ++i) {
@@ -240,37 +253,48 @@ FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T
   }
 }
 
-// Viterbi over one sentence: writes its tags, returns the best score. Ties go to the lowest id
-// (strict > when scanning ids upwards).
+// out[j] = x[j] + max_i (d[i] + W[i][j]) for j < K and arg[j] = the lowest i reaching that max
+// (strict > while scanning i upwards); W (K, Kp) padded with -inf, best: (Kp) scratch.
+template <typename T>
+FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
+                                 const T* __restrict__ x, T* __restrict__ out, T* __restrict__ best,
+                                 int32_t* __restrict__ arg, int64_t K, int64_t Kp) {
+  const T d0 = d[0];
+  for (int64_t j = 0; j < Kp; ++j) {
+    best[j] = d0 + W[j];
+    arg[j] = 0;
+  }
+  for (int64_t i = 1; i < K; ++i) {
+    const T di = d[i];
+    const T* row = W + i * Kp;
+    const int32_t id = static_cast<int32_t>(i);
+    for (int64_t j = 0; j < Kp; ++j) {
+      const T v = di + row[j];
+      const T b = best[j];
+      // A bit mask, not `better ? id : arg[j]`: GCC turns that into a masked store behind a
+      // data-dependent "any lane better?" branch, which mispredicts on every other row.
+      const int32_t take = -static_cast<int32_t>(v > b);
+      arg[j] = (id & take) | (arg[j] & ~take);
+      best[j] = v > b ? v : b;
+    }
+  }
+  for (int64_t j = 0; j < K; ++j) out[j] = best[j] + x[j];
+}
+
+// Viterbi over one sentence: writes its tags, returns the best score.
 template <typename T>
 FASTNLP_CRF_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
                                                 int64_t K, int64_t Kp, int32_t* tags,
                                                 CrfScratch<T>& ws) {
-  T* __restrict__ d = ws.b.data();     // normalized best score ending in each tag
-  T* __restrict__ best = ws.m.data();  // (Kp) best over predecessors
+  T* d = ws.b.data();   // normalized best score ending in each tag, at position t - 1 ...
+  T* dn = ws.bn.data();  // ... and t (swapped after each step)
   int32_t* bp = ws.bp.data();
   for (int64_t j = 0; j < K; ++j) d[j] = start[j] + x[j];
   double shift = normalize(d, K);
   for (int64_t t = 1; t < L; ++t) {
-    int32_t* __restrict__ bpt = bp + t * Kp;
-    const T d0 = d[0];
-    for (int64_t j = 0; j < Kp; ++j) {
-      best[j] = d0 + Wp[j];
-      bpt[j] = 0;
-    }
-    for (int64_t i = 1; i < K; ++i) {
-      const T di = d[i];
-      const T* row = Wp + i * Kp;
-      const int32_t id = static_cast<int32_t>(i);
-      for (int64_t j = 0; j < Kp; ++j) {
-        const T v = di + row[j];
-        const bool better = v > best[j];
-        bpt[j] = better ? id : bpt[j];
-        best[j] = better ? v : best[j];
-      }
-    }
-    for (int64_t j = 0; j < K; ++j) d[j] = best[j] + x[t * K + j];
-    shift += normalize(d, K);
+    max_step(d, Wp, x + t * K, dn, ws.m.data(), bp + t * Kp, K, Kp);
+    shift += normalize(dn, K);
+    std::swap(d, dn);
   }
   int32_t j_best = 0;
   for (int64_t j = 1; j < K; ++j)
@@ -481,7 +505,7 @@ void crf_nll(const T* scores, const int64_t* offsets, const int32_t* tags, const
 template <typename T>
 void crf_nll_backward(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
                       const T* start, const T* grad_nll, T* dscores, T* dtrans, T* dstart, int64_t S,
-                      int64_t /*N*/, int64_t K) {
+                      int64_t N, int64_t K) {
   const int64_t Kp = padded(K);
   const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
   const std::vector<T> WTp = padded_trans(trans, K, Kp, true);
@@ -493,7 +517,8 @@ void crf_nll_backward(const T* scores, const int64_t* offsets, const int32_t* ta
       1, std::min({(S + kSentencesPerChunk - 1) / kSentencesPerChunk, kMaxChunks,
                    kPartialBudget / part}));
   std::vector<double> partial(chunks * part, 0.0);
-  parallel_for(chunks, 1, [&](int64_t c_lo, int64_t c_hi) {
+  const int64_t chunk_grain = sentence_grain(chunks, N, K);  // N / chunks rows per chunk
+  parallel_for(chunks, chunk_grain, [&](int64_t c_lo, int64_t c_hi) {
     CrfScratch<T> ws(Kp);
     for (int64_t c = c_lo; c < c_hi; ++c) {
       double* dT = partial.data() + c * part;
