@@ -474,31 +474,39 @@ OPS = ["crf_nll", "crf_nll_backward", "viterbi_decode"]
 F32 = np.float32
 
 BAD_COMMON = [
-    (dict(scores=np.zeros((5, 3), np.int32)), TypeError, r"scores must be float32 or float64, got int32 with shape \(5, 3\)"),
+    (dict(scores=np.zeros((5, 3), np.int32)), TypeError,
+     r"scores must be float32 or float64, got int32 with shape \(5, 3\)"),
     (dict(scores=np.zeros(15, F32)), ValueError, r"scores must be 2-D, got shape \(15,\) \(1-D\)"),
     (dict(scores=np.zeros((5, 0), F32), transitions=np.zeros((0, 0), F32), start=np.zeros(0, F32)),
      ValueError, r"scores must have at least one tag column \(K >= 1\), got shape \(5, 0\)"),
     (dict(scores=np.zeros((5, 6), F32)[:, ::2]), ValueError, r"scores must be C-contiguous"),
     (dict(offsets=np.array([0, 2, 2, 5], np.int32)), TypeError, r"offsets must be int64, got int32"),
-    (dict(offsets=np.array([[0, 2, 2, 5]], np.int64)), ValueError, r"offsets must be 1-D, got shape \(1, 4\)"),
+    (dict(offsets=np.array([[0, 2, 2, 5]], np.int64)), ValueError,
+     r"offsets must be 1-D, got shape \(1, 4\)"),
     (dict(offsets=np.zeros(0, np.int64)), ValueError, r"offsets must have S\+1 >= 1 entries"),
-    (dict(offsets=np.array([1, 2, 2, 5], np.int64)), ValueError, r"offsets must start at 0, got offsets\[0\] = 1"),
+    (dict(offsets=np.array([1, 2, 2, 5], np.int64)), ValueError,
+     r"offsets must start at 0, got offsets\[0\] = 1"),
     (dict(offsets=np.array([0, 3, 2, 5], np.int64)), ValueError,
      r"offsets must be non-decreasing, got offsets\[2\] = 2 < offsets\[1\] = 3"),
     (dict(offsets=np.array([0, 2, 2, 4], np.int64)), ValueError,
      r"offsets must end at N = 5 \(the rows of scores\), got offsets\[3\] = 4"),
     (dict(offsets=np.array([0, 2, 2, 6], np.int64)), ValueError, r"offsets must end at N = 5"),
-    (dict(transitions=np.zeros((3, 4), F32)), ValueError, r"transitions must have shape \(3, 3\) \(K, K\) with K from scores, got \(3, 4\)"),
-    (dict(transitions=np.zeros((3, 3), np.float64)), TypeError, r"transitions must have the dtype of scores \(float32\), got float64"),
-    (dict(start=np.zeros(4, F32)), ValueError, r"start must have shape \(3,\) \(K\) with K from scores, got \(4,\)"),
+    (dict(transitions=np.zeros((3, 4), F32)), ValueError,
+     r"transitions must have shape \(3, 3\) \(K, K\) with K from scores, got \(3, 4\)"),
+    (dict(transitions=np.zeros((3, 3), np.float64)), TypeError,
+     r"transitions must have the dtype of scores \(float32\), got float64"),
+    (dict(start=np.zeros(4, F32)), ValueError,
+     r"start must have shape \(3,\) \(K\) with K from scores, got \(4,\)"),
     (dict(start=[0.0, 0.0, 0.0]), TypeError, r"start must be a NumPy array or a GPU array, got list"),
 ]
 BAD_TAGS = [
     (dict(tags=np.array([0, 1, 2, 3, 0], np.int32)), ValueError,
      r"tags must be in \[0, 3\) \(tag ids, K from scores\), got 3 at position 3"),
-    (dict(tags=np.array([0, -1, 2, 1, 0], np.int32)), ValueError, r"tags must be in \[0, 3\) .*got -1 at position 1"),
+    (dict(tags=np.array([0, -1, 2, 1, 0], np.int32)), ValueError,
+     r"tags must be in \[0, 3\) .*got -1 at position 1"),
     (dict(tags=np.zeros(5, np.int64)), TypeError, r"tags must be int32, got int64"),
-    (dict(tags=np.zeros(4, np.int32)), ValueError, r"tags must have shape \(5,\) \(N, one gold tag per row of scores\), got \(4,\)"),
+    (dict(tags=np.zeros(4, np.int32)), ValueError,
+     r"tags must have shape \(5,\) \(N, one gold tag per row of scores\), got \(4,\)"),
     (dict(tags=None), ValueError, r"tags must be an int32 array, got None"),
 ]
 
@@ -520,9 +528,11 @@ def test_bad_tags(op, over, exc, msg):
 def test_bad_grad_nll_and_outputs():
     a = good_args()
     args = (a["scores"], a["offsets"], a["tags"], a["transitions"], a["start"])
-    with pytest.raises(ValueError, match=r"^crf_nll_backward: grad_nll must have shape \(3,\) \(S, one per sentence\), got \(2,\)"):
+    with pytest.raises(ValueError, match=r"^crf_nll_backward: grad_nll must have shape \(3,\) "
+                                         r"\(S, one per sentence\), got \(2,\)"):
         ops.crf_nll_backward(*args, np.ones(2, F32))
-    with pytest.raises(TypeError, match=r"^crf_nll_backward: grad_nll must have the dtype of scores \(float32\), got float64"):
+    with pytest.raises(TypeError, match=r"^crf_nll_backward: grad_nll must have the dtype of scores "
+                                        r"\(float32\), got float64"):
         ops.crf_nll_backward(*args, np.ones(3))
     # Outputs given to the binding directly: shape, dtype and writeability are checked.
     nll = np.empty(3, F32)
@@ -541,7 +551,8 @@ def test_bad_grad_nll_and_outputs():
 
 # ---- CUDA ---------------------------------------------------------------------------------------------
 
-cuda = pytest.mark.skipif(not fastnlp.cuda_available(), reason="CUDA tests need a GPU (CUDA build, device, CuPy)")
+cuda = pytest.mark.skipif(not fastnlp.cuda_available(),
+                          reason="CUDA tests need a GPU (CUDA build, device, CuPy)")
 
 
 def gpu_args(*arrays):
@@ -592,8 +603,8 @@ def test_cuda_ties_empty_and_forbidden(dtype, rng):
         np.testing.assert_array_equal(got[1], want[1])
     z = cp.zeros((0, K), cp.float32)
     off = cp.zeros(3, cp.int64)
-    np.testing.assert_array_equal(cp.asnumpy(ops.crf_nll(z, off, cp.zeros(0, cp.int32), cp.ones((K, K), cp.float32),
-                                                         cp.ones(K, cp.float32))), 0)
+    nll = ops.crf_nll(z, off, cp.zeros(0, cp.int32), cp.ones((K, K), cp.float32), cp.ones(K, cp.float32))
+    np.testing.assert_array_equal(cp.asnumpy(nll), 0)
     dx, dT, dst = ops.crf_nll_backward(z, off, cp.zeros(0, cp.int32), cp.ones((K, K), cp.float32),
                                        cp.ones(K, cp.float32), cp.ones(2, cp.float32))
     assert float(cp.abs(dT).sum()) == 0 and float(cp.abs(dst).sum()) == 0
@@ -605,7 +616,8 @@ def test_cuda_bad_values_raise_and_leave_the_gpu_usable():
     a = good_args()
     dev = dict(zip(a, gpu_args(*a.values())))
     cases = [
-        (dict(offsets=cp.asarray([0, 3, 2, 5], cp.int64)), r"offsets must be non-decreasing, got offsets\[2\] = 2 < offsets\[1\] = 3"),
+        (dict(offsets=cp.asarray([0, 3, 2, 5], cp.int64)),
+         r"offsets must be non-decreasing, got offsets\[2\] = 2 < offsets\[1\] = 3"),
         (dict(offsets=cp.asarray([1, 2, 2, 5], cp.int64)), r"offsets must start at 0, got offsets\[0\] = 1"),
         (dict(offsets=cp.asarray([0, 2, 2, 4], cp.int64)), r"offsets must end at N = 5"),
         (dict(tags=cp.asarray([0, 1, 7, 0, 0], cp.int32)), r"tags must be in \[0, 3\) .*got 7 at position 2"),

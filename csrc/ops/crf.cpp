@@ -2,10 +2,12 @@
 // whose per-sentence passes are SIMD clones (simd.h), with sentences spread over threads.
 //
 // Fast layout: trans is copied once per call into a (K, Kp) matrix padded with -inf to Kp, a
-// multiple of kPad, so every inner loop runs over whole vectors; the padded lanes contribute
-// exp(-inf) = 0 and never win a max. The vectorized loop runs over the tag being computed, each
-// lane an independent logsumexp / max, and the reduction over the other tag is the outer loop
-// over contiguous rows: no horizontal reductions inside a step.
+// multiple of kPad = 8 (an AVX2 vector of floats), so the inner loops over Kp have no scalar
+// remainder at that width; the padded lanes add exp(-inf) = 0 and never win a max. The
+// vectorized loop runs over the tag being computed (rows of trans are contiguous in it), each
+// lane an independent logsumexp / max, and the reduction over the other tag is the outer loop:
+// no horizontal reduction per tag, which a vectorized loop over the previous tag would need.
+// The backward recursion reduces over the next tag, so it reads a padded transpose instead.
 #include "ops/crf.h"
 
 #include <algorithm>
