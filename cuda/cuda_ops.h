@@ -107,6 +107,22 @@ void rnn_step_backward(Cell cell, int64_t s, bool reverse, const int64_t* length
                        const float* c0, const float* dout, const float* rec, float* dh, float* dc,
                        float* dG, float* sbuf, const RnnDims& d);
 
+// ---- Linear-chain CRF (crf.cu; see ops/crf.h for the ragged layout, the ties and NaN). One block
+// per sentence, one thread per tag, so K <= kCrfMaxTags (std::invalid_argument beyond). offsets
+// (S+1) and tags (N) live on the device and were checked on the way in (crf_first_bad_offset,
+// first_id_out_of_range). dtransitions / dstart are summed through per-block partials added in a
+// fixed order: the same result every run.
+constexpr int64_t kCrfMaxTags = 1024;
+void crf_nll(const float* scores, const int64_t* offsets, const int32_t* tags, const float* trans,
+             const float* start, float* nll, int64_t S, int64_t N, int64_t K);
+void crf_nll_backward(const float* scores, const int64_t* offsets, const int32_t* tags,
+                      const float* trans, const float* start, const float* grad_nll, float* dscores,
+                      float* dtrans, float* dstart, int64_t S, int64_t N, int64_t K);
+void viterbi_decode(const float* scores, const int64_t* offsets, const float* trans,
+                    const float* start, int32_t* tags, float* best, int64_t S, int64_t N, int64_t K);
+// As fastnlp::crf_first_bad_offset, on device offsets (synchronizes to return it).
+int64_t crf_first_bad_offset(const int64_t* offsets, int64_t S, int64_t N);
+
 // Index of the first id outside [0, V) (an id equal to `allowed`, e.g. an ignore_index, is exempt), -1 if none.
 template <typename I>
 int64_t first_id_out_of_range(const I* ids, int64_t n, int64_t V, int64_t allowed = INT64_MIN);

@@ -10,3 +10,4 @@ from .optim import adagrad_update, adagrad_update_sparse, sgd_update, sgd_update
 from .conv import conv1d, conv1d_backward, conv_out_len
 from .rnn import (CELLS, cell_gates, clip_grad_norm, elman, gru, lstm, rnn, rnn_backward, rnn_cell,
                   rnn_cell_backward, rnn_workspace_size)
+from .crf import crf_nll, crf_nll_backward, viterbi_decode

@@ -1,0 +1,586 @@
+// Linear-chain CRF (ops/crf.h): scalar references in double, and fast kernels templated on T
+// whose per-sentence passes are SIMD clones (simd.h), with sentences spread over threads.
+//
+// Fast layout: trans is copied once per call into a (K, Kp) matrix padded with -inf to Kp, a
+// multiple of kPad = 8 (an AVX2 vector of floats), so the inner loops over Kp have no scalar
+// remainder at that width; the padded lanes add exp(-inf) = 0 and never win a max. The
+// vectorized loop runs over the tag being computed (rows of trans are contiguous in it), each
+// lane an independent logsumexp / max, and the reduction over the other tag is the outer loop:
+// no horizontal reduction per tag, which a vectorized loop over the previous tag would need.
+// The backward recursion reduces over the next tag, so it reads a padded transpose instead.
+#include "ops/crf.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "common.h"
+#include "parallel.h"
+#include "simd.h"
+
+#if defined(__GNUC__)
+#define FASTNLP_CRF_INLINE inline __attribute__((always_inline))
+#else
+#define FASTNLP_CRF_INLINE inline
+#endif
+
+namespace fastnlp {
+namespace {
+
+constexpr int64_t kPad = 8;               // tag dimension padded to a multiple of this
+constexpr int64_t kWork = 1 << 15;        // ~ K*K*tokens of work per thread before threading pays
+constexpr int64_t kSentencesPerChunk = 8;  // backward: sentences per gradient partial
+constexpr int64_t kMaxChunks = 256;        // ... and at most this many partials
+constexpr int64_t kPartialBudget = int64_t(1) << 22;  // doubles of partials at most (32 MiB)
+
+template <typename T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+int64_t padded(int64_t K) { return (K + kPad - 1) / kPad * kPad; }
+
+// Sentences (or backward chunks) per thread so that a thread gets about kWork of K*K work.
+int64_t sentence_grain(int64_t S, int64_t N, int64_t K) {
+  const int64_t per_sentence = std::max<int64_t>(1, (N / std::max<int64_t>(1, S)) * K * K);
+  return std::max<int64_t>(1, kWork / per_sentence);
+}
+
+// ---- reference (double) ----
+
+// log sum exp(v) over n values. The max is subtracted first, so no exp overflows and the largest
+// term is exactly 1; all -inf (no allowed path) gives -inf instead of exp(-inf - -inf) = NaN,
+// and any NaN gives NaN.
+double lse_ref(const double* v, int64_t n) {
+  double m = kNegInf<double>;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) return v[i];
+    m = std::max(m, v[i]);
+  }
+  if (m == kNegInf<double>) return m;
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(v[i] - m);
+  return m + std::log(s);
+}
+
+// alpha (L, K): alpha[t][j] = log sum over the paths of positions 0..t ending in tag j.
+template <typename T>
+void forward_ref(const T* x, const T* trans, const T* start, int64_t L, int64_t K, double* alpha) {
+  std::vector<double> v(K);
+  for (int64_t j = 0; j < K; ++j) alpha[j] = double(start[j]) + double(x[j]);
+  for (int64_t t = 1; t < L; ++t)
+    for (int64_t j = 0; j < K; ++j) {
+      for (int64_t i = 0; i < K; ++i) v[i] = alpha[(t - 1) * K + i] + double(trans[i * K + j]);
+      alpha[t * K + j] = double(x[t * K + j]) + lse_ref(v.data(), K);
+    }
+}
+
+// beta (L, K): beta[t][i] = log sum over the paths of positions t+1..L-1 given tag i at t.
+template <typename T>
+void backward_ref(const T* x, const T* trans, int64_t L, int64_t K, double* beta) {
+  std::vector<double> v(K);
+  for (int64_t i = 0; i < K; ++i) beta[(L - 1) * K + i] = 0;
+  for (int64_t t = L - 2; t >= 0; --t)
+    for (int64_t i = 0; i < K; ++i) {
+      for (int64_t j = 0; j < K; ++j)
+        v[j] = double(trans[i * K + j]) + double(x[(t + 1) * K + j]) + beta[(t + 1) * K + j];
+      beta[t * K + i] = lse_ref(v.data(), K);
+    }
+}
+
+template <typename T>
+double gold_score(const T* x, const int32_t* y, const T* trans, const T* start, int64_t L, int64_t K) {
+  double s = double(start[y[0]]) + double(x[y[0]]);
+  for (int64_t t = 1; t < L; ++t) s += double(trans[y[t - 1] * K + y[t]]) + double(x[t * K + y[t]]);
+  return s;
+}
+
+// ---- fast passes (T = float or double), inlined into the per-sentence SIMD clones ----
+
+// out[j] = (x ? x[j] : 0) + log sum_i exp(a[i] + W[i][j]) for j < K, W (K, Kp) padded with -inf.
+// m, sum: (Kp) scratch. Each lane is shifted by its own max (exp(v - m) <= 1, never overflows);
+// a lane whose max is -inf (no allowed predecessor) shifts by 0 so it sums exp(-inf) = 0 and
+// comes out -inf, not NaN.
+template <typename T>
+FASTNLP_CRF_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ W,
+                                 const T* __restrict__ x, T* __restrict__ out, T* __restrict__ m,
+                                 T* __restrict__ sum, int64_t K, int64_t Kp) {
+  for (int64_t j = 0; j < Kp; ++j) m[j] = kNegInf<T>;
+  for (int64_t i = 0; i < K; ++i) {
+    const T ai = a[i];
+    const T* row = W + i * Kp;
+    for (int64_t j = 0; j < Kp; ++j) {
+      const T v = ai + row[j];
+      m[j] = v > m[j] ? v : m[j];
+    }
+  }
+  for (int64_t j = 0; j < Kp; ++j) {
+    m[j] = m[j] == kNegInf<T> ? T(0) : m[j];
+    sum[j] = 0;
+  }
+  for (int64_t i = 0; i < K; ++i) {
+    const T ai = a[i];
+    const T* row = W + i * Kp;
+    for (int64_t j = 0; j < Kp; ++j) sum[j] += fast_exp(ai + row[j] - m[j]);
+  }
+  for (int64_t j = 0; j < K; ++j) out[j] = (x ? x[j] : T(0)) + m[j] + std::log(sum[j]);
+}
+
+// Subtracts max_j v[j] from v (K) and returns it, so the running alphas / betas / Viterbi scores
+// stay near 0 while the growing total is carried in double: float keeps its precision on long
+// sentences. Nothing is done when the max is -inf (no allowed path), +inf or NaN.
+template <typename T>
+FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
+  T mx = v[0];
+  for (int64_t j = 1; j < K; ++j) mx = v[j] > mx ? v[j] : mx;
+  if (!(mx > kNegInf<T> && mx < -kNegInf<T>)) return 0;
+  for (int64_t j = 0; j < K; ++j) v[j] -= mx;
+  return double(mx);
+}
+
+// log sum exp(v) over K values in double (once per sentence); NaN in, NaN out.
+template <typename T>
+FASTNLP_CRF_INLINE double lse_double(const T* v, int64_t K) {
+  T mx = v[0];
+  for (int64_t j = 0; j < K; ++j) {
+    if (v[j] != v[j]) return double(v[j]);
+    mx = v[j] > mx ? v[j] : mx;
+  }
+  if (mx == kNegInf<T>) return kNegInf<double>;
+  double s = 0;
+  for (int64_t j = 0; j < K; ++j) s += std::exp(double(v[j]) - double(mx));
+  return double(mx) + std::log(s);
+}
+
+// Scratch of one thread, sized for the longest sentence it meets.
+template <typename T>
+struct CrfScratch {
+  std::vector<T> alpha;        // (L, Kp) normalized alphas (backward), or 2 rows (forward)
+  std::vector<double> shift;   // (L) what normalize() took off alpha rows 0..t together
+  std::vector<T> b, bn, w, m, sum;  // (Kp) each
+  std::vector<int32_t> bp;     // (L, Kp) Viterbi back-pointers
+
+  explicit CrfScratch(int64_t Kp) : b(Kp, T(0)), bn(Kp, T(0)), w(Kp, T(0)), m(Kp), sum(Kp) {}
+  void reserve(int64_t L, int64_t Kp, bool rows, bool pointers) {
+    const int64_t need = (rows ? std::max<int64_t>(L, 2) : 2) * Kp;
+    if (static_cast<int64_t>(alpha.size()) < need) alpha.resize(need, T(0));
+    if (rows && static_cast<int64_t>(shift.size()) < L) shift.resize(L);
+    if (pointers && static_cast<int64_t>(bp.size()) < L * Kp) bp.resize(L * Kp);
+  }
+};
+
+// Normalized alpha rows 0..L-1 into alpha (rows of Kp; rows_kept: all rows, else 2 alternating),
+// shifts into shift (when rows_kept). Returns log Z.
+template <typename T>
+FASTNLP_CRF_INLINE double forward_fast(const T* x, const T* Wp, const T* start, int64_t L, int64_t K,
+                                       int64_t Kp, bool rows_kept, CrfScratch<T>& ws) {
+  T* alpha = ws.alpha.data();
+  for (int64_t j = 0; j < K; ++j) alpha[j] = start[j] + x[j];
+  double C = normalize(alpha, K);
+  if (rows_kept) ws.shift[0] = C;
+  for (int64_t t = 1; t < L; ++t) {
+    const T* prev = alpha + (rows_kept ? t - 1 : (t - 1) % 2) * Kp;
+    T* cur = alpha + (rows_kept ? t : t % 2) * Kp;
+    lse_step(prev, Wp, x + t * K, cur, ws.m.data(), ws.sum.data(), K, Kp);
+    C += normalize(cur, K);
+    if (rows_kept) ws.shift[t] = C;
+  }
+  const T* last = alpha + (rows_kept ? L - 1 : (L - 1) % 2) * Kp;
+  return C + lse_double(last, K);
+}
+
+template <typename T>
+FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const T* trans,
+                                            const T* Wp, const T* start, int64_t L, int64_t K,
+                                            int64_t Kp, CrfScratch<T>& ws) {
+  const double logz = forward_fast(x, Wp, start, L, K, Kp, false, ws);
+  return logz - gold_score(x, y, trans, start, L, K);
+}
+
+// out[j] = g * exp(a[j] + b[j] + c), j < K.
+template <typename T>
+FASTNLP_CRF_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
+                                   T* __restrict__ out, int64_t K) {
+  for (int64_t j = 0; j < K; ++j) out[j] = g * fast_exp(a[j] + b[j] + c);
+}
+
+template <typename T>
+FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+                            int64_t K) {
+  for (int64_t j = 0; j < K; ++j) out[j] = a[j] + b[j];
+}
+
+// One sentence's gradients: dx (L, K) written, dT (K, Kp) and dS (K) accumulated (double).
+// WTp: trans transposed, (K, Kp) padded like Wp.
+template <typename T>
+FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T* Wp, const T* WTp,
+                                           const T* start, T g, int64_t L, int64_t K, int64_t Kp,
+                                           T* dx, double* dT, double* dS, CrfScratch<T>& ws) {
+  const double logz = forward_fast(x, Wp, start, L, K, Kp, true, ws);
+  const T* alpha = ws.alpha.data();
+  const double* C = ws.shift.data();
+  T* b = ws.b.data();    // normalized beta of position t
+  T* bn = ws.bn.data();  // ... of t - 1 (swapped with b after each step)
+  T* w = ws.w.data();    // x[t] + beta[t]; padded lanes stay 0
+  std::fill(b, b + Kp, T(0));
+  double D = 0;  // what normalize() took off the betas of positions t..L-1 together
+  for (int64_t t = L - 1; t >= 0; --t) {
+    // Node marginals p(y_t = j) = exp(alpha[t][j] + beta[t][j] - log Z), the shifts added back
+    // in double before rounding to T.
+    const T c = static_cast<T>(C[t] + D - logz);
+    const T* at = alpha + t * Kp;
+    T* dxt = dx + t * K;
+    scaled_exp(at, b, c, g, dxt, K);
+    dxt[y[t]] -= g;
+    if (t == 0) {
+      for (int64_t j = 0; j < K; ++j) dS[j] += double(dxt[j]);
+      break;
+    }
+    // Pairwise marginals p(y_{t-1} = i, y_t = j) = exp(alpha[t-1][i] + trans[i][j] + x[t][j] +
+    // beta[t][j] - log Z).
+    add(x + t * K, b, w, K);
+    const T c2 = static_cast<T>(C[t - 1] + D - logz);
+    const T* ap = alpha + (t - 1) * Kp;
+    for (int64_t i = 0; i < K; ++i) {
+      const T base = ap[i] + c2;
+      const T* row = Wp + i * Kp;
+      double* acc = dT + i * Kp;
+      for (int64_t j = 0; j < Kp; ++j) acc[j] += double(g * fast_exp(base + row[j] + w[j]));
+    }
+    dT[y[t - 1] * Kp + y[t]] -= double(g);
+    // beta[t-1][i] = log sum_j exp(trans[i][j] + w[j]): the same step over the transpose.
+    lse_step(w, WTp, static_cast<const T*>(nullptr), bn, ws.m.data(), ws.sum.data(), K, Kp);
+    D += normalize(bn, K);
+    std::swap(b, bn);
+  }
+}
+
+// out[j] = x[j] + max_i (d[i] + W[i][j]) for j < K and arg[j] = the lowest i reaching that max
+// (strict > while scanning i upwards); W (K, Kp) padded with -inf, best: (Kp) scratch.
+template <typename T>
+FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
+                                 const T* __restrict__ x, T* __restrict__ out, T* __restrict__ best,
+                                 int32_t* __restrict__ arg, int64_t K, int64_t Kp) {
+  const T d0 = d[0];
+  for (int64_t j = 0; j < Kp; ++j) {
+    best[j] = d0 + W[j];
+    arg[j] = 0;
+  }
+  for (int64_t i = 1; i < K; ++i) {
+    const T di = d[i];
+    const T* row = W + i * Kp;
+    const int32_t id = static_cast<int32_t>(i);
+    for (int64_t j = 0; j < Kp; ++j) {
+      const T v = di + row[j];
+      const T b = best[j];
+      // A bit mask, not `better ? id : arg[j]`: GCC turns that into a masked store behind a
+      // data-dependent "any lane better?" branch, which mispredicts on every other row.
+      const int32_t take = -static_cast<int32_t>(v > b);
+      arg[j] = (id & take) | (arg[j] & ~take);
+      best[j] = v > b ? v : b;
+    }
+  }
+  for (int64_t j = 0; j < K; ++j) out[j] = best[j] + x[j];
+}
+
+// Viterbi over one sentence: writes its tags, returns the best score.
+template <typename T>
+FASTNLP_CRF_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
+                                                int64_t K, int64_t Kp, int32_t* tags,
+                                                CrfScratch<T>& ws) {
+  T* d = ws.b.data();   // normalized best score ending in each tag, at position t - 1 ...
+  T* dn = ws.bn.data();  // ... and t (swapped after each step)
+  int32_t* bp = ws.bp.data();
+  for (int64_t j = 0; j < K; ++j) d[j] = start[j] + x[j];
+  double shift = normalize(d, K);
+  for (int64_t t = 1; t < L; ++t) {
+    max_step(d, Wp, x + t * K, dn, ws.m.data(), bp + t * Kp, K, Kp);
+    shift += normalize(dn, K);
+    std::swap(d, dn);
+  }
+  int32_t j_best = 0;
+  for (int64_t j = 1; j < K; ++j)
+    if (d[j] > d[j_best]) j_best = static_cast<int32_t>(j);
+  const double score = shift + double(d[j_best]);
+  tags[L - 1] = j_best;
+  for (int64_t t = L - 1; t > 0; --t) tags[t - 1] = bp[t * Kp + tags[t]];
+  return score;
+}
+
+// The per-sentence entry points, compiled for AVX-512, AVX2 and the baseline (simd.h).
+FASTNLP_SIMD_CLONES double sentence_nll_f32(const float* x, const int32_t* y, const float* trans,
+                                            const float* Wp, const float* start, int64_t L,
+                                            int64_t K, int64_t Kp, CrfScratch<float>& ws) {
+  return sentence_nll_body(x, y, trans, Wp, start, L, K, Kp, ws);
+}
+FASTNLP_SIMD_CLONES double sentence_nll_f64(const double* x, const int32_t* y, const double* trans,
+                                            const double* Wp, const double* start, int64_t L,
+                                            int64_t K, int64_t Kp, CrfScratch<double>& ws) {
+  return sentence_nll_body(x, y, trans, Wp, start, L, K, Kp, ws);
+}
+FASTNLP_SIMD_CLONES void sentence_grad_f32(const float* x, const int32_t* y, const float* Wp,
+                                           const float* WTp, const float* start, float g, int64_t L,
+                                           int64_t K, int64_t Kp, float* dx, double* dT, double* dS,
+                                           CrfScratch<float>& ws) {
+  sentence_grad_body(x, y, Wp, WTp, start, g, L, K, Kp, dx, dT, dS, ws);
+}
+FASTNLP_SIMD_CLONES void sentence_grad_f64(const double* x, const int32_t* y, const double* Wp,
+                                           const double* WTp, const double* start, double g,
+                                           int64_t L, int64_t K, int64_t Kp, double* dx, double* dT,
+                                           double* dS, CrfScratch<double>& ws) {
+  sentence_grad_body(x, y, Wp, WTp, start, g, L, K, Kp, dx, dT, dS, ws);
+}
+FASTNLP_SIMD_CLONES double sentence_viterbi_f32(const float* x, const float* Wp, const float* start,
+                                                int64_t L, int64_t K, int64_t Kp, int32_t* tags,
+                                                CrfScratch<float>& ws) {
+  return sentence_viterbi_body(x, Wp, start, L, K, Kp, tags, ws);
+}
+FASTNLP_SIMD_CLONES double sentence_viterbi_f64(const double* x, const double* Wp,
+                                                const double* start, int64_t L, int64_t K,
+                                                int64_t Kp, int32_t* tags, CrfScratch<double>& ws) {
+  return sentence_viterbi_body(x, Wp, start, L, K, Kp, tags, ws);
+}
+
+inline double sentence_nll(const float* x, const int32_t* y, const float* tr, const float* Wp,
+                           const float* st, int64_t L, int64_t K, int64_t Kp, CrfScratch<float>& ws) {
+  return sentence_nll_f32(x, y, tr, Wp, st, L, K, Kp, ws);
+}
+inline double sentence_nll(const double* x, const int32_t* y, const double* tr, const double* Wp,
+                           const double* st, int64_t L, int64_t K, int64_t Kp, CrfScratch<double>& ws) {
+  return sentence_nll_f64(x, y, tr, Wp, st, L, K, Kp, ws);
+}
+inline void sentence_grad(const float* x, const int32_t* y, const float* Wp, const float* WTp,
+                          const float* st, float g, int64_t L, int64_t K, int64_t Kp, float* dx,
+                          double* dT, double* dS, CrfScratch<float>& ws) {
+  sentence_grad_f32(x, y, Wp, WTp, st, g, L, K, Kp, dx, dT, dS, ws);
+}
+inline void sentence_grad(const double* x, const int32_t* y, const double* Wp, const double* WTp,
+                          const double* st, double g, int64_t L, int64_t K, int64_t Kp, double* dx,
+                          double* dT, double* dS, CrfScratch<double>& ws) {
+  sentence_grad_f64(x, y, Wp, WTp, st, g, L, K, Kp, dx, dT, dS, ws);
+}
+inline double sentence_viterbi(const float* x, const float* Wp, const float* st, int64_t L, int64_t K,
+                               int64_t Kp, int32_t* tags, CrfScratch<float>& ws) {
+  return sentence_viterbi_f32(x, Wp, st, L, K, Kp, tags, ws);
+}
+inline double sentence_viterbi(const double* x, const double* Wp, const double* st, int64_t L,
+                               int64_t K, int64_t Kp, int32_t* tags, CrfScratch<double>& ws) {
+  return sentence_viterbi_f64(x, Wp, st, L, K, Kp, tags, ws);
+}
+
+// trans (K, K) -> (K, Kp) padded with -inf; transposed when `transpose`.
+template <typename T>
+std::vector<T> padded_trans(const T* trans, int64_t K, int64_t Kp, bool transpose) {
+  std::vector<T> W(K * Kp, kNegInf<T>);
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j < K; ++j) W[i * Kp + j] = transpose ? trans[j * K + i] : trans[i * K + j];
+  return W;
+}
+
+}  // namespace
+
+int64_t crf_first_bad_offset(const int64_t* offsets, int64_t S, int64_t N) {
+  if (offsets[0] != 0) return 0;
+  for (int64_t p = 1; p <= S; ++p)
+    if (offsets[p] < offsets[p - 1]) return p;
+  return offsets[S] != N ? S : -1;
+}
+
+// ---- references ----
+
+template <typename T>
+void crf_nll_ref(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
+                 const T* start, T* nll, int64_t S, int64_t /*N*/, int64_t K) {
+  std::vector<double> alpha;
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+    if (L == 0) {
+      nll[s] = 0;
+      continue;
+    }
+    const T* x = scores + r0 * K;
+    alpha.resize(L * K);
+    forward_ref(x, trans, start, L, K, alpha.data());
+    const double logz = lse_ref(alpha.data() + (L - 1) * K, K);
+    nll[s] = static_cast<T>(logz - gold_score(x, tags + r0, trans, start, L, K));
+  }
+}
+
+template <typename T>
+void crf_nll_backward_ref(const T* scores, const int64_t* offsets, const int32_t* tags,
+                          const T* trans, const T* start, const T* grad_nll, T* dscores, T* dtrans,
+                          T* dstart, int64_t S, int64_t /*N*/, int64_t K) {
+  std::vector<double> alpha, beta, dT(K * K, 0.0), dS(K, 0.0);
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+    if (L == 0) continue;
+    const T* x = scores + r0 * K;
+    const int32_t* y = tags + r0;
+    const double g = grad_nll[s];
+    alpha.resize(L * K);
+    beta.resize(L * K);
+    forward_ref(x, trans, start, L, K, alpha.data());
+    backward_ref(x, trans, L, K, beta.data());
+    const double logz = lse_ref(alpha.data() + (L - 1) * K, K);
+    for (int64_t t = 0; t < L; ++t)
+      for (int64_t j = 0; j < K; ++j) {
+        const double p = std::exp(alpha[t * K + j] + beta[t * K + j] - logz);
+        const double d = g * (p - (y[t] == j ? 1.0 : 0.0));
+        dscores[(r0 + t) * K + j] = static_cast<T>(d);
+        if (t == 0) dS[j] += d;
+      }
+    for (int64_t t = 1; t < L; ++t)
+      for (int64_t i = 0; i < K; ++i)
+        for (int64_t j = 0; j < K; ++j) {
+          const double lp = alpha[(t - 1) * K + i] + double(trans[i * K + j]) + double(x[t * K + j]) +
+                            beta[t * K + j] - logz;
+          dT[i * K + j] += g * (std::exp(lp) - (y[t - 1] == i && y[t] == j ? 1.0 : 0.0));
+        }
+  }
+  for (int64_t e = 0; e < K * K; ++e) dtrans[e] = static_cast<T>(dT[e]);
+  for (int64_t j = 0; j < K; ++j) dstart[j] = static_cast<T>(dS[j]);
+}
+
+template <typename T>
+void viterbi_decode_ref(const T* scores, const int64_t* offsets, const T* trans, const T* start,
+                        int32_t* tags, T* best, int64_t S, int64_t /*N*/, int64_t K) {
+  std::vector<double> delta;
+  std::vector<int32_t> bp;
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+    if (L == 0) {
+      best[s] = 0;
+      continue;
+    }
+    const T* x = scores + r0 * K;
+    delta.resize(L * K);
+    bp.resize(L * K);
+    for (int64_t j = 0; j < K; ++j) delta[j] = double(start[j]) + double(x[j]);
+    for (int64_t t = 1; t < L; ++t)
+      for (int64_t j = 0; j < K; ++j) {
+        int32_t arg = 0;
+        double m = delta[(t - 1) * K] + double(trans[j]);
+        for (int64_t i = 1; i < K; ++i) {
+          const double v = delta[(t - 1) * K + i] + double(trans[i * K + j]);
+          if (v > m) {  // strict: the lowest predecessor id wins a tie
+            m = v;
+            arg = static_cast<int32_t>(i);
+          }
+        }
+        delta[t * K + j] = m + double(x[t * K + j]);
+        bp[t * K + j] = arg;
+      }
+    int32_t y = 0;
+    for (int64_t j = 1; j < K; ++j)
+      if (delta[(L - 1) * K + j] > delta[(L - 1) * K + y]) y = static_cast<int32_t>(j);
+    best[s] = static_cast<T>(delta[(L - 1) * K + y]);
+    tags[r0 + L - 1] = y;
+    for (int64_t t = L - 1; t > 0; --t) {
+      y = bp[t * K + y];
+      tags[r0 + t - 1] = y;
+    }
+  }
+}
+
+// ---- fast ----
+
+template <typename T>
+void crf_nll(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
+             const T* start, T* nll, int64_t S, int64_t N, int64_t K) {
+  const int64_t Kp = padded(K);
+  const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
+  parallel_for(S, sentence_grain(S, N, K), [&](int64_t lo, int64_t hi) {
+    CrfScratch<T> ws(Kp);
+    for (int64_t s = lo; s < hi; ++s) {
+      const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+      if (L == 0) {
+        nll[s] = 0;
+        continue;
+      }
+      ws.reserve(L, Kp, false, false);
+      nll[s] = static_cast<T>(
+          sentence_nll(scores + r0 * K, tags + r0, trans, Wp.data(), start, L, K, Kp, ws));
+    }
+  });
+}
+
+template <typename T>
+void crf_nll_backward(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
+                      const T* start, const T* grad_nll, T* dscores, T* dtrans, T* dstart, int64_t S,
+                      int64_t N, int64_t K) {
+  const int64_t Kp = padded(K);
+  const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
+  const std::vector<T> WTp = padded_trans(trans, K, Kp, true);
+  // dtrans and dstart are summed over sentences: each chunk of sentences sums into its own
+  // partial, and the partials are added in chunk order. The chunks depend on S and K only, so
+  // the result is the same for any number of threads (and there are no races).
+  const int64_t part = K * Kp + K;
+  const int64_t chunks = std::max<int64_t>(
+      1, std::min({(S + kSentencesPerChunk - 1) / kSentencesPerChunk, kMaxChunks,
+                   kPartialBudget / part}));
+  std::vector<double> partial(chunks * part, 0.0);
+  const int64_t chunk_grain = sentence_grain(chunks, N, K);  // N / chunks rows per chunk
+  parallel_for(chunks, chunk_grain, [&](int64_t c_lo, int64_t c_hi) {
+    CrfScratch<T> ws(Kp);
+    for (int64_t c = c_lo; c < c_hi; ++c) {
+      double* dT = partial.data() + c * part;
+      double* dS = dT + K * Kp;
+      for (int64_t s = S * c / chunks; s < S * (c + 1) / chunks; ++s) {
+        const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+        if (L == 0) continue;
+        ws.reserve(L, Kp, true, false);
+        sentence_grad(scores + r0 * K, tags + r0, Wp.data(), WTp.data(), start, grad_nll[s], L, K,
+                      Kp, dscores + r0 * K, dT, dS, ws);
+      }
+    }
+  });
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j < K; ++j) {
+      double v = 0;
+      for (int64_t c = 0; c < chunks; ++c) v += partial[c * part + i * Kp + j];
+      dtrans[i * K + j] = static_cast<T>(v);
+    }
+  for (int64_t j = 0; j < K; ++j) {
+    double v = 0;
+    for (int64_t c = 0; c < chunks; ++c) v += partial[c * part + K * Kp + j];
+    dstart[j] = static_cast<T>(v);
+  }
+}
+
+template <typename T>
+void viterbi_decode(const T* scores, const int64_t* offsets, const T* trans, const T* start,
+                    int32_t* tags, T* best, int64_t S, int64_t N, int64_t K) {
+  const int64_t Kp = padded(K);
+  const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
+  parallel_for(S, sentence_grain(S, N, K), [&](int64_t lo, int64_t hi) {
+    CrfScratch<T> ws(Kp);
+    for (int64_t s = lo; s < hi; ++s) {
+      const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
+      if (L == 0) {
+        best[s] = 0;
+        continue;
+      }
+      ws.reserve(L, Kp, false, true);
+      best[s] = static_cast<T>(sentence_viterbi(scores + r0 * K, Wp.data(), start, L, K, Kp, tags + r0, ws));
+    }
+  });
+}
+
+#define FASTNLP_INSTANTIATE(T)                                                                      \
+  template void crf_nll_ref<T>(const T*, const int64_t*, const int32_t*, const T*, const T*, T*,    \
+                               int64_t, int64_t, int64_t);                                          \
+  template void crf_nll<T>(const T*, const int64_t*, const int32_t*, const T*, const T*, T*,        \
+                           int64_t, int64_t, int64_t);                                              \
+  template void crf_nll_backward_ref<T>(const T*, const int64_t*, const int32_t*, const T*,         \
+                                        const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t); \
+  template void crf_nll_backward<T>(const T*, const int64_t*, const int32_t*, const T*, const T*,   \
+                                    const T*, T*, T*, T*, int64_t, int64_t, int64_t);               \
+  template void viterbi_decode_ref<T>(const T*, const int64_t*, const T*, const T*, int32_t*, T*,   \
+                                      int64_t, int64_t, int64_t);                                   \
+  template void viterbi_decode<T>(const T*, const int64_t*, const T*, const T*, int32_t*, T*,       \
+                                  int64_t, int64_t, int64_t);
+FASTNLP_INSTANTIATE(float)
+FASTNLP_INSTANTIATE(double)
+#undef FASTNLP_INSTANTIATE
+
+}  // namespace fastnlp

@@ -1,0 +1,63 @@
+"""Linear-chain CRF over a ragged batch of sentences: the sentence-level log-likelihood of the
+SENNA taggers (Collobert et al. 2011) with its gradient, and Viterbi decoding. NumPy arrays run
+the C++ kernels (float32 or float64), CuPy arrays the CUDA ones (float32).
+
+Layout: ``scores`` (N, K) holds the tag scores of all tokens of all sentences; ``offsets`` (S+1,)
+int64 with offsets[0] = 0, non-decreasing, offsets[S] = N, sentence s being rows
+offsets[s]:offsets[s+1] (empty sentences are legal: nll 0, best score 0); ``tags`` (N,) int32 in
+[0, K); ``transitions`` (K, K) indexed [from, to]; ``start`` (K,). A path y over a sentence of
+length L scores start[y0] + scores[0, y0] + sum_{t>=1} (transitions[y_{t-1}, y_t] + scores[t, y_t]);
+there are no end scores.
+
+NaN in the scores or parameters is not rejected: it propagates into that sentence's nll and
+gradients, and Viterbi still returns tag ids in [0, K) (which path is then unspecified).
+-inf transitions (forbidden moves) are fine; a sentence with no allowed path has log Z = -inf.
+"""
+
+from .. import _C
+from ._util import empty, shape_of
+
+
+def _num_sentences(op, offsets):
+    (n,) = shape_of(op, "offsets", offsets, 1)
+    if n < 1:
+        raise ValueError(f"{op}: offsets must have S+1 >= 1 entries (offsets[0] = 0), got shape ({n},)")
+    return n - 1
+
+
+def crf_nll(scores, offsets, tags, transitions, start):
+    """Per-sentence negative log-likelihood (S,) = log Z - score(gold path), by the forward
+    algorithm in log space. Same dtype and device as scores."""
+    op = "crf_nll"
+    shape_of(op, "scores", scores, 2)
+    nll = empty(scores, (_num_sentences(op, offsets),))
+    _C.crf_nll(scores, offsets, tags, transitions, start, nll)
+    return nll
+
+
+def crf_nll_backward(scores, offsets, tags, transitions, start, grad_nll):
+    """Gradients of sum_s grad_nll[s] * nll[s]: ``(dscores (N, K), dtransitions (K, K),
+    dstart (K,))``, from forward-backward marginals minus the gold path's indicators."""
+    op = "crf_nll_backward"
+    N, K = shape_of(op, "scores", scores, 2)
+    _num_sentences(op, offsets)
+    dscores = empty(scores, (N, K))
+    dtransitions = empty(scores, (K, K))
+    dstart = empty(scores, (K,))
+    _C.crf_nll_backward(scores, offsets, tags, transitions, start, grad_nll, dscores, dtransitions,
+                        dstart)
+    return dscores, dtransitions, dstart
+
+
+def viterbi_decode(scores, offsets, transitions, start):
+    """Best tag path per sentence: ``(tags (N,) int32, best_scores (S,))``.
+
+    Ties go to the lowest tag id: the last tag is the lowest id among the best final tags, and
+    each earlier tag the lowest id among the best predecessors of the tag after it (of all best
+    paths, the smallest compared from the last position backwards)."""
+    op = "viterbi_decode"
+    N, _ = shape_of(op, "scores", scores, 2)
+    best = empty(scores, (_num_sentences(op, offsets),))
+    tags = empty(scores, (N,), dtype="int32")
+    _C.viterbi_decode(scores, offsets, transitions, start, tags, best)
+    return tags, best
