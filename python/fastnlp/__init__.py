@@ -1,7 +1,8 @@
 """fastnlp: classic neural NLP with fused C++ and CUDA kernels under a thin NumPy API.
 
 Subpackages: ``fastnlp.ops`` (functional kernels), ``fastnlp.nn`` (layers with explicit
-forward/backward), ``fastnlp.optim`` (SGD, AdaGrad). Models: ``Word2Vec`` and its ``KeyedVectors``.
+forward/backward), ``fastnlp.optim`` (SGD, AdaGrad), ``fastnlp.tagging`` (SENNA window taggers).
+Models: ``Word2Vec`` and its ``KeyedVectors``; ``load_tagger("pos" | "chunk" | "ner" | "upos")``.
 """
 
 # Load OpenBLAS from the scipy-openblas32 package first: the extension finds it by its rpath when
@@ -14,8 +15,10 @@ from ._device import cuda_available, get_num_threads, set_num_threads
 from . import ops, nn, optim
 from .keyedvectors import KeyedVectors
 from .word2vec import Word2Vec
+from . import tagging
+from .tagging import Tagger, load_tagger
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "nn", "optim", "Word2Vec", "KeyedVectors", "cuda_available", "set_num_threads", "get_num_threads",
+__all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "cuda_available", "set_num_threads", "get_num_threads",
            "__version__"]

@@ -32,18 +32,18 @@ class WindowNetwork(Module):
     hidden units H (300 in SENNA), K tags. With sll=True it also owns the tag transition scores
     (K, K) [from, to] and initial scores (K) of the sentence-level log-likelihood."""
 
-    def __init__(self, sizes, dims, n_tags, window=5, hidden=300, sll=False, seed=0):
+    def __init__(self, sizes, dims, n_tags, window=5, hidden=300, sll=False, seed=0, dtype=np.float32):
         if window < 1 or window % 2 == 0:
             raise ValueError(f"WindowNetwork: window must be odd and >= 1, got {window}")
         rng = np.random.default_rng(seed)
         self.window = window
-        self.embeddings = [Embedding(size, dim, seed=rng) for size, dim in zip(sizes, dims)]
-        self.hidden = Linear(window * sum(dims), hidden, activation="hardtanh", seed=rng)
-        self.output = Linear(hidden, n_tags, seed=rng)
+        self.embeddings = [Embedding(size, dim, seed=rng, dtype=dtype) for size, dim in zip(sizes, dims)]
+        self.hidden = Linear(window * sum(dims), hidden, activation="hardtanh", seed=rng, dtype=dtype)
+        self.output = Linear(hidden, n_tags, seed=rng, dtype=dtype)
         self.sll = sll
         if sll:
-            self.transitions = Parameter(np.zeros((n_tags, n_tags), np.float32), "transitions")
-            self.start = Parameter(np.zeros(n_tags, np.float32), "start")
+            self.transitions = Parameter(np.zeros((n_tags, n_tags), dtype), "transitions")
+            self.start = Parameter(np.zeros(n_tags, dtype), "start")
         self._win = None
 
     @property

@@ -59,6 +59,18 @@ def build_lexicons(sentences, families, pretrained_words=(), min_count=2, featur
     return lexicons
 
 
+def check_tags(sentences, scheme):
+    """ValueError naming the first sentence whose tags are not valid in `scheme` (e.g. "X-NP" in IOB2)."""
+    from .schemes import split_tag
+
+    for s, (_, tags) in enumerate(sentences):
+        for tag in tags:
+            try:
+                split_tag(tag, scheme)
+            except ValueError as e:
+                raise ValueError(f"train: sentence {s}: {e}") from None
+
+
 def family_sizes(families, lexicons):
     return [feat.CAPS_SIZE if f == "caps" else feat.FIRST_ENTRY + len(lex) for f, lex in zip(families, lexicons)]
 
@@ -156,15 +168,16 @@ TASKS = {
                 config=dict(families=("word", "caps", "suffix2"), dims=(50, 5, 10), epochs=12),
                 glove_words=30000),
     "chunk": dict(data=CONLL2000, license="research use (LDC Penn Treebank-derived)", metric="f1",
-                  config=dict(families=("word", "caps", "suffix2", "suffix3"), dims=(50, 5, 10, 10), sll=True,
-                              epochs=20), glove_words=30000),
+                  config=dict(families=("word", "caps", "suffix2", "suffix3", "prefix2"), dims=(50, 5, 10, 10, 10),
+                              sll=True, epochs=20), glove_words=30000),
     "ner": dict(data="CoNLL-2003 English NER (Reuters RCV1), train split; valid for development",
                 license="Reuters RCV1 research-use terms: this model was trained on CoNLL-2003 (Reuters) data",
                 metric="f1", config=dict(families=("word", "caps"), dims=(50, 5), sll=True, epochs=20),
                 glove_words=50000),
     "upos": dict(data="Universal Dependencies English-EWT r2.16, train split; dev for development",
                  license="CC BY-SA 4.0", metric="accuracy",
-                 config=dict(families=("word", "caps", "suffix2", "suffix3"), dims=(50, 5, 10, 10), epochs=12),
+                 config=dict(families=("word", "caps", "suffix2", "suffix3"), dims=(50, 5, 10, 10), sll=True,
+                             epochs=12),
                  glove_words=30000),
 }
 
@@ -231,6 +244,8 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
     spec = TASKS[task]
     config = TaggerConfig(**dict(spec["config"], seed=seed, **({} if epochs is None else {"epochs": epochs})))
     train, dev = load_task_data(task, data_dir)
+    if spec["metric"] == "f1":
+        check_tags(train, "IOB2")
     pretrained = load_pretrained(embeddings, spec["glove_words"])
     lexicons = build_lexicons(train, config.families, list(pretrained), config.min_count, config.feature_min_count)
     tagset = sorted({t for _, tags in train for t in tags})
