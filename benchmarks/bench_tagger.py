@@ -104,7 +104,7 @@ def main():
     if PerceptronTagger is not None:
         nltk_tagger = PerceptronTagger(load=False)
         t0 = time.perf_counter()
-        nltk_tagger.train([list(zip(s.tokens, s.tags)) for s in train], nitr=args.nltk_iterations)
+        nltk_tagger.train([list(zip(s.tokens, s.tags)) for s in train], nr_iter=args.nltk_iterations)
         train_s = time.perf_counter() - t0
         nltk_pred = [[t for _, t in nltk_tagger.tag(s.tokens)] for s in dev]
         nltk_acc = accuracy(gold, nltk_pred)

@@ -265,3 +265,14 @@ def test_tag_cli(tmp_path):
     assert out.stdout.decode().startswith("caf\ufffd/")
     out = _cli(["--task", "nope"], b"x\n")
     assert out.returncode == 1 and b"fastnlp tag: error: load_tagger: expected one of" in out.stderr
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="TaggerConfig: epochs must be an int >= 1, got 0"):
+        TaggerConfig(epochs=0)
+    with pytest.raises(ValueError, match="TaggerConfig: window must be an odd int >= 1, got 4"):
+        TaggerConfig(window=4)
+    with pytest.raises(ValueError, match="TaggerConfig: the first family must be 'word'"):
+        TaggerConfig(families=("caps", "word"), dims=(5, 50))
+    with pytest.raises(ValueError, match="features: unknown feature family 'shape'"):
+        TaggerConfig(families=("word", "shape"), dims=(50, 5))

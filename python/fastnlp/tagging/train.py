@@ -26,6 +26,12 @@ class TaggerConfig:
             raise ValueError(f"TaggerConfig: the first family must be 'word', got {families[0]!r}")
         for family in families:
             feat.check_family(family)
+        for name, value in (("epochs", epochs), ("batch_sentences", batch_sentences), ("hidden", hidden),
+                            ("patience", patience)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TaggerConfig: {name} must be an int >= 1, got {value!r}")
+        if not isinstance(window, int) or window < 1 or window % 2 == 0:
+            raise ValueError(f"TaggerConfig: window must be an odd int >= 1, got {window!r}")
         self.families, self.dims = tuple(families), tuple(dims)
         self.window, self.hidden, self.sll = window, hidden, sll
         self.epochs, self.batch_sentences, self.lr = epochs, batch_sentences, lr
@@ -122,32 +128,37 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
     optimizers = [AdaGrad(dense, lr=config.lr),
                   AdaGrad([e.W for e in net.embeddings], lr=config.embedding_lr)]
     best, best_state, history, stale = -1.0, None, [], 0
-    for epoch in range(config.epochs):
-        t0, total, count = time.perf_counter(), 0.0, 0
-        for index in _batches(len(encoded), config.batch_sentences, rng):
-            ids, offsets, tags = _stack(encoded, index)
-            scores = net.forward(ids, offsets)
-            loss, dscores = net.loss(scores, offsets, tags)
-            net.backward(dscores)
-            for opt in optimizers:
-                opt.step()
-            net.zero_grad()
-            total += loss
-            count += len(tags)
-        pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets)
-        pred_tags = [[tagset[i] for i in pred[dev_offsets[s]:dev_offsets[s + 1]]] for s in range(len(dev))]
-        score = evaluate([tags for _, tags in dev], pred_tags)
-        history.append({"epoch": epoch + 1, "loss": total / max(count, 1), "dev": score,
-                        "seconds": time.perf_counter() - t0})
-        log(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} dev {score:.2f} "
-            f"({time.perf_counter() - t0:.1f} s)")
-        if score > best:
-            best, stale = score, 0
-            best_state = [p.value.copy() for p in net.parameters()]
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
+    try:
+        for epoch in range(config.epochs):
+            t0, total, count = time.perf_counter(), 0.0, 0
+            for index in _batches(len(encoded), config.batch_sentences, rng):
+                ids, offsets, tags = _stack(encoded, index)
+                scores = net.forward(ids, offsets)
+                loss, dscores = net.loss(scores, offsets, tags)
+                net.backward(dscores)
+                for opt in optimizers:
+                    opt.step()
+                net.zero_grad()
+                total += loss
+                count += len(tags)
+            pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets)
+            pred_tags = [[tagset[i] for i in pred[dev_offsets[s]:dev_offsets[s + 1]]] for s in range(len(dev))]
+            score = evaluate([tags for _, tags in dev], pred_tags)
+            history.append({"epoch": epoch + 1, "loss": total / max(count, 1), "dev": score,
+                            "seconds": time.perf_counter() - t0})
+            log(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} dev {score:.2f} "
+                f"({time.perf_counter() - t0:.1f} s)")
+            if score > best:
+                best, stale = score, 0
+                best_state = [p.value.copy() for p in net.parameters()]
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    except KeyboardInterrupt:  # Ctrl-C keeps the best epoch so far (the caller still saves it)
+        if best_state is None:
+            raise
+        log(f"interrupted: keeping epoch {max(history, key=lambda h: h['dev'])['epoch']} (dev {best:.2f})")
     for p, value in zip(net.parameters(), best_state):
         p.value[...] = value
     return net, best, history
