@@ -104,11 +104,11 @@ def _synthetic(rng, n_sentences):
     return sentences
 
 
-def _train_small(rng, sll, epochs=8):
+def _train_small(rng, sll, epochs=8, optimizer="adagrad", lr=0.1):
     data = _synthetic(rng, 300)
     train, dev = data[:250], data[250:]
     config = TaggerConfig(families=("word", "caps", "suffix2"), dims=(8, 3, 3), hidden=16, sll=sll, epochs=epochs,
-                          lr=0.1, min_count=1, feature_min_count=1, seed=1, patience=epochs)
+                          lr=lr, min_count=1, feature_min_count=1, seed=1, patience=epochs, optimizer=optimizer)
     lexicons = build_lexicons(train, config.families, min_count=1, feature_min_count=1)
     tagset = ["B-X", "O"]
     featurizer = _fast.Featurizer(list(config.families), lexicons)
@@ -135,6 +135,11 @@ def test_training_learns_a_window_rule_and_inference_agrees(sll, rng):
     ids, offsets = tagger.featurize(sentences)
     np.testing.assert_allclose(tagger.scores(sentences)[0], net.forward(ids, offsets), rtol=RTOL, atol=ATOL)
     assert tagger.tag_batch(sentences) == [tags for _, tags in dev]
+
+
+def test_training_with_sgd(rng):
+    _, _, _, best, history = _train_small(rng, sll=True, epochs=10, optimizer="sgd", lr=0.02)
+    assert history[-1]["loss"] < history[0]["loss"] and best == 100.0, history
 
 
 def test_save_load_round_trip_and_corruption(tmp_path, rng):

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..optim import AdaGrad
+from ..optim import SGD, AdaGrad
 from . import _fast
 from . import features as feat
 from .network import WindowNetwork
@@ -15,11 +15,12 @@ from .network import WindowNetwork
 
 class TaggerConfig:
     """Hyper-parameters of one tagger. Defaults follow SENNA (window 5, 300 hidden units, 50-d words,
-    5-d caps) with small suffix embeddings."""
+    5-d caps) with small suffix embeddings; optimizer "adagrad" (default) or "sgd" (SENNA's; the loss
+    is summed over a batch, so its lr is per token)."""
 
     def __init__(self, families=("word", "caps", "suffix2"), dims=(50, 5, 10), window=5, hidden=300,
                  sll=False, epochs=20, batch_sentences=16, lr=0.05, embedding_lr=None, min_count=2,
-                 feature_min_count=2, seed=0, patience=4):
+                 feature_min_count=2, seed=0, patience=4, optimizer="adagrad"):
         if len(families) != len(dims):
             raise ValueError(f"TaggerConfig: families {families} and dims {dims} differ in length")
         if families[0] != "word":
@@ -30,6 +31,9 @@ class TaggerConfig:
                             ("patience", patience)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TaggerConfig: {name} must be an int >= 1, got {value!r}")
+        if optimizer not in ("adagrad", "sgd"):
+            raise ValueError(f"TaggerConfig: optimizer must be 'adagrad' or 'sgd', got {optimizer!r}")
+        self.optimizer = optimizer
         if not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise ValueError(f"TaggerConfig: window must be an odd int >= 1, got {window!r}")
         self.families, self.dims = tuple(families), tuple(dims)
@@ -125,8 +129,8 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
     dense = [net.hidden.W, net.hidden.b, net.output.W, net.output.b]
     if config.sll:
         dense += [net.transitions, net.start]
-    optimizers = [AdaGrad(dense, lr=config.lr),
-                  AdaGrad([e.W for e in net.embeddings], lr=config.embedding_lr)]
+    make = AdaGrad if config.optimizer == "adagrad" else SGD  # both update embedding rows sparsely
+    optimizers = [make(dense, lr=config.lr), make([e.W for e in net.embeddings], lr=config.embedding_lr)]
     best, best_state, history, stale = -1.0, None, [], 0
     try:
         for epoch in range(config.epochs):
