@@ -24,3 +24,17 @@ def shared_data(*parts):
     if not os.path.exists(path):
         pytest.skip(f"shared data not found: {path} (set FASTNLP_DATA to the shared/data folder)")
     return path
+
+
+def cuda_skip_reason():
+    """Why the CUDA tests cannot run here, or None when fastnlp.cuda_available()."""
+    import fastnlp
+    from fastnlp import _C
+
+    if fastnlp.cuda_available():
+        return None
+    if not _C.cuda_compiled:
+        return "CUDA tests need a GPU: fastnlp was built without CUDA (FASTNLP_CUDA=OFF or no nvcc)"
+    if _C.cuda_device_count() == 0:
+        return "CUDA tests need a GPU: no CUDA device (or driver) on this machine"
+    return "CUDA tests need a GPU: CuPy is not importable (pip install cupy-cuda13x)"

@@ -1,20 +1,13 @@
-"""The taggers' CUDA inference path (Tagger.cuda()) against the CPU path: the same tags for the shipped
+"""The taggers' CUDA inference path (GpuWindowNetwork) against the CPU path: the same tags for the shipped
 models, scores within float32 tolerance. Skipped unless fastnlp.cuda_available()."""
 
 import numpy as np
 import pytest
+from conftest import cuda_skip_reason
 
-import fastnlp
-from fastnlp import _C
 
-if not fastnlp.cuda_available():
-    if not _C.cuda_compiled:
-        _why = "fastnlp was built without CUDA (FASTNLP_CUDA=OFF or no nvcc)"
-    elif _C.cuda_device_count() == 0:
-        _why = "no CUDA device (or driver) on this machine"
-    else:
-        _why = "CuPy is not importable (pip install cupy-cuda13x)"
-    pytest.skip(f"CUDA tests need a GPU: {_why}", allow_module_level=True)
+if cuda_skip_reason():
+    pytest.skip(cuda_skip_reason(), allow_module_level=True)
 
 import cupy as cp  # noqa: E402
 
