@@ -7,6 +7,7 @@ layout (W_ih (G*H, D), W_hh (G*H, H), b_ih, b_hh (G*H)), so torch.nn weights cop
 import numpy as np
 
 from .. import ops
+from .._device import array_module
 from ..ops._util import zeros
 from .module import Module, Parameter
 
@@ -94,8 +95,9 @@ class _Stacked(Module):
                                       None if c0 is None else c0[k])
             hs.append(h)
             cs.append(c)
-        h_n = np.stack(hs)
-        c_n = np.stack(cs) if self.cell == "lstm" else None
+        xp = array_module(inp)  # NumPy or CuPy, following the input
+        h_n = xp.stack(hs)
+        c_n = xp.stack(cs) if self.cell == "lstm" else None
         return inp, h_n, c_n
 
     def _check_state(self, name, s, x):
@@ -114,8 +116,9 @@ class _Stacked(Module):
                                                   None if dc_n is None else dc_n[k])
             dh0s.append(dh0)
             dc0s.append(dc0)
-        self.dh0 = np.stack(dh0s[::-1]) if self._had_h0 or self._had_c0 else None
-        self.dc0 = np.stack(dc0s[::-1]) if self.cell == "lstm" and (self._had_h0 or self._had_c0) else None
+        xp = array_module(d)
+        self.dh0 = xp.stack(dh0s[::-1]) if self._had_h0 or self._had_c0 else None
+        self.dc0 = xp.stack(dc0s[::-1]) if self.cell == "lstm" and (self._had_h0 or self._had_c0) else None
         return d
 
 
@@ -198,6 +201,7 @@ class BiRNN(Module):
         for name, s in (("h0", h0), ("c0", c0)):
             if s is not None and tuple(s.shape) != want:
                 raise ValueError(f"BiRNN: {name} must have shape (2*num_layers, B, H) = {want}, got {tuple(s.shape)}")
+        xp = array_module(x)  # NumPy or CuPy, following the input
         hs, cs, inp = [], [], x
         for k in range(self.num_layers):
             outs = []
@@ -211,9 +215,9 @@ class BiRNN(Module):
                     o, h = rnn.forward(inp, lengths, None if h0 is None else h0[s])
                 hs.append(h[0])
                 outs.append(o)
-            inp = np.concatenate(outs, axis=2)
-        h_n = np.stack(hs)
-        return (inp, (h_n, np.stack(cs))) if self.is_lstm else (inp, h_n)
+            inp = xp.concatenate(outs, axis=2)
+        h_n = xp.stack(hs)
+        return (inp, (h_n, xp.stack(cs))) if self.is_lstm else (inp, h_n)
 
     def backward(self, dout=None, dh_n=None, dc_n=None):
         H = self.hidden_dim
@@ -223,7 +227,7 @@ class BiRNN(Module):
             dx = None
             for j, rnn in enumerate((self.forward_layers[k], self.backward_layers[k])):
                 s = slice(2 * k + j, 2 * k + j + 1)
-                dj = None if d is None else np.ascontiguousarray(d[:, :, j * H:(j + 1) * H])
+                dj = None if d is None else array_module(d).ascontiguousarray(d[:, :, j * H:(j + 1) * H])
                 if self.is_lstm:
                     dxj = rnn.backward(dj, None if dh_n is None else dh_n[s], None if dc_n is None else dc_n[s])
                     dc0s[2 * k + j] = rnn.dc0
@@ -232,6 +236,7 @@ class BiRNN(Module):
                 dh0s[2 * k + j] = rnn.dh0
                 dx = dxj if dx is None else dx + dxj
             d = dx
-        self.dh0 = np.concatenate(dh0s) if dh0s[0] is not None else None
-        self.dc0 = np.concatenate(dc0s) if self.is_lstm and dc0s[0] is not None else None
+        xp = array_module(d)
+        self.dh0 = xp.concatenate(dh0s) if dh0s[0] is not None else None
+        self.dc0 = xp.concatenate(dc0s) if self.is_lstm and dc0s[0] is not None else None
         return d
