@@ -258,3 +258,28 @@ def test_rnn_gpu_bad_input(rng):
     # The GPU is still usable after the refusals.
     out2, _, _, _ = ops.rnn("lstm", x, W_ih, W_hh)
     np.testing.assert_array_equal(cp.asnumpy(out2), cp.asnumpy(out))
+
+
+@pytest.mark.parametrize("layer", ["lstm", "gru", "bilstm"])
+def test_rnn_layers_run_on_the_gpu(layer, rng):
+    """fastnlp.nn's recurrent layers on CuPy arrays: same outputs, states and gradients as on NumPy."""
+    from fastnlp import nn
+
+    B, T, D, H = 3, 7, 5, 4
+    make = {"lstm": lambda: nn.LSTM(D, H, num_layers=2, rng=np.random.default_rng(0)),
+            "gru": lambda: nn.GRU(D, H, num_layers=2, rng=np.random.default_rng(0)),
+            "bilstm": lambda: nn.BiRNN(nn.LSTM, D, H, rng=np.random.default_rng(0))}[layer]
+    cpu, gpu = make(), make()
+    for p in gpu.parameters():
+        p.value = cp.asarray(p.value)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    lengths = np.array([7, 3, 1], np.int64)
+    out_c, st_c = cpu.forward(x, lengths)
+    out_g, st_g = gpu.forward(cp.asarray(x), lengths)  # lengths stay on the host
+    close(out_g, out_c, f"{layer} out", **tol(T))
+    for a, b in zip(st_g if isinstance(st_g, tuple) else (st_g,), st_c if isinstance(st_c, tuple) else (st_c,)):
+        close(a, b, f"{layer} state", **tol(T))
+    dout = rng.standard_normal(out_c.shape).astype(np.float32)
+    close(gpu.backward(cp.asarray(dout)), cpu.backward(dout), f"{layer} dx", **tol(T))
+    for pg, pc in zip(gpu.parameters(), cpu.parameters()):
+        close(pg.grad, pc.grad, f"{layer} {pc.name} grad", **tol(B * T))
