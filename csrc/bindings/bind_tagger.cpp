@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -149,67 +150,22 @@ void expect_family_ids(const char* op, const I* ids, int64_t N, int64_t F, int64
   }
 }
 
-void window_scores_binding(py::object ids_, py::object offsets_, py::object tables_, py::object W1_,
-                           py::object b1_, py::object W2_, py::object b2_, py::object scores_, int64_t window,
-                           bool reference) {
-  const char* op = "window_scores";
-  FASTNLP_CHECK(window >= 1 && window % 2 == 1, op, ": window must be odd and >= 1, got ", window);
-  Array W1 = float_in(op, "W1", W1_, 2);
-  expect_list(tables_, [&] {
-    return str_cat(op, ": tables must be a list of 2-D arrays (one per family), got ", type_name(tables_));
-  });
-  const py::sequence tabs = py::reinterpret_borrow<py::sequence>(tables_);
-  const int64_t F = static_cast<int64_t>(tabs.size());
-  FASTNLP_CHECK(F >= 1, op, ": tables must hold at least one embedding table, got an empty list");
-  std::vector<std::string> names(F);  // Array keeps a const char* to its name
-  std::vector<Array> tables(F);
-  int64_t Din = 0;
-  for (int64_t f = 0; f < F; ++f) {
-    names[f] = str_cat("tables[", f, "]");
-    tables[f] = float_in(op, names[f].c_str(), tabs[f], 2);
-    expect_same_dtype(tables[f], W1);
-    Din += tables[f].dim(1);
-  }
-  Array ids = ids_in(op, "ids", ids_, 2, /*allow_empty=*/true);
-  expect_shape(ids, {-1, F}, " (N, F) with F = len(tables)");
-  const int64_t N = ids.dim(0);
-  Array offsets = ids_in(op, "offsets", offsets_, 1);
-  const std::string why_w1 = str_cat(" (H, window * sum(D_f) = ", window, " * ", Din, ")");
-  expect_shape(W1, {-1, window * Din}, why_w1.c_str());
-  const int64_t H = W1.dim(0);
-  Array b1 = float_in(op, "b1", b1_, 1);
-  expect_same_dtype(b1, W1);
-  expect_shape(b1, {H}, " (H, the rows of W1)");
-  Array W2 = float_in(op, "W2", W2_, 2);
-  expect_same_dtype(W2, W1);
-  expect_shape(W2, {-1, H}, " (K, H) with H from W1");
-  const int64_t K = W2.dim(0);
-  // The GEMMs run inside an OpenMP region, where their own size check could not throw cleanly.
-  FASTNLP_CHECK(window * Din <= INT32_MAX && H <= INT32_MAX && K <= INT32_MAX, op,
-                ": W1 and W2 must fit 32-bit BLAS sizes, got W1 ", W1.shape_str(), " W2 ", W2.shape_str());
-  Array b2 = float_in(op, "b2", b2_, 1);
-  expect_same_dtype(b2, W1);
-  expect_shape(b2, {K}, " (K, the rows of W2)");
-  Array scores = as_array(op, "scores", scores_);  // may be empty (N = 0): not float_out
-  expect_same_dtype(scores, W1);
-  expect_shape(scores, {N, K}, " (N, K)");
-  FASTNLP_CHECK(scores.contiguous, op, ": scores must be C-contiguous");
-  FASTNLP_CHECK(scores.writeable, op, ": scores is written in place and must be writeable, got a read-only array");
+// The network's arrays, checked: tables[f] (V_f, D_f), W1 (H, window * sum D_f), b1 (H), W2 (K, H),
+// b2 (K), all float32 or all float64, on the CPU. Filled in place (Array keeps a pointer to its
+// name, held in `names`), so the struct is neither copied nor moved.
+struct NetworkArrays {
+  std::vector<std::string> names;
+  std::vector<Array> tables;
+  Array W1, b1, W2, b2;
+  int64_t Din = 0, H = 0, K = 0;
 
-  std::vector<const Array*> all = {&ids, &offsets, &W1, &b1, &W2, &b2, &scores};
-  for (const Array& t : tables) all.push_back(&t);
-  for (const Array* a : all)
-    FASTNLP_CHECK(!a->on_gpu, op, ": runs on the CPU; pass NumPy arrays (", a->name, " is on the GPU)");
-  expect_offsets(offsets, N);
-  ids_dispatch(ids, [&](auto i) {
-    using I = decltype(i);
-    for (int64_t f = 0; f < F; ++f) expect_family_ids(op, ids.ptr<I>(), N, F, f, tables[f].dim(0));
-  });
+  NetworkArrays() = default;
+  NetworkArrays(const NetworkArrays&) = delete;
+  NetworkArrays& operator=(const NetworkArrays&) = delete;
+  int64_t F() const { return static_cast<int64_t>(tables.size()); }
 
-  const int64_t S = offsets.size() - 1;
-  py::gil_scoped_release nogil;
-  float_dispatch(W1, [&](auto t) {
-    using T = decltype(t);
+  template <typename T>
+  WindowNetwork<T> network(int64_t window) const {
     WindowNetwork<T> net;
     for (const Array& tab : tables) {
       net.tables.push_back(tab.ptr<T>());
@@ -222,6 +178,95 @@ void window_scores_binding(py::object ids_, py::object offsets_, py::object tabl
     net.window = window;
     net.H = H;
     net.K = K;
+    return net;
+  }
+};
+
+void read_network(const char* op, py::handle tables_, py::handle W1_, py::handle b1_, py::handle W2_,
+                  py::handle b2_, int64_t window, NetworkArrays& a) {
+  FASTNLP_CHECK(window >= 1 && window % 2 == 1, op, ": window must be odd and >= 1, got ", window);
+  a.W1 = float_in(op, "W1", W1_, 2);
+  expect_list(tables_, [&] {
+    return str_cat(op, ": tables must be a list of 2-D arrays (one per family), got ", type_name(tables_));
+  });
+  const py::sequence tabs = py::reinterpret_borrow<py::sequence>(tables_);
+  const int64_t F = static_cast<int64_t>(tabs.size());
+  FASTNLP_CHECK(F >= 1, op, ": tables must hold at least one embedding table, got an empty list");
+  a.names.resize(F);  // never resized again: the Arrays point into these strings
+  a.tables.resize(F);
+  for (int64_t f = 0; f < F; ++f) {
+    a.names[f] = str_cat("tables[", f, "]");
+    a.tables[f] = float_in(op, a.names[f].c_str(), tabs[f], 2);
+    expect_same_dtype(a.tables[f], a.W1);
+    a.Din += a.tables[f].dim(1);
+  }
+  const std::string why_w1 = str_cat(" (H, window * sum(D_f) = ", window, " * ", a.Din, ")");
+  expect_shape(a.W1, {-1, window * a.Din}, why_w1.c_str());
+  a.H = a.W1.dim(0);
+  a.b1 = float_in(op, "b1", b1_, 1);
+  expect_same_dtype(a.b1, a.W1);
+  expect_shape(a.b1, {a.H}, " (H, the rows of W1)");
+  a.W2 = float_in(op, "W2", W2_, 2);
+  expect_same_dtype(a.W2, a.W1);
+  expect_shape(a.W2, {-1, a.H}, " (K, H) with H from W1");
+  a.K = a.W2.dim(0);
+  // The GEMMs run inside an OpenMP region, where their own size check could not throw cleanly.
+  FASTNLP_CHECK(window * a.Din <= INT32_MAX && window * (a.H + 16) <= INT32_MAX && a.K <= INT32_MAX, op,
+                ": W1 and W2 must fit 32-bit BLAS sizes, got W1 ", a.W1.shape_str(), " W2 ", a.W2.shape_str());
+  a.b2 = float_in(op, "b2", b2_, 1);
+  expect_same_dtype(a.b2, a.W1);
+  expect_shape(a.b2, {a.K}, " (K, the rows of W2)");
+  std::vector<const Array*> all = {&a.W1, &a.b1, &a.W2, &a.b2};
+  for (const Array& t : a.tables) all.push_back(&t);
+  for (const Array* x : all)
+    FASTNLP_CHECK(!x->on_gpu, op, ": runs on the CPU; pass NumPy arrays (", x->name, " is on the GPU)");
+}
+
+// ids (N, F) with column f in [0, vocab[f]) and offsets (S + 1) for them, on the CPU.
+void read_batch(const char* op, py::handle ids_, py::handle offsets_, const std::vector<int64_t>& vocab,
+                const char* why_f, Array& ids, Array& offsets) {
+  const int64_t F = static_cast<int64_t>(vocab.size());
+  ids = ids_in(op, "ids", ids_, 2, /*allow_empty=*/true);
+  expect_shape(ids, {-1, F}, why_f);
+  const int64_t N = ids.dim(0);
+  offsets = ids_in(op, "offsets", offsets_, 1);
+  for (const Array* x : {&ids, &offsets})
+    FASTNLP_CHECK(!x->on_gpu, op, ": runs on the CPU; pass NumPy arrays (", x->name, " is on the GPU)");
+  expect_offsets(offsets, N);
+  ids_dispatch(ids, [&](auto i) {
+    using I = decltype(i);
+    for (int64_t f = 0; f < F; ++f) expect_family_ids(op, ids.ptr<I>(), N, F, f, vocab[f]);
+  });
+}
+
+// A float output of shape (N, K) and the dtype of `like`, written in place (may be empty).
+void expect_scores_out(const char* op, const Array& scores, const Array& like, int64_t N, int64_t K) {
+  expect_same_dtype(scores, like);
+  expect_shape(scores, {N, K}, " (N, K)");
+  FASTNLP_CHECK(scores.contiguous, op, ": scores must be C-contiguous");
+  FASTNLP_CHECK(scores.writeable, op, ": scores is written in place and must be writeable, got a read-only array");
+  FASTNLP_CHECK(!scores.on_gpu, op, ": runs on the CPU; pass NumPy arrays (scores is on the GPU)");
+}
+
+void window_scores_binding(py::object ids_, py::object offsets_, py::object tables_, py::object W1_,
+                           py::object b1_, py::object W2_, py::object b2_, py::object scores_, int64_t window,
+                           bool reference) {
+  const char* op = "window_scores";
+  NetworkArrays a;
+  read_network(op, tables_, W1_, b1_, W2_, b2_, window, a);
+  std::vector<int64_t> vocab;
+  for (const Array& t : a.tables) vocab.push_back(t.dim(0));
+  Array ids, offsets;
+  read_batch(op, ids_, offsets_, vocab, " (N, F) with F = len(tables)", ids, offsets);
+  const int64_t N = ids.dim(0);
+  Array scores = as_array(op, "scores", scores_);  // may be empty (N = 0): not float_out
+  expect_scores_out(op, scores, a.W1, N, a.K);
+
+  const int64_t S = offsets.size() - 1;
+  py::gil_scoped_release nogil;
+  float_dispatch(a.W1, [&](auto t) {
+    using T = decltype(t);
+    const WindowNetwork<T> net = a.network<T>(window);
     ids_dispatch(ids, [&](auto i) {
       using I = decltype(i);
       if (reference)
@@ -230,6 +275,94 @@ void window_scores_binding(py::object ids_, py::object offsets_, py::object tabl
         window_scores(net, ids.ptr<I>(), offsets.ptr<int64_t>(), S, scores.ptr<T>());
     });
   });
+}
+
+std::unique_ptr<WindowScorer> make_scorer(py::object tables_, py::object W1_, py::object b1_, py::object W2_,
+                                          py::object b2_, int64_t window, double cache_mb, py::object cache_rows_) {
+  const char* op = "WindowScorer";
+  NetworkArrays a;
+  read_network(op, tables_, W1_, b1_, W2_, b2_, window, a);
+  if (a.W1.dtype != DType::kFloat32)
+    throw py::type_error(str_cat(op, ": the weights must be float32 (window_scores runs float64), got ",
+                                 a.W1.dtype_name));
+  FASTNLP_CHECK(std::isfinite(cache_mb) && cache_mb >= 0, op, ": cache_mb must be a finite number >= 0, got ",
+                cache_mb);
+  const int64_t F = a.F();
+  std::vector<int64_t> vocab, dims;
+  for (const Array& t : a.tables) {
+    vocab.push_back(t.dim(0));
+    dims.push_back(t.dim(1));
+  }
+  std::vector<int64_t> rows;
+  if (is_none(cache_rows_)) {
+    rows = WindowScorer::rows_for_budget(vocab, dims, window, a.H, cache_mb * (1 << 20));
+  } else {
+    expect_list(cache_rows_, [&] {
+      return str_cat(op, ": cache_rows must be None or a list of ints (one per family), got ", type_name(cache_rows_));
+    });
+    const py::sequence seq = py::reinterpret_borrow<py::sequence>(cache_rows_);
+    FASTNLP_CHECK(static_cast<int64_t>(seq.size()) == F, op, ": cache_rows must hold one count per family (", F,
+                  "), got ", seq.size());
+    for (int64_t f = 0; f < F; ++f) {
+      const py::object v = seq[f];
+      if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr()))
+        throw py::type_error(str_cat(op, ": cache_rows[", f, "] must be an int, got ", type_name(v)));
+      const int64_t k = v.cast<int64_t>();
+      const int64_t lo = std::min<int64_t>(2, vocab[f]);
+      FASTNLP_CHECK(k >= lo && k <= vocab[f], op, ": cache_rows[", f, "] must be in [", lo, ", ", vocab[f],
+                    "] (ids 0 and 1 are always cached; tables[", f, "] has ", vocab[f], " rows), got ", k);
+      rows.push_back(k);
+    }
+  }
+  py::gil_scoped_release nogil;
+  return std::make_unique<WindowScorer>(a.network<float>(window), vocab, rows);
+}
+
+std::vector<int64_t> scorer_vocab(const WindowScorer& sc) {
+  std::vector<int64_t> v;
+  for (int64_t f = 0; f < sc.num_families(); ++f) v.push_back(sc.vocab_size(f));
+  return v;
+}
+
+py::object scorer_scores(const WindowScorer& sc, py::object ids_, py::object offsets_, py::object out_) {
+  const char* op = "WindowScorer.scores";
+  Array ids, offsets;
+  read_batch(op, ids_, offsets_, scorer_vocab(sc), " (N, F) with F the scorer's families", ids, offsets);
+  const int64_t N = ids.dim(0), K = sc.num_tags();
+  if (is_none(out_)) out_ = py::array_t<float>({N, K});
+  Array like;
+  like.name = "the scorer";
+  like.dtype = DType::kFloat32;
+  like.dtype_name = "float32";
+  Array scores = as_array(op, "scores", out_);
+  expect_scores_out(op, scores, like, N, K);
+  const int64_t S = offsets.size() - 1;
+  {
+    py::gil_scoped_release nogil;
+    ids_dispatch(ids, [&](auto i) {
+      using I = decltype(i);
+      sc.scores(ids.ptr<I>(), offsets.ptr<int64_t>(), S, scores.ptr<float>());
+    });
+  }
+  return out_;
+}
+
+py::array_t<int32_t> scorer_predict(const WindowScorer& sc, py::object ids_, py::object offsets_) {
+  const char* op = "WindowScorer.predict";
+  Array ids, offsets;
+  read_batch(op, ids_, offsets_, scorer_vocab(sc), " (N, F) with F the scorer's families", ids, offsets);
+  const int64_t N = ids.dim(0);
+  py::array_t<int32_t> tags(N);
+  int32_t* out = tags.mutable_data();
+  const int64_t S = offsets.size() - 1;
+  {
+    py::gil_scoped_release nogil;
+    ids_dispatch(ids, [&](auto i) {
+      using I = decltype(i);
+      sc.predict(ids.ptr<I>(), offsets.ptr<int64_t>(), S, out);
+    });
+  }
+  return tags;
 }
 
 }  // namespace
@@ -256,6 +389,31 @@ void bind_tagger(py::module_& m) {
         py::arg("reference") = false,
         "scores (N, K) = W2 hardtanh(W1 x + b1) + b2, x the window (odd) of embedded feature ids around "
         "each token; ids (N, F), offsets (S + 1), tables[f] (V_f, D_f), W1 (H, window * sum D_f).");
+
+  py::class_<WindowScorer>(m, "WindowScorer",
+                           "The window network's float32 scores with the first layer cached per feature id "
+                           "(models/window_tagger.h); holds copies of what it needs from the weights.")
+      .def(py::init(&make_scorer), py::arg("tables"), py::arg("W1"), py::arg("b1"), py::arg("W2"), py::arg("b2"),
+           py::arg("window"), py::arg("cache_mb") = 24.0, py::arg("cache_rows") = py::none(),
+           "tables[f] (V_f, D_f), W1 (H, window * sum D_f), b1 (H), W2 (K, H), b2 (K), float32. The first "
+           "cache_rows[f] ids of each family are cached, by default as many as fit cache_mb MiB.")
+      .def("scores", &scorer_scores, py::arg("ids"), py::arg("offsets"), py::arg("out") = py::none(),
+           "scores (N, K) float32 for ids (N, F), offsets (S + 1); written into out when given.")
+      .def("predict", &scorer_predict, py::arg("ids"), py::arg("offsets"),
+           "The best tag of each token, int32 (N,): the argmax of its scores (the first on ties).")
+      .def_property_readonly("cache_rows",
+                             [](const WindowScorer& sc) {
+                               std::vector<int64_t> v;
+                               for (int64_t f = 0; f < sc.num_families(); ++f) v.push_back(sc.cache_rows(f));
+                               return v;
+                             },
+                             "Cached ids per family (ids 0 .. cache_rows[f] - 1).")
+      .def_property_readonly("cache_bytes", &WindowScorer::cache_bytes)
+      .def_property_readonly("memory_bytes", &WindowScorer::memory_bytes,
+                             "Bytes the scorer holds: the cache, the projections, the uncached table rows, W2.")
+      .def_property_readonly("vocab_sizes", &scorer_vocab)
+      .def_property_readonly("window", &WindowScorer::window)
+      .def_property_readonly("num_tags", &WindowScorer::num_tags);
 }
 
 }  // namespace fastnlp::bindings

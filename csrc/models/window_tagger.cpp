@@ -1,12 +1,15 @@
-// Window-network scoring: a scalar reference and the blocked GEMM version used at inference.
+// Window-network scoring: a scalar reference, the blocked GEMM version, and the cached float32
+// scorer the Tagger runs.
 #include "models/window_tagger.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "blas.h"
 #include "ops/activation.h"
 #include "parallel.h"
+#include "simd.h"
 
 namespace fastnlp {
 namespace {
@@ -106,6 +109,221 @@ void window_scores(const WindowNetwork<T>& net, const I* ids, const int64_t* off
     }
   });
 }
+
+// ---- WindowScorer ----------------------------------------------------------------------------
+
+namespace {
+
+// Rows per block of the cached path. Larger than kBlock: the per-family GEMMs only see the block's
+// uncached ids (a tenth of the words with the default cache), so a tall block keeps them tall
+// enough to be efficient; the hidden layer (kScorerBlock x H) still fits L2.
+constexpr int64_t kScorerBlock = 256;
+
+// Hidden-layer rows are padded to a multiple of kPad floats (zeros past H) so that the row sums
+// below need no scalar remainder.
+constexpr int64_t kPad = 8;
+int64_t padded(int64_t H) { return (H + kPad - 1) / kPad * kPad; }
+
+// 8 floats loaded from and stored to any float address. The row sums are written with GCC/Clang
+// vector types because the auto-vectorizer gives up on their loop nest; in the AVX2 and AVX-512
+// clones a Vec8 is one ymm register, in the baseline clone two SSE registers.
+typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+// h[o, o + 8V) = b + rows[0] + ... + rows[n-1] over those columns: V sums stay in registers while
+// every row streams past once. Always inlined, so each SIMD clone of its caller gets its own copy.
+template <int V>
+__attribute__((always_inline)) inline void sum_chunk(const float* b, const float* const* rows, int64_t n, int64_t o,
+                                                     float* h) {
+  Vec8 acc[V];
+  for (int v = 0; v < V; ++v) acc[v] = reinterpret_cast<const Vec8*>(b + o)[v];
+  for (int64_t r = 0; r < n; ++r) {
+    const Vec8* x = reinterpret_cast<const Vec8*>(rows[r] + o);
+    for (int v = 0; v < V; ++v) acc[v] += x[v];
+  }
+  for (int v = 0; v < V; ++v) reinterpret_cast<Vec8*>(h + o)[v] = acc[v];
+}
+
+// h (Hp) = hardtanh(b + rows[0] + ... + rows[n-1]), each row Hp wide, Hp a multiple of kPad; the
+// rows are added in the order given.
+FASTNLP_SIMD_CLONES void sum_rows_hardtanh(const float* b, const float* const* rows, int64_t n, int64_t Hp,
+                                           float* h) {
+  static_assert(kPad == 8, "one Vec8 per kPad floats");
+  int64_t o = 0;
+  for (; o + 64 <= Hp; o += 64) sum_chunk<8>(b, rows, n, o, h);
+  if (o + 32 <= Hp) sum_chunk<4>(b, rows, n, o, h), o += 32;
+  if (o + 16 <= Hp) sum_chunk<2>(b, rows, n, o, h), o += 16;
+  if (o < Hp) sum_chunk<1>(b, rows, n, o, h);
+  // A plain loop (it vectorizes): vector ternaries wider than the baseline's registers would not.
+  for (int64_t i = 0; i < Hp; ++i) h[i] = hardtanh(h[i]);
+}
+
+// The first maximum of s (K); a NaN counts as the maximum, as in numpy.argmax.
+int32_t argmax_row(const float* s, int64_t K) {
+  int32_t best = 0;
+  float v = s[0];
+  for (int64_t c = 1; c < K; ++c)
+    if (s[c] > v || (s[c] != s[c] && v == v)) {
+      best = static_cast<int32_t>(c);
+      v = s[c];
+    }
+  return best;
+}
+
+}  // namespace
+
+WindowScorer::WindowScorer(const WindowNetwork<float>& net, std::vector<int64_t> vocab,
+                           std::vector<int64_t> cache_rows)
+    : W2_(net.W2, net.W2 + net.K * net.H),
+      b2_(net.b2, net.b2 + net.K),
+      window_(net.window),
+      H_(net.H),
+      Hp_(padded(net.H)),
+      K_(net.K) {
+  const int64_t F = net.num_families(), Din = net.input_dim(), X = window_ * Din, WH = window_ * Hp_;
+  b1_.assign(static_cast<size_t>(Hp_), 0.0f);
+  std::copy(net.b1, net.b1 + H_, b1_.begin());
+  families_.resize(F);
+  int64_t col = 0;  // the first column of family f inside window position 0
+  for (int64_t f = 0; f < F; ++f) {
+    Family& fam = families_[f];
+    fam.V = vocab[f];
+    fam.D = net.dims[f];
+    fam.cached = cache_rows[f];
+    const int64_t D = fam.D;
+    fam.proj.assign(static_cast<size_t>(WH * D), 0.0f);
+    for (int64_t j = 0; j < window_; ++j)
+      for (int64_t o = 0; o < H_; ++o)
+        std::memcpy(fam.proj.data() + (j * Hp_ + o) * D, net.W1 + o * X + j * Din + col,
+                    static_cast<size_t>(D) * sizeof(float));
+    const float* E = net.tables[f];
+    fam.rest.assign(E + fam.cached * D, E + fam.V * D);
+    fam.cache.resize(static_cast<size_t>(fam.cached * WH));
+    gemm(false, true, fam.cached, WH, D, 1.0f, E, D, fam.proj.data(), D, 0.0f, fam.cache.data(), WH);
+    col += D;
+  }
+}
+
+std::vector<int64_t> WindowScorer::rows_for_budget(const std::vector<int64_t>& vocab,
+                                                   const std::vector<int64_t>& dims, int64_t window, int64_t H,
+                                                   double budget_bytes) {
+  const int64_t F = static_cast<int64_t>(vocab.size());
+  std::vector<int64_t> rows(F);
+  int64_t total = 0, all = 0;
+  for (int64_t f = 0; f < F; ++f) {
+    rows[f] = std::min<int64_t>(2, vocab[f]);
+    total += rows[f];
+    all += vocab[f];
+  }
+  const double row_bytes = static_cast<double>(window) * static_cast<double>(padded(H)) * sizeof(float);
+  const int64_t budget_rows = static_cast<int64_t>(std::min(std::floor(budget_bytes / row_bytes), double(all)));
+  // Each cached id saves, per occurrence, an embedding gather and a GEMM row of D_f * window * H
+  // multiply-adds; its occurrences are guessed by Zipf's law, which word and affix counts follow.
+  std::vector<double> weight(F);
+  for (int64_t f = 0; f < F; ++f)
+    weight[f] = static_cast<double>(dims[f]) / std::log(std::max<double>(3.0, static_cast<double>(vocab[f])));
+  auto saving = [&](int64_t f) { return weight[f] / static_cast<double>(std::max<int64_t>(rows[f] - 1, 1)); };
+  for (; total < budget_rows; ++total) {
+    int64_t best = -1;
+    for (int64_t f = 0; f < F; ++f)
+      if (rows[f] < vocab[f] && (best < 0 || saving(f) > saving(best))) best = f;
+    if (best < 0) break;
+    ++rows[best];
+  }
+  return rows;
+}
+
+int64_t WindowScorer::cache_bytes() const {
+  int64_t n = 0;
+  for (const Family& fam : families_) n += static_cast<int64_t>(fam.cache.size());
+  return n * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t WindowScorer::memory_bytes() const {
+  int64_t n = static_cast<int64_t>(b1_.size() + W2_.size() + b2_.size());
+  for (const Family& fam : families_) n += static_cast<int64_t>(fam.proj.size() + fam.cache.size() + fam.rest.size());
+  return n * static_cast<int64_t>(sizeof(float));
+}
+
+template <typename I, typename Emit>
+void WindowScorer::run(const I* ids, const int64_t* offsets, int64_t S, float* scores_out, Emit&& emit) const {
+  const int64_t N = offsets[S];
+  if (N == 0) return;
+  const int64_t F = num_families(), W = window_, half = W / 2, H = H_, Hp = Hp_, K = K_, WH = W * Hp;
+  const int64_t blocks = (N + kScorerBlock - 1) / kScorerBlock;
+  parallel_for(blocks, 1, [&](int64_t first, int64_t last) {
+    // Per-thread scratch. Rows [e0, e1) of a block are its rows plus `half` on either side: the
+    // neighbours its windows reach. slot[f][p - e0] is row p's row in proj_rows[f] (its uncached
+    // id of family f embedded and projected), -1 when that id is cached.
+    const int64_t rows_max = std::min(N, kScorerBlock), ext_max = std::min(N, kScorerBlock + 2 * half);
+    std::vector<float> h(static_cast<size_t>(rows_max * Hp));
+    std::vector<float> out(scores_out ? 0 : static_cast<size_t>(rows_max * K));
+    std::vector<std::vector<float>> x(F), proj_rows(F);
+    std::vector<int32_t> slot(static_cast<size_t>(F * ext_max));
+    std::vector<const float*> rows(static_cast<size_t>(W * F));
+    // The sentence holding the block's first row (empty sentences skipped, as in window_scores).
+    int64_t s = std::upper_bound(offsets, offsets + S + 1, first * kScorerBlock) - offsets - 1;
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t lo = b * kScorerBlock, hi = std::min(N, lo + kScorerBlock), B = hi - lo;
+      const int64_t e0 = std::max<int64_t>(0, lo - half), e1 = std::min(N, hi + half);
+      for (int64_t f = 0; f < F; ++f) {
+        const Family& fam = families_[f];
+        int32_t* sl = slot.data() + f * ext_max;
+        int64_t M = 0;
+        for (int64_t p = e0; p < e1; ++p)
+          sl[p - e0] = static_cast<int64_t>(ids[p * F + f]) < fam.cached ? -1 : static_cast<int32_t>(M++);
+        if (M == 0) continue;
+        if (static_cast<int64_t>(x[f].size()) < M * fam.D) x[f].resize(static_cast<size_t>(M * fam.D));
+        if (static_cast<int64_t>(proj_rows[f].size()) < M * WH) proj_rows[f].resize(static_cast<size_t>(M * WH));
+        for (int64_t p = e0; p < e1; ++p)
+          if (sl[p - e0] >= 0)
+            std::memcpy(x[f].data() + sl[p - e0] * fam.D,
+                        fam.rest.data() + (static_cast<int64_t>(ids[p * F + f]) - fam.cached) * fam.D,
+                        static_cast<size_t>(fam.D) * sizeof(float));
+        gemm(false, true, M, WH, fam.D, 1.0f, x[f].data(), fam.D, fam.proj.data(), fam.D, 0.0f,
+             proj_rows[f].data(), WH);
+      }
+      for (int64_t t = lo; t < hi; ++t) {
+        while (t >= offsets[s + 1]) ++s;
+        const int64_t sb = offsets[s], se = offsets[s + 1];
+        int64_t n = 0;
+        for (int64_t j = 0; j < W; ++j) {
+          const int64_t p = t + j - half;
+          const bool inside = p >= sb && p < se;
+          for (int64_t f = 0; f < F; ++f) {
+            const Family& fam = families_[f];
+            // Outside the sentence: id 0, PADDING, which is always cached.
+            const int64_t id = inside ? static_cast<int64_t>(ids[p * F + f]) : 0;
+            rows[n++] = id < fam.cached ? fam.cache.data() + (id * W + j) * Hp
+                                        : proj_rows[f].data() + (slot[f * ext_max + p - e0] * W + j) * Hp;
+          }
+        }
+        sum_rows_hardtanh(b1_.data(), rows.data(), n, Hp, h.data() + (t - lo) * Hp);
+      }
+      float* o = scores_out ? scores_out + lo * K : out.data();
+      gemm(false, true, B, K, H, 1.0f, h.data(), Hp, W2_.data(), H, 0.0f, o, K);
+      bias_act_forward(Activation::kIdentity, o, b2_.data(), B, K);
+      emit(lo, B, o);
+    }
+  });
+}
+
+template <typename I>
+void WindowScorer::scores(const I* ids, const int64_t* offsets, int64_t S, float* scores) const {
+  run(ids, offsets, S, scores, [](int64_t, int64_t, const float*) {});
+}
+
+template <typename I>
+void WindowScorer::predict(const I* ids, const int64_t* offsets, int64_t S, int32_t* tags) const {
+  const int64_t K = K_;
+  run(ids, offsets, S, nullptr, [&](int64_t lo, int64_t B, const float* s) {
+    for (int64_t r = 0; r < B; ++r) tags[lo + r] = argmax_row(s + r * K, K);
+  });
+}
+
+template void WindowScorer::scores<int32_t>(const int32_t*, const int64_t*, int64_t, float*) const;
+template void WindowScorer::scores<int64_t>(const int64_t*, const int64_t*, int64_t, float*) const;
+template void WindowScorer::predict<int32_t>(const int32_t*, const int64_t*, int64_t, int32_t*) const;
+template void WindowScorer::predict<int64_t>(const int64_t*, const int64_t*, int64_t, int32_t*) const;
 
 template struct WindowNetwork<float>;
 template struct WindowNetwork<double>;
