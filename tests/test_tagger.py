@@ -206,6 +206,13 @@ def test_training_rejects_tags_outside_the_scheme():
         check_tags([(["a"], ["O"]), (["b"], ["X-NP"])], "IOB2")
 
 
+def test_cuda_refused_clearly_without_a_gpu():
+    if fastnlp.cuda_available():
+        pytest.skip("a GPU is present: tests/test_tagger_cuda.py covers Tagger.cuda()")
+    with pytest.raises(RuntimeError, match=r"Tagger.cuda: no usable GPU"):
+        load_tagger("pos").cuda()
+
+
 def test_load_tagger_errors():
     with pytest.raises(ValueError, match=r"load_tagger: expected one of \['pos', 'chunk', 'ner', 'upos'\]"):
         load_tagger("sentiment")

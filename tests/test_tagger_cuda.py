@@ -26,3 +26,5 @@ def test_gpu_tags_match_cpu(name):
     np.testing.assert_allclose(cp.asnumpy(gpu.scores(ids, offsets)), cpu.scores(SENTENCES)[0], rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(gpu.predict_ids(ids, offsets), cpu.predict_ids(SENTENCES)[0])
     assert gpu.predict_ids(*cpu.featurize([[]])).shape == (0,)
+    tags = cpu.tag_batch(SENTENCES)
+    assert load_tagger(name).cuda().tag_batch(SENTENCES) == tags

@@ -52,6 +52,20 @@ class Tagger:
         # above (changing them later does not reach it).
         self._scorer = _fast.WindowScorer(self.tables, self.W1, self.b1, self.W2, self.b2, self.window)
         self._tag_names = np.asarray(self.tagset, dtype=object)
+        self._gpu = None
+
+    def cuda(self):
+        """Runs the network on the GPU from now on (features stay on the CPU); returns self.
+        RuntimeError when fastnlp.cuda_available() is False."""
+        from .gpu import GpuWindowNetwork
+
+        self._gpu = GpuWindowNetwork(self)
+        return self
+
+    def cpu(self):
+        """Back to the CPU path; returns self."""
+        self._gpu = None
+        return self
 
     @property
     def task(self):
@@ -75,6 +89,8 @@ class Tagger:
     def predict_ids(self, sentences):
         """Best tag ids (N,) int32 and offsets (S+1)."""
         ids, offsets = self.featurize(sentences)
+        if self._gpu is not None:
+            return self._gpu.predict_ids(ids, offsets), offsets
         if self.transitions is None:  # word-level: the argmax runs in C++ with the scores
             return self._scorer.predict(ids, offsets), offsets
         pred, _ = ops.viterbi_decode(self._scorer.scores(ids, offsets), offsets, self.transitions, self.start)
