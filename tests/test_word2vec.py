@@ -471,7 +471,7 @@ def test_two_workers_with_hot_row_copies_learn_like_one(tmp_path):
     one = _train_direct(vocab, f, 3, threads=1)
     for hot in (-1, len(vocab)):
         two = _train_direct(vocab, f, 3, threads=2, hot_rows=hot)
-        assert abs(two[2] - one[2]) < 0.05 * one[2]
+        assert abs(two[2] - one[2]) < 0.02 * one[2]  # 0.2-0.4% seen, with or without copies
         kv = KeyedVectors(words, two[0])
         hits = sum(n.startswith(w[:3]) for w in words[:30] for n, _ in kv.most_similar(w, topn=5))
         assert hits / 150 > 0.9
