@@ -8,6 +8,15 @@ scored by the same fastnlp evaluator on the same word order (gensim orders equal
 differently, which would change the 30000-word cut). Writes JSON and a markdown table under
 benchmarks/results/.
 
+The learning rate: gensim's corpus_file mode decays it by each worker's own share of the words
+against the whole corpus (word2vec_corpusfile.pyx, get_next_alpha), so with W workers every
+epoch only covers 1/W of its span and starts over at the next epoch: with 2 workers and 5
+epochs it ends at 0.0026, not min_alpha (CBOW scored ~1 analogy point higher for it on a
+60k-line slice of the corpus, on its iterable mode's level without it). Its iterable mode and word2vec.c decay over the words of all threads, as fastnlp
+does. With --fastnlp-schedule matched (the default) fastnlp trains one train() call per epoch
+with the rates gensim's corpus_file mode actually uses, so both libraries see the same
+learning rate at every point; `word2vec` keeps fastnlp's own schedule.
+
     python benchmarks/bench_word2vec.py                      # the whole shared corpus
     python benchmarks/bench_word2vec.py --max-lines 5000     # a quick check on a slice
 """
@@ -35,6 +44,25 @@ def evaluate(kv, analogies, similarity):
             "wordsim_rho": s["spearman"], "wordsim_pairs": s["pairs"]}
 
 
+def schedule(args):
+    """The learning rate span of each epoch: [(alpha at its start, alpha at its end)], or None
+    for fastnlp's own linear decay over the whole run."""
+    if fastnlp_schedule(args) != "gensim-corpus-file":
+        return None
+
+    def rate(progress):
+        return max(args.min_alpha, args.alpha - (args.alpha - args.min_alpha) * progress)
+
+    E, W = args.epochs, args.threads
+    return [(rate(e / E), rate((e + 1 / W) / E)) for e in range(E)]
+
+
+def fastnlp_schedule(args):
+    if args.fastnlp_schedule == "matched":
+        return "gensim-corpus-file" if args.gensim_input == "corpus_file" else "word2vec"
+    return args.fastnlp_schedule
+
+
 def run_fastnlp(corpus, sg, args, shared=False):
     import fastnlp
 
@@ -45,10 +73,17 @@ def run_fastnlp(corpus, sg, args, shared=False):
     t0 = time.perf_counter()
     model.build_vocab(corpus_file=corpus)
     vocab_s = time.perf_counter() - t0
+    spans = schedule(args)
     c0, t0 = time.process_time(), time.perf_counter()
-    summary = model.train()
+    if spans is None:
+        model.train()
+    else:
+        for a0, a1 in spans:
+            model.train(epochs=1, alpha=a0, min_alpha=a1)
     train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, summary["loss"]
+    h = model.training_history
+    loss = sum(x["loss_sum"] for x in h) / max(1, sum(x["examples"] for x in h))
+    return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, loss
 
 
 def run_gensim(corpus, sg, args):
@@ -120,7 +155,8 @@ def markdown(results, info, args, corpus_desc):
              f"{info['load_average'][0]:.2f}). Corpus: {corpus_desc}.",
              f"Settings: dim {args.dim}, window {args.window}, negative {args.negative}, sample {args.sample}, "
              f"min_count {args.min_count}, {args.epochs} epochs, {args.threads} threads, alpha {args.alpha}; "
-             f"gensim input: {args.gensim_input}. Median of {args.repeat} run(s). Analogies: Google "
+             f"gensim input: {args.gensim_input}; fastnlp learning rate: {fastnlp_schedule(args)} schedule. "
+             f"Median of {args.repeat} run(s). Analogies: Google "
              "questions-words, 3CosAdd, restrict_vocab=30000; WordSim-353: Spearman rho.\n",
              "| model | library | train s | words/s | words/CPU-s | speed vs gensim | analogy acc | WS-353 rho |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -157,6 +193,10 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=1, help="runs per configuration (median reported)")
     p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
                    help="gensim's corpus_file mode (its fastest) or LineSentence through its producer thread")
+    p.add_argument("--fastnlp-schedule", choices=["matched", "word2vec", "gensim-corpus-file"], default="matched",
+                   help="fastnlp's learning rates: gensim's effective ones for its input mode (matched), "
+                        "fastnlp's own linear decay (word2vec: word2vec.c's and gensim's iterable mode's), or "
+                        "gensim corpus_file's per-worker decay (see the module docstring)")
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     p.add_argument("--tag", default=None, help="result file suffix (default: the slice size, or none)")

@@ -411,6 +411,72 @@ def test_single_thread_seeded_runs_are_identical(tmp_path):
         np.testing.assert_array_equal(streamed[0].wv.vectors, streamed[1].wv.vectors)
 
 
+def test_learning_rate_decays_over_the_words_of_all_workers(tmp_path):
+    # word2vec.c's schedule, also gensim's iterable mode's: alpha falls linearly with the progress
+    # of all workers together and reaches min_alpha at the end of the last epoch. (gensim's
+    # corpus_file mode decays by each worker's own words over the whole corpus, so every epoch
+    # ends 1/workers of the way along its span: with 2 workers a higher rate throughout.)
+    sents = topic_corpus(n_sent=400)
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    a, lo, E = 0.04, 0.001, 3
+    want = [a - (a - lo) * (e + 1) / E for e in range(E)]
+    for kw in (dict(corpus_file=f), dict(sentences=sents)):
+        m = Word2Vec(vector_size=8, min_count=1, epochs=E, workers=2, alpha=a, min_alpha=lo, seed=1, progress=False,
+                     **kw)
+        np.testing.assert_allclose([h["alpha"] for h in m.training_history], want, rtol=1e-6)
+
+
+def _train_direct(vocab, f, epochs, **kw):
+    """syn0, syn1neg after `epochs` epochs of a trainer on file f (fixed initial vectors)."""
+    V = len(vocab)
+    rng = np.random.default_rng(5)
+    syn0 = ((rng.random((V, 12), dtype=np.float32) - 0.5) / 12).astype(np.float32)
+    syn1neg = np.zeros((V, 12), np.float32)
+    t = _C.Word2VecTrainer(vocab, syn0, syn1neg, None, window=3, negative=4, sample=0, seed=3, alpha=0.05, **kw)
+    for e in range(epochs):
+        t.start_files([f], e, epochs)
+        assert t.wait()
+    return syn0, syn1neg, t.progress()["loss"]
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_hot_row_copies_leave_a_lone_workers_training_unchanged(tmp_path, sg):
+    # With several threads each worker trains its own copies of the syn1neg rows of the most
+    # frequent words and merges them into the shared rows now and then. An element no other
+    # worker changed meanwhile takes the worker's value as is, so with one worker (whichever rows
+    # are copied, with 64 merges within each epoch and one at its end) training is unchanged bit
+    # for bit.
+    sents = topic_corpus(n_sent=3000, length=40)  # 120k tokens: a merge every 1875 centres
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    counter = _C.VocabCounter()
+    counter.count_file(f)
+    vocab = _C.Vocab(*counter.finalize(1))
+    ref = _train_direct(vocab, f, 2, sg=bool(sg), threads=1, hot_rows=0)
+    for hot in (1, 17, len(vocab)):
+        got = _train_direct(vocab, f, 2, sg=bool(sg), threads=1, hot_rows=hot)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+        assert got[2] == ref[2]
+
+
+def test_two_workers_with_hot_row_copies_learn_like_one(tmp_path):
+    # The merged copies must carry every worker's updates: two workers (copies on, as by default)
+    # end with a loss close to one worker's and the same neighbours.
+    sents = topic_corpus(n_sent=3000, length=40)
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    counter = _C.VocabCounter()
+    counter.count_file(f)
+    words, counts = counter.finalize(1)
+    vocab = _C.Vocab(words, counts)
+    one = _train_direct(vocab, f, 3, threads=1)
+    for hot in (-1, len(vocab)):
+        two = _train_direct(vocab, f, 3, threads=2, hot_rows=hot)
+        assert abs(two[2] - one[2]) < 0.02 * one[2]  # 0.2-0.4% seen, with or without copies
+        kv = KeyedVectors(words, two[0])
+        hits = sum(n.startswith(w[:3]) for w in words[:30] for n, _ in kv.most_similar(w, topn=5))
+        assert hits / 150 > 0.9
+
+
 def test_corpus_slice_loss_decreases_and_neighbours_make_sense(tmp_path):
     src = shared_data("corpus", "en-corpus.txt")
     f = tmp_path / "slice.txt"
@@ -693,6 +759,8 @@ def test_trainer_checks_its_arrays():
         _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4)), None)
     with pytest.raises(ValueError, match="negative > 0 needs syn1neg"):
         _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None)
+    with pytest.raises(ValueError, match=r"hot_rows must be >= -1 \(-1: automatic, 0: off\), got -2"):
+        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), None, hot_rows=-2)
     with pytest.raises(ValueError, match="duplicate word 'a'"):
         _C.Vocab(["a", "a"], np.array([1, 1]))
 

@@ -188,7 +188,7 @@ void bind_word2vec(py::module_& m) {
       .def(py::init([](std::shared_ptr<Vocab> vocab, py::object syn0_, py::object syn1neg_, py::object syn1_,
                        int64_t window, int64_t negative, bool hs, bool sg, bool cbow_mean, bool shared_negatives,
                        double sample, double ns_exponent, double alpha, double min_alpha, uint64_t seed,
-                       int threads, int64_t max_sentence, const std::string& device) {
+                       int threads, int64_t max_sentence, const std::string& device, int64_t hot_rows) {
              const char* op = "Word2VecTrainer";
              FASTNLP_CHECK(vocab, op, ": vocab is None");
              const int64_t V = vocab->size();
@@ -215,6 +215,7 @@ void bind_word2vec(py::module_& m) {
              c.seed = seed;
              c.threads = threads;
              c.max_sentence = max_sentence;
+             c.hot_rows = hot_rows;
              auto t = std::make_unique<PyTrainer>();
              t->syn0 = syn0_;
              t->syn1neg = syn1neg_;
@@ -239,9 +240,10 @@ void bind_word2vec(py::module_& m) {
            py::arg("negative") = 5, py::arg("hs") = false, py::arg("sg") = false, py::arg("cbow_mean") = true,
            py::arg("shared_negatives") = false, py::arg("sample") = 1e-3, py::arg("ns_exponent") = 0.75,
            py::arg("alpha") = 0.025, py::arg("min_alpha") = 1e-4, py::arg("seed") = 1, py::arg("threads") = 1,
-           py::arg("max_sentence") = 10000, py::arg("device") = "cpu",
+           py::arg("max_sentence") = 10000, py::arg("device") = "cpu", py::arg("hot_rows") = -1,
            "device: 'cpu' (Hogwild threads), 'cuda' (a reader thread feeds the GPU trainer) or 'emulated' "
-           "(the device path on the CPU, for tests).")
+           "(the device path on the CPU, for tests). hot_rows: syn1neg rows of words [0, hot_rows) each "
+           "worker trains on its own copies between merges (-1: automatic, on with 2+ threads; 0: off).")
       .def(
           "start_files",
           [](PyTrainer& t, const std::vector<std::string>& paths, int64_t epoch, int64_t epochs) {

@@ -37,6 +37,11 @@ struct Word2VecConfig {
   uint64_t seed = 1;
   int threads = 1;
   int64_t max_sentence = 10000;  // longer sentences are split into pieces this long, never cut
+  // Negative sampling with several threads: each worker trains its own copies of the syn1neg
+  // rows of words [0, hot_rows) (the most frequent ones) and adds what it changed to the shared
+  // rows every 16384 centres, at least 64 times an epoch (word2vec.cpp, kHotRows, says why).
+  // -1: automatic (4096 rows with 2+ threads when ids are sorted by count), 0: off.
+  int64_t hot_rows = -1;
 };
 
 // The trained matrices, owned by the caller (NumPy arrays in Python) and updated in place.
@@ -126,6 +131,13 @@ struct alignas(64) Word2VecState {
   LineVector<int32_t> negatives;  // (kPlans, 2 window, K): noise words drawn for them
   LineVector<int32_t> targets;    // (1 + K)
   LineVector<int32_t> sentence;   // ids kept by subsampling, up to max_sentence
+  LineVector<float*> rows;        // (max(1 + K, tree depth)) output rows of one prediction
+  // The hot syn1neg rows (Word2VecConfig::hot_rows = H): copied on first use after a merge.
+  LineVector<float> hot;          // (H, D) this worker's copies, trained in place
+  LineVector<float> hot_base;     // (H, D) the shared rows as they were copied
+  LineVector<int32_t> hot_touched;  // ids copied since the last merge
+  LineVector<uint8_t> hot_copied;   // (H) 1 while hot (id) holds the row
+  int64_t hot_since_merge = 0;    // centres trained since the last merge
   double loss = 0;                 // summed over examples, in double (a float sum stalls)
   int64_t examples = 0;            // predictions made: (context, centre) pairs, or CBOW centres
 };
@@ -137,7 +149,7 @@ struct Word2VecProgress {
   int64_t examples = 0;  // predictions trained
   double loss = 0;       // summed loss of those predictions
   double fraction = 0;   // of the epoch done, in [0, 1]
-  double alpha = 0;      // current learning rate (of the first worker)
+  double alpha = 0;      // the learning rate at the progress of all workers (what each takes at a line end)
 };
 
 // Where the updates run when not on the CPU threads: the CUDA trainer (cuda/word2vec.cu)
@@ -195,7 +207,7 @@ class Word2VecTrainer {
  private:
   struct alignas(64) Counters {  // one cache line per worker: no false sharing
     std::atomic<int64_t> words{0}, tokens{0}, examples{0}, units{0};
-    std::atomic<double> loss{0}, alpha{0};
+    std::atomic<double> loss{0};
   };
   struct Chunk {
     std::vector<int32_t> ids;
@@ -218,6 +230,8 @@ class Word2VecTrainer {
   std::vector<double> keep_prob_;
   std::vector<uint64_t> keep_threshold_;  // keep word w when 32 random bits < keep_threshold_[w]
   std::vector<Word2VecState> states_;
+  int64_t hot_rows_ = 0;   // the H of Word2VecConfig::hot_rows as resolved for this vocabulary
+  int64_t hot_merge_ = 1;  // centres a worker trains between two merges of its hot rows
   std::unique_ptr<Word2VecDevice> device_;
   double device_loss0_ = 0;     // device totals at the start of the epoch
   int64_t device_examples0_ = 0;
