@@ -484,23 +484,32 @@ void viterbi_decode_ref(const T* scores, const int64_t* offsets, const T* trans,
 
 // ---- fast ----
 
-template <typename T>
-void crf_nll(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
-             const T* start, T* nll, int64_t S, int64_t N, int64_t K) {
+// out[s] = fn(first row, length, scratch) for every sentence, 0 for empty ones; sentences spread
+// over threads, each with its own scratch (sized for back-pointers when `pointers`).
+template <typename T, typename Fn>
+void per_sentence(const int64_t* offsets, int64_t S, int64_t N, int64_t K, bool pointers, T* out, Fn fn) {
   const int64_t Kp = padded(K);
-  const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
   parallel_for(S, sentence_grain(S, N, K), [&](int64_t lo, int64_t hi) {
     CrfScratch<T> ws(Kp);
     for (int64_t s = lo; s < hi; ++s) {
       const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
       if (L == 0) {
-        nll[s] = 0;
+        out[s] = 0;
         continue;
       }
-      ws.reserve(L, Kp, false, false);
-      nll[s] = static_cast<T>(
-          sentence_nll(scores + r0 * K, tags + r0, trans, Wp.data(), start, L, K, Kp, ws));
+      ws.reserve(L, Kp, false, pointers);
+      out[s] = static_cast<T>(fn(r0, L, ws));
     }
+  });
+}
+
+template <typename T>
+void crf_nll(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
+             const T* start, T* nll, int64_t S, int64_t N, int64_t K) {
+  const int64_t Kp = padded(K);
+  const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
+  per_sentence(offsets, S, N, K, false, nll, [&](int64_t r0, int64_t L, CrfScratch<T>& ws) {
+    return sentence_nll(scores + r0 * K, tags + r0, trans, Wp.data(), start, L, K, Kp, ws);
   });
 }
 
@@ -552,17 +561,8 @@ void viterbi_decode(const T* scores, const int64_t* offsets, const T* trans, con
                     int32_t* tags, T* best, int64_t S, int64_t N, int64_t K) {
   const int64_t Kp = padded(K);
   const std::vector<T> Wp = padded_trans(trans, K, Kp, false);
-  parallel_for(S, sentence_grain(S, N, K), [&](int64_t lo, int64_t hi) {
-    CrfScratch<T> ws(Kp);
-    for (int64_t s = lo; s < hi; ++s) {
-      const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
-      if (L == 0) {
-        best[s] = 0;
-        continue;
-      }
-      ws.reserve(L, Kp, false, true);
-      best[s] = static_cast<T>(sentence_viterbi(scores + r0 * K, Wp.data(), start, L, K, Kp, tags + r0, ws));
-    }
+  per_sentence(offsets, S, N, K, true, best, [&](int64_t r0, int64_t L, CrfScratch<T>& ws) {
+    return sentence_viterbi(scores + r0 * K, Wp.data(), start, L, K, Kp, tags + r0, ws);
   });
 }
 
