@@ -103,7 +103,8 @@ py::tuple featurize(const Featurizer& fz, py::handle sentences_) {
   for (Py_ssize_t s = 0; s < S; ++s) {
     const py::handle sent(sents[s]);
     expect_list(sent, [&] {
-      return str_cat(op, ": sentence ", s, " must be a list of str tokens, got ", type_name(sent));
+      return str_cat(op, ": sentence ", s, " must be a list of str tokens, got ", type_name(sent),
+                     PyUnicode_Check(sent.ptr()) ? " (tokenize raw text first, e.g. fastnlp.tagging.tokenize)" : "");
     });
     const Py_ssize_t L = PySequence_Fast_GET_SIZE(sent.ptr());
     PyObject** items = PySequence_Fast_ITEMS(sent.ptr());

@@ -15,16 +15,6 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 PRETRAINED = ("pos", "chunk", "ner", "upos")
 
 
-def _check_sentences(sentences):
-    if not isinstance(sentences, (list, tuple)):
-        raise TypeError(f"tag_batch: sentences must be a list of token lists, got {type(sentences).__name__}")
-    for s, tokens in enumerate(sentences):
-        if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
-            raise TypeError(f"tag_batch: sentence {s} must be a list of str tokens, got {type(tokens).__name__}"
-                            + (" (tokenize raw text first, e.g. fastnlp.tagging.tokenize)" if isinstance(tokens, str)
-                               else ""))
-
-
 class Tagger:
     """A trained window tagger. `tag(tokens)` tags one sentence, `tag_batch(sentences)` many (faster per
     token: one featurizer call, one fused network call, one decode call, all in C++ with the GIL
@@ -98,12 +88,9 @@ class Tagger:
 
     def tag_batch(self, sentences):
         """list[list[str]] of tags, one per token of each sentence (a list of str tokens)."""
-        _check_sentences(sentences)
-        if not sentences:
-            return []
-        pred, offsets = self.predict_ids(sentences)
+        pred, offsets = self.predict_ids(sentences)  # the featurizer checks the input
         names = self._tag_names[pred].tolist()
-        return [names[offsets[s]:offsets[s + 1]] for s in range(len(sentences))]
+        return [names[offsets[s]:offsets[s + 1]] for s in range(len(offsets) - 1)]
 
     def tag(self, tokens):
         """Tags of one sentence (a list of str tokens)."""
