@@ -871,6 +871,18 @@ void Word2VecTrainer::close_stream() {
   queue_cv_.notify_all();
 }
 
+bool Word2VecTrainer::pop_chunk(Chunk& chunk) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    queue_cv_.wait(lock, [&] { return stop_.load() || !queue_.empty() || queue_closed_; });
+    if (stop_.load() || queue_.empty()) return false;
+    chunk = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  room_cv_.notify_one();
+  return true;
+}
+
 void Word2VecTrainer::worker_stream(int t) {
   Word2VecState& st = states_[t];
   Counters& counters = counters_[t];
@@ -880,14 +892,7 @@ void Word2VecTrainer::worker_stream(int t) {
   float alpha = alpha_now();
   for (;;) {
     Chunk chunk;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      queue_cv_.wait(lock, [&] { return stop_.load() || !queue_.empty() || queue_closed_; });
-      if (stop_.load() || queue_.empty()) break;
-      chunk = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    room_cv_.notify_one();
+    if (!pop_chunk(chunk)) break;
     for (size_t s = 0; s + 1 < chunk.offsets.size(); ++s) {
       for (int64_t i = chunk.offsets[s]; i < chunk.offsets[s + 1]; ++i) sb.add(chunk.ids[i], alpha);
       sb.flush(alpha);
@@ -973,14 +978,7 @@ void Word2VecTrainer::worker_device(bool files) {
     } else {
       for (;;) {
         Chunk chunk;
-        {
-          std::unique_lock<std::mutex> lock(mutex_);
-          queue_cv_.wait(lock, [&] { return stop_.load() || !queue_.empty() || queue_closed_; });
-          if (stop_.load() || queue_.empty()) break;
-          chunk = std::move(queue_.front());
-          queue_.pop_front();
-        }
-        room_cv_.notify_one();
+        if (!pop_chunk(chunk)) break;
         bool go = true;
         for (size_t s = 0; go && s + 1 < chunk.offsets.size(); ++s) {
           for (int64_t i = chunk.offsets[s]; i < chunk.offsets[s + 1]; ++i) add(chunk.ids[i]);

@@ -216,6 +216,8 @@ class Word2VecTrainer {
   template <typename Body>
   void launch(int64_t epoch, int64_t epochs, double units_per_epoch, Body body);
   void worker_files(int t);
+  // Waits for the next queued chunk and takes it; false once stopped, or closed and drained.
+  bool pop_chunk(Chunk& chunk);
   void worker_stream(int t);
   void worker_device(bool files);
   void train_ids(int t, const int32_t* ids, int64_t n, bool count_words);
