@@ -208,8 +208,9 @@ def test_padding_content_is_ignored(cell, size, rng):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_accumulate_and_optional_gradients(cell, rng):
-    p = make(rng, cell, 4, 5, 3, 6)
+@pytest.mark.parametrize("size", [(4, 5, 3, 6), SIZES[-1]])  # one step loop inline, one threaded
+def test_accumulate_and_optional_gradients(cell, size, rng):
+    p = make(rng, cell, *size)
     out, h_n, c_n, ws = ops.rnn(cell, p["x"], p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"], None, p["h0"], p["c0"])
     dout = rng.standard_normal(out.shape).astype(np.float32)
     kw = dict(b_ih=p["b_ih"], b_hh=p["b_hh"], h0=p["h0"], c0=p["c0"])

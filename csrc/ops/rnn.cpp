@@ -455,6 +455,15 @@ void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N,
        C + m0 * ldc, ldc);
 }
 
+// Rows [q0, q1) of a weight gradient dW (G*H, N) = beta dW + dG[:, c0 + (q - q0)]^T X: the dG
+// columns from c0 on, against X (BT, N) with row stride ldx.
+template <typename T>
+void weight_grad_rows(int64_t q0, int64_t q1, int64_t c0, const T* dG, int64_t GD, const T* X,
+                      int64_t ldx, int64_t BT, int64_t N, T beta, T* dW) {
+  if (q0 >= q1) return;
+  gemm(true, false, q1 - q0, N, BT, T(1), dG + c0, GD, X, ldx, beta, dW + q0 * N, N);
+}
+
 // dst (cols, rows) = src (rows, cols)^T, row strides lds / ldd; in tiles so both sides stay in cache.
 template <typename T>
 void transpose(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
@@ -722,10 +731,6 @@ void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const
   // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
   // reading the other one in the previous step's GEMM.
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
-  // Both weight gradients, transposed: dWT (D + H, G*H) = xh^T dG, rows [0, D) for W_ih and
-  // [D, D + H) for W_hh (GRU: the n column block takes dn for W_ih and dn * r for W_hh).
-  const bool want_dW = dW_ih || dW_hh;
-  std::unique_ptr<T[]> dWT = want_dW ? scratch<T>(XH * GH) : nullptr;
   StepArgs<T> base{};
   base.cell = cell;
   base.order = &order;
@@ -757,37 +762,24 @@ void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const
       gate_backward(a, n, j0, j1);
 #pragma omp barrier
       // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
-      // gate pass left in dh).
+      // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
+      if (s == 0 && !dh0) break;
       gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, W_hh + j0, H,
            cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
-    // GEMMs over all B*T rows (padding rows of dG and xh are zero); threads split their rows.
-    if (want_dW) {
-      const int64_t k0 = XH * t / nt, k1 = XH * (t + 1) / nt;
-      if (cell == Cell::kGru) {
-        gemm(true, false, k1 - k0, 2 * H, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
-        const int64_t xa = k0, xb = std::min(k1, D), ha = std::max(k0, D), hb = k1;
-        if (xa < xb)
-          gemm(true, false, xb - xa, H, BT, T(1), xh + xa, XH, dG + 2 * H, GD, T(0),
-               dWT.get() + xa * GH + 2 * H, GH);
-        if (ha < hb)
-          gemm(true, false, hb - ha, H, BT, T(1), xh + ha, XH, dG + 3 * H, GD, T(0),
-               dWT.get() + ha * GH + 2 * H, GH);
-      } else {
-        gemm(true, false, k1 - k0, GH, BT, T(1), xh + k0, XH, dG, GD, T(0), dWT.get() + k0 * GH, GH);
-      }
-      // Columns [k0, k1) of [dW_ih | dW_hh] from this thread's rows of dWT.
-      constexpr int64_t kTile = 32;
-      for (int64_t q0 = 0; q0 < GH; q0 += kTile)
-        for (int64_t k = k0; k < k1; ++k) {
-          T* dst = k < D ? dW_ih : dW_hh;
-          if (!dst) continue;
-          const int64_t col = k < D ? k : k - D, ld = k < D ? D : H;
-          const T* src = dWT.get() + k * GH;
-          for (int64_t q = q0; q < std::min(GH, q0 + kTile); ++q)
-            dst[q * ld + col] = (accumulate ? dst[q * ld + col] : T(0)) + src[q];
-        }
+    // GEMMs over all B*T rows (padding rows of dG and xh are zero), dW = dG^T [x | h_prev];
+    // threads split the G*H rows of dW.
+    const int64_t q0 = GH * t / nt, q1 = GH * (t + 1) / nt;
+    const T beta = accumulate ? T(1) : T(0);
+    if (dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, dW_ih);
+    if (dW_hh && cell == Cell::kGru) {
+      // Rows [0, 2H) take dr, dz (dG columns [0, 2H)); rows [2H, 3H) take dn * r (columns [3H, 4H)).
+      const int64_t mid = std::min(std::max(q0, 2 * H), q1);
+      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+    } else if (dW_hh) {
+      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
     }
     if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
     if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
