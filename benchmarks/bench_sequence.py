@@ -182,7 +182,8 @@ def rnn_case(rng, cell, B, T, D, H):
     g = f_fb()
     np.testing.assert_allclose(g["dW_hh"], n_fb()[3], rtol=1e-3, atol=1e-3)
     name = f"{cell.upper()} B={B} T={T} D={D} H={H}"
-    return [(name, "fwd", f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", f_fb, n_fb, t_fb)]
+    flop = 2 * B * T * G * H * (D + H)  # the matrix products of the forward; BPTT does three times as many
+    return [(name, "fwd", flop, f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", 3 * flop, f_fb, n_fb, t_fb)]
 
 
 def conv_case(rng, B, T, D, K, H):
@@ -224,7 +225,8 @@ def conv_case(rng, B, T, D, K, H):
         np.testing.assert_allclose(f_fwd(), t_fwd().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(f_fb()[1], n_fb()[2], rtol=1e-3, atol=1e-3)
     name = f"Conv1d+max B={B} T={T} D={D} k={K} H={H}"
-    return [(name, "fwd", f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", f_fb, n_fb, t_fb)]
+    flop = 2 * B * (T - K + 1) * H * K * D  # the forward's product; a dense backward does twice as many
+    return [(name, "fwd", flop, f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", 3 * flop, f_fb, n_fb, t_fb)]
 
 
 def cases(rng, quick):
@@ -232,6 +234,20 @@ def cases(rng, quick):
     for cell in ("lstm", "gru"):
         yield from rnn_case(rng, cell, 32, 50, 100, 256)
         yield from rnn_case(rng, cell, 1, 100, 100, 256)
+
+
+def sgemm_peak_gflops(settle, n=2048, repeat=7):
+    """The machine's fp32 matrix-product rate: NumPy's BLAS on one large square product (median)."""
+    a = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    out = np.empty_like(a)
+    time.sleep(settle)
+    np.matmul(a, a, out=out)
+    t = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.matmul(a, a, out=out)
+        t.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(t) / 1e9
 
 
 def interleaved_medians(fns, warmup, repeat, rounds, settle):
@@ -268,15 +284,19 @@ def main(argv=None):
         args.repeat, args.rounds, args.warmup = 2, 2, 1
 
     set_threads(args.threads, torch)
+    peak = sgemm_peak_gflops(args.settle)
+    print(f"sgemm peak (NumPy 2048x2048 @ 2048x2048, {args.threads} threads): {peak:.0f} GFLOP/s", flush=True)
     rng = np.random.default_rng(0)
     rows = []
-    for name, pass_, f_fast, f_np, f_torch in cases(rng, args.quick):
+    for name, pass_, flop, f_fast, f_np, f_torch in cases(rng, args.quick):
         fns = [f_fast, f_np] + ([f_torch] if f_torch else [])
         med, overall = interleaved_medians(fns, args.warmup, args.repeat, args.rounds, args.settle)
         t_fast, t_np = med[0], med[1]
         t_torch = med[2] if f_torch else None
         row = {"case": name, "pass": pass_, "fastnlp_ms": t_fast * 1e3, "numpy_ms": t_np * 1e3,
                "speedup_vs_numpy": t_np / t_fast, "torch_ms": None if t_torch is None else t_torch * 1e3,
+               "fastnlp_gflops": flop / t_fast / 1e9, "numpy_gflops": flop / t_np / 1e9,
+               "gflops_for_3x_numpy": 3 * flop / t_np / 1e9,
                "speedup_vs_torch": None if t_torch is None else t_torch / t_fast,
                "all_samples_median_ms": {"fastnlp": overall[0] * 1e3, "numpy": overall[1] * 1e3,
                                          "torch": overall[2] * 1e3 if f_torch else None}}
@@ -289,8 +309,12 @@ def main(argv=None):
     summary = {"min_speedup_vs_numpy": min(r["speedup_vs_numpy"] for r in rows),
                "min_rnn_fwd_bwd_speedup_vs_torch": min((r["speedup_vs_torch"] for r in rnn_fb
                                                         if r["speedup_vs_torch"] is not None), default=None)}
+    # Where even 3x NumPy's rate exceeds the machine's sgemm peak, no fp32 implementation can be 3x faster.
+    summary["sgemm_peak_gflops"] = peak
+    summary["cases_where_3x_numpy_exceeds_peak"] = [f"{r['case']} {r['pass']}" for r in rows
+                                                    if r["gflops_for_3x_numpy"] > peak]
     note = (f"times: median of the quietest of {args.rounds} rounds; "
-            f"min speedup vs NumPy x{summary['min_speedup_vs_numpy']:.2f}")
+            f"min speedup vs NumPy x{summary['min_speedup_vs_numpy']:.2f}; sgemm peak {peak:.0f} GFLOP/s")
     if summary["min_rnn_fwd_bwd_speedup_vs_torch"] is not None:
         note += f"; min LSTM/GRU fwd+bwd speedup vs PyTorch x{summary['min_rnn_fwd_bwd_speedup_vs_torch']:.2f}"
     meta = {"machine": machine_info(), "threads": args.threads, "numpy": np.__version__,
@@ -298,7 +322,8 @@ def main(argv=None):
             "rounds": args.rounds, "settle_s": args.settle, "summary": summary, "note": note}
     text = write_results("bench_sequence" + ("_quick" if args.quick else ""), rows,
                          ["case", "pass", "fastnlp_ms", "numpy_ms", "speedup_vs_numpy", "torch_ms",
-                          "speedup_vs_torch"], meta, args.out)
+                          "speedup_vs_torch", "fastnlp_gflops", "numpy_gflops", "gflops_for_3x_numpy"],
+                         meta, args.out)
     print()
     print(text)
 
