@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "cuda_ops.h"
+#include "tanh_rational.h"
 
 namespace fastnlp::cuda {
 
@@ -101,28 +102,6 @@ T read_back(const T* device_ptr) {
 }
 
 // ---- Device activations (shared by activation.cu and sequence.cu) ----------------------------
-
-// tanh as the CPU's rational function x P(x^2) / Q(x^2) on [-7.9, 7.9] (+-1 in float beyond):
-// a few ulp, no cancellation near 0, and the same values on both devices.
-__device__ __forceinline__ float tanh_rational(float x) {
-  const float kClamp = 7.90531110763549805f;
-  x = x < -kClamp ? -kClamp : x;  // comparisons, not fminf/fmaxf: NaN must pass through
-  x = x > kClamp ? kClamp : x;
-  const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * x;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return p / q;
-}
 
 template <Activation kAct>
 __device__ __forceinline__ float act(float x) {
