@@ -86,4 +86,10 @@ void ids_dispatch(const Array& ids, F&& f) {
   else f(int64_t{});
 }
 
+// Runs f(T{}, I{}): T from a float array's dtype, I from an ids array's.
+template <typename F>
+void float_ids_dispatch(const Array& a, const Array& ids, F&& f) {
+  float_dispatch(a, [&](auto t) { ids_dispatch(ids, [&](auto i) { f(t, i); }); });
+}
+
 }  // namespace fastnlp::bindings

@@ -31,18 +31,16 @@ void bind_embedding(py::module_& m) {
         expect_ids_in_range(ids, ids_, V, "the rows of W");
         const int64_t N = ids.size();
         py::gil_scoped_release nogil;
-        float_dispatch(W, [&](auto t) {
+        float_ids_dispatch(W, ids, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(ids, [&](auto i) {
-            using I = decltype(i);
-            dispatch(
-                be, [&] { embedding_forward_ref(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
-                [&] { embedding_forward(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
-                [&] {
-                  FASTNLP_CUDA_ONLY(
-                      cuda::embedding_forward<I>(W.ptr<float>(), ids.ptr<I>(), y.ptr<float>(), N, D));
-                });
-          });
+          using I = decltype(i);
+          dispatch(
+              be, [&] { embedding_forward_ref(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
+              [&] { embedding_forward(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
+              [&] {
+                FASTNLP_CUDA_ONLY(
+                    cuda::embedding_forward<I>(W.ptr<float>(), ids.ptr<I>(), y.ptr<float>(), N, D));
+              });
         });
       },
       py::arg("W"), py::arg("ids"), py::arg("y"), py::arg("reference") = false,
@@ -64,19 +62,17 @@ void bind_embedding(py::module_& m) {
         expect_ids_in_range(ids, ids_, V, "the rows of dW");
         const int64_t N = ids.size();
         py::gil_scoped_release nogil;
-        float_dispatch(dy, [&](auto t) {
+        float_ids_dispatch(dy, ids, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(ids, [&](auto i) {
-            using I = decltype(i);
-            dispatch(
-                be,
-                [&] { embedding_backward_dense_ref(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
-                [&] { embedding_backward_dense(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
-                [&] {
-                  FASTNLP_CUDA_ONLY(cuda::embedding_backward_dense<I>(ids.ptr<I>(), dy.ptr<float>(),
-                                                                     dW.ptr<float>(), N, D, V));
-                });
-          });
+          using I = decltype(i);
+          dispatch(
+              be,
+              [&] { embedding_backward_dense_ref(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
+              [&] { embedding_backward_dense(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
+              [&] {
+                FASTNLP_CUDA_ONLY(cuda::embedding_backward_dense<I>(ids.ptr<I>(), dy.ptr<float>(),
+                                                                   dW.ptr<float>(), N, D, V));
+              });
         });
       },
       py::arg("ids"), py::arg("dy"), py::arg("dW"), py::arg("reference") = false,
@@ -108,26 +104,24 @@ void bind_embedding(py::module_& m) {
                             "row indices are non-negative");
         int64_t U = 0;
         py::gil_scoped_release nogil;
-        float_dispatch(dy, [&](auto t) {
+        float_ids_dispatch(dy, ids, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(ids, [&](auto i) {
-            using I = decltype(i);
-            dispatch(
-                be,
-                [&] {
-                  U = embedding_backward_sparse_ref(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
-                                                    rows.ptr<T>(), N, D);
-                },
-                [&] {
-                  U = embedding_backward_sparse(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
-                                                rows.ptr<T>(), N, D);
-                },
-                [&] {
-                  FASTNLP_CUDA_ONLY(U = cuda::embedding_backward_sparse<I>(ids.ptr<I>(), dy.ptr<float>(),
-                                                                          unique_ids.ptr<I>(),
-                                                                          rows.ptr<float>(), N, D));
-                });
-          });
+          using I = decltype(i);
+          dispatch(
+              be,
+              [&] {
+                U = embedding_backward_sparse_ref(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
+                                                  rows.ptr<T>(), N, D);
+              },
+              [&] {
+                U = embedding_backward_sparse(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
+                                              rows.ptr<T>(), N, D);
+              },
+              [&] {
+                FASTNLP_CUDA_ONLY(U = cuda::embedding_backward_sparse<I>(ids.ptr<I>(), dy.ptr<float>(),
+                                                                        unique_ids.ptr<I>(),
+                                                                        rows.ptr<float>(), N, D));
+              });
         });
         return U;
       },

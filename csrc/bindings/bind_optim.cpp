@@ -106,19 +106,17 @@ void bind_optim(py::module_& m) {
         expect_ids_in_range(ids, ids_, V, "the rows of P");
         const int64_t N = ids.size();
         py::gil_scoped_release nogil;
-        float_dispatch(P, [&](auto t) {
+        float_ids_dispatch(P, ids, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(ids, [&](auto i) {
-            using I = decltype(i);
-            dispatch(
-                be,
-                [&] { sgd_update_sparse_ref(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
-                [&] { sgd_update_sparse(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
-                [&] {
-                  FASTNLP_CUDA_ONLY(cuda::sgd_update_sparse<I>(P.ptr<float>(), ids.ptr<I>(), rows.ptr<float>(),
-                                                              N, D, float(lr), float(wd)));
-                });
-          });
+          using I = decltype(i);
+          dispatch(
+              be,
+              [&] { sgd_update_sparse_ref(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
+              [&] { sgd_update_sparse(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
+              [&] {
+                FASTNLP_CUDA_ONLY(cuda::sgd_update_sparse<I>(P.ptr<float>(), ids.ptr<I>(), rows.ptr<float>(),
+                                                            N, D, float(lr), float(wd)));
+              });
         });
       },
       py::arg("P"), py::arg("ids"), py::arg("rows"), py::arg("lr"), py::arg("weight_decay") = 0.0,
@@ -145,26 +143,24 @@ void bind_optim(py::module_& m) {
         expect_ids_in_range(ids, ids_, V, "the rows of P");
         const int64_t N = ids.size();
         py::gil_scoped_release nogil;
-        float_dispatch(P, [&](auto t) {
+        float_ids_dispatch(P, ids, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(ids, [&](auto i) {
-            using I = decltype(i);
-            dispatch(
-                be,
-                [&] {
-                  adagrad_update_sparse_ref(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D,
-                                            T(lr), T(eps), T(wd));
-                },
-                [&] {
-                  adagrad_update_sparse(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr),
-                                        T(eps), T(wd));
-                },
-                [&] {
-                  FASTNLP_CUDA_ONLY(cuda::adagrad_update_sparse<I>(P.ptr<float>(), acc.ptr<float>(),
-                                                                  ids.ptr<I>(), rows.ptr<float>(), N, D,
-                                                                  float(lr), float(eps), float(wd)));
-                });
-          });
+          using I = decltype(i);
+          dispatch(
+              be,
+              [&] {
+                adagrad_update_sparse_ref(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D,
+                                          T(lr), T(eps), T(wd));
+              },
+              [&] {
+                adagrad_update_sparse(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr),
+                                      T(eps), T(wd));
+              },
+              [&] {
+                FASTNLP_CUDA_ONLY(cuda::adagrad_update_sparse<I>(P.ptr<float>(), acc.ptr<float>(),
+                                                                ids.ptr<I>(), rows.ptr<float>(), N, D,
+                                                                float(lr), float(eps), float(wd)));
+              });
         });
       },
       py::arg("P"), py::arg("acc"), py::arg("ids"), py::arg("rows"), py::arg("lr"), py::arg("eps") = 1e-8,

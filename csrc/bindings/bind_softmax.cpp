@@ -120,31 +120,29 @@ void bind_softmax(py::module_& m) {
         }
         double loss = 0;
         py::gil_scoped_release nogil;
-        float_dispatch(logits, [&](auto t) {
+        float_ids_dispatch(logits, targets, [&](auto t, auto i) {
           using T = decltype(t);
-          ids_dispatch(targets, [&](auto i) {
-            using I = decltype(i);
-            const I* tg = targets.ptr<I>();
-            dispatch(
-                be,
-                [&] {
-                  loss = softmax_cross_entropy_ref(logits.ptr<T>(), tg, B, V, ignore_index,
-                                                   losses.ptr<T>(), dlogits.ptr<T>());
-                },
-                [&] {
-                  loss = softmax_cross_entropy(logits.ptr<T>(), tg, B, V, ignore_index, losses.ptr<T>(),
-                                               dlogits.ptr<T>());
-                },
-                [&] {
-                  FASTNLP_CUDA_ONLY(
-                      const int64_t bad = cuda::first_id_out_of_range(tg, B, V, ignore_index);
-                      if (bad >= 0) throw std::invalid_argument(str_cat(
-                          op, ": targets must be in [0, ", V, ") or equal ignore_index ", ignore_index,
-                          ", got an id out of range at position ", bad));
-                      loss = cuda::softmax_cross_entropy(logits.ptr<float>(), tg, B, V, ignore_index,
-                                                         losses.ptr<float>(), dlogits.ptr<float>()));
-                });
-          });
+          using I = decltype(i);
+          const I* tg = targets.ptr<I>();
+          dispatch(
+              be,
+              [&] {
+                loss = softmax_cross_entropy_ref(logits.ptr<T>(), tg, B, V, ignore_index,
+                                                 losses.ptr<T>(), dlogits.ptr<T>());
+              },
+              [&] {
+                loss = softmax_cross_entropy(logits.ptr<T>(), tg, B, V, ignore_index, losses.ptr<T>(),
+                                             dlogits.ptr<T>());
+              },
+              [&] {
+                FASTNLP_CUDA_ONLY(
+                    const int64_t bad = cuda::first_id_out_of_range(tg, B, V, ignore_index);
+                    if (bad >= 0) throw std::invalid_argument(str_cat(
+                        op, ": targets must be in [0, ", V, ") or equal ignore_index ", ignore_index,
+                        ", got an id out of range at position ", bad));
+                    loss = cuda::softmax_cross_entropy(logits.ptr<float>(), tg, B, V, ignore_index,
+                                                       losses.ptr<float>(), dlogits.ptr<float>()));
+              });
         });
         return loss;
       },
