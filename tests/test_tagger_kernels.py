@@ -319,6 +319,20 @@ def test_window_scores_empty(offsets, rng):
         assert out.shape == (0, 7) and out.dtype == np.float32
 
 
+def expect_family_range_errors(call, ids, op):
+    """An id outside its family's table, too large or negative, is refused with the family, its
+    range and the row in the message (tables of 10 word rows and 6 caps rows)."""
+    bad = ids.copy()
+    bad[5, 1] = features.CAPS_SIZE
+    with pytest.raises(ValueError, match=rf"{op}: ids\[:, 1\] \(family 1\) must be in \[0, 6\) \(the rows of "
+                                         rf"tables\[1\]\), got 6 at row 5"):
+        call(ids=bad)
+    bad = ids.copy()
+    bad[0, 0] = -1
+    with pytest.raises(ValueError, match=rf"{op}: ids\[:, 0\] \(family 0\) must be in \[0, 10\).*got -1 at row 0"):
+        call(ids=bad)
+
+
 def test_window_scores_bad_input(rng):
     dims_vocab = [(10, 3), (features.CAPS_SIZE, 2)]
     tables, W1, b1, W2, b2 = make_network(rng, dims_vocab, 3, 6, 4, np.float32)
@@ -334,15 +348,7 @@ def test_window_scores_bad_input(rng):
     with pytest.raises(ValueError, match=r"W1 must have shape \(\*, 25\) \(H, window \* sum\(D_f\) = 5 \* 5\), "
                                          r"got \(6, 15\)"):
         call(window=5)
-    bad = ids.copy()
-    bad[5, 1] = features.CAPS_SIZE
-    with pytest.raises(ValueError, match=r"ids\[:, 1\] \(family 1\) must be in \[0, 6\) \(the rows of tables\[1\]\), "
-                                         r"got 6 at row 5"):
-        call(ids=bad)
-    bad = ids.copy()
-    bad[0, 0] = -1
-    with pytest.raises(ValueError, match=r"ids\[:, 0\] \(family 0\) must be in \[0, 10\).*got -1 at row 0"):
-        call(ids=bad)
+    expect_family_range_errors(call, ids, "window_scores")
     with pytest.raises(ValueError, match=r"ids must have shape \(\*, 2\) \(N, F\) with F = len\(tables\), got \(7, 1\)"):
         call(ids=np.ascontiguousarray(ids[:, :1]))
     with pytest.raises(TypeError, match="window_scores: ids must be int32 or int64 ids, got float32"):
@@ -614,15 +620,7 @@ def test_window_scorer_bad_input(rng):
         def call(ids=ids, offsets=offsets):
             return getattr(scorer, method)(ids, offsets)
 
-        bad = ids.copy()
-        bad[5, 1] = features.CAPS_SIZE
-        with pytest.raises(ValueError, match=rf"{op}: ids\[:, 1\] \(family 1\) must be in \[0, 6\) \(the rows of "
-                                             rf"tables\[1\]\), got 6 at row 5"):
-            call(ids=bad)
-        bad = ids.copy()
-        bad[0, 0] = -1
-        with pytest.raises(ValueError, match=r"ids\[:, 0\] \(family 0\) must be in \[0, 10\).*got -1 at row 0"):
-            call(ids=bad)
+        expect_family_range_errors(call, ids, op)
         with pytest.raises(ValueError, match=rf"{op}: ids must have shape \(\*, 2\) \(N, F\) with F the scorer's "
                                              rf"families, got \(7, 1\)"):
             call(ids=np.ascontiguousarray(ids[:, :1]))
