@@ -54,10 +54,13 @@ struct CrfArgs {
   int64_t N = 0, K = 0, S = 0;
 };
 
-// scores (N, K), offsets (S+1), tags (N) when tags_ is not None, transitions (K, K), start (K):
-// dtypes and shapes. The values (offsets layout, tag range) are checked by check_values.
+// scores (N, K), offsets (S+1), tags (N) when tags_ is not None (None refused when need_tags),
+// transitions (K, K), start (K): dtypes and shapes. The values (offsets layout, tag range) are
+// checked by check_values.
 CrfArgs crf_args(const char* op, const py::handle& scores_, const py::handle& offsets_,
-                 const py::handle& tags_, const py::handle& trans_, const py::handle& start_) {
+                 const py::handle& tags_, const py::handle& trans_, const py::handle& start_,
+                 bool need_tags) {
+  FASTNLP_CHECK(!need_tags || !is_none(tags_), op, ": tags must be an int32 array, got None");
   CrfArgs a;
   a.scores = float_any(op, "scores", scores_, 2);
   a.N = a.scores.dim(0);
@@ -118,8 +121,7 @@ void bind_crf(py::module_& m) {
       [](py::object scores_, py::object offsets_, py::object tags_, py::object trans_,
          py::object start_, py::object nll_, bool reference) {
         const char* op = "crf_nll";
-        FASTNLP_CHECK(!is_none(tags_), op, ": tags must be an int32 array, got None");
-        CrfArgs a = crf_args(op, scores_, offsets_, tags_, trans_, start_);
+        CrfArgs a = crf_args(op, scores_, offsets_, tags_, trans_, start_, true);
         Array nll = float_like(op, "nll", nll_, a.scores, {a.S}, " (S, one per sentence)", true);
         const Backend be =
             backend_for(op, {&a.scores, &a.offsets, &a.tags, &a.trans, &a.start, &nll}, reference);
@@ -157,8 +159,7 @@ void bind_crf(py::module_& m) {
          py::object start_, py::object grad_nll_, py::object dscores_, py::object dtrans_,
          py::object dstart_, bool reference) {
         const char* op = "crf_nll_backward";
-        FASTNLP_CHECK(!is_none(tags_), op, ": tags must be an int32 array, got None");
-        CrfArgs a = crf_args(op, scores_, offsets_, tags_, trans_, start_);
+        CrfArgs a = crf_args(op, scores_, offsets_, tags_, trans_, start_, true);
         const int64_t S = a.S, N = a.N, K = a.K;
         Array g = float_like(op, "grad_nll", grad_nll_, a.scores, {S}, " (S, one per sentence)", false);
         Array ds = float_like(op, "dscores", dscores_, a.scores, {N, K}, " (N, K), the shape of scores",
@@ -201,7 +202,7 @@ void bind_crf(py::module_& m) {
       [](py::object scores_, py::object offsets_, py::object trans_, py::object start_,
          py::object tags_, py::object best_, bool reference) {
         const char* op = "viterbi_decode";
-        CrfArgs a = crf_args(op, scores_, offsets_, py::none(), trans_, start_);
+        CrfArgs a = crf_args(op, scores_, offsets_, py::none(), trans_, start_, false);
         const int64_t S = a.S, N = a.N, K = a.K;
         Array tags = int_vector(op, "tags", tags_, DType::kInt32, "int32");
         expect_shape(tags, {N}, " (N, one tag per row of scores)");
