@@ -319,9 +319,10 @@ def test_window_scores_empty(offsets, rng):
         assert out.shape == (0, 7) and out.dtype == np.float32
 
 
-def expect_family_range_errors(call, ids, op):
-    """An id outside its family's table, too large or negative, is refused with the family, its
-    range and the row in the message (tables of 10 word rows and 6 caps rows)."""
+def expect_batch_errors(call, ids, offsets, op):
+    """The checks window_scores and WindowScorer share on a batch (ids, offsets): an id outside its
+    family's table (10 word rows, 6 caps rows), too large or negative, is refused with the family,
+    its range and the row; so are ids of the wrong type or layout and malformed offsets."""
     bad = ids.copy()
     bad[5, 1] = features.CAPS_SIZE
     with pytest.raises(ValueError, match=rf"{op}: ids\[:, 1\] \(family 1\) must be in \[0, 6\) \(the rows of "
@@ -331,6 +332,22 @@ def expect_family_range_errors(call, ids, op):
     bad[0, 0] = -1
     with pytest.raises(ValueError, match=rf"{op}: ids\[:, 0\] \(family 0\) must be in \[0, 10\).*got -1 at row 0"):
         call(ids=bad)
+    with pytest.raises(TypeError, match=f"{op}: ids must be int32 or int64 ids, got float32"):
+        call(ids=ids.astype(np.float32))
+    with pytest.raises(ValueError, match=f"{op}: ids must be C-contiguous"):
+        call(ids=np.asfortranarray(ids))
+    with pytest.raises(TypeError, match=f"{op}: ids must be a NumPy array, got list"):
+        call(ids=ids.tolist())
+    with pytest.raises(ValueError, match=r"offsets\[-1\] must equal the rows of ids \(7\), got 6"):
+        call(offsets=np.array([0, 3, 3, 6]))
+    with pytest.raises(ValueError, match=r"offsets must be non-decreasing, got offsets\[1\] = 3 > offsets\[2\] = 2"):
+        call(offsets=np.array([0, 3, 2, 7]))
+    with pytest.raises(ValueError, match=r"offsets\[0\] must be 0, got 1"):
+        call(offsets=np.array([1, 3, 3, 7]))
+    with pytest.raises(TypeError, match=f"{op}: offsets must be int64, got int32"):
+        call(offsets=offsets.astype(np.int32))
+    with pytest.raises(ValueError, match=f"{op}: offsets must not be empty"):
+        call(offsets=np.zeros(0, np.int64))
 
 
 def test_window_scores_bad_input(rng):
@@ -348,25 +365,9 @@ def test_window_scores_bad_input(rng):
     with pytest.raises(ValueError, match=r"W1 must have shape \(\*, 25\) \(H, window \* sum\(D_f\) = 5 \* 5\), "
                                          r"got \(6, 15\)"):
         call(window=5)
-    expect_family_range_errors(call, ids, "window_scores")
+    expect_batch_errors(call, ids, offsets, "window_scores")
     with pytest.raises(ValueError, match=r"ids must have shape \(\*, 2\) \(N, F\) with F = len\(tables\), got \(7, 1\)"):
         call(ids=np.ascontiguousarray(ids[:, :1]))
-    with pytest.raises(TypeError, match="window_scores: ids must be int32 or int64 ids, got float32"):
-        call(ids=ids.astype(np.float32))
-    with pytest.raises(ValueError, match="window_scores: ids must be C-contiguous"):
-        call(ids=np.asfortranarray(ids))
-    with pytest.raises(TypeError, match="window_scores: ids must be a NumPy array, got list"):
-        call(ids=ids.tolist())
-    with pytest.raises(ValueError, match=r"offsets\[-1\] must equal the rows of ids \(7\), got 6"):
-        call(offsets=np.array([0, 3, 3, 6]))
-    with pytest.raises(ValueError, match=r"offsets must be non-decreasing, got offsets\[1\] = 3 > offsets\[2\] = 2"):
-        call(offsets=np.array([0, 3, 2, 7]))
-    with pytest.raises(ValueError, match=r"offsets\[0\] must be 0, got 1"):
-        call(offsets=np.array([1, 3, 3, 7]))
-    with pytest.raises(TypeError, match="window_scores: offsets must be int64, got int32"):
-        call(offsets=offsets.astype(np.int32))
-    with pytest.raises(ValueError, match="window_scores: offsets must not be empty"):
-        call(offsets=np.zeros(0, np.int64))
     with pytest.raises(TypeError, match=r"tables\[1\] must have the dtype of W1 \(float32\), got float64"):
         call(tables=[tables[0], tables[1].astype(np.float64)])
     with pytest.raises(ValueError, match=r"tables\[0\] must be 2-D, got shape \(30,\)"):
@@ -620,28 +621,12 @@ def test_window_scorer_bad_input(rng):
         def call(ids=ids, offsets=offsets):
             return getattr(scorer, method)(ids, offsets)
 
-        expect_family_range_errors(call, ids, op)
+        expect_batch_errors(call, ids, offsets, op)
         with pytest.raises(ValueError, match=rf"{op}: ids must have shape \(\*, 2\) \(N, F\) with F the scorer's "
                                              rf"families, got \(7, 1\)"):
             call(ids=np.ascontiguousarray(ids[:, :1]))
-        with pytest.raises(TypeError, match=f"{op}: ids must be int32 or int64 ids, got float32"):
-            call(ids=ids.astype(np.float32))
-        with pytest.raises(ValueError, match=f"{op}: ids must be C-contiguous"):
-            call(ids=np.asfortranarray(ids))
-        with pytest.raises(TypeError, match=f"{op}: ids must be a NumPy array, got list"):
-            call(ids=ids.tolist())
         with pytest.raises(ValueError, match=f"{op}: ids must be 2-D, got shape"):
             call(ids=ids.reshape(-1))
-        with pytest.raises(ValueError, match=r"offsets\[-1\] must equal the rows of ids \(7\), got 6"):
-            call(offsets=np.array([0, 3, 3, 6]))
-        with pytest.raises(ValueError, match=r"offsets must be non-decreasing, got offsets\[1\] = 3 > offsets\[2\] = 2"):
-            call(offsets=np.array([0, 3, 2, 7]))
-        with pytest.raises(ValueError, match=r"offsets\[0\] must be 0, got 1"):
-            call(offsets=np.array([1, 3, 3, 7]))
-        with pytest.raises(TypeError, match=f"{op}: offsets must be int64, got int32"):
-            call(offsets=offsets.astype(np.int32))
-        with pytest.raises(ValueError, match=f"{op}: offsets must not be empty"):
-            call(offsets=np.zeros(0, np.int64))
     out = np.empty((7, 4), np.float32)
     out.flags.writeable = False
     with pytest.raises(ValueError, match="WindowScorer.scores: scores is written in place and must be writeable"):
