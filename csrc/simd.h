@@ -17,6 +17,21 @@
 
 namespace fastnlp {
 
+// The clone FASTNLP_SIMD_CLONES functions run on this CPU, by the test GCC's target_clones resolver
+// makes (the first of v4, v3 that __builtin_cpu_supports, else the default): 4 = x86-64-v4
+// (AVX-512), 3 = x86-64-v3 (AVX2, FMA), 1 = the x86-64 baseline, 0 = a build without clones.
+// Tests read it (fastnlp._C.simd_level) to know which clone a run exercised.
+inline int simd_level() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return 4;
+  if (__builtin_cpu_supports("x86-64-v3")) return 3;
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 // exp for float, vectorizable (no libm call in the loop): range reduction x = n ln2 + r with
 // |r| <= ln2/2, a degree-6 polynomial for e^r (relative error ~2 ulp), and 2^n built in the
 // exponent bits. Inputs are clamped so the result stays finite and normal (n in [-126, 127]).

@@ -4,6 +4,7 @@
 #include "bindings/bindings.h"
 #include "dispatch.h"
 #include "parallel.h"
+#include "simd.h"
 
 namespace py = pybind11;
 
@@ -13,6 +14,7 @@ PYBIND11_MODULE(_C, m) {
         "Threads for fastnlp's kernels and its BLAS; n <= 0 means all cores.");
   m.def("get_num_threads", &fastnlp::get_num_threads);
   m.attr("cuda_compiled") = fastnlp::kCudaCompiled;
+  m.def("simd_level", &fastnlp::simd_level, "SIMD clone level in use: 4 AVX-512, 3 AVX2, 1 baseline, 0 none");
   m.def("cuda_device_count", []() -> int {
 #ifdef FASTNLP_WITH_CUDA
     return fastnlp::cuda::device_count();
