@@ -13,6 +13,7 @@ import pytest
 
 from fastnlp import _C, nn, ops
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 ACTS = ["identity", "tanh", "relu", "sigmoid", "hardtanh"]
 NP_ACT = {
@@ -130,7 +131,7 @@ def test_padding_content_is_ignored(rng):
 
 # ---- fast against the C++ reference ----------------------------------------------------------
 
-SIZES = [  # B, T, D, H, K; the last ones are large enough for the threaded, blocked path
+SIZES = [  # B, T, D, H, K (T >= K: narrow mode applies); the last ones take the threaded, blocked path
     (1, 1, 1, 1, 1), (3, 7, 9, 8, 3), (8, 16, 17, 15, 2), (9, 5, 3, 33, 5), (33, 31, 16, 17, 3),
     (17, 40, 64, 31, 4),
 ]
@@ -156,13 +157,12 @@ def run_both(x, W, b, lengths, mode, act, pool, dout_rng):
     return res
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("mode", ["narrow", "wide"])
 @pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize("size", SIZES)
 def test_fast_matches_reference(mode, pool, size, rng):
     B, T, D, H, K = size
-    if mode == "narrow" and T < K:
-        pytest.skip("narrow needs T >= K")
     x, W, b = make(rng, B, T, D, H, K)
     lengths = lengths_for(rng, B, T, K, mode)
     res = run_both(x, W, b, lengths, mode, "relu", pool, rng)
@@ -227,7 +227,7 @@ def test_gradcheck_float64(mode, pool, reference, rng):
 @pytest.mark.parametrize("mode", ["narrow", "wide"])
 @pytest.mark.parametrize("pool", POOLS)
 def test_matches_torch(mode, pool, rng):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is a peer: pip install '.[peers]'")
     B, T, D, H, K = 4, 9, 5, 6, 3
     x, W, b = make(rng, B, T, D, H, K, np.float64)
     lengths = lengths_for(rng, B, T, K, mode)
@@ -383,3 +383,109 @@ def test_bad_backward_arguments():
     with pytest.raises(ValueError, match=r"accumulate=True needs the dW"):
         ops.conv1d_backward(x, W, np.ones_like(pooled), None, "narrow", "relu", "max", pooled=pooled,
                             argmax=argmax, accumulate=True)
+
+
+# ---- GPU: conv1d against the CPU (marked gpu) ----
+
+CONV_SIZES = [  # B, T, D, H, K (T >= K: narrow mode applies)
+    (1, 1, 1, 1, 1), (3, 7, 5, 9, 3), (4, 9, 17, 33, 2), (7, 16, 8, 15, 5), (2, 33, 31, 17, 4),
+    (9, 5, 3, 64, 5),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,T,D,H,K", CONV_SIZES)
+@pytest.mark.parametrize("mode", ["narrow", "wide"])
+@pytest.mark.parametrize("pool", [None, "max", "avg"])
+@pytest.mark.parametrize("use_lengths", [False, True])
+def test_gpu_conv1d_matches_cpu(B, T, D, H, K, mode, pool, use_lengths, rng, cp):
+    x = rng.standard_normal((B, T, D)).astype(gc.F32)
+    W = (rng.standard_normal((H, K * D)) / np.sqrt(K * D)).astype(gc.F32)
+    b = rng.standard_normal(H).astype(gc.F32)
+    lengths = gc.lengths_for(rng, B, T, K if mode == "narrow" else 1) if use_lengths else None
+    if lengths is not None:  # padding is read as zero by both sides: NaN there would show
+        for n, L in enumerate(lengths):
+            x[n, L:] = np.nan
+    act = "tanh"
+    r_cpu = ops.conv1d(x, W, b, lengths, mode, act, pool)
+    r_gpu = ops.conv1d(gc.dev(x), gc.dev(W), gc.dev(b), lengths, mode, act, pool)
+    if pool is None:
+        gc.close(r_gpu, r_cpu, "y", **gc.seq_tol(K * D))
+        dout = rng.standard_normal(r_cpu.shape).astype(gc.F32)
+        kw = dict(y=r_cpu)
+    elif pool == "avg":
+        gc.close(r_gpu[0], r_cpu[0], "pooled", **gc.seq_tol(K * D))
+        gc.close(r_gpu[1], r_cpu[1], "y", **gc.seq_tol(K * D))
+        dout = rng.standard_normal((B, H)).astype(gc.F32)
+        kw = dict(y=r_cpu[1])
+    else:
+        gc.close(r_gpu[0], r_cpu[0], "pooled", **gc.seq_tol(K * D))
+        am_gpu = gc.to_host(r_gpu[1])
+        assert am_gpu.dtype == np.int64 and am_gpu.shape == (B, H)
+        # The same position, unless two positions tie within rounding: wherever the GPU picked
+        # another position, that position must hold a maximum too (the CPU's own activations there
+        # equal the pooled maximum within the output tolerance), and lie inside the sequence.
+        y_all = ops.conv1d(x, W, b, lengths, mode, act, None)
+        T_out = ops.conv.conv_out_len(T, K, mode)
+        lim = T_out if lengths is None else np.array([ops.conv.conv_out_len(L, K, mode) for L in lengths])
+        assert ((am_gpu >= 0) & (am_gpu < np.reshape(lim, (-1, 1)))).all(), "argmax outside the sequence"
+        at_gpu = np.take_along_axis(y_all, am_gpu[:, None, :], axis=1)[:, 0, :]
+        np.testing.assert_allclose(at_gpu, r_cpu[0], err_msg="value at the GPU's argmax", **gc.seq_tol(K * D))
+        dout = rng.standard_normal((B, H)).astype(gc.F32)
+        kw = dict(pooled=r_cpu[0], argmax=r_cpu[1])
+    # The backward on both sides from the same (CPU) forward results.
+    kw = kw, {k: cp.asarray(v) for k, v in kw.items()}
+    dx_c, dW_c, db_c = ops.conv1d_backward(x, W, dout, lengths, mode, act, pool, **kw[0])
+    dx_g, dW_g, db_g = ops.conv1d_backward(gc.dev(x), gc.dev(W), gc.dev(dout), lengths, mode, act, pool, **kw[1])
+    T_out = ops.conv.conv_out_len(T, K, mode)
+    gc.close(dx_g, dx_c, "dx", **gc.seq_tol(H * K))
+    gc.close(dW_g, dW_c, "dW", **gc.seq_tol(B * T_out))
+    gc.close(db_g, db_c, "db", **gc.seq_tol(B * T_out))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("act", list(ops.ACTIVATIONS))
+@pytest.mark.parametrize("pool", [None, "max", "avg"])
+def test_gpu_conv1d_activations_and_accumulate(act, pool, rng, cp):
+    B, T, D, H, K = 5, 11, 7, 9, 3
+    x = rng.standard_normal((B, T, D)).astype(gc.F32)
+    W = rng.standard_normal((H, K * D)).astype(gc.F32)
+    b = rng.standard_normal(H).astype(gc.F32)
+    lengths = np.array([11, 3, 7, 1, 9])
+    r_cpu = ops.conv1d(x, W, b, lengths, "wide", act, pool)
+    r_gpu = ops.conv1d(gc.dev(x), gc.dev(W), gc.dev(b), lengths, "wide", act, pool)
+    first_c = r_cpu if pool is None else r_cpu[0]
+    first_g = r_gpu if pool is None else r_gpu[0]
+    gc.close(first_g, first_c, "first result", **gc.seq_tol(K * D))
+    dout = rng.standard_normal(first_c.shape).astype(gc.F32)
+    if pool == "max":
+        kw_c = dict(pooled=r_cpu[0], argmax=r_cpu[1])
+        kw_g = dict(pooled=gc.dev(r_cpu[0]), argmax=cp.asarray(r_cpu[1]))
+    else:
+        y = r_cpu if pool is None else r_cpu[1]
+        kw_c, kw_g = dict(y=y), dict(y=gc.dev(y))
+    dW0 = rng.standard_normal(W.shape).astype(gc.F32)
+    db0 = rng.standard_normal(H).astype(gc.F32)
+    _, dW_c, db_c = ops.conv1d_backward(x, W, dout, lengths, "wide", act, pool, need_dx=False, dW=dW0.copy(),
+                                        db=db0.copy(), accumulate=True, **kw_c)
+    dx_g, dW_g, db_g = ops.conv1d_backward(gc.dev(x), gc.dev(W), gc.dev(dout), lengths, "wide", act, pool,
+                                           need_dx=False, dW=gc.dev(dW0), db=gc.dev(db0), accumulate=True, **kw_g)
+    assert dx_g is None
+    gc.close(dW_g, dW_c, "dW accumulated", **gc.seq_tol(B * (T + K)))
+    gc.close(db_g, db_c, "db accumulated", **gc.seq_tol(B * (T + K)))
+
+
+@pytest.mark.gpu
+def test_gpu_conv1d_gpu_bad_input(rng, cp):
+    x = cp.zeros((2, 5, 3), cp.float32)
+    W = cp.zeros((4, 9), cp.float32)
+    with pytest.raises(ValueError, match=r"conv1d_forward: narrow mode needs every length >= K=3, got 2"):
+        ops.conv1d(x, W, None, np.array([5, 2]), "narrow")
+    with pytest.raises(ValueError, match=r"conv1d_forward: lengths must be in \[1, T=5\]"):
+        ops.conv1d(x, W, None, np.array([6, 2]), "wide")
+    with pytest.raises(ValueError, match=r"conv1d_forward: W is on the CPU but x is on the GPU"):
+        ops.conv1d(x, np.zeros((4, 9), gc.F32))
+    with pytest.raises(TypeError, match=r"float32"):
+        ops.conv1d(x.astype(cp.float64), W.astype(cp.float64))
+    with pytest.raises(ValueError, match=r"conv1d_unfold: .*NumPy"):
+        _C.conv1d_unfold(np.zeros((2, 5, 3), gc.F32), None, np.zeros((6, 9), gc.F32), 3, "narrow")

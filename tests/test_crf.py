@@ -169,6 +169,21 @@ def path_scores(scores, offsets, tags, trans, start):
     return out
 
 
+def assert_same_path_or_tie(got, want, scores, offsets, trans, start, dtype, scale, what):
+    """float32 may pick another path only where it ties the best one within rounding: every
+    sentence whose path differs must score (in float64) within the per-sentence tolerance of the
+    best path's score. With random scores that almost never happens; no fraction is allowed."""
+    got_score = path_scores(scores, offsets, got, trans, start)
+    want_score = path_scores(scores, offsets, want, trans, start)
+    atol, rtol = per_sentence_tol(offsets, dtype, scale)
+    for s in range(len(offsets) - 1):
+        a, b = offsets[s], offsets[s + 1]
+        if not np.array_equal(got[a:b], want[a:b]):
+            gap = abs(got_score[s] - want_score[s])
+            assert gap <= np.broadcast_to(atol, want_score.shape)[s] + rtol * abs(want_score[s]), \
+                f"{what}: sentence {s} takes another path, {gap:.3g} below the best: not a tie"
+
+
 # ---- brute force --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("K", [1, 2, 3])
@@ -196,6 +211,7 @@ def test_brute_force_log_z_and_best_path(K, rng):
 
 # ---- fast vs reference vs NumPy on awkward sizes -----------------------------------------------------
 
+@pytest.mark.simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", K_AWKWARD)
 def test_nll_matches_reference_and_numpy(K, dtype, rng):
@@ -211,6 +227,7 @@ def test_nll_matches_reference_and_numpy(K, dtype, rng):
     assert (nll[lengths(offsets) == 0] == 0).all()
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", K_AWKWARD)
 def test_backward_matches_reference_and_numpy(K, dtype, rng):
@@ -233,6 +250,7 @@ def test_backward_matches_reference_and_numpy(K, dtype, rng):
     np.testing.assert_allclose(dx.sum(axis=1), 0, atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("K", K_AWKWARD)
 def test_viterbi_matches_reference_and_numpy(K, dtype, rng):
@@ -258,9 +276,7 @@ def test_viterbi_matches_reference_and_numpy(K, dtype, rng):
     if dtype == np.float64:
         np.testing.assert_array_equal(tags, want_tags)
     else:
-        # float32 may pick another path within rounding of the best; with random scores the
-        # best path is separated from the next by far more than that.
-        assert (tags == want_tags).mean() > 0.99
+        assert_same_path_or_tie(tags, want_tags, scores, offsets, trans, start, dtype, scale, "fast path")
 
 
 def test_long_sentences_keep_float32_precision(rng):
@@ -551,16 +567,12 @@ def test_bad_grad_nll_and_outputs():
 
 # ---- CUDA ---------------------------------------------------------------------------------------------
 
-cuda = pytest.mark.skipif(not fastnlp.cuda_available(),
-                          reason="CUDA tests need a GPU (CUDA build, device, CuPy)")
-
-
 def gpu_args(*arrays):
     import cupy as cp
     return [cp.asarray(a) for a in arrays]
 
 
-@cuda
+@pytest.mark.gpu
 @pytest.mark.parametrize("K", K_AWKWARD + [32, 33, 64, 100])
 def test_cuda_matches_cpu(K, rng):
     import cupy as cp
@@ -583,10 +595,10 @@ def test_cuda_matches_cpu(K, rng):
     assert_per_sentence(vb, cb, offsets, np.float32, scale, "GPU best score")
     assert_per_sentence(path_scores(scores, offsets, vt, trans, start), cb, offsets, np.float32, scale,
                         "score of the GPU path")
-    assert (vt == ct).mean() > 0.99
+    assert_same_path_or_tie(vt, ct, scores, offsets, trans, start, np.float32, scale, "GPU path")
 
 
-@cuda
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32])
 def test_cuda_ties_empty_and_forbidden(dtype, rng):
     import cupy as cp
@@ -610,7 +622,7 @@ def test_cuda_ties_empty_and_forbidden(dtype, rng):
     assert float(cp.abs(dT).sum()) == 0 and float(cp.abs(dst).sum()) == 0
 
 
-@cuda
+@pytest.mark.gpu
 def test_cuda_bad_values_raise_and_leave_the_gpu_usable():
     import cupy as cp
     a = good_args()

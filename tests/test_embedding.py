@@ -16,6 +16,7 @@ import fastnlp
 from fastnlp import _C, ops
 from conftest import AWKWARD
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 FLOATS = [np.float32, np.float64]
 INTS = [np.int32, np.int64]
@@ -56,12 +57,12 @@ def ref_sparse(ids, dy):
     return u[:U], rows[:U]
 
 
-@pytest.fixture(params=[1, 2, 3], ids=lambda t: f"threads{t}")
-def threads(request):
-    old = fastnlp.get_num_threads()
-    fastnlp.set_num_threads(request.param)
-    yield request.param
-    fastnlp.set_num_threads(old)
+# Which cases: rows of D floats are copied / added with SIMD clones (simd.h), so D takes the
+# vector remainders; the id type and float type are template parameters, one case each beyond
+# float32 / int64; N only needs to repeat ids (N > V) or not. The threaded paths (above the grain)
+# are test_large_multithreaded_equals_reference's.
+FLOAT_IDS = [(np.float32, np.int32), (np.float32, np.int64), (np.float64, np.int64)]
+N_D = [(1, 1), (9, 7), (17, 16), (100, 17), (33, 33)]
 
 
 def id_cases(rng, N, V, itype):
@@ -75,10 +76,9 @@ def id_cases(rng, N, V, itype):
 
 # ---- forward ----
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("itype", INTS)
-@pytest.mark.parametrize("N", AWKWARD)
-@pytest.mark.parametrize("D", [1, 7, 16, 33])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,itype", FLOAT_IDS)
+@pytest.mark.parametrize("N,D", N_D)
 def test_forward_matches_numpy_and_reference(dtype, itype, N, D, rng):
     V = 11
     W = rng.standard_normal((V, D)).astype(dtype)
@@ -103,10 +103,9 @@ def test_forward_any_ids_shape_and_out(shape, rng):
 
 # ---- dense backward ----
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("itype", INTS)
-@pytest.mark.parametrize("N", AWKWARD + [100])
-@pytest.mark.parametrize("D", [1, 8, 17])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,itype", FLOAT_IDS)
+@pytest.mark.parametrize("N,D", N_D)
 @pytest.mark.parametrize("case", ["uniform", "skewed", "same"])
 def test_dense_backward_matches_add_at_and_reference(dtype, itype, N, D, case, rng):
     V = 13
@@ -129,10 +128,9 @@ def test_dense_backward_multi_dim_ids(rng):
 
 # ---- sparse backward ----
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("itype", INTS)
-@pytest.mark.parametrize("N", AWKWARD + [100])
-@pytest.mark.parametrize("D", [1, 9, 16])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,itype", FLOAT_IDS)
+@pytest.mark.parametrize("N,D", N_D)
 @pytest.mark.parametrize("case", ["uniform", "skewed", "same"])
 def test_sparse_backward_coalesces(dtype, itype, N, D, case, rng):
     V = 17
@@ -217,10 +215,7 @@ def test_gradcheck_float64(reference, rng):
 
 # ---- CUDA: the same ops on CuPy arrays against the CPU reference ----
 
-gpu = pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs fastnlp built with CUDA, a GPU and CuPy")
-
-
-@gpu
+@pytest.mark.gpu
 @pytest.mark.parametrize("itype", INTS)
 @pytest.mark.parametrize("N,D", [(1, 1), (33, 17), (100_000, 50)])
 def test_cuda_matches_reference(itype, N, D, rng):
@@ -242,7 +237,7 @@ def test_cuda_matches_reference(itype, N, D, rng):
     np.testing.assert_allclose(cupy.asnumpy(rows), rrows, **tol(max_repeats(ids)))
 
 
-@gpu
+@pytest.mark.gpu
 def test_cuda_bad_id_message():
     import cupy
 
@@ -340,3 +335,98 @@ def test_not_an_array():
     with pytest.raises(TypeError, match=r"embedding: ids must be a NumPy array or a GPU array, got list"):
         ops.embedding(_w(), [1, 2])
 
+
+# ---- GPU: embeddings against the CPU (marked gpu) ----
+
+EMB_SHAPES = [(1, 1, 1), (3, 7, 1), (17, 5, 9), (50, 3, 33), (1000, 300, 257), (7, 1, 100_003)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("V,D,N", EMB_SHAPES)
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+def test_gpu_embedding_forward_and_dense_backward(V, D, N, id_type, rng, cp):
+    W = rng.standard_normal((V, D)).astype(gc.F32)
+    ids = rng.integers(0, V, N).astype(id_type)  # repeats whenever N > V
+    y_cpu, y_gpu, _, _ = gc.both(ops.embedding, W, ids)
+    gc.assert_same(y_gpu, y_cpu, "y", rtol=0, atol=0)
+    dy = rng.standard_normal((N, D)).astype(gc.F32)
+    dW = rng.standard_normal((V, D)).astype(gc.F32)  # added into, not overwritten
+    _, _, a_cpu, a_gpu = gc.both(ops.embedding_backward, ids, dy, dW)
+    repeats = max(1, N // V)
+    gc.assert_same(a_gpu[2], a_cpu[2], "dW", **gc.tol(repeats))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+def test_gpu_embedding_forward_2d_ids(id_type, rng, cp):
+    W = rng.standard_normal((20, 7)).astype(gc.F32)
+    ids = rng.integers(0, 20, (3, 5)).astype(id_type)
+    y_cpu, y_gpu, _, _ = gc.both(ops.embedding, W, ids)
+    gc.assert_same(y_gpu, y_cpu, "y", rtol=0, atol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("V,D,N", EMB_SHAPES + [(5, 17, 100_003)])
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+def test_gpu_embedding_backward_sparse(V, D, N, id_type, rng, cp):
+    ids = rng.integers(0, V, N).astype(id_type)
+    dy = rng.standard_normal((N, D)).astype(gc.F32)
+    r_cpu, r_gpu, _, _ = gc.both(ops.embedding_backward_sparse, ids, dy)
+    u = np.unique(ids)
+    np.testing.assert_array_equal(r_gpu[0], u)
+    gc.assert_same(r_gpu, r_cpu, "(unique_ids, rows)", **gc.tol(max(1, N // V)))
+
+
+@pytest.mark.gpu
+def test_gpu_embedding_backward_sparse_zipf_is_deterministic(rng, cp):
+    # Zipf ids: one id takes a large share of the batch. The sums follow the original order of
+    # the rows on every run (no atomics), so repeated calls agree bit for bit.
+    ids = np.minimum(rng.zipf(1.2, 20_000) - 1, 49_999).astype(np.int64)
+    dy = rng.standard_normal((20_000, 33)).astype(gc.F32)
+    r_cpu, r_gpu, _, _ = gc.both(ops.embedding_backward_sparse, ids, dy)
+    gc.assert_same(r_gpu, r_cpu, "zipf", **gc.tol(20_000))
+    again = gc.host(ops.embedding_backward_sparse(cp.asarray(ids), cp.asarray(dy)))
+    np.testing.assert_array_equal(again[0], r_gpu[0])
+    np.testing.assert_array_equal(again[1], r_gpu[1])
+
+
+BAD_IDS = [-1, 10]  # V = 10
+OUT_OF_RANGE = r"must be in \[0, 10\)"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("bad", BAD_IDS)
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+def test_gpu_out_of_range_ids_raise_value_error(bad, id_type, cp):
+    V, D, N = 10, 4, 37
+    ids = cp.arange(N, dtype=id_type) % V
+    ids[29] = bad
+    W = cp.ones((V, D), cp.float32)
+    dy = cp.ones((N, D), cp.float32)
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.embedding(W, ids)
+    gc.check_gpu_still_works()
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.embedding_backward(ids, dy, cp.zeros((V, D), cp.float32))
+    gc.check_gpu_still_works()
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.sgd_update_sparse(W, ids, dy, 0.1, 0.0)
+    gc.check_gpu_still_works()
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.adagrad_update_sparse(W, cp.zeros_like(W), ids, dy, 0.1, 1e-8, 0.0)
+    gc.check_gpu_still_works()
+    np.testing.assert_array_equal(cp.asnumpy(W), 1)  # nothing was updated
+
+    logits = cp.ones((N, V), cp.float32)
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.softmax_cross_entropy(logits, ids, ignore_index=-100)
+    gc.check_gpu_still_works()
+
+    h = cp.ones((N, D), cp.float32)
+    good_ids = cp.arange(N, dtype=id_type) % V
+    lq_t, lq_s = cp.zeros(N, cp.float32), cp.zeros(N, cp.float32)
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.sampled_softmax(h, W, None, ids, good_ids, lq_t, lq_s)
+    with pytest.raises(ValueError, match=OUT_OF_RANGE):
+        ops.sampled_softmax(h, W, None, good_ids, ids, lq_t, lq_s)
+    gc.check_gpu_still_works()

@@ -13,6 +13,7 @@ import fastnlp
 from fastnlp import _C, ops
 from conftest import AWKWARD
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 ACTS = list(ops.ACTIVATIONS)
 NP_ACT = {
@@ -28,8 +29,9 @@ def tol(D=1):
     return dict(rtol=1e-5 * np.sqrt(D), atol=1e-5 * np.sqrt(D))
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("n", AWKWARD + [1000, 100_003])
+@pytest.mark.parametrize("n", AWKWARD + [100_003])  # vector remainders; above 2 * kGrain: threaded
 def test_activation_matches_numpy(act, n, rng):
     x = (rng.standard_normal(n) * 4).astype(np.float32)
     y = ops.activation(x, act)
@@ -59,8 +61,12 @@ def test_activation_in_place(act, rng):
     np.testing.assert_array_equal(x, expected)
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("B,D,H", [(1, 1, 1), (3, 7, 9), (8, 16, 17), (15, 33, 8), (33, 9, 31), (64, 300, 100)])
+# (1000, 64, 70): B above twice the grain of 2^21 / (H * D) rows (csrc/ops/linear.cpp), so the
+# epilogue runs threaded.
+@pytest.mark.parametrize("B,D,H", [(1, 1, 1), (3, 7, 9), (8, 16, 17), (15, 33, 8), (33, 9, 31), (64, 300, 100),
+                                   (1000, 64, 70)])
 def test_linear_forward_backward_match_reference(act, B, D, H, rng):
     x = rng.standard_normal((B, D)).astype(np.float32)
     W = (rng.standard_normal((H, D)) / np.sqrt(D)).astype(np.float32)
@@ -224,3 +230,110 @@ def test_optional_arguments_on_another_device():
     with pytest.raises(ValueError, match=r"linear_backward: db is on the GPU but x is on the CPU"):
         _C.linear_backward(x, W, y, np.ones_like(y), None, np.empty_like(W), _FakeGpuArray(np.empty_like(b)),
                            "identity")
+
+
+# ---- GPU: activations and the linear epilogue against the CPU (marked gpu) ----
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("n", AWKWARD + [255, 256, 257, 1000, 100_003])
+def test_gpu_activation_forward_backward(act, n, rng, cp):
+    x = (rng.standard_normal(n) * 4).astype(gc.F32)
+    y_cpu, y_gpu, _, _ = gc.both(ops.activation, x, act)
+    gc.assert_same(y_gpu, y_cpu, "y", **gc.ELEMENTWISE)
+    dy = rng.standard_normal(n).astype(gc.F32)
+    dx_cpu, dx_gpu, _, _ = gc.both(ops.activation_backward, y_cpu, dy, act)
+    gc.assert_same(dx_gpu, dx_cpu, "dx", **gc.ELEMENTWISE)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("act", ACTS)
+def test_gpu_activation_extremes_kinks_and_nan(act, cp):
+    x = np.array([-1e30, -100, -88.8, -20, -1, 0, 1, 20, 88.8, 100, 1e30, np.inf, -np.inf, np.nan],
+                 gc.F32)
+    y_cpu, y_gpu, _, _ = gc.both(ops.activation, x, act)
+    np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-5, atol=1e-30)
+    assert np.isnan(y_gpu[-1])
+    # Derivatives from y, with the subgradient 0 at the kinks (y = -1, 1 for hard-tanh; 0 for ReLU).
+    y = np.array([-1, -0.5, 0, 0.5, 1, np.nan], gc.F32)
+    dy = np.ones_like(y)
+    dx_cpu, dx_gpu, _, _ = gc.both(ops.activation_backward, y, dy, act)
+    np.testing.assert_array_equal(dx_gpu, dx_cpu)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("act", ACTS)
+def test_gpu_activation_in_place(act, rng, cp):
+    x = cp.asarray(rng.standard_normal(1037).astype(gc.F32))
+    expected = ops.activation(x, act)
+    ops.activation(x, act, out=x)
+    np.testing.assert_array_equal(cp.asnumpy(x), cp.asnumpy(expected))
+    dy = cp.asarray(rng.standard_normal(1037).astype(gc.F32))
+    expected = ops.activation_backward(x, dy, act)
+    ops.activation_backward(x, dy, act, out=dy)
+    np.testing.assert_array_equal(cp.asnumpy(dy), cp.asnumpy(expected))
+
+
+# (1000, 9, 17) and (5000, 3, 33) split B into chunks for the bias gradient; (3, 7, 9000) has
+# enough column tiles to keep one chunk.
+LINEAR_SHAPES = [(1, 1, 1), (3, 7, 9), (8, 16, 17), (15, 33, 8), (33, 9, 31), (257, 31, 33),
+                 (1000, 9, 17), (5000, 3, 33), (3, 7, 9000)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("B,D,H", LINEAR_SHAPES)
+def test_gpu_linear_forward_backward(act, B, D, H, rng, cp):
+    x = rng.standard_normal((B, D)).astype(gc.F32)
+    W = (rng.standard_normal((H, D)) / np.sqrt(D)).astype(gc.F32)
+    b = rng.standard_normal(H).astype(gc.F32)
+    y_cpu, y_gpu, _, _ = gc.both(ops.linear, x, W, b, act)
+    gc.assert_same(y_gpu, y_cpu, "y", **gc.tol(D))
+    dy = rng.standard_normal((B, H)).astype(gc.F32)
+    g_cpu, g_gpu, _, _ = gc.both(ops.linear_backward, x, W, y_cpu, dy, act)
+    gc.assert_same(g_gpu[0], g_cpu[0], "dx", **gc.tol(H))
+    gc.assert_same(g_gpu[1], g_cpu[1], "dW", **gc.tol(B))
+    gc.assert_same(g_gpu[2], g_cpu[2], "db", **gc.tol(B))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,H", [(1, 1), (7, 3), (300, 17), (5000, 5), (2, 9000)])
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_gpu_bias_act_backward_accumulate_and_no_db(B, H, act, rng, cp):
+    y = np.tanh(rng.standard_normal((B, H))).astype(gc.F32)
+    dy = rng.standard_normal((B, H)).astype(gc.F32)
+    db0 = rng.standard_normal(H).astype(gc.F32)
+
+    def run(y, dy, db, accumulate):
+        dz = (cp if isinstance(y, cp.ndarray) else np).empty_like(y)
+        _C.bias_act_backward(y, dy, dz, db, act, accumulate)
+        return dz
+
+    for accumulate in (False, True):
+        dz_cpu, dz_gpu, a_cpu, a_gpu = gc.both(run, y, dy, db0, accumulate)
+        gc.assert_same(dz_gpu, dz_cpu, "dz", **gc.ELEMENTWISE)
+        gc.assert_same(a_gpu[2], a_cpu[2], f"db (accumulate={accumulate})", **gc.tol(B))
+    dz_cpu, dz_gpu, _, _ = gc.both(run, y, dy, None, False)
+    gc.assert_same(dz_gpu, dz_cpu, "dz without db", **gc.ELEMENTWISE)
+    # bias + activation forward without a bias
+    z = rng.standard_normal((B, H)).astype(gc.F32)
+    _, _, z_cpu, z_gpu = gc.both(_C.bias_act_forward, z, None, act)
+    gc.assert_same(z_gpu[0], z_cpu[0], "z", **gc.ELEMENTWISE)
+
+
+@pytest.mark.gpu
+def test_gpu_arrays_must_be_float32_on_one_device(cp):
+    x64 = cp.ones(5, cp.float64)
+    with pytest.raises(TypeError, match=r"the CUDA kernels take float32, got x as float64"):
+        _C.activation_forward(x64, cp.empty_like(x64), "relu")
+    with pytest.raises(ValueError, match=r"all arrays must live on one device"):
+        _C.activation_forward(cp.ones(5, cp.float32), np.empty(5, gc.F32), "relu")
+    with pytest.raises(ValueError, match=r"reference kernels run on the CPU"):
+        _C.activation_forward(cp.ones(5, cp.float32), cp.empty(5, cp.float32), "relu", reference=True)
+
+
+@pytest.mark.gpu
+def test_gpu_device_queries(cp):
+    assert _C.cuda_device_count() >= 1
+    assert isinstance(_C.cuda_device_name(), str) and _C.cuda_device_name()
+    _C.cuda_synchronize()

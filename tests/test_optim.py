@@ -15,6 +15,7 @@ import pytest
 import fastnlp
 from fastnlp import _C, ops
 from conftest import AWKWARD
+import gpu_compare as gc
 
 FLOATS = [np.float32, np.float64]
 INTS = [np.int32, np.int64]
@@ -45,18 +46,19 @@ def coalesce(ids, rows, V):
     return np.unique(ids), G
 
 
-@pytest.fixture(params=[1, 2, 3], ids=lambda t: f"threads{t}")
-def threads(request):
-    old = fastnlp.get_num_threads()
-    fastnlp.set_num_threads(request.param)
-    yield request.param
-    fastnlp.set_num_threads(old)
+# Which cases: float32 runs the SIMD clones (simd.h) over each row of D (or the n elements), so
+# D and n take the vector remainders (1, 7-9, 15-17, 33); float64 runs the reference loops inside
+# the fast kernels' threading and coalescing, so it is checked against NumPy, never against the
+# reference (the same loop). Sizes above kGrain = 32768 elements (csrc/ops/optim.cpp) take the
+# threaded path (the session runs fastnlp on 2 threads, conftest.py).
+FLOAT_IDS = [(np.float32, np.int32), (np.float32, np.int64), (np.float64, np.int64)]
+N_D = [(1, 1), (7, 17), (33, 8), (100, 9)]
 
 
 # ---- dense ----
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("n", AWKWARD + [1000, 100_003])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,n", [(np.float32, n) for n in AWKWARD + [100_003]] + [(np.float64, 100_003)])
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_sgd_dense_matches_numpy_and_reference(dtype, n, wd, rng):
     p0 = rng.standard_normal(n).astype(dtype)
@@ -64,26 +66,28 @@ def test_sgd_dense_matches_numpy_and_reference(dtype, n, wd, rng):
     p = p0.copy()
     assert ops.sgd_update(p, g, 0.05, weight_decay=wd) is None
     np.testing.assert_allclose(p, np_sgd(p0, g, dtype(0.05), dtype(wd)), **tol(dtype))
-    r = p0.copy()
-    _C.sgd_update(r, g, 0.05, wd, reference=True)
-    np.testing.assert_allclose(p, r, **tol(dtype))
+    if dtype == np.float32:  # float32 fast against the float64 reference on the same values
+        r = p0.astype(np.float64)
+        _C.sgd_update(r, g.astype(np.float64), 0.05, wd, reference=True)
+        np.testing.assert_allclose(p, r, **tol(dtype))
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape", [(1,), (3, 7), (33, 17), (8, 9, 16), (100_003,)])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,shape", [(np.float32, s) for s in [(1,), (3, 7), (33, 17), (8, 9, 16), (100_003,)]]
+                         + [(np.float64, (100_003,))])
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 def test_adagrad_dense_several_steps_match_numpy(dtype, shape, wd, rng):
     lr, eps = 0.1, 1e-8
     p0 = rng.standard_normal(shape).astype(dtype)
     p, acc = p0.copy(), np.zeros(shape, dtype)
-    rp, racc = p0.copy(), np.zeros(shape, dtype)
+    rp, racc = p0.astype(np.float64), np.zeros(shape)  # the float64 reference
     ep, eacc = p0.copy(), np.zeros(shape, dtype)
     for step in range(4):
         g = rng.standard_normal(shape).astype(dtype)
         if step == 1:
             g.reshape(-1)[::3] = 0  # zero gradients: acc unchanged for those, step stays finite
         ops.adagrad_update(p, g, acc, lr, eps=eps, weight_decay=wd)
-        _C.adagrad_update(rp, g, racc, lr, eps, wd, reference=True)
+        _C.adagrad_update(rp, g.astype(np.float64), racc, lr, eps, wd, reference=True)
         ep, eacc = np_adagrad(ep, g, eacc, dtype(lr), dtype(eps), dtype(wd))
         assert ep.dtype == dtype
     np.testing.assert_allclose(p, ep, **tol(dtype, steps=4))
@@ -127,10 +131,9 @@ def sparse_tol(dtype, ids, lr, steps=1):
     return t
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("itype", INTS)
-@pytest.mark.parametrize("N", AWKWARD + [100])
-@pytest.mark.parametrize("D", [1, 8, 17])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,itype", FLOAT_IDS)
+@pytest.mark.parametrize("N,D", N_D)
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_sgd_sparse_equals_dense_on_coalesced(dtype, itype, N, D, case, wd, rng):
@@ -147,28 +150,27 @@ def test_sgd_sparse_equals_dense_on_coalesced(dtype, itype, N, D, case, wd, rng)
     assert ops.sgd_update_sparse(P, ids, rows, lr, weight_decay=wd) is None
     np.testing.assert_allclose(P, expected, **sparse_tol(dtype, ids, lr))
     np.testing.assert_array_equal(P[untouched], P0[untouched])  # lazy weight decay
-    R = P0.copy()
-    _C.sgd_update_sparse(R, ids, rows, lr, wd, reference=True)
-    np.testing.assert_allclose(P, R, **tol(dtype))
-    np.testing.assert_array_equal(R[untouched], P0[untouched])
+    if dtype == np.float32:  # float32 fast against the float64 reference on the same values
+        R = P0.astype(np.float64)
+        _C.sgd_update_sparse(R, ids, rows.astype(np.float64), lr, wd, reference=True)
+        np.testing.assert_allclose(P, R, **sparse_tol(dtype, ids, lr))
+        np.testing.assert_array_equal(R[untouched], P0[untouched])
     if wd == 0:  # the dense update with a zero gradient leaves a row as it is
         Pd = P0.copy()
         ops.sgd_update(Pd, G.astype(dtype), lr)
         np.testing.assert_allclose(P, Pd, **sparse_tol(dtype, ids, lr))
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("itype", INTS)
-@pytest.mark.parametrize("N", [1, 7, 16, 33, 100])
-@pytest.mark.parametrize("D", [1, 9, 16])
+@pytest.mark.simd
+@pytest.mark.parametrize("dtype,itype", FLOAT_IDS)
+@pytest.mark.parametrize("N,D", N_D)
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("wd", [0.0, 0.01])
-def test_adagrad_sparse_steps_equal_numpy_on_coalesced(dtype, itype, N, D, case, wd, rng):
-    V, lr, eps = 40, 0.1, 1e-8
+def test_adagrad_sparse_steps_equal_numpy_on_coalesced(dtype, itype, N, D, case, rng):
+    V, lr, eps, wd = 40, 0.1, 1e-8, 0.01
     P0 = rng.standard_normal((V, D)).astype(dtype)
     acc0 = rng.random((V, D)).astype(dtype)
     P, acc = P0.copy(), acc0.copy()
-    R, racc = P0.copy(), acc0.copy()
+    R, racc = P0.astype(np.float64), acc0.astype(np.float64)  # the float64 reference
     EP, Eacc = P0.astype(np.float64), acc0.astype(np.float64)
     touched_all = set()
     for _ in range(3):
@@ -178,10 +180,10 @@ def test_adagrad_sparse_steps_equal_numpy_on_coalesced(dtype, itype, N, D, case,
         touched_all.update(touched.tolist())
         EP[touched], Eacc[touched] = np_adagrad(EP[touched], G[touched], Eacc[touched], lr, eps, wd)
         ops.adagrad_update_sparse(P, acc, ids, rows, lr, eps=eps, weight_decay=wd)
-        _C.adagrad_update_sparse(R, racc, ids, rows, lr, eps, wd, reference=True)
+        _C.adagrad_update_sparse(R, racc, ids, rows.astype(np.float64), lr, eps, wd, reference=True)
     np.testing.assert_allclose(P, EP, **sparse_tol(dtype, ids, lr, steps=3))
     np.testing.assert_allclose(acc, Eacc, **tol(dtype, steps=3))  # relative: acc grows with R^2
-    np.testing.assert_allclose(P, R, **tol(dtype, steps=3))
+    np.testing.assert_allclose(P, R, **sparse_tol(dtype, ids, lr, steps=3))
     np.testing.assert_allclose(acc, racc, **tol(dtype, steps=3))
     untouched = np.setdiff1d(np.arange(V), sorted(touched_all))
     np.testing.assert_array_equal(P[untouched], P0[untouched])
@@ -227,11 +229,18 @@ def test_sparse_from_embedding_backward_sparse(rng):
     np.testing.assert_allclose(W1, W2, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("itype", INTS)
-def test_sparse_large_multithreaded_equals_reference(itype, threads, rng):
+@pytest.mark.parametrize("itype,ids_case", [(np.int32, "repeats"), (np.int64, "repeats"),
+                                            (np.int64, "sorted_unique")])
+def test_sparse_large_multithreaded_equals_reference(itype, ids_case, threads, rng):
+    # N * D far above kGrain: rows are split between threads on both paths (coalesced repeats,
+    # and strictly increasing ids used as they are).
     N, D, V, lr, wd = 100_000, 50, 5_003, 0.01, 1e-3
-    ids = rng.integers(0, V, N).astype(itype)
-    ids[::5] = 17
+    if ids_case == "repeats":
+        ids = rng.integers(0, V, N).astype(itype)
+        ids[::5] = 17
+    else:
+        N = 4_000
+        ids = np.sort(rng.choice(V, N, replace=False)).astype(itype)
     rows = rng.standard_normal((N, D)).astype(np.float32)
     P0 = rng.standard_normal((V, D)).astype(np.float32)
     acc0 = rng.random((V, D)).astype(np.float32)
@@ -257,10 +266,7 @@ def test_sparse_large_multithreaded_equals_reference(itype, threads, rng):
 
 # ---- CUDA: the same updates on CuPy arrays against the CPU reference ----
 
-gpu = pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs fastnlp built with CUDA, a GPU and CuPy")
-
-
-@gpu
+@pytest.mark.gpu
 @pytest.mark.parametrize("itype", INTS)
 @pytest.mark.parametrize("N,D", [(1, 1), (33, 17), (100_000, 50)])
 def test_cuda_matches_reference(itype, N, D, rng):
@@ -300,7 +306,7 @@ def test_cuda_matches_reference(itype, N, D, rng):
     np.testing.assert_allclose(cupy.asnumpy(acc), eacc, **tol(np.float32))
 
 
-@gpu
+@pytest.mark.gpu
 def test_cuda_bad_id_message():
     import cupy
 
@@ -414,3 +420,36 @@ def test_bad_weight_decay(wd):
 def test_messages_show_the_value():
     with pytest.raises(ValueError, match=r"lr must be a positive finite number, got -0.5$"):
         ops.sgd_update(_p(), _p(), -0.5)
+
+
+# ---- GPU: the updates against the CPU (marked gpu) ----
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", AWKWARD + [1000, 100_003])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_gpu_dense_sgd_and_adagrad(n, wd, rng, cp):
+    p = rng.standard_normal(n).astype(gc.F32)
+    g = rng.standard_normal(n).astype(gc.F32)
+    acc = rng.uniform(0, 1, n).astype(gc.F32)
+    _, _, a_cpu, a_gpu = gc.both(ops.sgd_update, p, g, 0.1, wd)
+    gc.assert_same(a_gpu[0], a_cpu[0], "sgd p", **gc.ELEMENTWISE)
+    _, _, a_cpu, a_gpu = gc.both(ops.adagrad_update, p, g, acc, 0.1, 1e-8, wd)
+    gc.assert_same(a_gpu[0], a_cpu[0], "adagrad p", **gc.ELEMENTWISE)
+    gc.assert_same(a_gpu[2], a_cpu[2], "adagrad acc", **gc.ELEMENTWISE)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("V,D,N", [(1, 1, 1), (3, 7, 9), (17, 5, 33), (50, 33, 1000), (1000, 3, 100_003)])
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_gpu_sparse_sgd_and_adagrad(V, D, N, id_type, wd, rng, cp):
+    P = rng.standard_normal((V, D)).astype(gc.F32)
+    acc = rng.uniform(0, 1, (V, D)).astype(gc.F32)
+    ids = rng.integers(0, V, N).astype(id_type)  # repeated ids are coalesced first
+    rows = rng.standard_normal((N, D)).astype(gc.F32)
+    L = max(1, N // V)
+    _, _, a_cpu, a_gpu = gc.both(ops.sgd_update_sparse, P, ids, rows, 0.1, wd)
+    gc.assert_same(a_gpu[0], a_cpu[0], "sgd P", **gc.tol(L))
+    _, _, a_cpu, a_gpu = gc.both(ops.adagrad_update_sparse, P, acc, ids, rows, 0.1, 1e-8, wd)
+    gc.assert_same(a_gpu[0], a_cpu[0], "adagrad P", **gc.tol(L))
+    gc.assert_same(a_gpu[1], a_cpu[1], "adagrad acc", **(gc.tol(L) if L > 1 else gc.ELEMENTWISE))

@@ -14,6 +14,7 @@ import pytest
 
 from fastnlp import _C, nn, ops
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 CELLS = ["elman", "lstm", "gru"]
 G = {"elman": 1, "lstm": 4, "gru": 3}
@@ -161,6 +162,7 @@ SIZES = [  # B, T, D, H; the last ones are large enough for the threaded recurre
 ]
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("size", SIZES)
 def test_fast_matches_reference(cell, size, rng):
@@ -287,7 +289,7 @@ def torch_run(torch, module, x, lengths, h0, c0, is_lstm):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_layers_match_torch(cell, num_layers, rng):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is a peer: pip install '.[peers]'")
     B, T, D, H = 4, 6, 3, 5
     ours = OUR_CLASS[cell](D, H, num_layers, dtype=np.float64, rng=rng)
     theirs = getattr(torch.nn, TORCH_CLASS[cell])(D, H, num_layers, batch_first=True).double()
@@ -331,7 +333,7 @@ def test_layers_match_torch(cell, num_layers, rng):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_birnn_matches_torch_bidirectional(cell, rng):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is a peer: pip install '.[peers]'")
     B, T, D, H, layers = 3, 5, 4, 3, 2
     ours = nn.BiRNN(OUR_CLASS[cell], D, H, num_layers=layers, dtype=np.float64, rng=rng)
     theirs = getattr(torch.nn, TORCH_CLASS[cell])(D, H, layers, batch_first=True, bidirectional=True).double()
@@ -543,3 +545,135 @@ def test_gpu_arrays_are_refused_clearly():
     with pytest.raises(ValueError, match=r"rnn_forward: out is on the GPU but x is on the CPU"):
         _C.rnn_forward("lstm", np.zeros((B, T, D), np.float32), np.zeros((4 * H, D), np.float32),
                        np.zeros((4 * H, H), np.float32), None, None, None, None, None, out, None, None, None)
+
+
+# ---- GPU: the RNNs against the CPU (marked gpu) ----
+
+RNN_SIZES = [  # B, T, D, H
+    (1, 1, 1, 1), (3, 7, 5, 9), (4, 9, 17, 33), (8, 16, 3, 15), (17, 5, 8, 64),
+]
+
+
+def rnn_case(rng, cell, B, T, D, H, bias=True):
+    s = 1 / np.sqrt(H)
+    W_ih = rng.uniform(-s, s, (G[cell] * H, D)).astype(gc.F32)
+    W_hh = rng.uniform(-s, s, (G[cell] * H, H)).astype(gc.F32)
+    b_ih = rng.uniform(-s, s, G[cell] * H).astype(gc.F32) if bias else None
+    b_hh = rng.uniform(-s, s, G[cell] * H).astype(gc.F32) if bias else None
+    x = rng.standard_normal((B, T, D)).astype(gc.F32)
+    return x, W_ih, W_hh, b_ih, b_hh
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("B,T,D,H", RNN_SIZES)
+@pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_gpu_rnn_matches_cpu(cell, B, T, D, H, use_lengths, reverse, with_h0, rng, cp):
+    x, W_ih, W_hh, b_ih, b_hh = rnn_case(rng, cell, B, T, D, H)
+    lengths = gc.lengths_for(rng, B, T) if use_lengths else None
+    if lengths is not None:
+        for n, L in enumerate(lengths):
+            x[n, L:] = np.nan  # padding must never be read
+    h0 = rng.standard_normal((B, H)).astype(gc.F32) if with_h0 else None
+    c0 = rng.standard_normal((B, H)).astype(gc.F32) if with_h0 and cell == "lstm" else None
+    args = (W_ih, W_hh, b_ih, b_hh)
+    out_c, hn_c, cn_c, ws_c = ops.rnn(cell, x, *args, lengths, h0, c0, reverse)
+    out_g, hn_g, cn_g, ws_g = ops.rnn(cell, gc.dev(x), *map(gc.dev, args), lengths, gc.dev(h0), gc.dev(c0), reverse)
+    gc.close(out_g, out_c, "out", **gc.RNN_TOL)
+    gc.close(hn_g, hn_c, "h_n", **gc.RNN_TOL)
+    if cell == "lstm":
+        gc.close(cn_g, cn_c, "c_n", **gc.RNN_TOL)
+    else:
+        assert cn_g is None
+    assert ws_g.shape == ws_c.shape
+
+    dout = rng.standard_normal((B, T, H)).astype(gc.F32)
+    dh_n = rng.standard_normal((B, H)).astype(gc.F32)
+    dc_n = rng.standard_normal((B, H)).astype(gc.F32) if cell == "lstm" else None
+    g_c = ops.rnn_backward(cell, x, W_ih, W_hh, ws_c, dout, dh_n, dc_n, b_ih, b_hh, lengths, h0, c0, reverse)
+    g_g = ops.rnn_backward(cell, gc.dev(x), gc.dev(W_ih), gc.dev(W_hh), ws_g, gc.dev(dout), gc.dev(dh_n), gc.dev(dc_n),
+                           gc.dev(b_ih), gc.dev(b_hh), lengths, gc.dev(h0), gc.dev(c0), reverse)
+    for k in ("dx", "dh0", "dc0", "dW_ih", "dW_hh", "db_ih", "db_hh"):
+        gc.close(g_g[k], g_c[k], k, rtol=gc.RNN_TOL["rtol"], atol=gc.RNN_TOL["atol"] * np.sqrt(B * T))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", CELLS)
+def test_gpu_rnn_no_bias_partial_grads_and_accumulate(cell, rng, cp):
+    B, T, D, H = 6, 13, 7, 17
+    x, W_ih, W_hh, _, _ = rnn_case(rng, cell, B, T, D, H, bias=False)
+    lengths = np.array([13, 1, 5, 13, 8, 2], np.int32)
+    out_c, _, _, ws_c = ops.rnn(cell, x, W_ih, W_hh, lengths=lengths)
+    out_g, _, _, ws_g = ops.rnn(cell, gc.dev(x), gc.dev(W_ih), gc.dev(W_hh), lengths=cp.asarray(lengths))
+    gc.close(out_g, out_c, "out", **gc.RNN_TOL)
+    dout = rng.standard_normal((B, T, H)).astype(gc.F32)
+    acc = {"dW_ih": rng.standard_normal(W_ih.shape).astype(gc.F32), "dW_hh": rng.standard_normal(W_hh.shape).astype(gc.F32)}
+    g_c = ops.rnn_backward(cell, x, W_ih, W_hh, ws_c, dout, lengths=lengths, need_dx=False, need_dh0=False,
+                           grads={k: v.copy() for k, v in acc.items()}, accumulate=True)
+    g_g = ops.rnn_backward(cell, gc.dev(x), gc.dev(W_ih), gc.dev(W_hh), ws_g, gc.dev(dout), lengths=lengths,
+                           need_dx=False, need_dh0=False, grads={k: gc.dev(v) for k, v in acc.items()},
+                           accumulate=True)
+    assert g_g["dx"] is None and g_g["dh0"] is None and g_g["db_ih"] is None
+    for k in ("dW_ih", "dW_hh"):
+        gc.close(g_g[k], g_c[k], k, rtol=gc.RNN_TOL["rtol"], atol=gc.RNN_TOL["atol"] * np.sqrt(B * T))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", CELLS)
+def test_gpu_rnn_inference_without_workspace(cell, rng, cp):
+    x, W_ih, W_hh, b_ih, b_hh = rnn_case(rng, cell, 5, 9, 4, 11)
+    out_c, hn_c, _, _ = ops.rnn(cell, x, W_ih, W_hh, b_ih, b_hh)
+    out_g, hn_g, _, ws = ops.rnn(cell, *map(gc.dev, (x, W_ih, W_hh, b_ih, b_hh)), need_workspace=False)
+    assert ws is None
+    gc.close(out_g, out_c, "out", **gc.RNN_TOL)
+    gc.close(hn_g, hn_c, "h_n", **gc.RNN_TOL)
+
+
+@pytest.mark.gpu
+def test_gpu_rnn_gpu_bad_input(rng, cp):
+    x, W_ih, W_hh, b_ih, b_hh = map(gc.dev, rnn_case(rng, "lstm", 3, 4, 5, 6))
+    with pytest.raises(ValueError, match=r"rnn_forward: lengths must be in \[1, T=4\]"):
+        ops.rnn("lstm", x, W_ih, W_hh, lengths=np.array([1, 0, 4]))
+    with pytest.raises(ValueError, match=r"rnn_forward: W_hh must have shape"):
+        ops.rnn("lstm", x, W_ih, W_hh[:, :5])
+    with pytest.raises(ValueError, match=r"rnn_forward: h0 is on the CPU but x is on the GPU"):
+        ops.rnn("lstm", x, W_ih, W_hh, h0=np.zeros((3, 6), gc.F32))
+    out, h_n, c_n, ws = ops.rnn("lstm", x, W_ih, W_hh)
+    with pytest.raises(ValueError, match=r"rnn_backward: ws must have shape"):
+        ops.rnn_backward("lstm", x, W_ih, W_hh, ws[:-1], dout=out)
+    with pytest.raises(ValueError, match=r"rnn_backward: dh_n must have shape \(3, 6\)"):
+        ops.rnn_backward("lstm", x, W_ih, W_hh, ws, dh_n=h_n[:2])
+    with pytest.raises(ValueError, match=r"rnn_step_forward: .*NumPy"):
+        _C.rnn_step_forward("elman", 0, False, None, np.zeros((4, 2), gc.F32), np.zeros((2, 2), gc.F32), None, None,
+                            np.zeros((2, 2), gc.F32), None, np.zeros((2, 2, 2), gc.F32), None, 3)
+    # The GPU is still usable after the refusals.
+    out2, _, _, _ = ops.rnn("lstm", x, W_ih, W_hh)
+    np.testing.assert_array_equal(cp.asnumpy(out2), cp.asnumpy(out))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("layer", ["lstm", "gru", "bilstm"])
+def test_gpu_rnn_layers_run_on_the_gpu(layer, rng, cp):
+    """fastnlp.nn's recurrent layers on CuPy arrays: same outputs, states and gradients as on NumPy."""
+    from fastnlp import nn
+
+    B, T, D, H = 3, 7, 5, 4
+    make = {"lstm": lambda: nn.LSTM(D, H, num_layers=2, rng=np.random.default_rng(0)),
+            "gru": lambda: nn.GRU(D, H, num_layers=2, rng=np.random.default_rng(0)),
+            "bilstm": lambda: nn.BiRNN(nn.LSTM, D, H, rng=np.random.default_rng(0))}[layer]
+    cpu, gpu = make(), make()
+    for p in gpu.parameters():
+        p.value = cp.asarray(p.value)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    lengths = np.array([7, 3, 1], np.int64)
+    out_c, st_c = cpu.forward(x, lengths)
+    out_g, st_g = gpu.forward(cp.asarray(x), lengths)  # lengths stay on the host
+    gc.close(out_g, out_c, f"{layer} out", **gc.seq_tol(T))
+    for a, b in zip(st_g if isinstance(st_g, tuple) else (st_g,), st_c if isinstance(st_c, tuple) else (st_c,)):
+        gc.close(a, b, f"{layer} state", **gc.seq_tol(T))
+    dout = rng.standard_normal(out_c.shape).astype(np.float32)
+    gc.close(gpu.backward(cp.asarray(dout)), cpu.backward(dout), f"{layer} dx", **gc.seq_tol(T))
+    for pg, pc in zip(gpu.parameters(), cpu.parameters()):
+        gc.close(pg.grad, pc.grad, f"{layer} {pc.name} grad", **gc.seq_tol(B * T))

@@ -16,6 +16,7 @@ import pytest
 import fastnlp
 from fastnlp import _C, ops
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 SIZES = [(1, 1, 3, 1), (3, 7, 20, 5), (8, 16, 100, 17), (17, 33, 1000, 64), (9, 64, 500, 8),
          (33, 9, 50_000, 31)]  # (B, H, V, K)
@@ -77,6 +78,7 @@ def run(h, W, b, t, s, lqt, lqs, reference=False):
     return loss, out["losses"], out["dh"], out["grad_rows"], out["grad_bias"]
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("B,H,V,K", SIZES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("itype", [np.int32, np.int64])
@@ -382,7 +384,7 @@ def test_alias_sampler_bad_probs():
 
 # ---- CUDA: the GPU composition against the CPU kernels (skipped without a GPU) ----
 
-@pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs a CUDA build, a GPU and CuPy")
+@pytest.mark.gpu
 @pytest.mark.parametrize("B,H,V,K", SIZES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_cuda_matches_cpu(B, H, V, K, bias, rng):
@@ -401,7 +403,7 @@ def test_cuda_matches_cpu(B, H, V, K, bias, rng):
             close(cupy.asnumpy(g), c, n)
 
 
-@pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs a CUDA build, a GPU and CuPy")
+@pytest.mark.gpu
 def test_cuda_ids_out_of_range():
     import cupy
 
@@ -409,3 +411,26 @@ def test_cuda_ids_out_of_range():
     s[2] = 10
     with pytest.raises(ValueError, match=r"sampled_softmax_scores: samples must be in \[0, 10\) .*position 2"):
         ops.sampled_softmax(h, W, b, t, s, lqt, lqs)
+
+
+# ---- GPU: sampled softmax against the CPU (marked gpu) ----
+
+# (B, H, V, K): K + 1 <= 1024 uses a warp per row, K = 1500 a block per row.
+SAMPLED_SHAPES = [(1, 3, 50, 1), (7, 17, 50, 8), (33, 16, 1000, 33), (9, 31, 3000, 1500)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,H,V,K", SAMPLED_SHAPES)
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gpu_sampled_softmax(B, H, V, K, id_type, with_bias, rng, cp):
+    h = (rng.standard_normal((B, H)) * 0.5).astype(gc.F32)
+    W = (rng.standard_normal((V, H)) * 0.5).astype(gc.F32)
+    b = rng.standard_normal(V).astype(gc.F32) if with_bias else None
+    targets = rng.integers(0, V, B).astype(id_type)
+    samples = rng.integers(0, V, K).astype(id_type)
+    samples[: min(K, B) // 2] = targets[: min(K, B) // 2]  # accidental hits
+    logq_t = np.log(rng.uniform(0.01, 1.0, B)).astype(gc.F32)
+    logq_s = np.log(rng.uniform(0.01, 1.0, K)).astype(gc.F32)
+    r_cpu, r_gpu, _, _ = gc.both(ops.sampled_softmax, h, W, b, targets, samples, logq_t, logq_s)
+    gc.assert_same(r_gpu, r_cpu, "sampled_softmax", **gc.tol(max(H, K)))

@@ -17,6 +17,7 @@ import fastnlp
 from fastnlp import _C, ops
 from conftest import AWKWARD
 from gradcheck import assert_grad_close
+import gpu_compare as gc
 
 PROB = dict(rtol=1e-5, atol=1e-10)
 GRAD = dict(rtol=1e-5, atol=1e-7)
@@ -53,6 +54,7 @@ def ref(fn, *args):
     return out
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("B,V", SIZES)
 def test_forward_backward_match_numpy_and_reference(B, V, rng):
     x = (rng.standard_normal((B, V)) * 5).astype(np.float32)
@@ -79,6 +81,7 @@ def test_forward_backward_match_numpy_and_reference(B, V, rng):
     np.testing.assert_allclose(dx, ref(_C.log_softmax_backward, ly, dy), rtol=1e-5, atol=1e-6 * np.sqrt(V))
 
 
+@pytest.mark.simd
 @pytest.mark.parametrize("B,V", SIZES)
 @pytest.mark.parametrize("itype", [np.int32, np.int64])
 def test_cross_entropy_matches_numpy_and_reference(B, V, itype, rng):
@@ -301,7 +304,7 @@ def test_contradictory_options_and_non_arrays():
 
 # ---- CUDA: against the CPU kernels (skipped without a GPU) ----
 
-@pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs a CUDA build, a GPU and CuPy")
+@pytest.mark.gpu
 @pytest.mark.parametrize("B,V", [(1, 1), (3, 7), (17, 33), (64, 1000), (3, 50_000)])
 def test_cuda_matches_cpu(B, V, rng):
     import cupy
@@ -325,10 +328,109 @@ def test_cuda_matches_cpu(B, V, rng):
     np.testing.assert_allclose(cupy.asnumpy(gd), d, **GRAD)
 
 
-@pytest.mark.skipif(not fastnlp.cuda_available(), reason="needs a CUDA build, a GPU and CuPy")
+@pytest.mark.gpu
 def test_cuda_target_out_of_range():
     import cupy
 
     x = cupy.ones((4, 5), cupy.float32)
     with pytest.raises(ValueError, match=r"targets must be in \[0, 5\) or equal ignore_index -100, .*position 2"):
         ops.softmax_cross_entropy(x, cupy.asarray([0, -100, 5, 9]))
+
+
+# ---- GPU: the softmax family against the CPU (marked gpu) ----
+
+# Rows of 1..1024 go one warp per row, longer ones one block per row (256/512/1024 threads).
+SOFTMAX_SHAPES = [(1, 1), (3, 7), (8, 31), (17, 33), (9, 1023), (5, 1024), (4, 1025), (3, 4097),
+                  (2, 8193), (2, 65537), (2, 100_003), (1, 1_000_000), (2000, 3)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,V", SOFTMAX_SHAPES)
+def test_gpu_softmax_and_log_softmax(B, V, rng, cp):
+    x = (rng.standard_normal((B, V)) * 5).astype(gc.F32)
+    dy = rng.standard_normal((B, V)).astype(gc.F32)
+    for fwd, bwd in ((ops.softmax, ops.softmax_backward), (ops.log_softmax, ops.log_softmax_backward)):
+        y_cpu, y_gpu, _, _ = gc.both(fwd, x)
+        gc.assert_same(y_gpu, y_cpu, fwd.__name__, **gc.tol(V))
+        dx_cpu, dx_gpu, _, _ = gc.both(bwd, y_cpu, dy)
+        gc.assert_same(dx_gpu, dx_cpu, bwd.__name__, **gc.tol(V))
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_large_logits_and_masked_entries(cp):
+    # Max subtraction: logits near float max must not overflow; -inf entries (masks) give 0.
+    x = np.array([[3e38, 3e38, -3e38, 0], [1e4, -np.inf, 1e4 - 1, -np.inf], [0, 0, 0, 0]], gc.F32)
+    y_cpu, y_gpu, _, _ = gc.both(ops.softmax, x)
+    assert np.isfinite(y_gpu).all()
+    np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-6, atol=1e-7)
+    assert y_gpu[1, 1] == 0 and y_gpu[1, 3] == 0
+    ly_cpu, ly_gpu, _, _ = gc.both(ops.log_softmax, x)
+    np.testing.assert_array_equal(np.isneginf(ly_gpu), np.isneginf(ly_cpu))
+    finite = np.isfinite(ly_cpu)
+    np.testing.assert_allclose(ly_gpu[finite], ly_cpu[finite], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_nan_row_stays_nan(cp):
+    x = np.array([[1, 2, np.nan, 4], [1, 2, 3, 4]], gc.F32)
+    y = cp.asnumpy(ops.softmax(cp.asarray(x)))
+    assert np.isnan(y[0]).all() and np.isfinite(y[1]).all()
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_in_place(rng, cp):
+    x = cp.asarray(rng.standard_normal((7, 2000)).astype(gc.F32))
+    expected = ops.softmax(x)
+    ops.softmax(x, out=x)
+    np.testing.assert_array_equal(cp.asnumpy(x), cp.asnumpy(expected))
+
+
+CE_SHAPES = [(1, 1), (3, 7), (17, 33), (9, 1024), (4, 1025), (33, 5000), (2, 100_003), (3000, 9)]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("B,V", CE_SHAPES)
+@pytest.mark.parametrize("id_type", gc.ID_TYPES)
+def test_gpu_softmax_cross_entropy(B, V, id_type, rng, cp):
+    logits = (rng.standard_normal((B, V)) * 3).astype(gc.F32)
+    targets = rng.integers(0, V, B).astype(id_type)
+    r_cpu, r_gpu, _, _ = gc.both(ops.softmax_cross_entropy, logits, targets)
+    gc.assert_same(r_gpu, r_cpu, "softmax_cross_entropy", **gc.tol(V))
+    # Rows whose target is ignore_index count for nothing (loss and gradient).
+    targets[::3] = -100
+    r_cpu, r_gpu, _, _ = gc.both(ops.softmax_cross_entropy, logits, targets, ignore_index=-100)
+    gc.assert_same(r_gpu, r_cpu, "softmax_cross_entropy with ignored rows", **gc.tol(V))
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_cross_entropy_all_ignored_and_ignore_inside_range(rng, cp):
+    logits = rng.standard_normal((5, 7)).astype(gc.F32)
+    targets = np.full(5, -1, np.int64)
+    r_cpu, r_gpu, _, _ = gc.both(ops.softmax_cross_entropy, logits, targets, ignore_index=-1)
+    gc.assert_same(r_gpu, r_cpu, "all rows ignored", **gc.tol(7))
+    # A padding id inside [0, V) may be the ignored one.
+    targets = np.array([0, 3, 0, 6, 2], np.int64)
+    r_cpu, r_gpu, _, _ = gc.both(ops.softmax_cross_entropy, logits, targets, ignore_index=0)
+    gc.assert_same(r_gpu, r_cpu, "ignore_index=0", **gc.tol(7))
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_cross_entropy_gradient_in_place(rng, cp):
+    # The kernel may write dlogits over logits (the loss layer's memory-saving mode).
+    logits = (rng.standard_normal((33, 1500)) * 3).astype(gc.F32)
+    targets = rng.integers(0, 1500, 33).astype(np.int64)
+    want = gc.host(ops.softmax_cross_entropy(logits, targets))
+    lg = cp.asarray(logits)
+    got = gc.host(ops.softmax_cross_entropy(lg, cp.asarray(targets), grad_out=lg))
+    gc.assert_same(got, want, "in place", **gc.tol(1500))
+    np.testing.assert_allclose(cp.asnumpy(lg), want[1], **gc.tol(1500))
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_cross_entropy_is_deterministic(rng, cp):
+    logits = cp.asarray((rng.standard_normal((3000, 77)) * 3).astype(gc.F32))
+    targets = cp.asarray(rng.integers(0, 77, 3000))
+    first = gc.host(ops.softmax_cross_entropy(logits, targets))
+    for _ in range(3):
+        again = gc.host(ops.softmax_cross_entropy(logits, targets))
+        assert float(again[0]) == float(first[0])

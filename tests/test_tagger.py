@@ -78,19 +78,17 @@ def test_network_gradients_float64(sll, rng):
         assert_grad_close(grad, loss, p.value, rtol=1e-5, atol=1e-7)
 
 
-def test_decode_is_viterbi_or_argmax(rng):
-    for sll in (False, True):
-        net, ids, offsets, _ = _tiny_network(sll, rng)
-        scores = net.forward(ids, offsets)
-        pred = net.decode(scores, offsets)
-        if not sll:
-            np.testing.assert_array_equal(pred, scores.argmax(1))
-        else:  # brute force over all paths of the 4-token sentence
-            s = slice(offsets[2], offsets[3])
-            sc = scores[s]
-            best = max(np.ndindex(*(5,) * len(sc)), key=lambda y: net.start.value[y[0]] + sc[0, y[0]] + sum(
-                net.transitions.value[y[t - 1], y[t]] + sc[t, y[t]] for t in range(1, len(y))))
-            np.testing.assert_array_equal(pred[s], best)
+def test_sll_decode_is_the_best_path(rng):
+    # (The word-level decode is scores.argmax(1) by definition; only the sentence-level one has
+    # something to check.) Brute force over all paths of the 4-token sentence.
+    net, ids, offsets, _ = _tiny_network(True, rng)
+    scores = net.forward(ids, offsets)
+    pred = net.decode(scores, offsets)
+    s = slice(offsets[2], offsets[3])
+    sc = scores[s]
+    best = max(np.ndindex(*(5,) * len(sc)), key=lambda y: net.start.value[y[0]] + sc[0, y[0]] + sum(
+        net.transitions.value[y[t - 1], y[t]] + sc[t, y[t]] for t in range(1, len(y))))
+    np.testing.assert_array_equal(pred[s], best)
 
 
 def _synthetic(rng, n_sentences):
@@ -208,7 +206,7 @@ def test_training_rejects_tags_outside_the_scheme():
 
 def test_cuda_refused_clearly_without_a_gpu():
     if fastnlp.cuda_available():
-        pytest.skip("a GPU is present: tests/test_tagger_cuda.py covers Tagger.cuda()")
+        pytest.skip("a GPU is present: test_gpu_tags_match_cpu covers Tagger.cuda()")
     with pytest.raises(RuntimeError, match=r"Tagger.cuda: no usable GPU"):
         load_tagger("pos").cuda()
 
@@ -244,8 +242,8 @@ def test_pretrained_models_reach_the_dev_targets(task, target):
     """The issue's development-set targets, measured on the full development sets."""
     from fastnlp.tagging.metrics import accuracy, conlleval
 
-    if task == "upos":
-        pytest.importorskip("conllu", reason="conllu is needed to read UD English-EWT")
+    if task in ("pos", "upos"):  # pos's training split adds UD English-EWT, which is read with it
+        pytest.importorskip("conllu", reason="conllu (pip install '.[peers]') is needed to read UD English-EWT")
     dev = _dev(task)
     tagger = load_tagger(task)
     pred = tagger.tag_batch([s.tokens for s in dev])
@@ -288,3 +286,26 @@ def test_config_checks():
         TaggerConfig(families=("caps", "word"), dims=(5, 50))
     with pytest.raises(ValueError, match="features: unknown feature family 'shape'"):
         TaggerConfig(families=("word", "shape"), dims=(50, 5))
+
+
+# ---- GPU: the taggers' CUDA inference path (GpuWindowNetwork) against the CPU path (marked gpu) ----
+# The same tags for the shipped models, scores within float32 tolerance.
+
+GPU_SENTENCES = [["The", "cat", "sat", "on", "the", "mat", "."], [], ["John", "Smith", "visited", "Paris", "."],
+                 ["x"], ["Acme", "Corp.", "bought", "300", "shares", "of", "IBM", "in", "New", "York"] * 7]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["pos", "chunk", "ner", "upos"])
+def test_gpu_tags_match_cpu(name, cp):
+    from fastnlp.tagging.gpu import GpuWindowNetwork
+
+    cpu = load_tagger(name)
+    gpu = GpuWindowNetwork(cpu)
+    ids, offsets = cpu.featurize(GPU_SENTENCES)
+    np.testing.assert_allclose(cp.asnumpy(gpu.scores(ids, offsets)), cpu.scores(GPU_SENTENCES)[0], rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_array_equal(gpu.predict_ids(ids, offsets), cpu.predict_ids(GPU_SENTENCES)[0])
+    assert gpu.predict_ids(*cpu.featurize([[]])).shape == (0,)
+    tags = cpu.tag_batch(GPU_SENTENCES)
+    assert load_tagger(name).cuda().tag_batch(GPU_SENTENCES) == tags

@@ -9,11 +9,10 @@ vocabulary is kept at 400 words so that thousands of concurrent warps rarely col
 import numpy as np
 import pytest
 
-from fastnlp import Word2Vec, _C
+from fastnlp import Word2Vec
 from conftest import shared_data
 
-pytestmark = pytest.mark.skipif(not (_C.cuda_compiled and _C.cuda_device_count() > 0),
-                                reason="needs fastnlp built with CUDA and a GPU")
+pytestmark = pytest.mark.gpu
 
 
 GROUPS, PER_GROUP = 10, 40
