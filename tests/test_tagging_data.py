@@ -127,7 +127,7 @@ CONLLU = """# newdoc id = d1
 
 
 def test_read_conllu_skips_ranges_and_empty_nodes(tmp_path):
-    pytest.importorskip("conllu")
+    pytest.importorskip("conllu", reason="conllu is a peer: pip install '.[peers]'")
     path = write(tmp_path, CONLLU, "f.conllu")
     sents = data.read_conllu(path)
     assert sents == [(["I", "do", "n't", "know", "."], ["PRON", "AUX", "PART", "VERB", "PUNCT"]),
@@ -138,7 +138,7 @@ def test_read_conllu_skips_ranges_and_empty_nodes(tmp_path):
 
 
 def test_read_conllu_missing_tag_and_bad_arguments(tmp_path):
-    pytest.importorskip("conllu")
+    pytest.importorskip("conllu", reason="conllu is a peer: pip install '.[peers]'")
     path = write(tmp_path, CONLLU.replace("PRON\tPRP", "PRON\t_"), "f.conllu")
     assert data.read_conllu(path)[0].tags[0] == "PRON"
     with pytest.raises(ValueError, match=r"f\.conllu: sentence 0 \(sent_id s1\) word 1 'I' has no xpos tag"):
@@ -285,13 +285,15 @@ def test_conlleval_single_token_b_chunks():
     # gold NP(0,1) NP(1,3); pred NP(0,3): same first token but a different end, so not correct
     check(metrics.conlleval([["B-NP", "B-NP", "I-NP"]], [["B-NP", "I-NP", "I-NP"]]),
           gold=2, predicted=1, correct=0, accuracy=200 / 3)
-    # B-NP B-NP: two one-token chunks in both
-    check(metrics.conlleval([["B-NP", "B-NP"]], [["B-NP", "B-NP"]]), gold=2, predicted=2, correct=2, accuracy=100)
+    # B-NP B-NP: two one-token chunks; B-NP I-NP: one two-token chunk, matching neither
+    check(metrics.conlleval([["B-NP", "B-NP"]], [["B-NP", "I-NP"]]), gold=2, predicted=1, correct=0, accuracy=50)
 
 
 def test_conlleval_chunks_end_at_sentence_ends():
     gold = [["O", "B-NP"], ["I-NP", "O"]]                 # NP(1,2) in sentence 0, NP(0,1) in sentence 1
-    check(metrics.conlleval(gold, gold), gold=2, predicted=2, correct=2, accuracy=100)
+    # pred's B-NP opening sentence 1 is the chunk gold's I-NP opens there: the chunk of sentence 0
+    # does not run on into sentence 1 (if it did, gold would hold one chunk, not two)
+    check(metrics.conlleval(gold, [["O", "B-NP"], ["B-NP", "O"]]), gold=2, predicted=2, correct=2, accuracy=75)
     check(metrics.conlleval(gold, [["O", "B-NP"], ["O", "O"]]), gold=2, predicted=1, correct=1, accuracy=75)
     # a predicted chunk running to the sentence end is correct only if gold's ends there too
     check(metrics.conlleval([["B-NP", "I-NP", "O"]], [["B-NP", "I-NP", "I-NP"]]),
@@ -419,35 +421,61 @@ def test_tokenizer_bad_input():
 # ---------------------------------------------------------------------------------------------------
 # the shared corpora: counts as the data README states them; gold scored against itself
 
-def test_conll2000_counts_and_self_score():
+def drop_one_type(tags, kind):
+    """conlleval on a whole corpus (valid IOB2, so every chunk opens with B-) against a prediction
+    that tags every `kind` chunk O: the counts follow from the B- tags alone."""
+    pred = [["O" if t.endswith("-" + kind) else t for t in s] for s in tags]
+    n_chunks = sum(t.startswith("B-") for s in tags for t in s)
+    n_kind = sum(t == "B-" + kind for s in tags for t in s)
+    n_tokens = sum(len(s) for s in tags)
+    n_kind_tokens = sum(t.endswith("-" + kind) for s in tags for t in s)
+    assert n_kind > 0
+    res = metrics.conlleval(tags, pred)
+    assert (res.gold, res.predicted, res.correct) == (n_chunks, n_chunks - n_kind, n_chunks - n_kind)
+    assert res.precision == 100.0
+    assert res.recall == pytest.approx(100.0 * (n_chunks - n_kind) / n_chunks, **EXACT)
+    assert res.accuracy == pytest.approx(100.0 * (n_tokens - n_kind_tokens) / n_tokens, **EXACT)
+    assert (res.per_type[kind].gold, res.per_type[kind].predicted, res.per_type[kind].recall) == (n_kind, 0, 0.0)
+    return res
+
+
+def check_accuracy_with_one_tag_wrong(tags, wrong):
+    pred = [["?" if t == wrong else t for t in s] for s in tags]
+    n_tokens = sum(len(s) for s in tags)
+    n_wrong = sum(t == wrong for s in tags for t in s)
+    assert 0 < n_wrong < n_tokens
+    assert metrics.accuracy(tags, pred) == pytest.approx(100.0 * (n_tokens - n_wrong) / n_tokens, **EXACT)
+
+
+def test_conll2000_counts_and_scores():
     sents = data.read_conll(shared_data("tagging", "conll2000", "train.txt"))
     assert len(sents) == 8936 and sum(len(s.tokens) for s in sents) == 211727
     assert not any(t.startswith("-") and t.endswith("-") and len(t) == 5 for s in sents for t in s.tokens)
     chunk_tags = [s.tags for s in sents]
-    res = metrics.conlleval(chunk_tags, chunk_tags)
-    assert (res.precision, res.recall, res.f1, res.accuracy) == (100.0, 100.0, 100.0, 100.0)
-    assert res.gold == res.predicted == res.correct > 100000
+    res = drop_one_type(chunk_tags, "PP")
+    assert res.gold > 100000
     assert set(res.per_type) >= {"NP", "VP", "PP", "ADJP", "ADVP", "SBAR"}
     assert all(schemes.convert(schemes.convert(t, "IOB2", "BIOES"), "BIOES", "IOB2") == t for t in chunk_tags)
     pos = [s.tags for s in data.read_conll(shared_data("tagging", "conll2000", "train.txt"), tag_column=1)]
-    assert metrics.accuracy(pos, pos) == 100.0 and {"NN", "NNP", "VBZ", "DT", "(", ")"} <= {t for s in pos for t in s}
+    assert {"NN", "NNP", "VBZ", "DT", "(", ")"} <= {t for s in pos for t in s}
+    check_accuracy_with_one_tag_wrong(pos, "NN")
     train, dev = data.split_train_dev(sents)
     assert (len(train), len(dev)) == (8043, 893) and dev[-1] == sents[-1]
 
 
-def test_conll2003_counts_and_self_score():
+def test_conll2003_counts_and_scores():
     train = data.read_conll(shared_data("tagging", "conll2003", "train.txt"))
     valid = data.read_conll(shared_data("tagging", "conll2003", "valid.txt"))
     assert (len(train), len(valid)) == (14041, 3250)
     assert not any("-DOCSTART-" in s.tokens for s in train)
     tags = [s.tags for s in train]
-    res = metrics.conlleval(tags, tags)
-    assert res.f1 == 100.0 and set(res.per_type) == {"PER", "LOC", "ORG", "MISC"}
+    res = drop_one_type(tags, "MISC")
+    assert set(res.per_type) == {"PER", "LOC", "ORG", "MISC"}
     assert all(schemes.convert(t, "IOB2", "IOB2") == t for t in tags)       # valid IOB2 as shipped
 
 
-def test_ud_ewt_counts_and_self_score():
-    pytest.importorskip("conllu")
+def test_ud_ewt_counts_and_scores():
+    pytest.importorskip("conllu", reason="conllu is a peer: pip install '.[peers]'")
     train_path = shared_data("tagging", "ud_en_ewt", "en_ewt-ud-train.conllu")
     train = data.read_conllu(train_path)
     assert len(train) == 12544
@@ -456,4 +484,5 @@ def test_ud_ewt_counts_and_self_score():
     assert upos == {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
                     "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"}
     xpos = [s.tags for s in data.read_conllu(train_path, tag_field="xpos", max_sentences=500)]
-    assert metrics.accuracy(xpos, xpos) == 100.0 and "NNP" in {t for s in xpos for t in s}
+    assert "NNP" in {t for s in xpos for t in s}
+    check_accuracy_with_one_tag_wrong(xpos, "NNP")

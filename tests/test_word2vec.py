@@ -495,6 +495,9 @@ def test_corpus_slice_loss_decreases_and_neighbours_make_sense(tmp_path):
     assert len({"february", "march", "april", "june", "july", "august", "september", "october", "november",
                 "december"} & near) >= 5, near
     ws = m.wv.evaluate_similarity(shared_data("embeddings-eval", "wordsim353.tsv"))
+    # Loose on purpose: on ~1M tokens rho was 0.12-0.17 across seeds 1-3 (265 pairs in vocabulary),
+    # while rho over 265 unrelated pairs has a standard deviation of 1/sqrt(264) = 0.06, so WS-353
+    # here only tells some signal from none; the neighbour checks above are the quality test.
     assert ws["pairs"] > 200 and ws["spearman"] > 0.05 and 0 < ws["oov_rate"] < 0.5
 
 
