@@ -419,7 +419,7 @@ def test_tokenizer_bad_input():
 
 
 # ---------------------------------------------------------------------------------------------------
-# the shared corpora: counts as the data README states them; gold scored against itself
+# the shared corpora: counts as the data README states them; gold scored against a known wrong prediction
 
 def drop_one_type(tags, kind):
     """conlleval on a whole corpus (valid IOB2, so every chunk opens with B-) against a prediction
