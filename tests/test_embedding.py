@@ -12,13 +12,10 @@ atol 1e-7 of central differences (eps 1e-6).
 import numpy as np
 import pytest
 
-import fastnlp
 from fastnlp import _C, ops
-from conftest import AWKWARD
 from gradcheck import assert_grad_close
 import gpu_compare as gc
 
-FLOATS = [np.float32, np.float64]
 INTS = [np.int32, np.int64]
 
 

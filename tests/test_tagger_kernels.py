@@ -15,7 +15,7 @@ import pytest
 import fastnlp
 from fastnlp import _C
 from fastnlp.tagging import _fast, features
-from conftest import AWKWARD, shared_data
+from conftest import shared_data
 
 # Tokens that stress the byte-level C++ against the str-level spec.
 AWKWARD_TOKENS = [
