@@ -20,12 +20,6 @@
 #include "parallel.h"
 #include "simd.h"
 
-#if defined(__GNUC__)
-#define FASTNLP_CRF_INLINE inline __attribute__((always_inline))
-#else
-#define FASTNLP_CRF_INLINE inline
-#endif
-
 namespace fastnlp {
 namespace {
 
@@ -102,7 +96,7 @@ double gold_score(const T* x, const int32_t* y, const T* trans, const T* start, 
 // a lane whose max is -inf (no allowed predecessor) shifts by 0 so it sums exp(-inf) = 0 and
 // comes out -inf, not NaN.
 template <typename T>
-FASTNLP_CRF_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ W,
+FASTNLP_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ W,
                                  const T* __restrict__ x, T* __restrict__ out, T* __restrict__ m,
                                  T* __restrict__ sum, int64_t K, int64_t Kp) {
   for (int64_t j = 0; j < Kp; ++j) m[j] = kNegInf<T>;
@@ -130,7 +124,7 @@ FASTNLP_CRF_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ 
 // stay near 0 while the growing total is carried in double: float keeps its precision on long
 // sentences. Nothing is done when the max is -inf (no allowed path), +inf or NaN.
 template <typename T>
-FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
+FASTNLP_INLINE double normalize(T* v, int64_t K) {
   T mx = v[0];
   for (int64_t j = 1; j < K; ++j) mx = v[j] > mx ? v[j] : mx;
   if (!(mx > kNegInf<T> && mx < -kNegInf<T>)) return 0;
@@ -140,7 +134,7 @@ FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
 
 // log sum exp(v) over K values in double (once per sentence); NaN in, NaN out.
 template <typename T>
-FASTNLP_CRF_INLINE double lse_double(const T* v, int64_t K) {
+FASTNLP_INLINE double lse_double(const T* v, int64_t K) {
   T mx = v[0];
   for (int64_t j = 0; j < K; ++j) {
     if (v[j] != v[j]) return double(v[j]);
@@ -172,7 +166,7 @@ struct CrfScratch {
 // Normalized alpha rows 0..L-1 into alpha (rows of Kp; rows_kept: all rows, else 2 alternating),
 // shifts into shift (when rows_kept). Returns log Z.
 template <typename T>
-FASTNLP_CRF_INLINE double forward_fast(const T* x, const T* Wp, const T* start, int64_t L, int64_t K,
+FASTNLP_INLINE double forward_fast(const T* x, const T* Wp, const T* start, int64_t L, int64_t K,
                                        int64_t Kp, bool rows_kept, CrfScratch<T>& ws) {
   T* alpha = ws.alpha.data();
   for (int64_t j = 0; j < K; ++j) alpha[j] = start[j] + x[j];
@@ -190,7 +184,7 @@ FASTNLP_CRF_INLINE double forward_fast(const T* x, const T* Wp, const T* start, 
 }
 
 template <typename T>
-FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const T* trans,
+FASTNLP_INLINE double sentence_nll_body(const T* x, const int32_t* y, const T* trans,
                                             const T* Wp, const T* start, int64_t L, int64_t K,
                                             int64_t Kp, CrfScratch<T>& ws) {
   const double logz = forward_fast(x, Wp, start, L, K, Kp, false, ws);
@@ -199,13 +193,13 @@ FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const 
 
 // out[j] = g * exp(a[j] + b[j] + c), j < K.
 template <typename T>
-FASTNLP_CRF_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
+FASTNLP_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
                                    T* __restrict__ out, int64_t K) {
   for (int64_t j = 0; j < K; ++j) out[j] = g * fast_exp(a[j] + b[j] + c);
 }
 
 template <typename T>
-FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+FASTNLP_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
                             int64_t K) {
   for (int64_t j = 0; j < K; ++j) out[j] = a[j] + b[j];
 }
@@ -213,7 +207,7 @@ FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T*
 // One sentence's gradients: dx (L, K) written, dT (K, Kp) and dS (K) accumulated (double).
 // WTp: trans transposed, (K, Kp) padded like Wp.
 template <typename T>
-FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T* Wp, const T* WTp,
+FASTNLP_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T* Wp, const T* WTp,
                                            const T* start, T g, int64_t L, int64_t K, int64_t Kp,
                                            T* dx, double* dT, double* dS, CrfScratch<T>& ws) {
   const double logz = forward_fast(x, Wp, start, L, K, Kp, true, ws);
@@ -258,7 +252,7 @@ FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T
 // out[j] = x[j] + max_i (d[i] + W[i][j]) for j < K and arg[j] = the lowest i reaching that max
 // (strict > while scanning i upwards); W (K, Kp) padded with -inf, best: (Kp) scratch.
 template <typename T>
-FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
+FASTNLP_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
                                  const T* __restrict__ x, T* __restrict__ out, T* __restrict__ best,
                                  int32_t* __restrict__ arg, int64_t K, int64_t Kp) {
   const T d0 = d[0];
@@ -285,7 +279,7 @@ FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ 
 
 // Viterbi over one sentence: writes its tags, returns the best score.
 template <typename T>
-FASTNLP_CRF_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
+FASTNLP_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
                                                 int64_t K, int64_t Kp, int32_t* tags,
                                                 CrfScratch<T>& ws) {
   T* d = ws.b.data();   // normalized best score ending in each tag, at position t - 1 ...

@@ -47,26 +47,6 @@ int64_t cell_gates(Cell cell) {
 
 namespace {
 
-// Per-row cache width: the activated gates (Elman: h; LSTM: i, f, g, o; GRU: r, z, n and
-// W_hn h + b_hn, which the reset gate's gradient needs).
-int64_t cache_width(Cell cell, int64_t H) { return cell == Cell::kElman ? H : 4 * H; }
-
-// Workspace layout, every block in the (B, T) row order of x:
-//   cache (B*T, cache_width) | xh (B*T, D + H): [x | the state each step started from], zero past
-//   each length, so both weight gradients come from one GEMM | LSTM: c (B*T, H).
-struct Workspace {
-  int64_t cache, xh, cell, size;
-};
-Workspace workspace_layout(Cell cell, const RnnDims& d) {
-  const int64_t BT = d.B * d.T;
-  Workspace w{};
-  w.cache = 0;
-  w.xh = BT * cache_width(cell, d.H);
-  w.cell = w.xh + BT * (d.D + d.H);
-  w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
-  return w;
-}
-
 int64_t length_of(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
 
 // Uninitialized scratch (std::vector would zero megabytes that are overwritten anyway).
@@ -200,9 +180,7 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
   }
 }
 
-// Forced inline: the float passes below are SIMD clones, and only code inlined into a clone is
-// compiled for its instruction set.
-#define FASTNLP_INLINE inline __attribute__((always_inline))
+// The float passes below are SIMD clones: their helpers are FASTNLP_INLINE (common.h).
 
 // The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
 // row, n units are done, and H is the distance between gates inside a row. The gate slices
@@ -501,8 +479,6 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
 
 }  // namespace
 
-int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return workspace_layout(cell, d).size; }
-
 template <typename T>
 void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
@@ -614,9 +590,9 @@ template <typename T>
 void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
                  T* c_n, T* ws, const RnnDims& d) {
-  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T, XH = D + H;
-  const Workspace layout = workspace_layout(cell, d);
+  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
+  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = layout.cache_width;
+  const int64_t BT = d.B * d.T, XH = layout.xh_width;
   std::unique_ptr<T[]> own_ws, own_out;
   if (!ws) {
     own_ws = scratch<T>(layout.size);
@@ -712,10 +688,10 @@ void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const
                   const T* c0, const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx,
                   T* dh0, T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
                   bool accumulate) {
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T, XH = D + H;
+  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
+  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
+  const int64_t BT = d.B * d.T, XH = layout.xh_width;
   const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
-  const Workspace layout = workspace_layout(cell, d);
   const Order order = make_order(lengths, d.B, d.T);
   const T* xh = ws + layout.xh;
 

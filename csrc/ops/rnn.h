@@ -29,10 +29,30 @@ struct RnnDims {
   int64_t B, T, D, H;
 };
 
-// Elements of the workspace rnn_forward fills for rnn_backward (the activated gates, a copy of x
-// beside the state each step started from, and for the LSTM the cell states, all in the (B, T)
-// order of x).
-int64_t rnn_workspace_size(Cell cell, const RnnDims& d);
+// The workspace rnn_forward fills for rnn_backward: THE one statement of its layout, used by the
+// CPU kernels (ops/rnn.cpp), the CUDA steps (cuda/rnn.cu) and, through the binding
+// rnn_workspace_layout, the GPU path of fastnlp.ops._gpu. Element offsets; every block in the
+// (b, t) row order of x (B*T rows):
+//   cache (B*T, cache_width): the activated gates; Elman h, LSTM i, f, g, o, GRU r, z, n and
+//                             W_hn h + b_hn (which the reset gate's gradient needs)
+//   xh    (B*T, D + H):       [x | the state the step started from], zero past each length, so
+//                             both weight gradients come from one GEMM
+//   cell  (B*T, H):           LSTM only, the cell states
+struct RnnWorkspace {
+  int64_t cache, cache_width, xh, xh_width, cell, size;
+};
+inline RnnWorkspace rnn_workspace_layout(Cell cell, const RnnDims& d) {
+  const int64_t BT = d.B * d.T;
+  RnnWorkspace w{};
+  w.cache = 0;
+  w.cache_width = cell == Cell::kElman ? d.H : 4 * d.H;
+  w.xh = BT * w.cache_width;
+  w.xh_width = d.D + d.H;
+  w.cell = w.xh + BT * w.xh_width;
+  w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
+  return w;
+}
+inline int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return rnn_workspace_layout(cell, d).size; }
 
 // Shapes.
 //   x: (B, T, D); W_ih: (G*H, D); W_hh: (G*H, H); b_ih, b_hh: (G*H) or null (zeros).
