@@ -132,16 +132,9 @@ void bind_conv1d(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be,
-              [&] {
-                conv1d_forward_ref(mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), b.ptr<T>(), lens,
-                                   y.ptr<T>(), pooled.ptr<T>(), argmax.ptr<int64_t>(), d);
-              },
-              [&] {
-                conv1d_forward(mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), b.ptr<T>(), lens,
-                               y.ptr<T>(), pooled.ptr<T>(), argmax.ptr<int64_t>(), d);
-              });
+          const Conv1dInputs<T> in{mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), b.ptr<T>(), lens, d};
+          const Conv1dOutputs<T> o{y.ptr<T>(), pooled.ptr<T>(), argmax.ptr<int64_t>()};
+          dispatch_cpu(be, [&] { conv1d_forward_ref(in, o); }, [&] { conv1d_forward(in, o); });
         });
       },
       py::arg("x"), py::arg("W"), py::arg("b"), py::arg("lengths"), py::arg("y"), py::arg("pooled"),
@@ -199,18 +192,10 @@ void bind_conv1d(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be,
-              [&] {
-                conv1d_backward_ref(mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), lens, y.ptr<T>(),
-                                    pooled.ptr<T>(), argmax.ptr<int64_t>(), dy.ptr<T>(), dx.ptr<T>(),
-                                    dW.ptr<T>(), db.ptr<T>(), d, accumulate);
-              },
-              [&] {
-                conv1d_backward(mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), lens, y.ptr<T>(),
-                                pooled.ptr<T>(), argmax.ptr<int64_t>(), dy.ptr<T>(), dx.ptr<T>(),
-                                dW.ptr<T>(), db.ptr<T>(), d, accumulate);
-              });
+          const Conv1dInputs<T> in{mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), nullptr, lens, d};
+          const Conv1dGrads<T> g{y.ptr<T>(),  pooled.ptr<T>(), argmax.ptr<int64_t>(), dy.ptr<T>(),
+                                 dx.ptr<T>(), dW.ptr<T>(),     db.ptr<T>(),          accumulate};
+          dispatch_cpu(be, [&] { conv1d_backward_ref(in, g); }, [&] { conv1d_backward(in, g); });
         });
       },
       py::arg("x"), py::arg("W"), py::arg("lengths"), py::arg("y"), py::arg("pooled"), py::arg("argmax"),

@@ -60,6 +60,13 @@ RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object
   return a;
 }
 
+// The kernels' inputs from checked arguments (ops/rnn.h: RnnInputs).
+template <typename T>
+RnnInputs<T> inputs(const RnnArgs& a, bool reverse) {
+  return RnnInputs<T>{a.cell,          a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(), a.b_hh.ptr<T>(),
+                      lengths_ptr(a.lengths), reverse,      a.h0.ptr<T>(),   a.c0.ptr<T>(),   a.d};
+}
+
 Array workspace_arg(const char* op, const py::object& obj, const RnnArgs& a, bool out) {
   Array ws = float_in(op, "ws", obj, 1);
   expect_same_dtype(ws, a.x);
@@ -140,22 +147,12 @@ void bind_rnn(py::module_& m) {
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
         const Backend be = cpu_backend_for(
             op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference, kGpuRoute);
-        const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be,
-              [&] {
-                rnn_forward_ref(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                                a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), out.ptr<T>(),
-                                h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>(), d);
-              },
-              [&] {
-                rnn_forward(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                            a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), out.ptr<T>(),
-                            h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>(), d);
-              });
+          const RnnInputs<T> in = inputs<T>(a, reverse);
+          const RnnOutputs<T> o{out.ptr<T>(), h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>()};
+          dispatch_cpu(be, [&] { rnn_forward_ref(in, o); }, [&] { rnn_forward(in, o); });
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),
@@ -196,26 +193,13 @@ void bind_rnn(py::module_& m) {
                                                   &dout, &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh,
                                                   &db_ih, &db_hh}, reference,
                                            kGpuRoute);
-        const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be,
-              [&] {
-                rnn_backward_ref(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                                 a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), ws.ptr<T>(),
-                                 dout.ptr<T>(), dh_n.ptr<T>(), dc_n.ptr<T>(), dx.ptr<T>(), dh0.ptr<T>(),
-                                 dc0.ptr<T>(), dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(),
-                                 db_hh.ptr<T>(), d, accumulate);
-              },
-              [&] {
-                rnn_backward(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                             a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), ws.ptr<T>(),
-                             dout.ptr<T>(), dh_n.ptr<T>(), dc_n.ptr<T>(), dx.ptr<T>(), dh0.ptr<T>(),
-                             dc0.ptr<T>(), dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(), db_hh.ptr<T>(),
-                             d, accumulate);
-              });
+          const RnnInputs<T> in = inputs<T>(a, reverse);
+          const RnnGrads<T> g{dout.ptr<T>(),  dh_n.ptr<T>(),  dc_n.ptr<T>(),  dx.ptr<T>(),    dh0.ptr<T>(), dc0.ptr<T>(),
+                              dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(), db_hh.ptr<T>(), accumulate};
+          dispatch_cpu(be, [&] { rnn_backward_ref(in, ws.ptr<T>(), g); }, [&] { rnn_backward(in, ws.ptr<T>(), g); });
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),

@@ -480,9 +480,13 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
 }  // namespace
 
 template <typename T>
-void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                     T* out, T* h_n, T* c_n, T* /*ws*/, const RnnDims& d) {
+void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
+  const Cell cell = in.cell;
+  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh, *h0 = in.h0, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n;  // the reference keeps no workspace
   const int64_t H = d.H;
   if (out) std::fill(out, out + d.B * d.T * H, T(0));
   for (int64_t b = 0; b < d.B; ++b) {
@@ -496,11 +500,15 @@ void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const 
 }
 
 template <typename T>
-void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                      const T* /*ws*/, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
-                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                      bool accumulate) {
+void rnn_backward_ref(const RnnInputs<T>& in, const T* /*ws*/, const RnnGrads<T>& gr) {
+  const Cell cell = in.cell;
+  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh, *h0 = in.h0, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
+  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0, *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
+  const bool accumulate = gr.accumulate;
   const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H;
   if (dx) std::fill(dx, dx + d.B * d.T * D, T(0));
   if (!accumulate) {
@@ -587,9 +595,13 @@ void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const
 }
 
 template <typename T>
-void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
-                 T* c_n, T* ws, const RnnDims& d) {
+void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
+  const Cell cell = in.cell;
+  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh, *h0 = in.h0, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n, *ws = o.ws;
   const RnnWorkspace layout = rnn_workspace_layout(cell, d);
   const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = layout.cache_width;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
@@ -683,11 +695,17 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
 }
 
 template <typename T>
-void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const T* /*b_ih*/,
-                  const T* /*b_hh*/, const int64_t* lengths, bool reverse, const T* /*h0*/,
-                  const T* c0, const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx,
-                  T* dh0, T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                  bool accumulate) {
+void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
+  // x, b_ih, b_hh and h0 are not read: x and the states are in the workspace, and the biases'
+  // gradients need only dG.
+  const Cell cell = in.cell;
+  const T *W_ih = in.W_ih, *W_hh = in.W_hh, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
+  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0, *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
+  const bool accumulate = gr.accumulate;
   const RnnWorkspace layout = rnn_workspace_layout(cell, d);
   const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
@@ -778,21 +796,11 @@ void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const
   }
 }
 
-#define FASTNLP_INSTANTIATE(T)                                                                      \
-  template void rnn_forward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,          \
-                                   const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,        \
-                                   const RnnDims&);                                                 \
-  template void rnn_forward<T>(Cell, const T*, const T*, const T*, const T*, const T*,              \
-                               const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,            \
-                               const RnnDims&);                                                     \
-  template void rnn_backward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,         \
-                                    const int64_t*, bool, const T*, const T*, const T*, const T*,   \
-                                    const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&, \
-                                    bool);                                                          \
-  template void rnn_backward<T>(Cell, const T*, const T*, const T*, const T*, const T*,             \
-                                const int64_t*, bool, const T*, const T*, const T*, const T*,       \
-                                const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&,     \
-                                bool);
+#define FASTNLP_INSTANTIATE(T)                                                             \
+  template void rnn_forward_ref<T>(const RnnInputs<T>&, const RnnOutputs<T>&);            \
+  template void rnn_forward<T>(const RnnInputs<T>&, const RnnOutputs<T>&);                \
+  template void rnn_backward_ref<T>(const RnnInputs<T>&, const T*, const RnnGrads<T>&);   \
+  template void rnn_backward<T>(const RnnInputs<T>&, const T*, const RnnGrads<T>&);
 FASTNLP_INSTANTIATE(float)
 FASTNLP_INSTANTIATE(double)
 #undef FASTNLP_INSTANTIATE

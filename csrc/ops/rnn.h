@@ -63,31 +63,40 @@ inline int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return rnn_work
 //        t >= lengths[b]. Past its length a sequence's state is frozen.
 //   h_n, c_n: (B, H) or null, the state after lengths[b] steps (the acceptor view).
 //   ws: rnn_workspace_size() elements, or null when no backward follows.
+// The arguments, named once (a binding fills them once for the reference and the fast kernel).
 template <typename T>
-void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                     T* out, T* h_n, T* c_n, T* ws, const RnnDims& d);
+struct RnnInputs {
+  Cell cell;
+  const T *x, *W_ih, *W_hh, *b_ih, *b_hh;
+  const int64_t* lengths;
+  bool reverse;
+  const T *h0, *c0;
+  RnnDims d;
+};
 template <typename T>
-void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
-                 T* c_n, T* ws, const RnnDims& d);
+struct RnnOutputs {
+  T *out, *h_n, *c_n, *ws;
+};
+template <typename T>
+void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o);
+template <typename T>
+void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o);
 
-// Backpropagation through time for the same arguments as the forward (ws as it left it: the fast
+// Backpropagation through time for the same inputs as the forward and ws as it left it (the fast
 // backward reads x from it; the reference recomputes the forward from x and ignores ws).
 //   dout: (B, T, H) or null, the gradient of out (ignored past each length);
 //   dh_n, dc_n: (B, H) or null, the gradients of h_n and c_n.
 //   dx: (B, T, D), dh0, dc0: (B, H), each or null, overwritten (dx is zero past each length).
 //   dW_ih, dW_hh, db_ih, db_hh: or null; added to when accumulate, else overwritten.
 template <typename T>
-void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                      const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
-                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                      bool accumulate);
+struct RnnGrads {
+  const T *dout, *dh_n, *dc_n;
+  T *dx, *dh0, *dc0, *dW_ih, *dW_hh, *db_ih, *db_hh;
+  bool accumulate;
+};
 template <typename T>
-void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, const T* ws,
-                  const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0, T* dW_ih,
-                  T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d, bool accumulate);
+void rnn_backward_ref(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& g);
+template <typename T>
+void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& g);
 
 }  // namespace fastnlp
