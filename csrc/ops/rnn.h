@@ -54,6 +54,11 @@ inline RnnWorkspace rnn_workspace_layout(Cell cell, const RnnDims& d) {
 }
 inline int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return rnn_workspace_layout(cell, d).size; }
 
+// Sequence b's length (lengths null: all T), and the position step s of a sequence of length L
+// reads (reverse: backwards within its own length). Shared by rnn.cpp and rnn_ref.cpp.
+inline int64_t rnn_length(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
+inline int64_t rnn_position(bool reverse, int64_t L, int64_t s) { return reverse ? L - 1 - s : s; }
+
 // Shapes.
 //   x: (B, T, D); W_ih: (G*H, D); W_hh: (G*H, H); b_ih, b_hh: (G*H) or null (zeros).
 //   lengths: (B) with 1 <= lengths[b] <= T (checked by the caller), or null for all T.
