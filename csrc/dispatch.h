@@ -1,19 +1,22 @@
-// Where a call goes, decided in one place. The rule, true for every op:
+// Where a call goes, decided in one place. The rules, true for every op and model:
 //
 //  1. Kernel ops (activation, softmax, sampled_softmax_scores, embedding, optim, crf, the conv1d
 //     unfold/fold/pool steps, the RNN gate steps) choose in their binding (csrc/bindings/bind_<op>.cpp):
 //     the arrays' device and `reference` give a Backend (select_backend), and dispatch() runs the
-//     plain reference (csrc/ops/<op>.cpp, *_ref), the fast CPU kernel (same file) or the CUDA kernel
-//     (cuda/<op>.cu, namespace fastnlp::cuda).
+//     plain reference (<op>_ref in csrc/ops/<op>.cpp, or in <op>_ref.cpp for rnn and crf), the fast
+//     CPU kernel (csrc/ops/<op>.cpp) or the CUDA kernel (cuda/<op>.cu, namespace fastnlp::cuda).
 //  2. Ops with no CUDA kernel of their own (linear, conv1d, rnn, sampled_softmax: on the GPU they
 //     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: select_cpu_backend and
 //     dispatch_cpu, which refuse GPU arrays with one message naming the Python route. That route,
 //     every GPU composition of GEMMs (CuPy's cuBLAS) + fastnlp kernels, lives in ONE module,
 //     python/fastnlp/ops/_gpu.py; each python/fastnlp/ops/<op>.py sends GPU arrays there and
 //     everything else to its binding.
+//  3. A model whose whole loop runs in C++ takes the device as an argument of its binding: the
+//     word2vec trainer's device='cpu' | 'cuda' picks its device interface (cuda/word2vec*). The
+//     other models/ loops run on the CPU; tagging/gpu.py runs a tagger on the GPU through
+//     fastnlp.ops, i.e. through rules 1 and 2.
 //
-// Nothing else chooses a device: models/ code is CPU-only, and Python picks only between its
-// binding and ops/_gpu.py.
+// Nothing else chooses a device: Python picks only between an op's binding and ops/_gpu.py.
 #pragma once
 
 #include <stdexcept>
