@@ -63,8 +63,9 @@ RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object
 // The kernels' inputs from checked arguments (ops/rnn.h: RnnInputs).
 template <typename T>
 RnnInputs<T> inputs(const RnnArgs& a, bool reverse) {
-  return RnnInputs<T>{a.cell,          a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(), a.b_hh.ptr<T>(),
-                      lengths_ptr(a.lengths), reverse,      a.h0.ptr<T>(),   a.c0.ptr<T>(),   a.d};
+  return RnnInputs<T>{a.cell,          a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
+                      a.b_hh.ptr<T>(),        lengths_ptr(a.lengths), reverse, a.h0.ptr<T>(), a.c0.ptr<T>(),
+                      a.d};
 }
 
 Array workspace_arg(const char* op, const py::object& obj, const RnnArgs& a, bool out) {
@@ -115,8 +116,8 @@ void bind_rnn(py::module_& m) {
   m.def(
       "rnn_workspace_layout",
       [](const std::string& cell, int64_t B, int64_t T, int64_t D, int64_t H) {
-        FASTNLP_CHECK(B > 0 && T > 0 && D > 0 && H > 0, "rnn_workspace_layout: sizes must be positive, got B=",
-                      B, " T=", T, " D=", D, " H=", H);
+        FASTNLP_CHECK(B > 0 && T > 0 && D > 0 && H > 0,
+                      "rnn_workspace_layout: sizes must be positive, got B=", B, " T=", T, " D=", D, " H=", H);
         const RnnWorkspace w = rnn_workspace_layout(cell_from_name(cell), RnnDims{B, T, D, H});
         py::dict out;
         out["cache"] = w.cache;
@@ -146,7 +147,8 @@ void bind_rnn(py::module_& m) {
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
         const Backend be = cpu_backend_for(
-            op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference, kGpuRoute);
+            op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference,
+            kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
@@ -189,17 +191,19 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
-        const Backend be = cpu_backend_for(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws,
-                                                  &dout, &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh,
-                                                  &db_ih, &db_hh}, reference,
-                                           kGpuRoute);
+        const Backend be = cpu_backend_for(op,
+                                           {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout,
+                                            &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh},
+                                           reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
           const RnnInputs<T> in = inputs<T>(a, reverse);
-          const RnnGrads<T> g{dout.ptr<T>(),  dh_n.ptr<T>(),  dc_n.ptr<T>(),  dx.ptr<T>(),    dh0.ptr<T>(), dc0.ptr<T>(),
-                              dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(), db_hh.ptr<T>(), accumulate};
-          dispatch_cpu(be, [&] { rnn_backward_ref(in, ws.ptr<T>(), g); }, [&] { rnn_backward(in, ws.ptr<T>(), g); });
+          const RnnGrads<T> g{dout.ptr<T>(), dh_n.ptr<T>(),  dc_n.ptr<T>(),  dx.ptr<T>(),
+                              dh0.ptr<T>(),  dc0.ptr<T>(),   dW_ih.ptr<T>(), dW_hh.ptr<T>(),
+                              db_ih.ptr<T>(), db_hh.ptr<T>(), accumulate};
+          const T* w = ws.ptr<T>();
+          dispatch_cpu(be, [&] { rnn_backward_ref(in, w, g); }, [&] { rnn_backward(in, w, g); });
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),

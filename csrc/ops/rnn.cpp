@@ -400,7 +400,8 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
 template <typename T>
 void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
   const Cell cell = in.cell;
-  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh, *h0 = in.h0, *c0 = in.c0;
+  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
+  const T *h0 = in.h0, *c0 = in.c0;
   const int64_t* lengths = in.lengths;
   const bool reverse = in.reverse;
   const RnnDims& d = in.d;
@@ -507,7 +508,8 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   const bool reverse = in.reverse;
   const RnnDims& d = in.d;
   const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
-  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0, *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
+  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0;
+  T *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
   const bool accumulate = gr.accumulate;
   const RnnWorkspace layout = rnn_workspace_layout(cell, d);
   const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
