@@ -7,6 +7,14 @@
 #include <stdexcept>
 #include <string>
 
+// Forced inline, the one spelling for the CPU kernels (cuda/ code uses __forceinline__): hot loops
+// are SIMD clones (simd.h), and only code inlined into a clone is compiled for its instruction set.
+#if defined(__GNUC__)
+#define FASTNLP_INLINE inline __attribute__((always_inline))
+#else
+#define FASTNLP_INLINE inline
+#endif
+
 namespace fastnlp {
 
 template <typename... Args>

@@ -3,12 +3,12 @@
 // kernels (simd.h) and the CUDA ones (cuda/common.cuh), so both devices compute the same values.
 #pragma once
 
+#include "common.h"
+
 #if defined(__CUDACC__)
 #define FASTNLP_HOST_DEVICE __host__ __device__ __forceinline__
 #else
-// Forced inline: the CPU loops calling it are SIMD clones (simd.h), and only inlined code is
-// compiled for a clone's instruction set.
-#define FASTNLP_HOST_DEVICE inline __attribute__((always_inline))
+#define FASTNLP_HOST_DEVICE FASTNLP_INLINE  // the CPU loops calling it are SIMD clones (simd.h)
 #endif
 
 namespace fastnlp {

@@ -101,7 +101,17 @@ T read_back(const T* device_ptr) {
   return v;
 }
 
-// ---- Device activations (shared by activation.cu and sequence.cu) ----------------------------
+// ---- Sequences (conv1d.cu, rnn.cu) -------------------------------------------------------------
+
+// A sequence's length; the clamp only guards the indexing (the bindings' callers check lengths on
+// the host before uploading them, see fastnlp.ops._gpu).
+__device__ __forceinline__ int64_t seq_len(const int64_t* lengths, int64_t b, int64_t T) {
+  if (!lengths) return T;
+  const int64_t L = lengths[b];
+  return L < 1 ? 1 : (L > T ? T : L);
+}
+
+// ---- Device activations (shared by activation.cu and conv1d.cu) ----------------------------
 
 template <Activation kAct>
 __device__ __forceinline__ float act(float x) {

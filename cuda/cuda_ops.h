@@ -60,8 +60,8 @@ template <typename I>
 void adagrad_update_sparse(float* P, float* acc, const I* ids, const float* rows, int64_t N,
                            int64_t D, float lr, float eps, float wd);
 
-// ---- Sequence ops (sequence.cu): the fused steps around the cuBLAS products that fastnlp.ops.conv
-// and fastnlp.ops.rnn run through CuPy. lengths: (B) int64 on the device, already checked on the
+// ---- Sequence ops (conv1d.cu, rnn.cu): the fused steps around the cuBLAS products that
+// fastnlp.ops._gpu runs through CuPy. lengths: (B) int64 on the device, already checked on the
 // host (1 <= lengths[b] <= T; narrow conv: >= K), or null for all T.
 
 // conv1d (see ops/conv1d.h for the layouts, T_out = conv1d_out_len(mode, T, K)).
@@ -85,10 +85,9 @@ void conv1d_pool_backward(ConvMode mode, Activation act, Pool pool, const float*
                           const float* pooled, const int64_t* argmax, const float* dy,
                           const int64_t* lengths, float* dz, const Conv1dDims& d);
 
-// RNN steps (see ops/rnn.h for the cells). ws: the CPU's workspace layout (rnn_workspace_size
-// elements): cache (B*T, CW) with the activated gates (CW = H for Elman, 4H for LSTM i f g o and
-// GRU r z n (W_hn h + b_hn)) | xh (B*T, D + H): [x | the state the step started from] | LSTM: the
-// cell states (B*T, H), every block in the (b, position) row order of x.
+// RNN steps (see ops/rnn.h for the cells). ws: the CPU's workspace, laid out by
+// rnn_workspace_layout (ops/rnn.h, the one statement of it): the activated gates, [x | the state
+// the step started from] and the LSTM's cell states.
 // Forward step s: proj (B*T, G*H) = x W_ih^T (no bias), rec (B, G*H) = h W_hh^T (no bias) from the
 // states before the step; h, c (B, H) are updated in place (a sequence with s >= lengths[b] keeps
 // its state); out (B, T, H) gets the new state at the step's position (reverse: lengths[b]-1-s).

@@ -219,7 +219,10 @@ void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* 
                 " (ids.shape + (D,))", why, ", got ", a.shape_str());
 }
 
-Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference) {
+namespace {
+
+// Checks all given arrays live on one device (GPU ones float32); true when that device is the GPU.
+bool arrays_on_gpu(const char* op, std::initializer_list<const Array*> arrays) {
   const Array* first = nullptr;
   for (const Array* a : arrays) {
     if (!a->given()) continue;  // an optional argument left as None
@@ -231,7 +234,18 @@ Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, 
       throw py::type_error(str_cat(op, ": the CUDA kernels take float32, got ", a->name, " as float64"));
   }
   FASTNLP_CHECK(first != nullptr, op, ": no array argument was given");
-  return select_backend(op, first->on_gpu, reference);
+  return first->on_gpu;
+}
+
+}  // namespace
+
+Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference) {
+  return select_backend(op, arrays_on_gpu(op, arrays), reference);
+}
+
+Backend cpu_backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference,
+                        const char* gpu_route) {
+  return select_cpu_backend(op, arrays_on_gpu(op, arrays), reference, gpu_route);
 }
 
 }  // namespace fastnlp::bindings

@@ -71,6 +71,10 @@ bool is_none(const py::handle& obj);
 // skipped) live on the same device (and, on the GPU, that they are float32: the CUDA kernels are
 // float only).
 Backend backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference);
+// The same checks for a binding with only CPU kernels (dispatch.h, rule 2): GPU arrays are refused
+// with one message naming `gpu_route`, the Python function that takes them.
+Backend cpu_backend_for(const char* op, std::initializer_list<const Array*> arrays, bool reference,
+                        const char* gpu_route);
 
 // Runs f(T{}) with T = float or double according to a float array's dtype.
 template <typename F>

@@ -7,8 +7,8 @@
 namespace fastnlp::bindings {
 namespace {
 
-const char* kGpuLinear =
-    ": GPU arrays go through fastnlp.ops.linear / linear_backward (GEMM in CuPy + fused epilogue)";
+// GPU arrays: the GEMM in cuBLAS + bias_act_forward / bias_act_backward (dispatch.h, rule 2).
+const char* kGpuRoute = "fastnlp.ops.linear / linear_backward";
 
 }  // namespace
 
@@ -32,15 +32,13 @@ void bind_linear(py::module_& m) {
           expect_shape(b, {H}, " (H, the rows of W)");
         }
         Array y = float_out(op, "y", y_, x, {B, H});
-        const Backend be = backend_for(op, {&x, &W, &b, &y}, reference);
-        FASTNLP_CHECK(be != Backend::kCuda, op, kGpuLinear);
+        const Backend be = cpu_backend_for(op, {&x, &W, &b, &y}, reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
+          dispatch_cpu(
               be, [&] { linear_forward_ref(act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(), y.ptr<T>(), B, D, H); },
-              [&] { linear_forward(act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(), y.ptr<T>(), B, D, H); },
-              [&] {});
+              [&] { linear_forward(act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(), y.ptr<T>(), B, D, H); });
         });
       },
       py::arg("x"), py::arg("W"), py::arg("b"), py::arg("y"), py::arg("activation"),
@@ -68,12 +66,11 @@ void bind_linear(py::module_& m) {
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, x, {B, D});
         if (!is_none(dW_)) dW = float_out(op, "dW", dW_, x, {H, D});
         if (!is_none(db_)) db = float_out(op, "db", db_, x, {H});
-        const Backend be = backend_for(op, {&x, &W, &y, &dy, &dx, &dW, &db}, reference);
-        FASTNLP_CHECK(be != Backend::kCuda, op, kGpuLinear);
+        const Backend be = cpu_backend_for(op, {&x, &W, &y, &dy, &dx, &dW, &db}, reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
+          dispatch_cpu(
               be,
               [&] {
                 linear_backward_ref(act, x.ptr<T>(), W.ptr<T>(), y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(),
@@ -82,8 +79,7 @@ void bind_linear(py::module_& m) {
               [&] {
                 linear_backward(act, x.ptr<T>(), W.ptr<T>(), y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(),
                                 dW.ptr<T>(), db.ptr<T>(), B, D, H, accumulate);
-              },
-              [&] {});
+              });
         });
       },
       py::arg("x"), py::arg("W"), py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("dW"),

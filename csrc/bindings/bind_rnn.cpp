@@ -1,7 +1,8 @@
 // Bindings for the RNN kernels (ops/rnn.h): Elman / LSTM / GRU over whole sequences, forward
-// and backpropagation through time. The kernels here are CPU only; on the GPU fastnlp.ops.rnn runs
-// the recurrence itself (cuBLAS via CuPy + the step kernels of bind_sequence_cuda.cpp) after
-// rnn_check_args. Outputs and the workspace are preallocated by fastnlp.ops.rnn, written in place.
+// and backpropagation through time. rnn_forward / rnn_backward run the CPU kernels (dispatch.h,
+// rule 2); on the GPU fastnlp.ops._gpu runs rnn_check_args, then the recurrence itself: cuBLAS
+// products via CuPy around the step kernels bound at the end (cuda/rnn.cu). Outputs and the
+// workspace are preallocated by the Python layer and written in place.
 #include <algorithm>
 #include <string>
 
@@ -13,7 +14,8 @@
 namespace fastnlp::bindings {
 namespace {
 
-const char* kNoCuda = ": no CUDA kernel in this binding; for GPU arrays call fastnlp.ops.rnn / rnn_backward";
+// GPU arrays: cuBLAS products + the step kernels bound below (dispatch.h, rule 2).
+const char* kGpuRoute = "fastnlp.ops.rnn / rnn_backward";
 
 struct RnnArgs {
   Cell cell;
@@ -21,16 +23,6 @@ struct RnnArgs {
   RnnDims d{};
   std::vector<int64_t> lengths;
 };
-
-Array optional_in(const char* op, const char* name, const py::object& obj, const Array& like,
-                  std::initializer_list<int64_t> shape, const char* why) {
-  Array a;
-  if (is_none(obj)) return a;
-  a = float_in(op, name, obj, static_cast<int>(shape.size()));
-  expect_same_dtype(a, like);
-  expect_shape(a, shape, why);
-  return a;
-}
 
 // x (B, T, D), W_ih (G*H, D), W_hh (G*H, H) with H from W_hh's columns, biases (G*H), h0 / c0 (B, H).
 RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object& x_,
@@ -55,17 +47,25 @@ RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object
                              std::to_string(D) + " from x";
   expect_shape(a.W_ih, {G * H, D}, why_ih.c_str());
   const std::string why_b = " (" + g + "*H) with H=" + std::to_string(H) + " from W_hh";
-  a.b_ih = optional_in(op, "b_ih", b_ih_, a.x, {G * H}, why_b.c_str());
-  a.b_hh = optional_in(op, "b_hh", b_hh_, a.x, {G * H}, why_b.c_str());
+  a.b_ih = optional_in_like(op, "b_ih", b_ih_, a.x, {G * H}, why_b.c_str());
+  a.b_hh = optional_in_like(op, "b_hh", b_hh_, a.x, {G * H}, why_b.c_str());
   const std::string why_h = " (B, H) with B=" + std::to_string(B) + " from x and H=" +
                             std::to_string(H) + " from W_hh";
-  a.h0 = optional_in(op, "h0", h0_, a.x, {B, H}, why_h.c_str());
+  a.h0 = optional_in_like(op, "h0", h0_, a.x, {B, H}, why_h.c_str());
   FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c0_), op, ": c0 is only for the LSTM, got one for ",
                 cell_name(a.cell));
-  a.c0 = optional_in(op, "c0", c0_, a.x, {B, H}, why_h.c_str());
+  a.c0 = optional_in_like(op, "c0", c0_, a.x, {B, H}, why_h.c_str());
   a.lengths = lengths_in(op, lengths_, B, T);
   a.d = RnnDims{B, T, D, H};
   return a;
+}
+
+// The kernels' inputs from checked arguments (ops/rnn.h: RnnInputs).
+template <typename T>
+RnnInputs<T> inputs(const RnnArgs& a, bool reverse) {
+  return RnnInputs<T>{a.cell,          a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
+                      a.b_hh.ptr<T>(),        lengths_ptr(a.lengths), reverse, a.h0.ptr<T>(), a.c0.ptr<T>(),
+                      a.d};
 }
 
 Array workspace_arg(const char* op, const py::object& obj, const RnnArgs& a, bool out) {
@@ -110,6 +110,29 @@ void bind_rnn(py::module_& m) {
       "Elements of the workspace rnn_forward fills for rnn_backward.");
 
   m.def(
+      "rnn_cell_gates", [](const std::string& cell) { return cell_gates(cell_from_name(cell)); },
+      py::arg("cell"), "G, the number of gate blocks in a cell's weights: 1 (elman), 4 (lstm), 3 (gru).");
+
+  m.def(
+      "rnn_workspace_layout",
+      [](const std::string& cell, int64_t B, int64_t T, int64_t D, int64_t H) {
+        FASTNLP_CHECK(B > 0 && T > 0 && D > 0 && H > 0,
+                      "rnn_workspace_layout: sizes must be positive, got B=", B, " T=", T, " D=", D, " H=", H);
+        const RnnWorkspace w = rnn_workspace_layout(cell_from_name(cell), RnnDims{B, T, D, H});
+        py::dict out;
+        out["cache"] = w.cache;
+        out["cache_width"] = w.cache_width;
+        out["xh"] = w.xh;
+        out["xh_width"] = w.xh_width;
+        out["cell"] = w.cell;
+        out["size"] = w.size;
+        return out;
+      },
+      py::arg("cell"), py::arg("B"), py::arg("T"), py::arg("D"), py::arg("H"),
+      "The workspace layout of ops/rnn.h (rnn_workspace_layout): element offsets of the blocks cache "
+      "(B*T, cache_width), xh (B*T, xh_width) = [x | state] and cell (B*T, H, LSTM only), and size.");
+
+  m.def(
       "rnn_forward",
       [](const std::string& cell, py::object x_, py::object W_ih_, py::object W_hh_, py::object b_ih_,
          py::object b_hh_, py::object lengths_, py::object h0_, py::object c0_, py::object out_,
@@ -123,26 +146,15 @@ void bind_rnn(py::module_& m) {
         FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
-        const Backend be = backend_for(
-            op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference);
-        FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
-        const int64_t* lens = lengths_ptr(a.lengths);
+        const Backend be = cpu_backend_for(
+            op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference,
+            kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be,
-              [&] {
-                rnn_forward_ref(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                                a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), out.ptr<T>(),
-                                h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>(), d);
-              },
-              [&] {
-                rnn_forward(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                            a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), out.ptr<T>(),
-                            h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>(), d);
-              },
-              [&] {});
+          const RnnInputs<T> in = inputs<T>(a, reverse);
+          const RnnOutputs<T> o{out.ptr<T>(), h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>()};
+          dispatch_cpu(be, [&] { rnn_forward_ref(in, o); }, [&] { rnn_forward(in, o); });
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),
@@ -166,11 +178,11 @@ void bind_rnn(py::module_& m) {
         const int64_t GH = cell_gates(a.cell) * d.H;
         Array ws;
         if (!reference || !is_none(ws_)) ws = workspace_arg(op, ws_, a, false);
-        Array dout = optional_in(op, "dout", dout_, a.x, {d.B, d.T, d.H}, " (B, T, H), the shape of out");
-        Array dh_n = optional_in(op, "dh_n", dh_n_, a.x, {d.B, d.H}, " (B, H), the shape of h_n");
+        Array dout = optional_in_like(op, "dout", dout_, a.x, {d.B, d.T, d.H}, " (B, T, H), the shape of out");
+        Array dh_n = optional_in_like(op, "dh_n", dh_n_, a.x, {d.B, d.H}, " (B, H), the shape of h_n");
         FASTNLP_CHECK(a.cell == Cell::kLstm || (is_none(dc_n_) && is_none(dc0_)), op,
                       ": dc_n and dc0 are only for the LSTM");
-        Array dc_n = optional_in(op, "dc_n", dc_n_, a.x, {d.B, d.H}, " (B, H), the shape of c_n");
+        Array dc_n = optional_in_like(op, "dc_n", dc_n_, a.x, {d.B, d.H}, " (B, H), the shape of c_n");
         Array dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh;
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, a.x, {d.B, d.T, d.D});
         if (!is_none(dh0_)) dh0 = float_out(op, "dh0", dh0_, a.x, {d.B, d.H});
@@ -179,32 +191,19 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
-        const Backend be = backend_for(op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws,
-                                                  &dout, &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh,
-                                                  &db_ih, &db_hh},
-                                             reference);
-        FASTNLP_CHECK(be != Backend::kCuda, op, kNoCuda);
-        const int64_t* lens = lengths_ptr(a.lengths);
+        const Backend be = cpu_backend_for(op,
+                                           {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout,
+                                            &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh},
+                                           reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be,
-              [&] {
-                rnn_backward_ref(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                                 a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), ws.ptr<T>(),
-                                 dout.ptr<T>(), dh_n.ptr<T>(), dc_n.ptr<T>(), dx.ptr<T>(), dh0.ptr<T>(),
-                                 dc0.ptr<T>(), dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(),
-                                 db_hh.ptr<T>(), d, accumulate);
-              },
-              [&] {
-                rnn_backward(a.cell, a.x.ptr<T>(), a.W_ih.ptr<T>(), a.W_hh.ptr<T>(), a.b_ih.ptr<T>(),
-                             a.b_hh.ptr<T>(), lens, reverse, a.h0.ptr<T>(), a.c0.ptr<T>(), ws.ptr<T>(),
-                             dout.ptr<T>(), dh_n.ptr<T>(), dc_n.ptr<T>(), dx.ptr<T>(), dh0.ptr<T>(),
-                             dc0.ptr<T>(), dW_ih.ptr<T>(), dW_hh.ptr<T>(), db_ih.ptr<T>(), db_hh.ptr<T>(),
-                             d, accumulate);
-              },
-              [&] {});
+          const RnnInputs<T> in = inputs<T>(a, reverse);
+          const RnnGrads<T> g{dout.ptr<T>(), dh_n.ptr<T>(),  dc_n.ptr<T>(),  dx.ptr<T>(),
+                              dh0.ptr<T>(),  dc0.ptr<T>(),   dW_ih.ptr<T>(), dW_hh.ptr<T>(),
+                              db_ih.ptr<T>(), db_hh.ptr<T>(), accumulate};
+          const T* w = ws.ptr<T>();
+          dispatch_cpu(be, [&] { rnn_backward_ref(in, w, g); }, [&] { rnn_backward(in, w, g); });
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),
@@ -216,6 +215,101 @@ void bind_rnn(py::module_& m) {
       "(the reference recomputes the forward and needs no ws). dout (B, T, H), dh_n / dc_n (B, H): "
       "incoming gradients or None. dx, dh0, dc0 are overwritten; dW_ih, dW_hh, db_ih, db_hh are "
       "added to when accumulate; each may be None.");
+
+  // ---- GPU steps: the kernels of cuda/rnn.cu, which fastnlp.ops._gpu runs between its cuBLAS
+  // products after rnn_check_args. GPU float32 arrays only.
+
+  m.def(
+      "rnn_step_forward",
+      [](const std::string& cell_name_, int64_t s, [[maybe_unused]] bool reverse, py::object lengths_, py::object proj_,
+         py::object rec_, py::object b_ih_, py::object b_hh_, py::object h_, py::object c_,
+         py::object out_, py::object ws_, int64_t D) {
+        const char* op = "rnn_step_forward";
+        const Cell cell = cell_from_name(cell_name_);
+        const int64_t G = cell_gates(cell);
+        Array h = float_in(op, "h", h_, 2);
+        FASTNLP_CHECK(h.writeable, op, ": h is updated in place and must be writeable");
+        const int64_t B = h.dim(0), H = h.dim(1);
+        Array out = float_in(op, "out", out_, 3);
+        expect_same_dtype(out, h);
+        FASTNLP_CHECK(out.writeable, op, ": out is written in place and must be writeable");
+        const int64_t T = out.dim(1);
+        expect_shape(out, {B, T, H}, " (B, T, H)");
+        FASTNLP_CHECK(s >= 0 && s < T, op, ": step s must be in [0, T=", T, "), got ", s);
+        FASTNLP_CHECK(D > 0, op, ": D must be positive, got ", D);
+        Array proj = float_in_like(op, "proj", proj_, h, {B * T, G * H}, " (B*T, G*H)");
+        Array rec = float_in_like(op, "rec", rec_, h, {B, G * H}, " (B, G*H)");
+        Array b_ih = optional_in_like(op, "b_ih", b_ih_, h, {G * H}, " (G*H)");
+        Array b_hh = optional_in_like(op, "b_hh", b_hh_, h, {G * H}, " (G*H)");
+        Array c;
+        if (cell == Cell::kLstm) {
+          c = float_out(op, "c", c_, h, {B, H});
+        } else {
+          FASTNLP_CHECK(is_none(c_), op, ": c is only for the LSTM");
+        }
+        [[maybe_unused]] const RnnDims d{B, T, D, H};
+        Array ws;
+        if (!is_none(ws_)) {
+          ws = float_out(op, "ws", ws_, h, {rnn_workspace_size(cell, d)});
+        }
+        Array lens = device_lengths(op, lengths_, B);
+        expect_gpu(op, {&h, &out, &proj, &rec, &b_ih, &b_hh, &c, &ws, &lens});
+        py::gil_scoped_release nogil;
+        FASTNLP_CUDA_ONLY(cuda::rnn_step_forward(cell, s, reverse, lens.ptr<int64_t>(), proj.ptr<float>(),
+                                                 rec.ptr<float>(), b_ih.ptr<float>(), b_hh.ptr<float>(),
+                                                 h.ptr<float>(), c.ptr<float>(), out.ptr<float>(),
+                                                 ws.ptr<float>(), d));
+      },
+      py::arg("cell"), py::arg("s"), py::arg("reverse"), py::arg("lengths"), py::arg("proj"), py::arg("rec"),
+      py::arg("b_ih"), py::arg("b_hh"), py::arg("h"), py::arg("c"), py::arg("out"), py::arg("ws"),
+      py::arg("D"),
+      "GPU: the gate pass of step s. proj (B*T, G*H) = x W_ih^T, rec (B, G*H) = h W_hh^T; updates h "
+      "(and c, LSTM) in place, writes out (B, T, H) at the step's positions and the workspace ws "
+      "(rnn_workspace_size elements, the CPU's layout) or None.");
+
+  m.def(
+      "rnn_step_backward",
+      [](const std::string& cell_name_, int64_t s, [[maybe_unused]] bool reverse, py::object lengths_, py::object ws_,
+         py::object c0_, py::object dout_, py::object rec_, py::object dh_, py::object dc_,
+         py::object dG_, py::object sbuf_, int64_t T, int64_t D) {
+        const char* op = "rnn_step_backward";
+        const Cell cell = cell_from_name(cell_name_);
+        const int64_t G = cell_gates(cell);
+        Array dh = float_in(op, "dh", dh_, 2);
+        FASTNLP_CHECK(dh.writeable, op, ": dh is updated in place and must be writeable");
+        const int64_t B = dh.dim(0), H = dh.dim(1);
+        FASTNLP_CHECK(T > 0 && D > 0, op, ": T and D must be positive, got T=", T, " D=", D);
+        FASTNLP_CHECK(s >= 0 && s < T, op, ": step s must be in [0, T=", T, "), got ", s);
+        [[maybe_unused]] const RnnDims d{B, T, D, H};
+        Array ws = float_in_like(op, "ws", ws_, dh, {rnn_workspace_size(cell, d)},
+                                 " (rnn_workspace_size for these sizes)");
+        Array dout = optional_in_like(op, "dout", dout_, dh, {B, T, H}, " (B, T, H)");
+        Array rec = optional_in_like(op, "rec", rec_, dh, {B, H}, " (B, H)");
+        Array c0, dc;
+        if (cell == Cell::kLstm) {
+          c0 = optional_in_like(op, "c0", c0_, dh, {B, H}, " (B, H)");
+          dc = float_out(op, "dc", dc_, dh, {B, H});
+        } else {
+          FASTNLP_CHECK(is_none(c0_) && is_none(dc_), op, ": c0 and dc are only for the LSTM");
+        }
+        const int64_t GD = cell == Cell::kGru ? 4 * H : G * H;
+        Array dG = float_out(op, "dG", dG_, dh, {B * T, GD});
+        Array sbuf = float_out(op, "sbuf", sbuf_, dh, {B, G * H});
+        Array lens = device_lengths(op, lengths_, B);
+        expect_gpu(op, {&dh, &ws, &dout, &rec, &c0, &dc, &dG, &sbuf, &lens});
+        py::gil_scoped_release nogil;
+        FASTNLP_CUDA_ONLY(cuda::rnn_step_backward(cell, s, reverse, lens.ptr<int64_t>(), ws.ptr<float>(),
+                                                  c0.ptr<float>(), dout.ptr<float>(), rec.ptr<float>(),
+                                                  dh.ptr<float>(), dc.ptr<float>(), dG.ptr<float>(),
+                                                  sbuf.ptr<float>(), d));
+      },
+      py::arg("cell"), py::arg("s"), py::arg("reverse"), py::arg("lengths"), py::arg("ws"), py::arg("c0"),
+      py::arg("dout"), py::arg("rec"), py::arg("dh"), py::arg("dc"), py::arg("dG"), py::arg("sbuf"),
+      py::arg("T"), py::arg("D"),
+      "GPU: step s of BPTT. dh (B, H): the direct part of the state gradient (dh_n at the last step), "
+      "rec (B, H) = sbuf W_hh of the step after (None at the last step); writes dG (B*T, GD) at the "
+      "step's rows, sbuf (B, G*H) for the next recurrent product, leaves the next direct part in dh; "
+      "dc (LSTM) in place.");
 }
 
 }  // namespace fastnlp::bindings

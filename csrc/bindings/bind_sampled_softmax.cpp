@@ -55,12 +55,9 @@ void bind_sampled_softmax(py::module_& m) {
         Array dh = optional_float(op, "dh", dh_, h, {B, H}, "", true);
         Array grad_rows = optional_float(op, "grad_rows", grad_rows_, h, {B + K, H}, "", true);
         Array grad_bias = optional_float(op, "grad_bias", grad_bias_, h, {B + K}, "", true);
-        const Backend be = backend_for(
+        const Backend be = cpu_backend_for(
             op, {&h, &W, &b, &targets, &samples, &logq_t, &logq_s, &losses, &dh, &grad_rows, &grad_bias},
-            reference);
-        FASTNLP_CHECK(be != Backend::kCuda, op,
-                      ": GPU arrays go through fastnlp.ops.sampled_softmax (GEMMs in CuPy + fused "
-                      "sampled_softmax_scores)");
+            reference, "fastnlp.ops.sampled_softmax");
         expect_ids_in_range(targets, V, "rows of W");
         expect_ids_in_range(samples, V, "rows of W");
         double loss = 0;
@@ -73,9 +70,9 @@ void bind_sampled_softmax(py::module_& m) {
                           logq_t.ptr<T>(), logq_s.ptr<T>(), B, H, K, losses.ptr<T>(), dh.ptr<T>(),
                           grad_rows.ptr<T>(), grad_bias.ptr<T>());
           };
-          dispatch(
+          dispatch_cpu(
               be, [&] { loss = args([](auto... a) { return sampled_softmax_ref(a...); }); },
-              [&] { loss = args([](auto... a) { return sampled_softmax(a...); }); }, [&] {});
+              [&] { loss = args([](auto... a) { return sampled_softmax(a...); }); });
         });
         return loss;
       },

@@ -19,7 +19,6 @@ void bind_optim(pybind11::module_& m);
 void bind_conv1d(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 void bind_word2vec(pybind11::module_& m);
-void bind_sequence_cuda(pybind11::module_& m);
 void bind_tagger(pybind11::module_& m);
 void bind_crf(pybind11::module_& m);
 

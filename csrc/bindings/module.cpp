@@ -43,7 +43,6 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_conv1d(m);
   fastnlp::bindings::bind_rnn(m);
   fastnlp::bindings::bind_word2vec(m);
-  fastnlp::bindings::bind_sequence_cuda(m);
   fastnlp::bindings::bind_tagger(m);
   fastnlp::bindings::bind_crf(m);
 }

@@ -132,8 +132,7 @@ typedef float Vec8 __attribute__((vector_size(32), aligned(4), may_alias));
 // h[o, o + 8V) = b + rows[0] + ... + rows[n-1] over those columns: V sums stay in registers while
 // every row streams past once. Always inlined, so each SIMD clone of its caller gets its own copy.
 template <int V>
-__attribute__((always_inline)) inline void sum_chunk(const float* b, const float* const* rows, int64_t n, int64_t o,
-                                                     float* h) {
+FASTNLP_INLINE void sum_chunk(const float* b, const float* const* rows, int64_t n, int64_t o, float* h) {
   Vec8 acc[V];
   for (int v = 0; v < V; ++v) acc[v] = reinterpret_cast<const Vec8*>(b + o)[v];
   for (int64_t r = 0; r < n; ++r) {

@@ -153,8 +153,15 @@ int64_t block_sequences(const Conv1dDims& d, int64_t T_out) {
 }  // namespace
 
 template <typename T>
-void conv1d_forward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
-                        const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d) {
+void conv1d_forward_ref(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
+  const ConvMode mode = in.mode;
+  const Activation act = in.act;
+  const Pool pool = in.pool;
+  const T *x = in.x, *W = in.W, *b = in.b;
+  const int64_t* lengths = in.lengths;
+  const Conv1dDims& d = in.d;
+  T *y = o.y, *pooled = o.pooled;
+  int64_t* argmax = o.argmax;
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
   std::vector<T> z(d.H), a(d.H), best(d.H), sum(d.H);
   std::vector<int64_t> arg(d.H);
@@ -200,9 +207,17 @@ void conv1d_forward_ref(ConvMode mode, Activation act, Pool pool, const T* x, co
 }
 
 template <typename T>
-void conv1d_backward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
-                         const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
-                         const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate) {
+void conv1d_backward_ref(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
+  const ConvMode mode = in.mode;
+  const Activation act = in.act;
+  const Pool pool = in.pool;
+  const T *x = in.x, *W = in.W;
+  const int64_t* lengths = in.lengths;
+  const Conv1dDims& d = in.d;
+  const T *y = gr.y, *pooled = gr.pooled, *dy = gr.dy;
+  const int64_t* argmax = gr.argmax;
+  T *dx = gr.dx, *dW = gr.dW, *db = gr.db;
+  const bool accumulate = gr.accumulate;
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
   if (dx) std::fill(dx, dx + d.B * d.T * d.D, T(0));
   if (dW && !accumulate) std::fill(dW, dW + d.H * KD, T(0));
@@ -241,8 +256,15 @@ void conv1d_backward_ref(ConvMode mode, Activation act, Pool pool, const T* x, c
 }
 
 template <typename T>
-void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
-                    const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d) {
+void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
+  const ConvMode mode = in.mode;
+  const Activation act = in.act;
+  const Pool pool = in.pool;
+  const T *x = in.x, *W = in.W, *b = in.b;
+  const int64_t* lengths = in.lengths;
+  const Conv1dDims& d = in.d;
+  T *y = o.y, *pooled = o.pooled;
+  int64_t* argmax = o.argmax;
   const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K);
   const int threads = conv_threads(d, T_out);
   const int64_t nb = block_sequences<T>(d, T_out);
@@ -281,9 +303,17 @@ void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const 
 }
 
 template <typename T>
-void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
-                     const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
-                     const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate) {
+void conv1d_backward(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
+  const ConvMode mode = in.mode;
+  const Activation act = in.act;
+  const Pool pool = in.pool;
+  const T *x = in.x, *W = in.W;
+  const int64_t* lengths = in.lengths;
+  const Conv1dDims& d = in.d;
+  const T *y = gr.y, *pooled = gr.pooled, *dy = gr.dy;
+  const int64_t* argmax = gr.argmax;
+  T *dx = gr.dx, *dW = gr.dW, *db = gr.db;
+  const bool accumulate = gr.accumulate;
   const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
 
   if (pool == Pool::kMax) {
@@ -380,17 +410,11 @@ void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const
   });
 }
 
-#define FASTNLP_INSTANTIATE(T)                                                                       \
-  template void conv1d_forward_ref<T>(ConvMode, Activation, Pool, const T*, const T*, const T*,      \
-                                      const int64_t*, T*, T*, int64_t*, const Conv1dDims&);          \
-  template void conv1d_forward<T>(ConvMode, Activation, Pool, const T*, const T*, const T*,          \
-                                  const int64_t*, T*, T*, int64_t*, const Conv1dDims&);              \
-  template void conv1d_backward_ref<T>(ConvMode, Activation, Pool, const T*, const T*, const int64_t*, \
-                                       const T*, const T*, const int64_t*, const T*, T*, T*, T*,     \
-                                       const Conv1dDims&, bool);                                     \
-  template void conv1d_backward<T>(ConvMode, Activation, Pool, const T*, const T*, const int64_t*,   \
-                                   const T*, const T*, const int64_t*, const T*, T*, T*, T*,         \
-                                   const Conv1dDims&, bool);
+#define FASTNLP_INSTANTIATE(T)                                                             \
+  template void conv1d_forward_ref<T>(const Conv1dInputs<T>&, const Conv1dOutputs<T>&);   \
+  template void conv1d_forward<T>(const Conv1dInputs<T>&, const Conv1dOutputs<T>&);       \
+  template void conv1d_backward_ref<T>(const Conv1dInputs<T>&, const Conv1dGrads<T>&);    \
+  template void conv1d_backward<T>(const Conv1dInputs<T>&, const Conv1dGrads<T>&);
 FASTNLP_INSTANTIATE(float)
 FASTNLP_INSTANTIATE(double)
 #undef FASTNLP_INSTANTIATE

@@ -45,12 +45,25 @@ int64_t conv1d_out_len(ConvMode mode, int64_t L, int64_t K);
 //               activation except where it saturates, where the gradient is 0 anyway); y unused.
 //   pool kAvg:  pooled (B, H) = mean over t < T_b of act(conv + b); y (B, T_out, H) is written
 //               as for kNone and is what the backward needs.
+// The arguments, named once (a binding fills them once for the reference and the fast kernel).
 template <typename T>
-void conv1d_forward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
-                        const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d);
+struct Conv1dInputs {
+  ConvMode mode;
+  Activation act;
+  Pool pool;
+  const T *x, *W, *b;
+  const int64_t* lengths;
+  Conv1dDims d;
+};
 template <typename T>
-void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W, const T* b,
-                    const int64_t* lengths, T* y, T* pooled, int64_t* argmax, const Conv1dDims& d);
+struct Conv1dOutputs {
+  T *y, *pooled;
+  int64_t* argmax;
+};
+template <typename T>
+void conv1d_forward_ref(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o);
+template <typename T>
+void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o);
 
 // Gradients of conv1d_forward. The forward's outputs are inputs here:
 //   kNone: y (B, T_out, H) and dy (B, T_out, H); dy past a sequence's end is ignored.
@@ -58,13 +71,18 @@ void conv1d_forward(ConvMode mode, Activation act, Pool pool, const T* x, const 
 //   kAvg:  y (B, T_out, H) and dy (B, H), the gradient of pooled.
 // dx: (B, T, D) or null, overwritten (zero at padding positions). dW: (H, K*D), db: (H), each or
 // null; added to when accumulate, else overwritten.
+// (in.b is not read.)
 template <typename T>
-void conv1d_backward_ref(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
-                         const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
-                         const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate);
+struct Conv1dGrads {
+  const T *y, *pooled;
+  const int64_t* argmax;
+  const T* dy;
+  T *dx, *dW, *db;
+  bool accumulate;
+};
 template <typename T>
-void conv1d_backward(ConvMode mode, Activation act, Pool pool, const T* x, const T* W,
-                     const int64_t* lengths, const T* y, const T* pooled, const int64_t* argmax,
-                     const T* dy, T* dx, T* dW, T* db, const Conv1dDims& d, bool accumulate);
+void conv1d_backward_ref(const Conv1dInputs<T>& in, const Conv1dGrads<T>& g);
+template <typename T>
+void conv1d_backward(const Conv1dInputs<T>& in, const Conv1dGrads<T>& g);
 
 }  // namespace fastnlp

@@ -1,5 +1,6 @@
-// Linear-chain CRF (ops/crf.h): scalar references in double, and fast kernels templated on T
-// whose per-sentence passes are SIMD clones (simd.h), with sentences spread over threads.
+// Linear-chain CRF (ops/crf.h), the fast kernels (the scalar references in double are in
+// crf_ref.cpp): templated on T, their per-sentence passes are SIMD clones (simd.h), with sentences
+// spread over threads.
 //
 // Fast layout: trans is copied once per call into a (K, Kp) matrix padded with -inf to Kp, a
 // multiple of kPad = 8 (an AVX2 vector of floats), so the inner loops over Kp have no scalar
@@ -17,26 +18,21 @@
 #include <vector>
 
 #include "common.h"
+#include "ops/crf_internal.h"
 #include "parallel.h"
 #include "simd.h"
 
-#if defined(__GNUC__)
-#define FASTNLP_CRF_INLINE inline __attribute__((always_inline))
-#else
-#define FASTNLP_CRF_INLINE inline
-#endif
-
 namespace fastnlp {
 namespace {
+
+using crf_detail::gold_score;
+using crf_detail::kNegInf;
 
 constexpr int64_t kPad = 8;               // tag dimension padded to a multiple of this
 constexpr int64_t kWork = 1 << 15;        // ~ K*K*tokens of work per thread before threading pays
 constexpr int64_t kSentencesPerChunk = 8;  // backward: sentences per gradient partial
 constexpr int64_t kMaxChunks = 256;        // ... and at most this many partials
 constexpr int64_t kPartialBudget = int64_t(1) << 22;  // doubles of partials at most (32 MiB)
-
-template <typename T>
-constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
 int64_t padded(int64_t K) { return (K + kPad - 1) / kPad * kPad; }
 
@@ -46,55 +42,6 @@ int64_t sentence_grain(int64_t S, int64_t N, int64_t K) {
   return std::max<int64_t>(1, kWork / per_sentence);
 }
 
-// ---- reference (double) ----
-
-// log sum exp(v) over n values. The max is subtracted first, so no exp overflows and the largest
-// term is exactly 1; all -inf (no allowed path) gives -inf instead of exp(-inf - -inf) = NaN,
-// and any NaN gives NaN.
-double lse_ref(const double* v, int64_t n) {
-  double m = kNegInf<double>;
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(v[i])) return v[i];
-    m = std::max(m, v[i]);
-  }
-  if (m == kNegInf<double>) return m;
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(v[i] - m);
-  return m + std::log(s);
-}
-
-// alpha (L, K): alpha[t][j] = log sum over the paths of positions 0..t ending in tag j.
-template <typename T>
-void forward_ref(const T* x, const T* trans, const T* start, int64_t L, int64_t K, double* alpha) {
-  std::vector<double> v(K);
-  for (int64_t j = 0; j < K; ++j) alpha[j] = double(start[j]) + double(x[j]);
-  for (int64_t t = 1; t < L; ++t)
-    for (int64_t j = 0; j < K; ++j) {
-      for (int64_t i = 0; i < K; ++i) v[i] = alpha[(t - 1) * K + i] + double(trans[i * K + j]);
-      alpha[t * K + j] = double(x[t * K + j]) + lse_ref(v.data(), K);
-    }
-}
-
-// beta (L, K): beta[t][i] = log sum over the paths of positions t+1..L-1 given tag i at t.
-template <typename T>
-void backward_ref(const T* x, const T* trans, int64_t L, int64_t K, double* beta) {
-  std::vector<double> v(K);
-  for (int64_t i = 0; i < K; ++i) beta[(L - 1) * K + i] = 0;
-  for (int64_t t = L - 2; t >= 0; --t)
-    for (int64_t i = 0; i < K; ++i) {
-      for (int64_t j = 0; j < K; ++j)
-        v[j] = double(trans[i * K + j]) + double(x[(t + 1) * K + j]) + beta[(t + 1) * K + j];
-      beta[t * K + i] = lse_ref(v.data(), K);
-    }
-}
-
-template <typename T>
-double gold_score(const T* x, const int32_t* y, const T* trans, const T* start, int64_t L, int64_t K) {
-  double s = double(start[y[0]]) + double(x[y[0]]);
-  for (int64_t t = 1; t < L; ++t) s += double(trans[y[t - 1] * K + y[t]]) + double(x[t * K + y[t]]);
-  return s;
-}
-
 // ---- fast passes (T = float or double), inlined into the per-sentence SIMD clones ----
 
 // out[j] = (x ? x[j] : 0) + log sum_i exp(a[i] + W[i][j]) for j < K, W (K, Kp) padded with -inf.
@@ -102,7 +49,7 @@ double gold_score(const T* x, const int32_t* y, const T* trans, const T* start, 
 // a lane whose max is -inf (no allowed predecessor) shifts by 0 so it sums exp(-inf) = 0 and
 // comes out -inf, not NaN.
 template <typename T>
-FASTNLP_CRF_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ W,
+FASTNLP_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ W,
                                  const T* __restrict__ x, T* __restrict__ out, T* __restrict__ m,
                                  T* __restrict__ sum, int64_t K, int64_t Kp) {
   for (int64_t j = 0; j < Kp; ++j) m[j] = kNegInf<T>;
@@ -130,7 +77,7 @@ FASTNLP_CRF_INLINE void lse_step(const T* __restrict__ a, const T* __restrict__ 
 // stay near 0 while the growing total is carried in double: float keeps its precision on long
 // sentences. Nothing is done when the max is -inf (no allowed path), +inf or NaN.
 template <typename T>
-FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
+FASTNLP_INLINE double normalize(T* v, int64_t K) {
   T mx = v[0];
   for (int64_t j = 1; j < K; ++j) mx = v[j] > mx ? v[j] : mx;
   if (!(mx > kNegInf<T> && mx < -kNegInf<T>)) return 0;
@@ -140,7 +87,7 @@ FASTNLP_CRF_INLINE double normalize(T* v, int64_t K) {
 
 // log sum exp(v) over K values in double (once per sentence); NaN in, NaN out.
 template <typename T>
-FASTNLP_CRF_INLINE double lse_double(const T* v, int64_t K) {
+FASTNLP_INLINE double lse_double(const T* v, int64_t K) {
   T mx = v[0];
   for (int64_t j = 0; j < K; ++j) {
     if (v[j] != v[j]) return double(v[j]);
@@ -172,7 +119,7 @@ struct CrfScratch {
 // Normalized alpha rows 0..L-1 into alpha (rows of Kp; rows_kept: all rows, else 2 alternating),
 // shifts into shift (when rows_kept). Returns log Z.
 template <typename T>
-FASTNLP_CRF_INLINE double forward_fast(const T* x, const T* Wp, const T* start, int64_t L, int64_t K,
+FASTNLP_INLINE double forward_fast(const T* x, const T* Wp, const T* start, int64_t L, int64_t K,
                                        int64_t Kp, bool rows_kept, CrfScratch<T>& ws) {
   T* alpha = ws.alpha.data();
   for (int64_t j = 0; j < K; ++j) alpha[j] = start[j] + x[j];
@@ -190,7 +137,7 @@ FASTNLP_CRF_INLINE double forward_fast(const T* x, const T* Wp, const T* start, 
 }
 
 template <typename T>
-FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const T* trans,
+FASTNLP_INLINE double sentence_nll_body(const T* x, const int32_t* y, const T* trans,
                                             const T* Wp, const T* start, int64_t L, int64_t K,
                                             int64_t Kp, CrfScratch<T>& ws) {
   const double logz = forward_fast(x, Wp, start, L, K, Kp, false, ws);
@@ -199,13 +146,13 @@ FASTNLP_CRF_INLINE double sentence_nll_body(const T* x, const int32_t* y, const 
 
 // out[j] = g * exp(a[j] + b[j] + c), j < K.
 template <typename T>
-FASTNLP_CRF_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
+FASTNLP_INLINE void scaled_exp(const T* __restrict__ a, const T* __restrict__ b, T c, T g,
                                    T* __restrict__ out, int64_t K) {
   for (int64_t j = 0; j < K; ++j) out[j] = g * fast_exp(a[j] + b[j] + c);
 }
 
 template <typename T>
-FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+FASTNLP_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
                             int64_t K) {
   for (int64_t j = 0; j < K; ++j) out[j] = a[j] + b[j];
 }
@@ -213,7 +160,7 @@ FASTNLP_CRF_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T*
 // One sentence's gradients: dx (L, K) written, dT (K, Kp) and dS (K) accumulated (double).
 // WTp: trans transposed, (K, Kp) padded like Wp.
 template <typename T>
-FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T* Wp, const T* WTp,
+FASTNLP_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T* Wp, const T* WTp,
                                            const T* start, T g, int64_t L, int64_t K, int64_t Kp,
                                            T* dx, double* dT, double* dS, CrfScratch<T>& ws) {
   const double logz = forward_fast(x, Wp, start, L, K, Kp, true, ws);
@@ -258,7 +205,7 @@ FASTNLP_CRF_INLINE void sentence_grad_body(const T* x, const int32_t* y, const T
 // out[j] = x[j] + max_i (d[i] + W[i][j]) for j < K and arg[j] = the lowest i reaching that max
 // (strict > while scanning i upwards); W (K, Kp) padded with -inf, best: (Kp) scratch.
 template <typename T>
-FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
+FASTNLP_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ W,
                                  const T* __restrict__ x, T* __restrict__ out, T* __restrict__ best,
                                  int32_t* __restrict__ arg, int64_t K, int64_t Kp) {
   const T d0 = d[0];
@@ -285,7 +232,7 @@ FASTNLP_CRF_INLINE void max_step(const T* __restrict__ d, const T* __restrict__ 
 
 // Viterbi over one sentence: writes its tags, returns the best score.
 template <typename T>
-FASTNLP_CRF_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
+FASTNLP_INLINE double sentence_viterbi_body(const T* x, const T* Wp, const T* start, int64_t L,
                                                 int64_t K, int64_t Kp, int32_t* tags,
                                                 CrfScratch<T>& ws) {
   T* d = ws.b.data();   // normalized best score ending in each tag, at position t - 1 ...
@@ -386,102 +333,6 @@ int64_t crf_first_bad_offset(const int64_t* offsets, int64_t S, int64_t N) {
   return offsets[S] != N ? S : -1;
 }
 
-// ---- references ----
-
-template <typename T>
-void crf_nll_ref(const T* scores, const int64_t* offsets, const int32_t* tags, const T* trans,
-                 const T* start, T* nll, int64_t S, int64_t /*N*/, int64_t K) {
-  std::vector<double> alpha;
-  for (int64_t s = 0; s < S; ++s) {
-    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
-    if (L == 0) {
-      nll[s] = 0;
-      continue;
-    }
-    const T* x = scores + r0 * K;
-    alpha.resize(L * K);
-    forward_ref(x, trans, start, L, K, alpha.data());
-    const double logz = lse_ref(alpha.data() + (L - 1) * K, K);
-    nll[s] = static_cast<T>(logz - gold_score(x, tags + r0, trans, start, L, K));
-  }
-}
-
-template <typename T>
-void crf_nll_backward_ref(const T* scores, const int64_t* offsets, const int32_t* tags,
-                          const T* trans, const T* start, const T* grad_nll, T* dscores, T* dtrans,
-                          T* dstart, int64_t S, int64_t /*N*/, int64_t K) {
-  std::vector<double> alpha, beta, dT(K * K, 0.0), dS(K, 0.0);
-  for (int64_t s = 0; s < S; ++s) {
-    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
-    if (L == 0) continue;
-    const T* x = scores + r0 * K;
-    const int32_t* y = tags + r0;
-    const double g = grad_nll[s];
-    alpha.resize(L * K);
-    beta.resize(L * K);
-    forward_ref(x, trans, start, L, K, alpha.data());
-    backward_ref(x, trans, L, K, beta.data());
-    const double logz = lse_ref(alpha.data() + (L - 1) * K, K);
-    for (int64_t t = 0; t < L; ++t)
-      for (int64_t j = 0; j < K; ++j) {
-        const double p = std::exp(alpha[t * K + j] + beta[t * K + j] - logz);
-        const double d = g * (p - (y[t] == j ? 1.0 : 0.0));
-        dscores[(r0 + t) * K + j] = static_cast<T>(d);
-        if (t == 0) dS[j] += d;
-      }
-    for (int64_t t = 1; t < L; ++t)
-      for (int64_t i = 0; i < K; ++i)
-        for (int64_t j = 0; j < K; ++j) {
-          const double lp = alpha[(t - 1) * K + i] + double(trans[i * K + j]) + double(x[t * K + j]) +
-                            beta[t * K + j] - logz;
-          dT[i * K + j] += g * (std::exp(lp) - (y[t - 1] == i && y[t] == j ? 1.0 : 0.0));
-        }
-  }
-  for (int64_t e = 0; e < K * K; ++e) dtrans[e] = static_cast<T>(dT[e]);
-  for (int64_t j = 0; j < K; ++j) dstart[j] = static_cast<T>(dS[j]);
-}
-
-template <typename T>
-void viterbi_decode_ref(const T* scores, const int64_t* offsets, const T* trans, const T* start,
-                        int32_t* tags, T* best, int64_t S, int64_t /*N*/, int64_t K) {
-  std::vector<double> delta;
-  std::vector<int32_t> bp;
-  for (int64_t s = 0; s < S; ++s) {
-    const int64_t r0 = offsets[s], L = offsets[s + 1] - r0;
-    if (L == 0) {
-      best[s] = 0;
-      continue;
-    }
-    const T* x = scores + r0 * K;
-    delta.resize(L * K);
-    bp.resize(L * K);
-    for (int64_t j = 0; j < K; ++j) delta[j] = double(start[j]) + double(x[j]);
-    for (int64_t t = 1; t < L; ++t)
-      for (int64_t j = 0; j < K; ++j) {
-        int32_t arg = 0;
-        double m = delta[(t - 1) * K] + double(trans[j]);
-        for (int64_t i = 1; i < K; ++i) {
-          const double v = delta[(t - 1) * K + i] + double(trans[i * K + j]);
-          if (v > m) {  // strict: the lowest predecessor id wins a tie
-            m = v;
-            arg = static_cast<int32_t>(i);
-          }
-        }
-        delta[t * K + j] = m + double(x[t * K + j]);
-        bp[t * K + j] = arg;
-      }
-    int32_t y = 0;
-    for (int64_t j = 1; j < K; ++j)
-      if (delta[(L - 1) * K + j] > delta[(L - 1) * K + y]) y = static_cast<int32_t>(j);
-    best[s] = static_cast<T>(delta[(L - 1) * K + y]);
-    tags[r0 + L - 1] = y;
-    for (int64_t t = L - 1; t > 0; --t) {
-      y = bp[t * K + y];
-      tags[r0 + t - 1] = y;
-    }
-  }
-}
-
 // ---- fast ----
 
 // out[s] = fn(first row, length, scratch) for every sentence, 0 for empty ones; sentences spread
@@ -567,16 +418,10 @@ void viterbi_decode(const T* scores, const int64_t* offsets, const T* trans, con
 }
 
 #define FASTNLP_INSTANTIATE(T)                                                                      \
-  template void crf_nll_ref<T>(const T*, const int64_t*, const int32_t*, const T*, const T*, T*,    \
-                               int64_t, int64_t, int64_t);                                          \
   template void crf_nll<T>(const T*, const int64_t*, const int32_t*, const T*, const T*, T*,        \
                            int64_t, int64_t, int64_t);                                              \
-  template void crf_nll_backward_ref<T>(const T*, const int64_t*, const int32_t*, const T*,         \
-                                        const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t); \
   template void crf_nll_backward<T>(const T*, const int64_t*, const int32_t*, const T*, const T*,   \
                                     const T*, T*, T*, T*, int64_t, int64_t, int64_t);               \
-  template void viterbi_decode_ref<T>(const T*, const int64_t*, const T*, const T*, int32_t*, T*,   \
-                                      int64_t, int64_t, int64_t);                                   \
   template void viterbi_decode<T>(const T*, const int64_t*, const T*, const T*, int32_t*, T*,       \
                                   int64_t, int64_t, int64_t);
 FASTNLP_INSTANTIATE(float)

@@ -1,8 +1,10 @@
-// RNN kernels: per-sequence plain-loop references (matrix-vector products written out), and the
-// fast path: one GEMM for the input projections of every step, one GEMM per step for the
-// recurrent product over the sequences still running, and one fused pass for the gate math.
-// Sequences are processed longest first, so the ones still running at step s are a prefix of
-// that order and each step's GEMM covers only their rows.
+// RNN kernels, the fast path (the plain references are in rnn_ref.cpp): one GEMM for the input
+// projections of every step, one GEMM per step for the recurrent product over the sequences still
+// running, and one fused pass for the gate math. Sequences are processed longest first, so the ones
+// still running at step s are a prefix of that order and each step's GEMM covers only their rows.
+// Over 500 lines on purpose: forward and backward share the length order, the per-cell gate rows
+// and the threading helpers, all file-local so they inline into the SIMD clones; a split would
+// move them into a header included by one file only.
 #include "ops/rnn.h"
 
 #include <algorithm>
@@ -47,114 +49,10 @@ int64_t cell_gates(Cell cell) {
 
 namespace {
 
-// Per-row cache width: the activated gates (Elman: h; LSTM: i, f, g, o; GRU: r, z, n and
-// W_hn h + b_hn, which the reset gate's gradient needs).
-int64_t cache_width(Cell cell, int64_t H) { return cell == Cell::kElman ? H : 4 * H; }
-
-// Workspace layout, every block in the (B, T) row order of x:
-//   cache (B*T, cache_width) | xh (B*T, D + H): [x | the state each step started from], zero past
-//   each length, so both weight gradients come from one GEMM | LSTM: c (B*T, H).
-struct Workspace {
-  int64_t cache, xh, cell, size;
-};
-Workspace workspace_layout(Cell cell, const RnnDims& d) {
-  const int64_t BT = d.B * d.T;
-  Workspace w{};
-  w.cache = 0;
-  w.xh = BT * cache_width(cell, d.H);
-  w.cell = w.xh + BT * (d.D + d.H);
-  w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
-  return w;
-}
-
-int64_t length_of(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
-
 // Uninitialized scratch (std::vector would zero megabytes that are overwritten anyway).
 template <typename T>
 std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new T[n]);
-}
-
-// Position of step s of a sequence of length L.
-inline int64_t position(bool reverse, int64_t L, int64_t s) { return reverse ? L - 1 - s : s; }
-
-template <typename T>
-T sigmoid_ref(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reference: one sequence at a time, every product a plain loop.
-
-// a_ih = W_ih x + b_ih, a_hh = W_hh hp + b_hh (both G*H), then the cell: h, c from hp, cp.
-template <typename T>
-void ref_step(Cell cell, const T* xr, const T* hp, const T* cp, const T* W_ih, const T* W_hh,
-              const T* b_ih, const T* b_hh, int64_t D, int64_t H, T* a_ih, T* a_hh, T* h, T* c) {
-  const int64_t GH = cell_gates(cell) * H;
-  for (int64_t q = 0; q < GH; ++q) {
-    T s = b_ih ? b_ih[q] : T(0);
-    for (int64_t k = 0; k < D; ++k) s += W_ih[q * D + k] * xr[k];
-    a_ih[q] = s;
-    T r = b_hh ? b_hh[q] : T(0);
-    for (int64_t k = 0; k < H; ++k) r += W_hh[q * H + k] * hp[k];
-    a_hh[q] = r;
-  }
-  for (int64_t j = 0; j < H; ++j) {
-    switch (cell) {
-      case Cell::kElman: h[j] = std::tanh(a_ih[j] + a_hh[j]); break;
-      case Cell::kLstm: {
-        const T i = sigmoid_ref(a_ih[j] + a_hh[j]);
-        const T f = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
-        const T g = std::tanh(a_ih[2 * H + j] + a_hh[2 * H + j]);
-        const T o = sigmoid_ref(a_ih[3 * H + j] + a_hh[3 * H + j]);
-        c[j] = f * cp[j] + i * g;
-        h[j] = o * std::tanh(c[j]);
-        break;
-      }
-      case Cell::kGru: {
-        const T r = sigmoid_ref(a_ih[j] + a_hh[j]);
-        const T z = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
-        const T n = std::tanh(a_ih[2 * H + j] + r * a_hh[2 * H + j]);
-        h[j] = (T(1) - z) * n + z * hp[j];
-        break;
-      }
-    }
-  }
-}
-
-// Everything one sequence's forward produced, kept by the reference backward.
-template <typename T>
-struct RefTrace {
-  std::vector<T> a_ih, a_hh, hp, cp;  // per step: (L, G*H), (L, G*H), (L, H), (L, H)
-  std::vector<T> h, c;                // the final state
-};
-
-template <typename T>
-RefTrace<T> ref_sequence(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                         const T* b_hh, int64_t L, bool reverse, const T* h0, const T* c0, T* out,
-                         const RnnDims& d) {
-  const int64_t H = d.H, GH = cell_gates(cell) * H;
-  RefTrace<T> tr;
-  tr.a_ih.resize(L * GH);
-  tr.a_hh.resize(L * GH);
-  tr.hp.resize(L * H);
-  tr.cp.resize(L * H);
-  tr.h.assign(H, T(0));
-  tr.c.assign(H, T(0));
-  if (h0) std::copy(h0, h0 + H, tr.h.begin());
-  if (c0) std::copy(c0, c0 + H, tr.c.begin());
-  std::vector<T> h(H), c(H);
-  for (int64_t s = 0; s < L; ++s) {
-    const int64_t p = position(reverse, L, s);
-    std::copy(tr.h.begin(), tr.h.end(), tr.hp.begin() + s * H);
-    std::copy(tr.c.begin(), tr.c.end(), tr.cp.begin() + s * H);
-    ref_step(cell, x + p * d.D, tr.h.data(), tr.c.data(), W_ih, W_hh, b_ih, b_hh, d.D, H,
-             tr.a_ih.data() + s * GH, tr.a_hh.data() + s * GH, h.data(), c.data());
-    tr.h = h;
-    if (cell == Cell::kLstm) tr.c = c;
-    if (out) std::copy(h.begin(), h.end(), out + p * H);
-  }
-  return tr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +72,7 @@ Order make_order(const int64_t* lengths, int64_t B, int64_t T) {
     std::stable_sort(o.perm.begin(), o.perm.end(),
                      [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
   o.len.resize(B);
-  for (int64_t i = 0; i < B; ++i) o.len[i] = length_of(lengths, o.perm[i], T);
+  for (int64_t i = 0; i < B; ++i) o.len[i] = rnn_length(lengths, o.perm[i], T);
   o.max_len = B ? o.len[0] : 0;
   o.active.assign(o.max_len, 0);
   for (int64_t s = 0, n = B; s < o.max_len; ++s) {
@@ -200,9 +98,7 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
   }
 }
 
-// Forced inline: the float passes below are SIMD clones, and only code inlined into a clone is
-// compiled for its instruction set.
-#define FASTNLP_INLINE inline __attribute__((always_inline))
+// The float passes below are SIMD clones: their helpers are FASTNLP_INLINE (common.h).
 
 // The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
 // row, n units are done, and H is the distance between gates inside a row. The gate slices
@@ -378,7 +274,7 @@ template <typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t row = a.order->perm[i] * a.T_ + position(a.reverse, a.order->len[i], a.s);
+    const int64_t row = a.order->perm[i] * a.T_ + rnn_position(a.reverse, a.order->len[i], a.s);
     T* g = a.cache + row * a.CW + j0;
     const T* r = a.r + i * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
@@ -402,7 +298,7 @@ FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, i
   const int64_t H = a.H, m = j1 - j0;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t b = a.order->perm[i], L = a.order->len[i];
-    const int64_t row = b * a.T_ + position(a.reverse, L, a.s);
+    const int64_t row = b * a.T_ + rnn_position(a.reverse, L, a.s);
     const T* g = a.cache + row * a.CW + j0;
     const T* dout = (a.dout ? a.dout + row * H : a.zeros) + j0;
     T* dg = a.dG + row * a.GD + j0;
@@ -411,7 +307,7 @@ FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, i
     switch (a.cell) {
       case Cell::kElman: elman_backward_row(g, dh, dout, dg, sg, m); break;
       case Cell::kLstm: {
-        const T* cp = a.s > 0 ? a.cells + (b * a.T_ + position(a.reverse, L, a.s - 1)) * H
+        const T* cp = a.s > 0 ? a.cells + (b * a.T_ + rnn_position(a.reverse, L, a.s - 1)) * H
                               : (a.c0 ? a.c0 + b * H : a.zeros);
         lstm_backward_row(g, a.cells + row * H + j0, cp + j0, dh, dout, a.dc + i * H + j0, dg, sg,
                           m, H);
@@ -501,122 +397,18 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
 
 }  // namespace
 
-int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return workspace_layout(cell, d).size; }
-
 template <typename T>
-void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                     T* out, T* h_n, T* c_n, T* /*ws*/, const RnnDims& d) {
-  const int64_t H = d.H;
-  if (out) std::fill(out, out + d.B * d.T * H, T(0));
-  for (int64_t b = 0; b < d.B; ++b) {
-    const RefTrace<T> tr =
-        ref_sequence(cell, x + b * d.T * d.D, W_ih, W_hh, b_ih, b_hh, length_of(lengths, b, d.T),
-                     reverse, h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
-                     out ? out + b * d.T * H : nullptr, d);
-    if (h_n) std::copy(tr.h.begin(), tr.h.end(), h_n + b * H);
-    if (c_n) std::copy(tr.c.begin(), tr.c.end(), c_n + b * H);
-  }
-}
-
-template <typename T>
-void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                      const T* /*ws*/, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
-                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                      bool accumulate) {
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H;
-  if (dx) std::fill(dx, dx + d.B * d.T * D, T(0));
-  if (!accumulate) {
-    if (dW_ih) std::fill(dW_ih, dW_ih + GH * D, T(0));
-    if (dW_hh) std::fill(dW_hh, dW_hh + GH * H, T(0));
-    if (db_ih) std::fill(db_ih, db_ih + GH, T(0));
-    if (db_hh) std::fill(db_hh, db_hh + GH, T(0));
-  }
-  std::vector<T> dh(H), dc(H), dhp(H), da_ih(GH), da_hh(GH);
-  for (int64_t b = 0; b < d.B; ++b) {
-    const int64_t L = length_of(lengths, b, d.T);
-    const T* xb = x + b * d.T * D;
-    const RefTrace<T> tr = ref_sequence(cell, xb, W_ih, W_hh, b_ih, b_hh, L, reverse,
-                                        h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
-                                        static_cast<T*>(nullptr), d);
-    for (int64_t j = 0; j < H; ++j) {
-      dh[j] = dh_n ? dh_n[b * H + j] : T(0);
-      dc[j] = (dc_n && cell == Cell::kLstm) ? dc_n[b * H + j] : T(0);
-    }
-    for (int64_t s = L - 1; s >= 0; --s) {
-      const int64_t p = position(reverse, L, s);
-      const T* a_ih = tr.a_ih.data() + s * GH;
-      const T* a_hh = tr.a_hh.data() + s * GH;
-      const T* hp = tr.hp.data() + s * H;
-      const T* cp = tr.cp.data() + s * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const T dht = dh[j] + (dout ? dout[(b * d.T + p) * H + j] : T(0));
-        switch (cell) {
-          case Cell::kElman: {
-            const T h = std::tanh(a_ih[j] + a_hh[j]);
-            da_ih[j] = da_hh[j] = dht * (T(1) - h * h);
-            dhp[j] = 0;
-            break;
-          }
-          case Cell::kLstm: {
-            const T i = sigmoid_ref(a_ih[j] + a_hh[j]);
-            const T f = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
-            const T g = std::tanh(a_ih[2 * H + j] + a_hh[2 * H + j]);
-            const T o = sigmoid_ref(a_ih[3 * H + j] + a_hh[3 * H + j]);
-            const T tc = std::tanh(f * cp[j] + i * g);
-            const T dcc = dc[j] + dht * o * (T(1) - tc * tc);
-            da_ih[j] = dcc * g * i * (T(1) - i);
-            da_ih[H + j] = dcc * cp[j] * f * (T(1) - f);
-            da_ih[2 * H + j] = dcc * i * (T(1) - g * g);
-            da_ih[3 * H + j] = dht * tc * o * (T(1) - o);
-            for (int64_t q = 0; q < 4; ++q) da_hh[q * H + j] = da_ih[q * H + j];
-            dc[j] = dcc * f;
-            dhp[j] = 0;
-            break;
-          }
-          case Cell::kGru: {
-            const T r = sigmoid_ref(a_ih[j] + a_hh[j]);
-            const T z = sigmoid_ref(a_ih[H + j] + a_hh[H + j]);
-            const T n = std::tanh(a_ih[2 * H + j] + r * a_hh[2 * H + j]);
-            const T dn = dht * (T(1) - z) * (T(1) - n * n);
-            const T dr = dn * a_hh[2 * H + j] * r * (T(1) - r);
-            const T dz = dht * (hp[j] - n) * z * (T(1) - z);
-            da_ih[j] = da_hh[j] = dr;
-            da_ih[H + j] = da_hh[H + j] = dz;
-            da_ih[2 * H + j] = dn;
-            da_hh[2 * H + j] = dn * r;
-            dhp[j] = dht * z;
-            break;
-          }
-        }
-      }
-      for (int64_t q = 0; q < GH; ++q) {
-        if (db_ih) db_ih[q] += da_ih[q];
-        if (db_hh) db_hh[q] += da_hh[q];
-        for (int64_t k = 0; k < D; ++k) {
-          if (dW_ih) dW_ih[q * D + k] += da_ih[q] * xb[p * D + k];
-          if (dx) dx[(b * d.T + p) * D + k] += da_ih[q] * W_ih[q * D + k];
-        }
-        for (int64_t k = 0; k < H; ++k) {
-          if (dW_hh) dW_hh[q * H + k] += da_hh[q] * hp[k];
-          dhp[k] += da_hh[q] * W_hh[q * H + k];
-        }
-      }
-      dh = dhp;
-    }
-    if (dh0) std::copy(dh.begin(), dh.end(), dh0 + b * H);
-    if (dc0) std::copy(dc.begin(), dc.end(), dc0 + b * H);
-  }
-}
-
-template <typename T>
-void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
-                 T* c_n, T* ws, const RnnDims& d) {
-  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T, XH = D + H;
-  const Workspace layout = workspace_layout(cell, d);
+void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
+  const Cell cell = in.cell;
+  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
+  const T *h0 = in.h0, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n, *ws = o.ws;
+  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
+  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = layout.cache_width;
+  const int64_t BT = d.B * d.T, XH = layout.xh_width;
   std::unique_ptr<T[]> own_ws, own_out;
   if (!ws) {
     own_ws = scratch<T>(layout.size);
@@ -669,7 +461,7 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
     gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
     for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
-      if (row % d.T < length_of(lengths, row / d.T, d.T)) {
+      if (row % d.T < rnn_length(lengths, row / d.T, d.T)) {
         std::memcpy(dst, x + row * D, D * sizeof(T));
       } else {
         std::memset(dst, 0, XH * sizeof(T));
@@ -707,15 +499,22 @@ void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b
 }
 
 template <typename T>
-void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const T* /*b_ih*/,
-                  const T* /*b_hh*/, const int64_t* lengths, bool reverse, const T* /*h0*/,
-                  const T* c0, const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx,
-                  T* dh0, T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                  bool accumulate) {
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = cache_width(cell, H);
-  const int64_t BT = d.B * d.T, XH = D + H;
+void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
+  // x, b_ih, b_hh and h0 are not read: x and the states are in the workspace, and the biases'
+  // gradients need only dG.
+  const Cell cell = in.cell;
+  const T *W_ih = in.W_ih, *W_hh = in.W_hh, *c0 = in.c0;
+  const int64_t* lengths = in.lengths;
+  const bool reverse = in.reverse;
+  const RnnDims& d = in.d;
+  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
+  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0;
+  T *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
+  const bool accumulate = gr.accumulate;
+  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
+  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
+  const int64_t BT = d.B * d.T, XH = layout.xh_width;
   const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
-  const Workspace layout = workspace_layout(cell, d);
   const Order order = make_order(lengths, d.B, d.T);
   const T* xh = ws + layout.xh;
 
@@ -802,21 +601,9 @@ void rnn_backward(Cell cell, const T* /*x*/, const T* W_ih, const T* W_hh, const
   }
 }
 
-#define FASTNLP_INSTANTIATE(T)                                                                      \
-  template void rnn_forward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,          \
-                                   const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,        \
-                                   const RnnDims&);                                                 \
-  template void rnn_forward<T>(Cell, const T*, const T*, const T*, const T*, const T*,              \
-                               const int64_t*, bool, const T*, const T*, T*, T*, T*, T*,            \
-                               const RnnDims&);                                                     \
-  template void rnn_backward_ref<T>(Cell, const T*, const T*, const T*, const T*, const T*,         \
-                                    const int64_t*, bool, const T*, const T*, const T*, const T*,   \
-                                    const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&, \
-                                    bool);                                                          \
-  template void rnn_backward<T>(Cell, const T*, const T*, const T*, const T*, const T*,             \
-                                const int64_t*, bool, const T*, const T*, const T*, const T*,       \
-                                const T*, const T*, T*, T*, T*, T*, T*, T*, T*, const RnnDims&,     \
-                                bool);
+#define FASTNLP_INSTANTIATE(T)                                                             \
+  template void rnn_forward<T>(const RnnInputs<T>&, const RnnOutputs<T>&);                \
+  template void rnn_backward<T>(const RnnInputs<T>&, const T*, const RnnGrads<T>&);
 FASTNLP_INSTANTIATE(float)
 FASTNLP_INSTANTIATE(double)
 #undef FASTNLP_INSTANTIATE

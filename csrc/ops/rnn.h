@@ -29,10 +29,35 @@ struct RnnDims {
   int64_t B, T, D, H;
 };
 
-// Elements of the workspace rnn_forward fills for rnn_backward (the activated gates, a copy of x
-// beside the state each step started from, and for the LSTM the cell states, all in the (B, T)
-// order of x).
-int64_t rnn_workspace_size(Cell cell, const RnnDims& d);
+// The workspace rnn_forward fills for rnn_backward: THE one statement of its layout, used by the
+// CPU kernels (ops/rnn.cpp), the CUDA steps (cuda/rnn.cu) and, through the binding
+// rnn_workspace_layout, the GPU path of fastnlp.ops._gpu. Element offsets; every block in the
+// (b, t) row order of x (B*T rows):
+//   cache (B*T, cache_width): the activated gates; Elman h, LSTM i, f, g, o, GRU r, z, n and
+//                             W_hn h + b_hn (which the reset gate's gradient needs)
+//   xh    (B*T, D + H):       [x | the state the step started from], zero past each length, so
+//                             both weight gradients come from one GEMM
+//   cell  (B*T, H):           LSTM only, the cell states
+struct RnnWorkspace {
+  int64_t cache, cache_width, xh, xh_width, cell, size;
+};
+inline RnnWorkspace rnn_workspace_layout(Cell cell, const RnnDims& d) {
+  const int64_t BT = d.B * d.T;
+  RnnWorkspace w{};
+  w.cache = 0;
+  w.cache_width = cell == Cell::kElman ? d.H : 4 * d.H;
+  w.xh = BT * w.cache_width;
+  w.xh_width = d.D + d.H;
+  w.cell = w.xh + BT * w.xh_width;
+  w.size = w.cell + (cell == Cell::kLstm ? BT * d.H : 0);
+  return w;
+}
+inline int64_t rnn_workspace_size(Cell cell, const RnnDims& d) { return rnn_workspace_layout(cell, d).size; }
+
+// Sequence b's length (lengths null: all T), and the position step s of a sequence of length L
+// reads (reverse: backwards within its own length). Shared by rnn.cpp and rnn_ref.cpp.
+inline int64_t rnn_length(const int64_t* lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
+inline int64_t rnn_position(bool reverse, int64_t L, int64_t s) { return reverse ? L - 1 - s : s; }
 
 // Shapes.
 //   x: (B, T, D); W_ih: (G*H, D); W_hh: (G*H, H); b_ih, b_hh: (G*H) or null (zeros).
@@ -43,31 +68,40 @@ int64_t rnn_workspace_size(Cell cell, const RnnDims& d);
 //        t >= lengths[b]. Past its length a sequence's state is frozen.
 //   h_n, c_n: (B, H) or null, the state after lengths[b] steps (the acceptor view).
 //   ws: rnn_workspace_size() elements, or null when no backward follows.
+// The arguments, named once (a binding fills them once for the reference and the fast kernel).
 template <typename T>
-void rnn_forward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                     const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                     T* out, T* h_n, T* c_n, T* ws, const RnnDims& d);
+struct RnnInputs {
+  Cell cell;
+  const T *x, *W_ih, *W_hh, *b_ih, *b_hh;
+  const int64_t* lengths;
+  bool reverse;
+  const T *h0, *c0;
+  RnnDims d;
+};
 template <typename T>
-void rnn_forward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                 const int64_t* lengths, bool reverse, const T* h0, const T* c0, T* out, T* h_n,
-                 T* c_n, T* ws, const RnnDims& d);
+struct RnnOutputs {
+  T *out, *h_n, *c_n, *ws;
+};
+template <typename T>
+void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o);
+template <typename T>
+void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o);
 
-// Backpropagation through time for the same arguments as the forward (ws as it left it: the fast
+// Backpropagation through time for the same inputs as the forward and ws as it left it (the fast
 // backward reads x from it; the reference recomputes the forward from x and ignores ws).
 //   dout: (B, T, H) or null, the gradient of out (ignored past each length);
 //   dh_n, dc_n: (B, H) or null, the gradients of h_n and c_n.
 //   dx: (B, T, D), dh0, dc0: (B, H), each or null, overwritten (dx is zero past each length).
 //   dW_ih, dW_hh, db_ih, db_hh: or null; added to when accumulate, else overwritten.
 template <typename T>
-void rnn_backward_ref(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih,
-                      const T* b_hh, const int64_t* lengths, bool reverse, const T* h0, const T* c0,
-                      const T* ws, const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0,
-                      T* dc0, T* dW_ih, T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d,
-                      bool accumulate);
+struct RnnGrads {
+  const T *dout, *dh_n, *dc_n;
+  T *dx, *dh0, *dc0, *dW_ih, *dW_hh, *db_ih, *db_hh;
+  bool accumulate;
+};
 template <typename T>
-void rnn_backward(Cell cell, const T* x, const T* W_ih, const T* W_hh, const T* b_ih, const T* b_hh,
-                  const int64_t* lengths, bool reverse, const T* h0, const T* c0, const T* ws,
-                  const T* dout, const T* dh_n, const T* dc_n, T* dx, T* dh0, T* dc0, T* dW_ih,
-                  T* dW_hh, T* db_ih, T* db_hh, const RnnDims& d, bool accumulate);
+void rnn_backward_ref(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& g);
+template <typename T>
+void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& g);
 
 }  // namespace fastnlp

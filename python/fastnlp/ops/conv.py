@@ -7,17 +7,18 @@ mode 'narrow' (no padding, T_out = T - K + 1) or 'wide' (K - 1 zeros each side, 
 Positions past ``lengths[b]`` read as zero padding, never win the max and never count in the
 average; outputs past a sequence's last position are zero.
 
-CPU: one C++ call each way. GPU (CuPy arrays): fastnlp's window unfolding kernel, the product with
-the filters in cuBLAS through CuPy, then fastnlp's fused bias + activation + pooling kernel; the
-backward scatters the pooling gradient, multiplies in cuBLAS and folds the windows back into dx.
+CPU: one C++ call each way. GPU (CuPy arrays): ops._gpu.conv1d / conv1d_backward, fastnlp's window
+unfolding kernel, the product with the filters in cuBLAS through CuPy, then fastnlp's fused bias +
+activation + pooling kernel; the backward scatters the pooling gradient, multiplies in cuBLAS and
+folds the windows back into dx.
 """
 
 import numpy as np
 
 from .. import _C
 from .._device import is_gpu
+from . import _gpu
 from ._util import empty, shape_of
-from .linear import _gpu_matmul
 
 POOLS = (None, "none", "max", "avg")
 MODES = ("narrow", "wide")
@@ -54,7 +55,7 @@ def conv1d(x, W, b=None, lengths=None, mode="narrow", activation="identity", poo
     B, T, D, H, K, T_out = _sizes("conv1d", x, W, mode, pool)
     pool = pool or "none"
     if is_gpu(x):
-        return _conv1d_gpu(x, W, b, lengths, mode, activation, pool, (B, T, D, H, K, T_out))
+        return _gpu.conv1d(x, W, b, lengths, mode, activation, pool, (B, T, D, H, K, T_out))
     y = empty(x, (B, T_out, H)) if pool != "max" and T_out > 0 else None
     pooled = empty(x, (B, H)) if pool != "none" else None
     argmax = empty(x, (B, H), dtype=np.int64) if pool == "max" else None
@@ -83,70 +84,9 @@ def conv1d_backward(x, W, dout, lengths=None, mode="narrow", activation="identit
     db = (empty(W, (W.shape[0],)) if db is None else db) if need_db else None
     dx = empty(x, x.shape) if need_dx else None
     if is_gpu(x):
-        _conv1d_backward_gpu(x, W, dout, lengths, mode, activation, pool or "none", y, pooled, argmax, dx,
+        _gpu.conv1d_backward(x, W, dout, lengths, mode, activation, pool or "none", y, pooled, argmax, dx,
                              dW, db, accumulate, sizes)
         return dx, dW, db
     _C.conv1d_backward(x, W, lengths, y, pooled, argmax, dout, dx, dW, db, mode, activation,
                        pool or "none", accumulate)
     return dx, dW, db
-
-
-# ---- GPU path -------------------------------------------------------------------------------------
-
-def _gpu_lengths(op, x, W, b, lengths, mode):
-    """The CPU binding's argument checks; returns the checked lengths on the GPU, or None."""
-    import cupy
-
-    if lengths is not None and is_gpu(lengths):
-        lengths = cupy.asnumpy(lengths)
-    lens = _C.conv1d_check_args(op, x, W, b, lengths, mode)
-    return None if lens is None else cupy.asarray(lens)
-
-
-def _conv1d_gpu(x, W, b, lengths, mode, activation, pool, sizes):
-    import cupy
-
-    B, T, D, H, K, T_out = sizes
-    lens = _gpu_lengths("conv1d_forward", x, W, b, lengths, mode)
-    cols = cupy.empty((B * T_out, K * D), dtype=x.dtype)
-    _C.conv1d_unfold(x, lens, cols, K, mode)
-    z = cupy.matmul(cols, W.T).reshape(B, T_out, H)
-    del cols
-    y = z if pool != "max" else None  # the epilogue runs in place
-    pooled = cupy.empty((B, H), dtype=x.dtype) if pool != "none" else None
-    argmax = cupy.empty((B, H), dtype=np.int64) if pool == "max" else None
-    _C.conv1d_pool_forward(z, b, lens, y, pooled, argmax, T, K, mode, activation, pool)
-    if pool == "max":
-        return pooled, argmax
-    if pool == "avg":
-        return pooled, y
-    return y
-
-
-def _conv1d_backward_gpu(x, W, dout, lengths, mode, activation, pool, y, pooled, argmax, dx, dW, db,
-                         accumulate, sizes):
-    import cupy
-
-    op = "conv1d_backward"
-    B, T, D, H, K, T_out = sizes
-    if pool != "max" and y is None:
-        raise ValueError(f"{op}: pool='{pool}' needs y (B, T_out, H)")
-    if pool == "max" and (pooled is None or argmax is None):
-        raise ValueError(f"{op}: pool='max' needs pooled (B, H) and argmax (B, H) int64")
-    lens = _gpu_lengths(op, x, W, None, lengths, mode)
-    # dz: the gradient of the pre-activation (max: act'(pooled) dy scattered to argmax).
-    dz = cupy.empty((B, T_out, H), dtype=x.dtype)
-    _C.conv1d_pool_backward(y, pooled, argmax, dout, lens, dz, T, K, mode, activation, pool)
-    dz2 = dz.reshape(B * T_out, H)
-    if db is not None:
-        if accumulate:
-            db += dz2.sum(axis=0)
-        else:
-            db[...] = dz2.sum(axis=0)
-    cols = cupy.empty((B * T_out, K * D), dtype=x.dtype)
-    if dW is not None:
-        _C.conv1d_unfold(x, lens, cols, K, mode)
-        _gpu_matmul(dz2.T, cols, dW, accumulate)
-    if dx is not None:
-        cupy.matmul(dz2, W, out=cols)  # the windows' gradients, folded back into dx
-        _C.conv1d_fold(cols, lens, dx, K, mode)

@@ -1,11 +1,12 @@
 """Dense layer y = act(x W^T + b) with bias and activation fused after the GEMM.
 
-CPU: one C++ call (OpenBLAS sgemm + fused epilogue). GPU: the GEMM runs in cuBLAS through
-CuPy and the bias + activation epilogue is fastnlp's CUDA kernel.
+CPU: one C++ call (OpenBLAS sgemm + fused epilogue). GPU (CuPy arrays): ops._gpu.linear, the GEMM
+in cuBLAS through CuPy and fastnlp's CUDA bias + activation epilogue.
 """
 
 from .. import _C
 from .._device import is_gpu
+from . import _gpu
 from ._util import empty, shape_of
 
 
@@ -15,8 +16,7 @@ def linear(x, W, b=None, activation="identity", out=None):
     H, _ = shape_of("linear", "W", W, 2)
     y = empty(x, (B, H)) if out is None else out
     if is_gpu(x):
-        _gpu_matmul(x, W.T, y)
-        _C.bias_act_forward(y, b, activation)
+        _gpu.linear(x, W, b, y, activation)
     else:
         _C.linear_forward(x, W, b, y, activation)
     return y
@@ -37,21 +37,7 @@ def linear_backward(x, W, y, dy, activation="identity", need_dx=True, need_db=Tr
     db = (empty(W, (W.shape[0],)) if db is None else db) if need_db else None
     dx = empty(x, x.shape) if need_dx else None
     if is_gpu(x):
-        dz = empty(dy, dy.shape)
-        _C.bias_act_backward(y, dy, dz, db, activation, accumulate)
-        _gpu_matmul(dz.T, x, dW, accumulate)
-        if need_dx:
-            _gpu_matmul(dz, W, dx)
+        _gpu.linear_backward(x, W, y, dy, activation, dx, dW, db, accumulate)
     else:
         _C.linear_backward(x, W, y, dy, dx, dW, db, activation, accumulate)
     return dx, dW, db
-
-
-def _gpu_matmul(a, b, out, accumulate=False):
-    """out = a @ b (or out += a @ b) in cuBLAS via CuPy."""
-    import cupy
-
-    if accumulate:
-        out += cupy.matmul(a, b)
-    else:
-        cupy.matmul(a, b, out=out)

@@ -1,7 +1,8 @@
 """Recurrences over whole sequences (Goldberg ch. 14-15): Elman (tanh), LSTM and GRU, one direction
 per call, forward and backpropagation through time. CPU: one C++ call each way. GPU (CuPy arrays):
-one cuBLAS product (through CuPy) for all input projections, then per step one for the recurrent
-product and fastnlp's fused gate kernel; BPTT has the same structure backwards.
+ops._gpu.rnn / rnn_backward, one cuBLAS product (through CuPy) for all input projections, then per
+step one for the recurrent product and fastnlp's fused gate kernel; BPTT has the same structure
+backwards.
 
 Weights follow PyTorch's layout and gate order, so torch.nn weights copy over as they are:
 W_ih (G*H, D), W_hh (G*H, H), b_ih / b_hh (G*H) or None, with G = 1 (elman), 4 (lstm: i, f, g, o)
@@ -19,18 +20,17 @@ import numpy as np
 
 from .. import _C
 from .._device import array_module, is_gpu
+from . import _gpu
 from ._util import empty, shape_of
-from .linear import _gpu_matmul
 
 CELLS = ("elman", "lstm", "gru")
-_GATES = {"elman": 1, "rnn": 1, "lstm": 4, "gru": 3}
 
 
 def cell_gates(cell):
-    """G, the number of gate blocks in the weights of a cell."""
-    if cell not in _GATES:
+    """G, the number of gate blocks in the weights of a cell (from C++: ops/rnn.h cell_gates)."""
+    if not isinstance(cell, str):
         raise ValueError(f"rnn: cell must be 'elman', 'lstm' or 'gru', got {cell!r}")
-    return _GATES[cell]
+    return _C.rnn_cell_gates(cell)
 
 
 def rnn_workspace_size(cell, B, T, D, H):
@@ -52,9 +52,10 @@ def rnn(cell, x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=Non
     c_n is the LSTM's final cell state (None for the other cells); ws is the workspace for
     rnn_backward (None unless need_workspace; inference can skip keeping it).
     """
+    G, B, T, D, H = _sizes("rnn", cell, x, W_hh)
     if is_gpu(x):
-        return _rnn_gpu(cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse, need_workspace)
-    _, B, T, D, H = _sizes("rnn", cell, x, W_hh)
+        return _gpu.rnn(cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse, need_workspace,
+                        (G, B, T, D, H))
     out = empty(x, (B, T, H))
     h_n = empty(x, (B, H))
     c_n = empty(x, (B, H)) if cell == "lstm" else None
@@ -74,7 +75,7 @@ def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=
     missing or None one is allocated; db_* only when the matching bias is given); with accumulate
     the gradients are added into them.
     """
-    _, B, T, D, H = _sizes("rnn_backward", cell, x, W_hh)
+    G, B, T, D, H = _sizes("rnn_backward", cell, x, W_hh)
     grads = dict(grads or {})
     if accumulate and any(grads.get(k) is None for k in _needed(b_ih, b_hh)):
         raise ValueError("rnn_backward: accumulate=True needs preallocated grads for "
@@ -86,8 +87,8 @@ def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=
         elif grads.get(name) is None:
             grads[name] = empty(x, shape if shape is not None else like.shape)
     if is_gpu(x):
-        return _rnn_backward_gpu(cell, x, W_ih, W_hh, ws, dout, dh_n, dc_n, b_ih, b_hh, lengths, h0, c0,
-                                 reverse, need_dx, need_dh0, grads, accumulate)
+        return _gpu.rnn_backward(cell, x, W_ih, W_hh, ws, dout, dh_n, dc_n, b_ih, b_hh, lengths, h0, c0,
+                                 reverse, need_dx, need_dh0, grads, accumulate, (G, B, T, D, H))
     dx = empty(x, x.shape) if need_dx else None
     dh0 = empty(x, (B, H)) if need_dh0 else None
     dc0 = empty(x, (B, H)) if need_dh0 and cell == "lstm" else None
@@ -100,137 +101,6 @@ def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=
 
 def _needed(b_ih, b_hh):
     return ["dW_ih", "dW_hh"] + (["db_ih"] if b_ih is not None else []) + (["db_hh"] if b_hh is not None else [])
-
-
-# ---- GPU path -------------------------------------------------------------------------------------
-# The recurrence runs here, each product in cuBLAS through CuPy and each step's gate math in one
-# fastnlp kernel (_C.rnn_step_forward / rnn_step_backward). The workspace has the CPU's layout
-# (rnn_workspace_size elements): cache (B*T, CW) the activated gates | xh (B*T, D + H) [x | the state
-# each step started from], zero past each length | LSTM: cell states (B*T, H).
-
-
-def _gpu_lengths(op, cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0):
-    """Runs the CPU binding's argument checks; returns (lengths on the GPU or None, steps to run)."""
-    import cupy
-
-    if lengths is not None and is_gpu(lengths):
-        lengths = cupy.asnumpy(lengths)
-    lens = _C.rnn_check_args(op, cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0)
-    T = x.shape[1]
-    if lens is None:
-        return None, T
-    return cupy.asarray(lens), int(lens.max())
-
-
-def _ws_views(cell, ws, B, T, D, H):
-    """(cache (B*T, CW), xh (B*T, D + H)) views into the workspace."""
-    BT = B * T
-    CW = 4 * H if cell in ("lstm", "gru") else H
-    return ws[:BT * CW].reshape(BT, CW), ws[BT * CW:BT * (CW + D + H)].reshape(BT, D + H)
-
-
-def _check_state_arg(op, name, a, x, B, H):
-    if a is None:
-        return
-    shape = shape_of(op, name, a, 2)
-    if shape != (B, H):
-        raise ValueError(f"{op}: {name} must have shape ({B}, {H}) (B, H), got {shape}")
-    if a.dtype != x.dtype or not is_gpu(a):
-        raise TypeError(f"{op}: {name} must be a GPU array of dtype {x.dtype} like x, got "
-                        f"{type(a).__name__} of dtype {a.dtype}")
-
-
-def _rnn_gpu(cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse, need_workspace):
-    import cupy
-
-    G, B, T, D, H = _sizes("rnn", cell, x, W_hh)
-    lens, steps = _gpu_lengths("rnn_forward", cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0)
-    BT = B * T
-    x2 = x.reshape(BT, D)
-    proj = cupy.matmul(x2, W_ih.T)  # every step's input projection in one product
-    out = cupy.zeros((B, T, H), dtype=x.dtype)
-    h = cupy.zeros((B, H), dtype=x.dtype) if h0 is None else h0.copy()
-    c = None
-    if cell == "lstm":
-        c = cupy.zeros((B, H), dtype=x.dtype) if c0 is None else c0.copy()
-    ws = None
-    if need_workspace:
-        ws = cupy.zeros((rnn_workspace_size(cell, B, T, D, H),), dtype=x.dtype)
-        _, xh = _ws_views(cell, ws, B, T, D, H)
-        if lens is None:
-            xh[:, :D] = x2
-        else:
-            # x where valid, 0 past each length: the weight gradients multiply these rows by zero
-            # gradients, and 0 * whatever padding held (NaN included) must stay 0.
-            valid = (cupy.arange(T)[None, :] < lens[:, None]).reshape(BT, 1)
-            xh[:, :D] = cupy.where(valid, x2, x.dtype.type(0))
-    rec = cupy.empty((B, G * H), dtype=x.dtype)
-    W_hhT = W_hh.T
-    for s in range(steps):
-        cupy.matmul(h, W_hhT, out=rec)
-        _C.rnn_step_forward(cell, s, reverse, lens, proj, rec, b_ih, b_hh, h, c, out, ws, D)
-    return out, h, c, ws
-
-
-def _rnn_backward_gpu(cell, x, W_ih, W_hh, ws, dout, dh_n, dc_n, b_ih, b_hh, lengths, h0, c0, reverse,
-                      need_dx, need_dh0, grads, accumulate):
-    import cupy
-
-    op = "rnn_backward"
-    G, B, T, D, H = _sizes(op, cell, x, W_hh)
-    lens, steps = _gpu_lengths(op, cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0)
-    n = rnn_workspace_size(cell, B, T, D, H)
-    if ws is None or tuple(ws.shape) != (n,):
-        got = "None" if ws is None else str(tuple(ws.shape))
-        raise ValueError(f"{op}: ws must have shape ({n},) (rnn_workspace_size for these sizes), got {got}")
-    _check_state_arg(op, "dh_n", dh_n, x, B, H)
-    if cell != "lstm" and dc_n is not None:
-        raise ValueError(f"{op}: dc_n and dc0 are only for the LSTM")
-    _check_state_arg(op, "dc_n", dc_n, x, B, H)
-    lstm = cell == "lstm"
-    BT, GH = B * T, G * H
-    GD = 4 * H if cell == "gru" else GH
-    dh = cupy.zeros((B, H), dtype=x.dtype) if dh_n is None else dh_n.copy()
-    dc = None
-    if lstm:
-        dc = cupy.zeros((B, H), dtype=x.dtype) if dc_n is None else dc_n.copy()
-    dG = cupy.zeros((BT, GD), dtype=x.dtype)  # rows past each length stay zero
-    sbuf = cupy.empty((B, GH), dtype=x.dtype)
-    rec = cupy.empty((B, H), dtype=x.dtype)
-    for i, s in enumerate(reversed(range(steps))):
-        _C.rnn_step_backward(cell, s, reverse, lens, ws, c0 if lstm else None, dout, rec if i else None,
-                             dh, dc, dG, sbuf, T, D)
-        cupy.matmul(sbuf, W_hh, out=rec)
-    # Weight gradients over all B*T rows (the padding rows of dG and xh are zero). GRU: dG rows are
-    # [dr, dz, dn, dn * r]; W_ih's gradient takes [dr, dz, dn], W_hh's [dr, dz, dn * r].
-    _, xh = _ws_views(cell, ws, B, T, D, H)
-    xs, hs = xh[:, :D], xh[:, D:]
-    d_in = dG[:, :GH]
-    d_rec = [(slice(0, GH), dG)] if cell != "gru" else [(slice(0, 2 * H), dG[:, :2 * H]),
-                                                        (slice(2 * H, 3 * H), dG[:, 3 * H:])]
-    _gpu_matmul(d_in.T, xs, grads["dW_ih"], accumulate)
-    for sl, part in d_rec:
-        _gpu_matmul(part.T, hs, grads["dW_hh"][sl], accumulate)
-    if grads.get("db_ih") is not None:
-        _column_sums(d_in, grads["db_ih"], accumulate)
-    if grads.get("db_hh") is not None:
-        for sl, part in d_rec:
-            _column_sums(part, grads["db_hh"][sl], accumulate)
-    dx = None
-    if need_dx:
-        dx = empty(x, x.shape)
-        cupy.matmul(d_in, W_ih, out=dx.reshape(BT, D))
-    dh0 = dh + rec if need_dh0 else None  # the direct part plus step 0's recurrent product
-    dc0 = dc if need_dh0 and lstm else None
-    grads.update(dx=dx, dh0=dh0, dc0=dc0)
-    return grads
-
-
-def _column_sums(a, out, accumulate):
-    if accumulate:
-        out += a.sum(axis=0)
-    else:
-        out[...] = a.sum(axis=0)
 
 
 def lstm(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=None, reverse=False,

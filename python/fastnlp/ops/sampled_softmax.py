@@ -2,8 +2,9 @@
 corrected by -log Q (the expected count of each class under the proposal), accidental hits
 removed; output-layer gradients are sparse rows. ``ClassSampler`` draws the samples (alias method).
 
-CPU: one C++ call (OpenBLAS GEMMs + fused middle). GPU: the row gathers and GEMMs run in CuPy
-(cuBLAS) and fastnlp's CUDA kernel does the fused middle (``_C.sampled_softmax_scores``).
+CPU: one C++ call (OpenBLAS GEMMs + fused middle). GPU (CuPy arrays): ops._gpu.sampled_softmax, the
+row gathers and GEMMs in CuPy (cuBLAS) and fastnlp's CUDA kernel for the fused middle
+(``_C.sampled_softmax_scores``).
 """
 
 from collections import namedtuple
@@ -12,6 +13,7 @@ import numpy as np
 
 from .. import _C
 from .._device import array_module, is_gpu
+from . import _gpu
 from ._util import empty, shape_of
 
 SampledSoftmaxResult = namedtuple("SampledSoftmaxResult", "loss dh grad_ids grad_rows grad_bias losses")
@@ -33,7 +35,8 @@ def sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples):
     (K,) = shape_of(op, "samples", samples, 1)
     shape_of(op, "targets", targets, 1)
     if is_gpu(h):
-        return _sampled_softmax_gpu(h, W, b, targets, samples, logq_targets, logq_samples, B, H, V, K)
+        return SampledSoftmaxResult(*_gpu.sampled_softmax(h, W, b, targets, samples, logq_targets,
+                                                           logq_samples, B, H, V, K))
     losses = empty(h, (B,))
     dh = empty(h, (B, H))
     grad_rows = empty(h, (B + K, H))
@@ -41,42 +44,6 @@ def sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples):
     loss = _C.sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples, losses, dh,
                               grad_rows, grad_bias)
     grad_ids = np.concatenate([targets, samples])
-    return SampledSoftmaxResult(loss, dh, grad_ids, grad_rows, grad_bias, losses)
-
-
-def _sampled_softmax_gpu(h, W, b, targets, samples, logq_targets, logq_samples, B, H, V, K):
-    import cupy
-
-    op = "sampled_softmax"
-    for name, a in (("h", h), ("W", W), ("b", b)):
-        if a is not None and a.dtype != cupy.float32:
-            raise TypeError(f"{op}: the CUDA kernels take float32, got {name} as {a.dtype}")
-    # The shapes CuPy would otherwise broadcast or reject with its own words; the bindings check the rest.
-    if W.shape[1] != H:
-        raise ValueError(f"{op}: W must have shape (*, {H}) (V, H) with H from h, got {tuple(W.shape)}")
-    if b is not None and tuple(b.shape) != (V,):
-        raise ValueError(f"{op}: b must have shape ({V},) (V, the rows of W), got {tuple(b.shape)}")
-    if tuple(targets.shape) != (B,):
-        raise ValueError(f"{op}: targets must have shape ({B},) (B, the rows of h), got {tuple(targets.shape)}")
-    # CuPy wraps out-of-range ids in take (no fault); sampled_softmax_scores rejects them below,
-    # before any result is returned.
-    Ws = cupy.take(W, samples, axis=0)  # (K, H)
-    Wt = cupy.take(W, targets, axis=0)  # (B, H)
-    s_samp = cupy.matmul(h, Ws.T)  # (B, K), cuBLAS
-    s_true = cupy.ascontiguousarray(cupy.sum(h * Wt, axis=1))  # (B,)
-    b_true = None if b is None else cupy.take(b, targets)
-    b_samp = None if b is None else cupy.take(b, samples)
-    losses = cupy.empty((B,), cupy.float32)
-    loss = _C.sampled_softmax_scores(s_true, s_samp, b_true, b_samp, targets, samples, logq_targets,
-                                     logq_samples, losses, num_classes=V)
-    # s_true and s_samp now hold the gradients of the mean loss w.r.t. the scores.
-    dh = cupy.matmul(s_samp, Ws)
-    dh += s_true[:, None] * Wt
-    grad_rows = cupy.empty((B + K, H), cupy.float32)
-    grad_rows[:B] = s_true[:, None] * h
-    grad_rows[B:] = cupy.matmul(s_samp.T, h)
-    grad_bias = None if b is None else cupy.concatenate([s_true, s_samp.sum(axis=0)])
-    grad_ids = cupy.concatenate([targets, samples])
     return SampledSoftmaxResult(loss, dh, grad_ids, grad_rows, grad_bias, losses)
 
 
