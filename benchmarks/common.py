@@ -155,6 +155,12 @@ def versions():
             out[mod] = getattr(m, "__version__", "?")
         except Exception:  # an optional peer: absent, or broken on this machine
             out[mod] = None
+    try:  # which build was measured: an installed copy may predate the commit recorded
+        import fastnlp
+
+        out["fastnlp_path"] = os.path.dirname(fastnlp.__file__)
+    except ImportError:
+        pass
     try:
         from threadpoolctl import threadpool_info
 
