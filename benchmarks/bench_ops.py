@@ -116,6 +116,7 @@ def cases(rng, quick):
     scale = 4 if quick else 1
     # ---- activations on 1M elements
     n = 1_000_000 // scale
+    size = f"{n // 10**6}M" if n % 10**6 == 0 else f"{n // 1000}k"
     x = rng.standard_normal(n).astype(F32)
     dy = rng.standard_normal(n).astype(F32)
     out, dx = np.empty_like(x), np.empty_like(x)
@@ -124,7 +125,7 @@ def cases(rng, quick):
         tx, tdy, tout = torch.from_numpy(x), torch.from_numpy(dy), torch.empty(n)
         tleaf = tx.detach().clone().requires_grad_()
     for act in ("sigmoid", "tanh", "hardtanh", "relu"):
-        yield dict(name=f"{act} fwd ({n // 1000}k)", kind="fused",
+        yield dict(name=f"{act} fwd ({size})", kind="fused",
                    fastnlp=lambda a=act: ops.activation(x, a, out=out),
                    numpy=lambda a=act: np_act(x, a, n_out),
                    torch=inference(lambda a=act: t_act(tx, a, out=tout)) if torch else None, check=True)
@@ -139,7 +140,7 @@ def cases(rng, quick):
         def t_fb(a=act):
             return t_grad(t_act(tleaf, a), tleaf, tdy)[0]
 
-        yield dict(name=f"{act} fwd+bwd ({n // 1000}k)", kind="fused", fastnlp=f_fb, numpy=n_fb,
+        yield dict(name=f"{act} fwd+bwd ({size})", kind="fused", fastnlp=f_fb, numpy=n_fb,
                    torch=t_fb if torch else None, check=True)
 
     # ---- linear + activation, x (256, 300) -> 300
@@ -319,6 +320,7 @@ def cases(rng, quick):
     # ---- optimizers: dense on 1M parameters, sparse rows of the embedding above (state mutates in
     # place across calls for every library alike: each call is one step)
     npar = 1_000_000 // scale
+    psize = f"{npar // 10**6}M" if npar % 10**6 == 0 else f"{npar // 1000}k"
     p = rng.standard_normal(npar).astype(F32)
     g = rng.standard_normal(npar).astype(F32) * 1e-3
     acc = np.full(npar, 0.1, F32)
@@ -353,9 +355,9 @@ def cases(rng, quick):
         tacc.addcmul_(gg, gg)
         tp.addcdiv_(gg, tacc.sqrt().add_(eps), value=-lr)
 
-    yield dict(name=f"sgd update ({npar // 1000}k)", kind="fused", fastnlp=lambda: ops.sgd_update(p, g, lr, wd),
+    yield dict(name=f"sgd update ({psize})", kind="fused", fastnlp=lambda: ops.sgd_update(p, g, lr, wd),
                numpy=n_sgd, torch=inference(t_sgd) if torch else None, check=None)
-    yield dict(name=f"adagrad update ({npar // 1000}k)", kind="fused",
+    yield dict(name=f"adagrad update ({psize})", kind="fused",
                fastnlp=lambda: ops.adagrad_update(p, g, acc, lr, eps, wd), numpy=n_adagrad,
                torch=inference(t_adagrad) if torch else None, check=None)
 
