@@ -54,17 +54,22 @@ def np_lstm(x, W_ih, W_hh, b, dout=None):
     XW = (x.reshape(B * T, D) @ W_ih.T + b).reshape(B, T, 4 * H)
     h, c = np.zeros((B, H), F32), np.zeros((B, H), F32)
     out = np.empty((B, T, H), F32)
-    gates, cs, hp = np.empty((B, T, 4 * H), F32), np.empty((B, T + 1, H), F32), np.empty((B, T, H), F32)
-    cs[:, 0] = 0
+    if dout is not None:
+        gates, cs, hp = np.empty((B, T, 4 * H), F32), np.empty((B, T + 1, H), F32), np.empty((B, T, H), F32)
+        cs[:, 0] = 0
+    train = dout is not None  # a forward-only call keeps nothing for a backward
     for t in range(T):
-        hp[:, t] = h
+        if train:
+            hp[:, t] = h
         z = XW[:, t] + h @ W_hh.T
         i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
         c = f * c + i * g
         h = o * np.tanh(c)
-        out[:, t], cs[:, t + 1] = h, c
-        gates[:, t] = np.concatenate([i, f, g, o], 1)
-    if dout is None:
+        out[:, t] = h
+        if train:
+            cs[:, t + 1] = c
+            gates[:, t] = np.concatenate([i, f, g, o], 1)
+    if not train:
         return out
     dZ = np.empty_like(gates)
     dh, dc = np.zeros((B, H), F32), np.zeros((B, H), F32)
@@ -88,18 +93,22 @@ def np_gru(x, W_ih, W_hh, b_ih, b_hh, dout=None):
     XW = (x.reshape(B * T, D) @ W_ih.T + b_ih).reshape(B, T, 3 * H)
     h = np.zeros((B, H), F32)
     out = np.empty((B, T, H), F32)
-    cache = np.empty((B, T, 4 * H), F32)
-    hp = np.empty((B, T, H), F32)
+    train = dout is not None  # a forward-only call keeps nothing for a backward
+    if train:
+        cache = np.empty((B, T, 4 * H), F32)
+        hp = np.empty((B, T, H), F32)
     for t in range(T):
-        hp[:, t] = h
+        if train:
+            hp[:, t] = h
         R = h @ W_hh.T + b_hh
         r = sigmoid(XW[:, t, :H] + R[:, :H])
         z = sigmoid(XW[:, t, H:2 * H] + R[:, H:2 * H])
         n = np.tanh(XW[:, t, 2 * H:] + r * R[:, 2 * H:])
         h = (1 - z) * n + z * h
         out[:, t] = h
-        cache[:, t] = np.concatenate([r, z, n, R[:, 2 * H:]], 1)
-    if dout is None:
+        if train:
+            cache[:, t] = np.concatenate([r, z, n, R[:, 2 * H:]], 1)
+    if not train:
         return out
     dA, dR = np.empty((B, T, 3 * H), F32), np.empty((B, T, 3 * H), F32)
     dh = np.zeros((B, H), F32)
@@ -125,10 +134,10 @@ def np_conv_max(x, W, b, K, dpooled=None):
     cols = np.lib.stride_tricks.sliding_window_view(x, K, axis=1)  # (B, T_out, D, K)
     cols = cols.transpose(0, 1, 3, 2).reshape(B * T_out, K * D)
     z = np.maximum(cols @ W.T + b, 0).reshape(B, T_out, H)
+    if dpooled is None:  # forward only: the max, no argmax kept for a backward
+        return z.max(1)
     arg = z.argmax(1)
     pooled = np.take_along_axis(z, arg[:, None, :], 1)[:, 0]
-    if dpooled is None:
-        return pooled
     g = dpooled * (pooled > 0)
     dz = np.zeros((B, T_out, H), F32)
     np.put_along_axis(dz, arg[:, None, :], g[:, None, :], 1)
