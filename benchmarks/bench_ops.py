@@ -216,7 +216,7 @@ def cases(rng, quick):
     ys = np.empty_like(logits)
     n_e, n_t = np.empty_like(logits), np.empty_like(logits)
     if torch:
-        tl, tt = torch.from_numpy(logits), torch.from_numpy(targets)
+        tl, tt, t_ys = torch.from_numpy(logits), torch.from_numpy(targets), torch.empty(Bs, V)
         ll = tl.detach().clone().requires_grad_()
 
     def np_softmax():
@@ -232,9 +232,9 @@ def cases(rng, quick):
         return n_t
 
     yield dict(name=f"softmax fwd ({Bs}x{V})", kind="fused", fastnlp=lambda: ops.softmax(logits, out=ys),
-               numpy=np_softmax, torch=inference(lambda: torch.softmax(tl, 1)) if torch else None, check=True)
+               numpy=np_softmax, torch=inference(lambda: torch.softmax(tl, 1, out=t_ys)) if torch else None, check=True)
     yield dict(name=f"log_softmax fwd ({Bs}x{V})", kind="fused", fastnlp=lambda: ops.log_softmax(logits, out=ys),
-               numpy=np_log_softmax, torch=inference(lambda: torch.log_softmax(tl, 1)) if torch else None,
+               numpy=np_log_softmax, torch=inference(lambda: torch.log_softmax(tl, 1, out=t_ys)) if torch else None,
                check=True)
     rows_b = np.arange(Bs)
 
@@ -279,11 +279,16 @@ def cases(rng, quick):
         z[:, 0] -= 1
         z /= Bs
         dh = z[:, 1:] @ Ws + z[:, :1] * Wt
-        return loss, dh, z[:, 1:].T @ h, z[:, :1] * h
+        # the sparse output-layer gradient as fastnlp returns it: rows for concat(targets, samples)
+        rows = np.concatenate([z[:, :1] * h, z[:, 1:].T @ h])
+        return loss, dh, rows, np.concatenate([z[:, 0], z[:, 1:].sum(0)])
+
+    def f_sampled():
+        r = ops.sampled_softmax(h, Wo, bo, targets, samples, lq_t, lq_s)
+        return r.loss, r.dh, r.grad_rows, r.grad_bias
 
     yield dict(name=f"sampled softmax fwd+bwd (B={Bs}, H={Hs}, V={V}, K={K})", kind="fused",
-               fastnlp=lambda: ops.sampled_softmax(h, Wo, bo, targets, samples, lq_t, lq_s), numpy=n_sampled,
-               torch=None, check=None)
+               fastnlp=f_sampled, numpy=n_sampled, torch=None, check=True)
 
     # ---- embedding: V=100k, D=300, a batch of 256 x 50 ids (Zipf-like repeats)
     Ve, De, N = 100_000 // scale, 300, 256 * 50 // scale
