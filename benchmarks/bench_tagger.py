@@ -205,11 +205,12 @@ def main(argv=None):
                      "dev_score": score if isinstance(score, str) or score is None else f"{score:.2f}%",
                      "fastnlp_1thread_speedup": None if k == "fastnlp_1" else ratio(t[k], t["fastnlp_1"]),
                      "note": nltk_note if k == "nltk" else None})
+    by_id = {r["id"]: r for r in rows}
     summary = {"tokens": n_tokens, "sentences": len(batch), "tagger_load_rss_mb": round(load_mb, 1),
                "numpy_cache_mb": round(cached.cache_bytes / 2**20, 1), "cache_rows": cached.cache_rows,
                "cached_numpy_agreement": agree,
-               "vs_numpy_same_algorithm": rows[2]["fastnlp_1thread_speedup"],
-               "vs_numpy_plain": rows[3]["fastnlp_1thread_speedup"]}
+               "vs_numpy_same_algorithm": by_id["numpy_cached"]["fastnlp_1thread_speedup"],
+               "vs_numpy_plain": by_id["numpy_plain"]["fastnlp_1thread_speedup"]}
     md = (f"{n_tokens:,} tokens ({len(batch):,} sentences of CoNLL-2000 train) per call; POS accuracy on the "
           f"CoNLL-2000 development split.\n\n"
           + table(rows, [("tagger", "tagger"), ("first layer", "algorithm"), ("threads", "threads"),

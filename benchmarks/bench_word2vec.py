@@ -1,12 +1,11 @@
 """word2vec benchmark: fastnlp against gensim (when importable; not a fastnlp dependency) in the
-same run, on the same corpus file with identical settings, for skip-gram and CBOW.
+same run, on the same corpus file, for skip-gram and CBOW.
 
-Reports per run: training seconds (median of --repeat runs), raw words/s (corpus tokens x epochs
-/ seconds), words per CPU-second (robust on a shared machine), the Google analogies accuracy
-(3CosAdd, restrict_vocab=30000) and the WordSim-353 Spearman rho, both libraries' vectors
-scored by the same fastnlp evaluator on the same word order (gensim orders equal counts
-differently, which would change the 30000-word cut). Writes JSON and a markdown table under
-benchmarks/results/.
+Reports per (model, library): training seconds, raw words/s (corpus tokens x epochs / seconds),
+words per CPU-second (robust on a shared machine), the Google analogies accuracy (3CosAdd,
+restrict_vocab=30000) and the WordSim-353 Spearman rho, both libraries' vectors scored by the
+same fastnlp evaluator on the same word order (gensim orders equal counts differently, which
+would change the 30000-word cut). Writes benchmarks/results/bench_word2vec.{json,md}.
 
 Each library trains at its own defaults for the learning rate (start, end and schedule): the
 benchmark measures what a user of each gets. Every other setting (dim, window, negative, sample,
