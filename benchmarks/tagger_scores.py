@@ -8,7 +8,7 @@ The development sets are the sets each model's best epoch was chosen on (early s
 are optimistic: what a user can expect on unseen text is the test-set column, which this script
 does not measure (the shared data holds no test splits). Those test figures were measured
 separately on the same shipped models and are quoted here with their source, as are SENNA's
-published test-set scores (Collobert et al. 2011, table 4 / NER with gazetteer-free features).
+published test-set scores (Collobert et al. 2011), the figures README has always compared with.
 """
 
 import argparse
