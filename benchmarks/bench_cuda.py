@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_info, write_results  # noqa: E402
+from common import RESULTS, Run, fmt, fmt_x, ratio, stats, table  # noqa: E402
 
 import fastnlp  # noqa: E402
 from fastnlp import _C, ops  # noqa: E402
@@ -186,44 +186,53 @@ def cases(cp, rng, quick):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=20, help="timed calls per implementation per round")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="smaller shapes, for a smoke run")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--quick", action="store_true", help="smaller shapes, 2 rounds: a smoke run")
+    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
 
     run_gpu_benchmark("bench_cuda", cases, args)
 
 
 def run_gpu_benchmark(bench, cases_fn, args, note=""):
-    """Times each (name, fastnlp_fn, cupy_fn) of cases_fn(cupy, rng, quick) with CUDA events and
-    writes benchmarks/results/<bench>.{json,md}; shared by the GPU benchmarks."""
+    """Times each (name, fastnlp_fn, cupy_fn) of cases_fn(cupy, rng, quick) with CUDA events, the
+    two taking turns over args.rounds rounds (each round's figure: the median of args.repeat calls),
+    and writes benchmarks/results/<bench>.{json,md}; shared by the GPU benchmarks."""
+    if args.quick:
+        args.rounds = min(args.rounds, 2)
     if not fastnlp.cuda_available():
         sys.exit(f"{bench}: needs fastnlp built with CUDA, a GPU and CuPy (fastnlp.cuda_available() is False)")
     import cupy as cp
 
     gpu_name = _C.cuda_device_name()
+    run = Run(bench, args, threads="n/a (GPU)", quick=args.quick, gpu=gpu_name,
+              cuda_runtime=cp.cuda.runtime.runtimeGetVersion())
     rng = np.random.default_rng(0)
     rows = []
     for name, f_fast, f_cupy in cases_fn(cp, rng, args.quick):
-        t_fast = gpu_median_ms(f_fast, args.warmup, args.repeat)
-        t_cupy = gpu_median_ms(f_cupy, args.warmup, args.repeat)
-        row = {"op": name, "fastnlp_ms": t_fast, "cupy_ms": t_cupy, "speedup_vs_cupy": t_cupy / t_fast}
+        per = {"fastnlp": [], "cupy": []}
+        for _ in range(args.rounds):
+            per["fastnlp"].append(gpu_median_ms(f_fast, args.warmup, args.repeat))
+            per["cupy"].append(gpu_median_ms(f_cupy, args.warmup, args.repeat))
+        t_fast, t_cupy = stats(per["fastnlp"]), stats(per["cupy"])
+        row = {"op": name, "fastnlp_ms": t_fast, "cupy_ms": t_cupy, "speedup_vs_cupy": ratio(t_cupy, t_fast)}
         rows.append(row)
-        print(f"{name:60s} fastnlp {t_fast:8.4f} ms  cupy {t_cupy:8.4f} ms  x{row['speedup_vs_cupy']:.2f}",
+        print(f"{name:60s} fastnlp {fmt(t_fast)} ms  cupy {fmt(t_cupy)} ms  {fmt_x(row['speedup_vs_cupy'])}",
               flush=True)
-    speedups = [r["speedup_vs_cupy"] for r in rows]
+    speedups = [r["speedup_vs_cupy"]["median"] for r in rows]
     summary = {"median_speedup_vs_cupy": statistics.median(speedups), "min_speedup_vs_cupy": min(speedups)}
-    meta = {"machine": machine_info(), "gpu": gpu_name, "cupy": cp.__version__,
-            "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(), "numpy": np.__version__,
-            "quick": args.quick, "repeat": args.repeat, "warmup": args.warmup, "summary": summary,
-            "threads": "n/a (GPU)",
-            "note": f"GPU: {gpu_name}; CUDA-event medians of {args.repeat} calls after {args.warmup} "
-                    f"warm-up; {note}median speedup vs CuPy x{summary['median_speedup_vs_cupy']:.2f}"}
-    text = write_results(bench + ("_quick" if args.quick else ""), rows,
-                         ["op", "fastnlp_ms", "cupy_ms", "speedup_vs_cupy"], meta, args.out)
+    md = (f"GPU: {gpu_name}. Median speedup over CuPy: **{summary['median_speedup_vs_cupy']:.2f}x** "
+          f"(lowest {summary['min_speedup_vs_cupy']:.2f}x).\n\n"
+          + table(rows, [("op", "op"), ("fastnlp ms", "fastnlp_ms"), ("CuPy ms", "cupy_ms"),
+                         ("vs CuPy", lambda r: fmt_x(r["speedup_vs_cupy"]))])
+          + f"\n\nCUDA-event times in ms: median over {args.rounds} interleaved rounds (lowest-highest round) of "
+            f"the median of {args.repeat} calls after {args.warmup} warm-up calls; {note}")
+    text = run.write(rows, md, out_dir=args.out or RESULTS, summary=summary)
     print()
     print(text)
+
 
 if __name__ == "__main__":
     main()

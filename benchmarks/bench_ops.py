@@ -1,8 +1,22 @@
-"""Times each fastnlp kernel (forward, and forward+backward) against the same computation
-written in NumPy, and against PyTorch CPU when torch is importable (not a dependency), on shapes
-typical of NLP models. Writes benchmarks/results/bench_ops.{json,md}.
+"""Times each fastnlp kernel (forward, and forward+backward) against the same computation in NumPy
+and in PyTorch CPU (when torch is importable; it is not a dependency), on shapes typical of NLP
+models. Writes benchmarks/results/bench_ops.{json,md}.
 
-    python benchmarks/bench_ops.py [--threads 2] [--repeat 15] [--quick]
+    python benchmarks/bench_ops.py [--threads 1,2] [--rounds 5] [--repeat 10] [--quick]
+
+Fairness rules the peers are held to:
+- every library gets the same thread count (fastnlp's pool and BLAS, torch's intra-op pool, NumPy's
+  BLAS through threadpoolctl). NumPy's elementwise ufuncs cannot use more than one thread, so the
+  whole table is measured at 1 thread (everyone on one core: the like-for-like comparison) and at
+  the machine's core count (what a user gets by default);
+- each peer at its best idiom: NumPy with preallocated outputs (out=) and in-place updates,
+  scatter-adds by sort + np.add.reduceat (not np.add.at), rows by np.take; torch with out= where
+  it has one, forward-only cases under torch.inference_mode() (no autograd graph), backward
+  through torch.autograd.grad on leaf tensors made once (nothing copied inside the timed call);
+- the implementations take turns (interleaved rounds); each figure is the median over rounds of
+  the per-round median, with the lowest and highest round in parentheses. A speedup is
+  peer time / fastnlp time computed per round.
+Every peer's result is checked against fastnlp's before timing.
 """
 
 import argparse
@@ -12,8 +26,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_info, median_time, set_threads, write_results  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import RESULTS, Run, fmt, fmt_x, interleaved, ratio, scaled, set_threads, table  # noqa: E402
 
 from fastnlp import ops  # noqa: E402
 
@@ -25,62 +39,109 @@ except ImportError:  # torch is an optional peer
 F32 = np.float32
 
 
-def np_act(z, act):
+# ---- NumPy peers, at their best idiom -------------------------------------------------------------
+
+def np_act(x, act, out):
     if act == "sigmoid":
-        return 1 / (1 + np.exp(-z))
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        out += 1
+        return np.reciprocal(out, out=out)
     if act == "tanh":
-        return np.tanh(z)
+        return np.tanh(x, out=out)
     if act == "relu":
-        return np.maximum(z, 0)
+        return np.maximum(x, 0, out=out)
     if act == "hardtanh":
-        return np.clip(z, -1, 1)
-    return z
+        return np.clip(x, -1, 1, out=out)
+    raise ValueError(act)
 
 
-def np_dact(y, dy, act):
+def np_dact(y, dy, act, out, tmp, mask):
+    if act == "sigmoid":  # dy * y * (1 - y)
+        np.subtract(1, y, out=tmp)
+        tmp *= y
+        return np.multiply(tmp, dy, out=out)
+    if act == "tanh":  # dy * (1 - y^2)
+        np.multiply(y, y, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        return np.multiply(tmp, dy, out=out)
+    if act == "relu":
+        np.greater(y, 0, out=mask)
+        return np.multiply(dy, mask, out=out)
+    if act == "hardtanh":  # |y| < 1
+        np.abs(y, out=tmp)
+        np.less(tmp, 1, out=mask)
+        return np.multiply(dy, mask, out=out)
+    raise ValueError(act)
+
+
+def np_segment_sum(ids, rows):
+    """(unique ids ascending, summed rows): stable sort, then one np.add.reduceat over the runs."""
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    return s[starts], np.add.reduceat(rows[order], starts, axis=0)
+
+
+def t_act(z, act, out=None):
     if act == "sigmoid":
-        return dy * y * (1 - y)
+        return torch.sigmoid(z, out=out) if out is not None else torch.sigmoid(z)
     if act == "tanh":
-        return dy * (1 - y * y)
+        return torch.tanh(z, out=out) if out is not None else torch.tanh(z)
     if act == "relu":
-        return dy * (y > 0)
+        return torch.clamp(z, min=0, out=out) if out is not None else torch.relu(z)
     if act == "hardtanh":
-        return dy * ((y > -1) & (y < 1))
-    return dy
+        return torch.clamp(z, -1, 1, out=out) if out is not None else torch.nn.functional.hardtanh(z)
+    raise ValueError(act)
 
 
-def t_act(z, act):
-    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-            "hardtanh": torch.nn.functional.hardtanh}[act](z)
+def t_grad(outputs, inputs, grad=None):
+    """torch's backward for a user who wants gradients, not .grad accumulation."""
+    return torch.autograd.grad(outputs, inputs, grad)
 
+
+def inference(fn):
+    def run():
+        with torch.inference_mode():
+            return fn()
+    return run
+
+
+# ---- cases ------------------------------------------------------------------------------------
 
 def cases(rng, quick):
-    """Yields (name, kind, fastnlp_fn, numpy_fn, torch_fn or None). kind: 'fused' or 'gemm'."""
+    """Yields dicts: name, kind ('fused' or 'gemm'), fastnlp, numpy, torch (or None), and check:
+    None, or a pair of callables mapping the outputs of fastnlp and numpy (and torch) calls to arrays
+    that must agree."""
     scale = 4 if quick else 1
     # ---- activations on 1M elements
     n = 1_000_000 // scale
+    size = f"{n // 10**6}M" if n % 10**6 == 0 else f"{n // 1000}k"
     x = rng.standard_normal(n).astype(F32)
     dy = rng.standard_normal(n).astype(F32)
+    out, dx = np.empty_like(x), np.empty_like(x)
+    n_out, n_dx, n_tmp, n_mask = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty(n, bool)
+    if torch:
+        tx, tdy, tout = torch.from_numpy(x), torch.from_numpy(dy), torch.empty(n)
+        tleaf = tx.detach().clone().requires_grad_()
     for act in ("sigmoid", "tanh", "hardtanh", "relu"):
-        out = np.empty_like(x)
-        dx = np.empty_like(x)
-        tx = torch.from_numpy(x) if torch else None
-        yield (f"{act} fwd (1M)", "fused", lambda a=act: ops.activation(x, a, out=out),
-               lambda a=act: np_act(x, a), (lambda a=act: t_act(tx, a)) if torch else None)
+        yield dict(name=f"{act} fwd ({size})", kind="fused",
+                   fastnlp=lambda a=act: ops.activation(x, a, out=out),
+                   numpy=lambda a=act: np_act(x, a, n_out),
+                   torch=inference(lambda a=act: t_act(tx, a, out=tout)) if torch else None, check=True)
 
         def f_fb(a=act):
             ops.activation(x, a, out=out)
-            ops.activation_backward(out, dy, a, out=dx)
+            return ops.activation_backward(out, dy, a, out=dx)
 
         def n_fb(a=act):
-            y = np_act(x, a)
-            return np_dact(y, dy, a)
+            return np_dact(np_act(x, a, n_out), dy, a, n_dx, n_tmp, n_mask)
 
         def t_fb(a=act):
-            xx = tx.clone().requires_grad_()
-            t_act(xx, a).backward(torch.from_numpy(dy))
+            return t_grad(t_act(tleaf, a), tleaf, tdy)[0]
 
-        yield (f"{act} fwd+bwd (1M)", "fused", f_fb, n_fb, t_fb if torch else None)
+        yield dict(name=f"{act} fwd+bwd ({size})", kind="fused", fastnlp=f_fb, numpy=n_fb,
+                   torch=t_fb if torch else None, check=True)
 
     # ---- linear + activation, x (256, 300) -> 300
     B, D, H = 256, 300, 300
@@ -88,80 +149,110 @@ def cases(rng, quick):
     W = (rng.standard_normal((H, D)) * 0.05).astype(F32)
     b = (rng.standard_normal(H) * 0.1).astype(F32)
     dyl = rng.standard_normal((B, H)).astype(F32)
-    yl = np.empty((B, H), F32)
+    yl, n_yl = np.empty((B, H), F32), np.empty((B, H), F32)
+    n_dz, n_tmp2, n_mask2 = np.empty((B, H), F32), np.empty((B, H), F32), np.empty((B, H), bool)
+    n_dxl, n_dW, n_db = np.empty((B, D), F32), np.empty((H, D), F32), np.empty(H, F32)
     if torch:
         txl, tW, tb, tdyl = (torch.from_numpy(v) for v in (xl, W, b, dyl))
-    for act in ("tanh", "relu", "hardtanh", "sigmoid"):
-        yield (f"linear+{act} fwd (256x300->300)", "fused",
-               lambda a=act: ops.linear(xl, W, b, a, out=yl),
-               lambda a=act: np_act(xl @ W.T + b, a),
-               (lambda a=act: t_act(torch.nn.functional.linear(txl, tW, tb), a)) if torch else None)
+        lx, lW, lb = (v.detach().clone().requires_grad_() for v in (txl, tW, tb))
+        t_yl = torch.empty(B, H)
+    dW, db = np.empty_like(W), np.empty_like(b)
 
-        dW = np.empty_like(W)
-        db = np.empty_like(b)
+    def n_linear(a):
+        np.matmul(xl, W.T, out=n_yl)
+        np.add(n_yl, b, out=n_yl)
+        return np_act(n_yl, a, n_yl)
+
+    for act in ("tanh", "relu", "hardtanh", "sigmoid"):
+        def t_lin(a=act):
+            torch.addmm(tb, txl, tW.t(), out=t_yl)
+            return t_act(t_yl, a, out=t_yl)
+
+        yield dict(name=f"linear+{act} fwd ({B}x{D}->{H})", kind="fused",
+                   fastnlp=lambda a=act: ops.linear(xl, W, b, a, out=yl), numpy=lambda a=act: n_linear(a),
+                   torch=inference(t_lin) if torch else None, check=True)
 
         def f_fb(a=act):
             ops.linear(xl, W, b, a, out=yl)
-            ops.linear_backward(xl, W, yl, dyl, a, dW=dW, db=db)
+            return ops.linear_backward(xl, W, yl, dyl, a, dW=dW, db=db)
 
         def n_fb(a=act):
-            y = np_act(xl @ W.T + b, a)
-            dz = np_dact(y, dyl, a)
-            return dz @ W, dz.T @ xl, dz.sum(0)
+            y = n_linear(a)
+            dz = np_dact(y, dyl, a, n_dz, n_tmp2, n_mask2)
+            np.matmul(dz, W, out=n_dxl)
+            np.matmul(dz.T, xl, out=n_dW)
+            np.sum(dz, axis=0, out=n_db)
+            return n_dxl, n_dW, n_db
 
         def t_fb(a=act):
-            xx = txl.clone().requires_grad_()
-            ww = tW.clone().requires_grad_()
-            bb = tb.clone().requires_grad_()
-            t_act(torch.nn.functional.linear(xx, ww, bb), a).backward(tdyl)
+            y = t_act(torch.nn.functional.linear(lx, lW, lb), a)
+            return t_grad(y, (lx, lW, lb), tdyl)
 
-        yield (f"linear+{act} fwd+bwd (256x300->300)", "fused", f_fb, n_fb, t_fb if torch else None)
+        yield dict(name=f"linear+{act} fwd+bwd ({B}x{D}->{H})", kind="fused", fastnlp=f_fb, numpy=n_fb,
+                   torch=t_fb if torch else None, check=True)
 
     # ---- GEMM-bound: a big identity linear, where the epilogue is negligible
     Bg, Dg, Hg = (1024, 1024, 1024) if not quick else (256, 512, 512)
     xg = rng.standard_normal((Bg, Dg)).astype(F32)
     Wg = rng.standard_normal((Hg, Dg)).astype(F32)
     bg = rng.standard_normal(Hg).astype(F32)
-    yg = np.empty((Bg, Hg), F32)
-    tg = (torch.from_numpy(xg), torch.from_numpy(Wg), torch.from_numpy(bg)) if torch else None
-    yield (f"linear fwd ({Bg}x{Dg}->{Hg})", "gemm", lambda: ops.linear(xg, Wg, bg, out=yg),
-           lambda: xg @ Wg.T + bg, (lambda: torch.nn.functional.linear(*tg)) if torch else None)
+    yg, n_yg = np.empty((Bg, Hg), F32), np.empty((Bg, Hg), F32)
+    if torch:
+        txg, tWg, tbg, t_yg = torch.from_numpy(xg), torch.from_numpy(Wg), torch.from_numpy(bg), torch.empty(Bg, Hg)
+
+    def n_gemm():
+        np.matmul(xg, Wg.T, out=n_yg)
+        np.add(n_yg, bg, out=n_yg)
+        return n_yg
+
+    yield dict(name=f"linear fwd ({Bg}x{Dg}->{Hg})", kind="gemm", fastnlp=lambda: ops.linear(xg, Wg, bg, out=yg),
+               numpy=n_gemm, torch=inference(lambda: torch.addmm(tbg, txg, tWg.t(), out=t_yg)) if torch else None,
+               check=True)
 
     # ---- softmax family over 50,000 classes for 128 rows
     Bs, V = 128, 50_000 // scale
     logits = (rng.standard_normal((Bs, V)) * 3).astype(F32)
     targets = rng.integers(0, V, Bs).astype(np.int64)
     ys = np.empty_like(logits)
-    tl = torch.from_numpy(logits) if torch else None
-    tt = torch.from_numpy(targets) if torch else None
+    n_e, n_t = np.empty_like(logits), np.empty_like(logits)
+    if torch:
+        tl, tt, t_ys = torch.from_numpy(logits), torch.from_numpy(targets), torch.empty(Bs, V)
+        ll = tl.detach().clone().requires_grad_()
 
-    def np_softmax(z):
-        e = np.exp(z - z.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+    def np_softmax():
+        np.subtract(logits, logits.max(1, keepdims=True), out=n_e)
+        np.exp(n_e, out=n_e)
+        np.divide(n_e, n_e.sum(1, keepdims=True), out=n_e)
+        return n_e
 
-    def np_log_softmax(z):
-        m = z - z.max(1, keepdims=True)
-        return m - np.log(np.exp(m).sum(1, keepdims=True))
+    def np_log_softmax():
+        np.subtract(logits, logits.max(1, keepdims=True), out=n_t)
+        np.exp(n_t, out=n_e)
+        np.subtract(n_t, np.log(n_e.sum(1, keepdims=True)), out=n_t)
+        return n_t
 
-    yield (f"softmax fwd ({Bs}x{V})", "fused", lambda: ops.softmax(logits, out=ys),
-           lambda: np_softmax(logits), (lambda: torch.softmax(tl, 1)) if torch else None)
-    yield (f"log_softmax fwd ({Bs}x{V})", "fused", lambda: ops.log_softmax(logits, out=ys),
-           lambda: np_log_softmax(logits), (lambda: torch.log_softmax(tl, 1)) if torch else None)
+    yield dict(name=f"softmax fwd ({Bs}x{V})", kind="fused", fastnlp=lambda: ops.softmax(logits, out=ys),
+               numpy=np_softmax, torch=inference(lambda: torch.softmax(tl, 1, out=t_ys)) if torch else None, check=True)
+    yield dict(name=f"log_softmax fwd ({Bs}x{V})", kind="fused", fastnlp=lambda: ops.log_softmax(logits, out=ys),
+               numpy=np_log_softmax, torch=inference(lambda: torch.log_softmax(tl, 1, out=t_ys)) if torch else None,
+               check=True)
+    rows_b = np.arange(Bs)
 
     def n_ce():
-        ls = np_log_softmax(logits)
-        loss = -ls[np.arange(Bs), targets].mean()
-        g = np.exp(ls)
-        g[np.arange(Bs), targets] -= 1
-        return loss, g / Bs
+        ls = np_log_softmax()
+        loss = -ls[rows_b, targets].mean()
+        np.exp(ls, out=n_e)
+        n_e[rows_b, targets] -= 1
+        np.divide(n_e, Bs, out=n_e)
+        return n_e
 
     def t_ce():
-        z = tl.clone().requires_grad_()
-        torch.nn.functional.cross_entropy(z, tt).backward()
+        return t_grad(torch.nn.functional.cross_entropy(ll, tt), ll)[0]
 
     dlog = np.empty_like(logits)
-    yield (f"softmax+cross-entropy fwd+bwd ({Bs}x{V})", "fused",
-           lambda: ops.softmax_cross_entropy(logits, targets, grad_out=dlog), n_ce, t_ce if torch else None)
+    yield dict(name=f"softmax+cross-entropy fwd+bwd ({Bs}x{V})", kind="fused",
+               fastnlp=lambda: ops.softmax_cross_entropy(logits, targets, grad_out=dlog)[1], numpy=n_ce,
+               torch=t_ce if torch else None, check=True)
 
     # ---- sampled softmax: B=128, H=300, V=50k, K=512
     Hs, K = 300, 512
@@ -171,111 +262,229 @@ def cases(rng, quick):
     samples = rng.integers(0, V, K).astype(np.int64)
     lq_t = np.full(Bs, np.log(K / V), F32)
     lq_s = np.full(K, np.log(K / V), F32)
+    hit = samples[None, :] == targets[:, None]
 
     def n_sampled():
-        Ws = Wo[samples]
-        s = h @ Ws.T + bo[samples] - lq_s
-        st = np.einsum("bh,bh->b", h, Wo[targets]) + bo[targets] - lq_t
-        s[samples[None, :] == targets[:, None]] = -np.inf
-        z = np.concatenate([st[:, None], s], 1)
-        p = np_softmax(z)
-        loss = -np.log(p[:, 0]).mean()
-        p[:, 0] -= 1
-        p /= Bs
-        dh = p[:, 1:] @ Ws + p[:, :1] * Wo[targets]
-        return loss, dh, p[:, 1:].T @ h, p[:, :1] * h
+        Ws = np.take(Wo, samples, axis=0)
+        Wt = np.take(Wo, targets, axis=0)
+        z = np.empty((Bs, K + 1), F32)
+        np.matmul(h, Ws.T, out=z[:, 1:])
+        z[:, 1:] += bo[samples] - lq_s
+        z[:, 0] = np.einsum("bh,bh->b", h, Wt) + bo[targets] - lq_t
+        z[:, 1:][hit] = -np.inf
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(1, keepdims=True)
+        loss = -np.log(z[:, 0]).mean()
+        z[:, 0] -= 1
+        z /= Bs
+        dh = z[:, 1:] @ Ws + z[:, :1] * Wt
+        # the sparse output-layer gradient as fastnlp returns it: rows for concat(targets, samples)
+        rows = np.concatenate([z[:, :1] * h, z[:, 1:].T @ h])
+        return loss, dh, rows, np.concatenate([z[:, 0], z[:, 1:].sum(0)])
 
-    yield (f"sampled softmax fwd+bwd (B={Bs}, H={Hs}, V={V}, K={K})", "fused",
-           lambda: ops.sampled_softmax(h, Wo, bo, targets, samples, lq_t, lq_s), n_sampled, None)
+    def f_sampled():
+        r = ops.sampled_softmax(h, Wo, bo, targets, samples, lq_t, lq_s)
+        return r.loss, r.dh, r.grad_rows, r.grad_bias
+
+    yield dict(name=f"sampled softmax fwd+bwd (B={Bs}, H={Hs}, V={V}, K={K})", kind="fused",
+               fastnlp=f_sampled, numpy=n_sampled, torch=None, check=True)
 
     # ---- embedding: V=100k, D=300, a batch of 256 x 50 ids (Zipf-like repeats)
     Ve, De, N = 100_000 // scale, 300, 256 * 50 // scale
     E = rng.standard_normal((Ve, De)).astype(F32)
     ids = np.minimum(rng.zipf(1.2, N) - 1, Ve - 1).astype(np.int64)
     dye = rng.standard_normal((N, De)).astype(F32)
-    oute = np.empty((N, De), F32)
-    dE = np.zeros_like(E)
-    te, tids = (torch.from_numpy(E), torch.from_numpy(ids)) if torch else (None, None)
-    yield (f"embedding fwd (N={N}, D={De})", "fused", lambda: ops.embedding(E, ids, out=oute),
-           lambda: E[ids], (lambda: torch.nn.functional.embedding(tids, te)) if torch else None)
+    oute, n_oute = np.empty((N, De), F32), np.empty((N, De), F32)
+    dE, n_dE = np.zeros_like(E), np.zeros_like(E)
+    if torch:
+        tE, tids, tdye, t_oute, t_dE = (torch.from_numpy(E), torch.from_numpy(ids), torch.from_numpy(dye),
+                                        torch.empty(N, De), torch.zeros(Ve, De))
+    yield dict(name=f"embedding fwd (N={N}, D={De})", kind="fused", fastnlp=lambda: ops.embedding(E, ids, out=oute),
+               numpy=lambda: np.take(E, ids, axis=0, out=n_oute),
+               torch=inference(lambda: torch.index_select(tE, 0, tids, out=t_oute)) if torch else None, check=True)
 
-    def n_emb_sparse():
-        u, inv = np.unique(ids, return_inverse=True)
-        rows = np.zeros((u.size, De), F32)
-        np.add.at(rows, inv, dye)
-        return u, rows
+    def t_sparse():  # torch's sparse gradient of an embedding, with its repeated rows summed
+        return torch.sparse_coo_tensor(tids[None], tdye, (Ve, De)).coalesce()
 
-    yield (f"embedding bwd sparse (N={N}, D={De})", "fused", lambda: ops.embedding_backward_sparse(ids, dye),
-           n_emb_sparse, None)
-    yield (f"embedding bwd dense scatter-add (N={N}, V={Ve}, D={De})", "fused",
-           lambda: ops.embedding_backward(ids, dye, dE), lambda: np.add.at(dE, ids, dye), None)
+    yield dict(name=f"embedding bwd sparse (N={N}, D={De})", kind="fused",
+               fastnlp=lambda: ops.embedding_backward_sparse(ids, dye), numpy=lambda: np_segment_sum(ids, dye),
+               torch=inference(t_sparse) if torch else None, check="sparse")
 
-    # ---- optimizers: dense on 1M parameters, sparse rows of the embedding above
+    def n_dense():
+        u, rows = np_segment_sum(ids, dye)
+        n_dE[u] += rows
+        return n_dE
+
+    # Every library accumulates into its own dW across calls (not zeroed): the check compares each
+    # one's first call, from zero.
+    yield dict(name=f"embedding bwd dense scatter-add (N={N}, V={Ve}, D={De})", kind="fused",
+               fastnlp=lambda: ops.embedding_backward(ids, dye, dE), numpy=n_dense,
+               torch=inference(lambda: t_dE.index_add_(0, tids, tdye)) if torch else None, check=True)
+
+    # ---- optimizers: dense on 1M parameters, sparse rows of the embedding above (state mutates in
+    # place across calls for every library alike: each call is one step)
     npar = 1_000_000 // scale
+    psize = f"{npar // 10**6}M" if npar % 10**6 == 0 else f"{npar // 1000}k"
     p = rng.standard_normal(npar).astype(F32)
     g = rng.standard_normal(npar).astype(F32) * 1e-3
     acc = np.full(npar, 0.1, F32)
+    n_p, n_acc = p.copy(), acc.copy()
+    t1, t2 = np.empty_like(p), np.empty_like(p)
     lr, eps, wd = 1e-4, 1e-8, 1e-6
+    if torch:
+        tp, tg, tacc = torch.from_numpy(p.copy()), torch.from_numpy(g), torch.from_numpy(acc.copy())
 
-    def n_sgd():
-        p[...] -= lr * (g + wd * p)
+    def n_sgd():  # p -= lr * (g + wd * p)
+        np.multiply(n_p, wd, out=t1)
+        np.add(t1, g, out=t1)
+        np.multiply(t1, lr, out=t1)
+        np.subtract(n_p, t1, out=n_p)
 
     def n_adagrad():
-        gg = g + wd * p
-        acc[...] += gg * gg
-        p[...] -= lr * gg / (np.sqrt(acc) + eps)
+        np.multiply(n_p, wd, out=t1)
+        np.add(t1, g, out=t1)
+        np.multiply(t1, t1, out=t2)
+        np.add(n_acc, t2, out=n_acc)
+        np.sqrt(n_acc, out=t2)
+        np.add(t2, eps, out=t2)
+        np.divide(t1, t2, out=t1)
+        np.multiply(t1, lr, out=t1)
+        np.subtract(n_p, t1, out=n_p)
 
-    yield ("sgd update (1M)", "fused", lambda: ops.sgd_update(p, g, lr, wd), n_sgd, None)
-    yield ("adagrad update (1M)", "fused", lambda: ops.adagrad_update(p, g, acc, lr, eps, wd), n_adagrad, None)
+    def t_sgd():
+        tp.mul_(1 - lr * wd).add_(tg, alpha=-lr)
+
+    def t_adagrad():  # torch.optim.Adagrad's single-tensor step, written out
+        gg = tg.add(tp, alpha=wd)
+        tacc.addcmul_(gg, gg)
+        tp.addcdiv_(gg, tacc.sqrt().add_(eps), value=-lr)
+
+    yield dict(name=f"sgd update ({psize})", kind="fused", fastnlp=lambda: ops.sgd_update(p, g, lr, wd),
+               numpy=n_sgd, torch=inference(t_sgd) if torch else None, check=None)
+    yield dict(name=f"adagrad update ({psize})", kind="fused",
+               fastnlp=lambda: ops.adagrad_update(p, g, acc, lr, eps, wd), numpy=n_adagrad,
+               torch=inference(t_adagrad) if torch else None, check=None)
 
     accE = np.full_like(E, 0.1)
+    n_E, n_accE = E.copy(), accE.copy()
 
     def n_adagrad_sparse():
-        u, inv = np.unique(ids, return_inverse=True)
-        rows = np.zeros((u.size, De), F32)
-        np.add.at(rows, inv, dye)
-        gg = rows + wd * E[u]
-        accE[u] += gg * gg
-        E[u] -= lr * gg / (np.sqrt(accE[u]) + eps)
+        u, rows = np_segment_sum(ids, dye)
+        rows += wd * n_E[u]
+        a = n_accE[u]
+        a += rows * rows
+        n_accE[u] = a
+        n_E[u] -= lr * rows / (np.sqrt(a) + eps)
 
-    yield (f"adagrad sparse rows (N={N}, D={De})", "fused",
-           lambda: ops.adagrad_update_sparse(E, accE, ids, dye, lr, eps, wd), n_adagrad_sparse, None)
+    yield dict(name=f"adagrad sparse rows (N={N}, D={De})", kind="fused",
+               fastnlp=lambda: ops.adagrad_update_sparse(E, accE, ids, dye, lr, eps, wd), numpy=n_adagrad_sparse,
+               torch=None, check=None)
+
+
+def _arrays(v):
+    if torch is not None and isinstance(v, torch.Tensor):
+        if v.is_sparse:
+            return [v.indices()[0].numpy(), v.values().numpy()]
+        return [v.detach().numpy()]
+    if isinstance(v, (tuple, list)):
+        return [a for x in v if x is not None for a in _arrays(x)]
+    return [np.asarray(v)]
+
+
+def check(case):
+    """The peers compute what fastnlp computes (relative to the output's scale)."""
+    if not case["check"]:
+        return
+    ref = _arrays(case["fastnlp"]())
+    for peer in ("numpy", "torch"):
+        if case[peer] is None:
+            continue
+        got = _arrays(case[peer]())
+        assert len(got) == len(ref), (case["name"], peer, len(got), len(ref))
+        for a, r in zip(got, ref):
+            r = np.asarray(r)
+            tol = 1e-4 * max(1.0, float(np.abs(r).max()))
+            np.testing.assert_allclose(np.asarray(a, r.dtype), r, rtol=1e-3, atol=tol,
+                                       err_msg=f"{case['name']}: {peer} disagrees with fastnlp")
+
+
+def markdown(rows, thread_counts, rounds):
+    parts = []
+    for th in thread_counts:
+        sub = [r for r in rows if r["threads"] == th]
+        s = summarize(sub)
+        head = (f"**{th} thread{'s' if th > 1 else ''}** for every library: median speedup over the fused ops "
+                f"**{s['median_fused_speedup_vs_numpy']:.2f}x NumPy**")
+        if s["median_fused_speedup_vs_torch"] is not None:
+            head += f", **{s['median_fused_speedup_vs_torch']:.2f}x PyTorch** (ops torch has)"
+        if s["gemm_ratio_vs_numpy"] is not None:
+            head += f"; the GEMM-bound linear runs at {s['gemm_ratio_vs_numpy']:.2f}x NumPy's own BLAS"
+        parts.append(head + ".")
+        if s["not_ahead"]:
+            parts.append("Under 1.2x NumPy here: " + "; ".join(f"{n} ({v:.2f}x)" for n, v in s["not_ahead"]) + ".")
+        parts.append("")
+        parts.append(table(sub, [("op", "op"), ("fastnlp ms", "fastnlp_ms"), ("NumPy ms", "numpy_ms"),
+                                 ("vs NumPy", lambda r: fmt_x(r["speedup_vs_numpy"])),
+                                 ("PyTorch ms", "torch_ms"),
+                                 ("vs PyTorch", lambda r: fmt_x(r["speedup_vs_torch"]))]))
+        parts.append("")
+    parts.append(f"Times in ms: median over {rounds} interleaved rounds (lowest-highest round). "
+                 "Speedup = peer time / fastnlp time, per round.")
+    return "\n".join(parts)
+
+
+def summarize(rows):
+    fused = [r for r in rows if r["kind"] == "fused"]
+    gemm = [r for r in rows if r["kind"] == "gemm"]
+    tv = [r["speedup_vs_torch"]["median"] for r in fused if r["speedup_vs_torch"]]
+    return {"median_fused_speedup_vs_numpy": statistics.median(r["speedup_vs_numpy"]["median"] for r in fused),
+            "median_fused_speedup_vs_torch": statistics.median(tv) if tv else None,
+            "gemm_ratio_vs_numpy": min(r["speedup_vs_numpy"]["median"] for r in gemm) if gemm else None,
+            "not_ahead": [(r["op"], r["speedup_vs_numpy"]["median"]) for r in fused
+                          if r["speedup_vs_numpy"]["median"] < 1.2]}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--quick", action="store_true", help="smaller shapes, for a smoke run")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--threads", default=f"1,{os.cpu_count()}",
+                    help="comma-separated thread counts, each applied to every library (default 1 and all cores)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    ap.add_argument("--repeat", type=int, default=10, help="timed calls per implementation per round")
+    ap.add_argument("--min-seconds", type=float, default=0.1, help="least time per implementation per round")
+    ap.add_argument("--quick", action="store_true", help="smaller shapes, 2 rounds of 3 calls: a smoke run")
+    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.rounds, args.repeat, args.min_seconds = 2, 3, 0.0
+    try:
+        thread_counts = sorted({int(t) for t in args.threads.split(",") if t.strip()})
+    except ValueError:
+        ap.error(f"--threads: expected comma-separated integers, got {args.threads!r}")
+    if not thread_counts or min(thread_counts) < 1:
+        ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
 
-    set_threads(args.threads, torch)
-    rng = np.random.default_rng(0)
+    run = Run("bench_ops", args, threads=thread_counts, quick=args.quick)
+    all_cases = list(cases(np.random.default_rng(0), args.quick))
+    set_threads(max(thread_counts), torch, strict=not args.quick)
+    for c in all_cases:
+        check(c)
     rows = []
-    for name, kind, f_fast, f_np, f_torch in cases(rng, args.quick):
-        t_fast = median_time(f_fast, repeat=args.repeat, min_seconds=0.3)
-        t_np = median_time(f_np, repeat=args.repeat, min_seconds=0.3)
-        t_torch = median_time(f_torch, repeat=args.repeat, min_seconds=0.3) if f_torch else None
-        row = {"op": name, "kind": kind, "fastnlp_ms": t_fast * 1e3, "numpy_ms": t_np * 1e3,
-               "speedup_vs_numpy": t_np / t_fast,
-               "torch_ms": None if t_torch is None else t_torch * 1e3,
-               "speedup_vs_torch": None if t_torch is None else t_torch / t_fast}
-        rows.append(row)
-        print(f"{name:60s} fastnlp {row['fastnlp_ms']:8.3f} ms  numpy {row['numpy_ms']:8.3f} ms  "
-              f"x{row['speedup_vs_numpy']:.2f}" + ("" if t_torch is None else
-                                                   f"  torch {row['torch_ms']:8.3f} ms  x{row['speedup_vs_torch']:.2f}"),
-              flush=True)
-    fused = [r["speedup_vs_numpy"] for r in rows if r["kind"] == "fused"]
-    gemm = [r["speedup_vs_numpy"] for r in rows if r["kind"] == "gemm"]
-    summary = {"median_fused_speedup_vs_numpy": statistics.median(fused),
-               "min_gemm_ratio_vs_numpy": min(gemm) if gemm else None}
-    meta = {"machine": machine_info(), "threads": args.threads, "numpy": np.__version__,
-            "torch": getattr(torch, "__version__", None), "quick": args.quick, "summary": summary,
-            "note": f"median fused speedup vs NumPy x{summary['median_fused_speedup_vs_numpy']:.2f}"}
-    text = write_results("bench_ops" + ("_quick" if args.quick else ""), rows,
-                         ["op", "fastnlp_ms", "numpy_ms", "speedup_vs_numpy", "torch_ms", "speedup_vs_torch"],
-                         meta, args.out)
+    for th in thread_counts:
+        set_threads(th, torch, strict=not args.quick)
+        for c in all_cases:
+            fns = {k: c[k] for k in ("fastnlp", "numpy", "torch") if c[k] is not None}
+            t = interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=2, min_seconds=args.min_seconds)
+            row = {"op": c["name"], "kind": c["kind"], "threads": th,
+                   "fastnlp_ms": scaled(t["fastnlp"], 1e3), "numpy_ms": scaled(t["numpy"], 1e3),
+                   "speedup_vs_numpy": ratio(t["numpy"], t["fastnlp"]),
+                   "torch_ms": scaled(t["torch"], 1e3) if "torch" in t else None,
+                   "speedup_vs_torch": ratio(t["torch"], t["fastnlp"]) if "torch" in t else None}
+            rows.append(row)
+            print(f"{th}t {c['name']:58s} fastnlp {fmt(row['fastnlp_ms'])} ms  numpy {fmt_x(row['speedup_vs_numpy'])}"
+                  + ("" if row["torch_ms"] is None else f"  torch {fmt_x(row['speedup_vs_torch'])}"), flush=True)
+    summary = {str(th): summarize([r for r in rows if r["threads"] == th]) for th in thread_counts}
+    text = run.write(rows, markdown(rows, thread_counts, args.rounds), out_dir=args.out or RESULTS, summary=summary)
     print()
     print(text)
 

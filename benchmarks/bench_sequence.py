@@ -3,27 +3,33 @@ loop over time for the recurrences, one batched matmul per step; windows + one m
 convolution) and against PyTorch CPU (nn.LSTM, nn.GRU, nn.Conv1d + max over time) when torch is
 importable (it is not a dependency). Writes benchmarks/results/bench_sequence.{json,md}.
 
-    python benchmarks/bench_sequence.py [--threads 2] [--repeat 5] [--rounds 4] [--quick]
+    python benchmarks/bench_sequence.py [--threads 2] [--repeat 5] [--rounds 5] [--quick]
 
 The implementations of a case take turns: each round times every implementation `repeat` times
-after a pause and a warm-up. Reported: per implementation, the median of its quietest round (the
-lowest of its per-round medians), so a burst of load from another job on shared cores spoils a
-round, not the result; the median over all samples is kept in the JSON too. The pause lets the previous
-implementation's idle threads stop spinning (NumPy's OpenBLAS pool spins for up to ~0.1 s after a
-call, PyTorch's OpenMP pool briefly) so they do not compete for the cores with the next one.
+after a pause and a warm-up. Reported: the median over rounds of the per-round medians, with the
+lowest and highest round. The pause lets the previous implementation's idle threads stop spinning
+(NumPy's OpenBLAS pool spins for up to ~0.1 s after a call, PyTorch's OpenMP pool briefly) so they
+do not compete for the cores with the next one. PyTorch's forward runs under inference_mode (no
+autograd graph); its backward goes through torch.autograd.grad on leaf tensors made once.
 Outputs are checked against NumPy (and PyTorch) first.
+
+GFLOP/s count the matrix-product work each implementation actually does. A recurrence's forward is
+2*B*T*G*H*(D+H) flops and BPTT three times that, for every implementation. The convolution's
+forward product is 2*B*T_out*H*K*D; with max pooling over time only the argmax window of each
+(sequence, filter) has a gradient, so fastnlp's backward does 2 axpys of K*D per (sequence, filter)
+(4*B*H*K*D flops) while NumPy's and PyTorch's dense backward do two full products (twice the
+forward). `gflops_for_3x_numpy` is the rate fastnlp's own flop count would need to run 3x faster
+than NumPy; compare it with the machine's sgemm peak measured in the same run.
 """
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import machine_info, set_threads, write_results  # noqa: E402
+from common import RESULTS, Run, fmt, fmt_x, interleaved, per_second, ratio, scaled, set_threads, table  # noqa: E402
 
 from fastnlp import ops  # noqa: E402
 
@@ -48,17 +54,22 @@ def np_lstm(x, W_ih, W_hh, b, dout=None):
     XW = (x.reshape(B * T, D) @ W_ih.T + b).reshape(B, T, 4 * H)
     h, c = np.zeros((B, H), F32), np.zeros((B, H), F32)
     out = np.empty((B, T, H), F32)
-    gates, cs, hp = np.empty((B, T, 4 * H), F32), np.empty((B, T + 1, H), F32), np.empty((B, T, H), F32)
-    cs[:, 0] = 0
+    if dout is not None:
+        gates, cs, hp = np.empty((B, T, 4 * H), F32), np.empty((B, T + 1, H), F32), np.empty((B, T, H), F32)
+        cs[:, 0] = 0
+    train = dout is not None  # a forward-only call keeps nothing for a backward
     for t in range(T):
-        hp[:, t] = h
+        if train:
+            hp[:, t] = h
         z = XW[:, t] + h @ W_hh.T
         i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
         c = f * c + i * g
         h = o * np.tanh(c)
-        out[:, t], cs[:, t + 1] = h, c
-        gates[:, t] = np.concatenate([i, f, g, o], 1)
-    if dout is None:
+        out[:, t] = h
+        if train:
+            cs[:, t + 1] = c
+            gates[:, t] = np.concatenate([i, f, g, o], 1)
+    if not train:
         return out
     dZ = np.empty_like(gates)
     dh, dc = np.zeros((B, H), F32), np.zeros((B, H), F32)
@@ -82,18 +93,22 @@ def np_gru(x, W_ih, W_hh, b_ih, b_hh, dout=None):
     XW = (x.reshape(B * T, D) @ W_ih.T + b_ih).reshape(B, T, 3 * H)
     h = np.zeros((B, H), F32)
     out = np.empty((B, T, H), F32)
-    cache = np.empty((B, T, 4 * H), F32)
-    hp = np.empty((B, T, H), F32)
+    train = dout is not None  # a forward-only call keeps nothing for a backward
+    if train:
+        cache = np.empty((B, T, 4 * H), F32)
+        hp = np.empty((B, T, H), F32)
     for t in range(T):
-        hp[:, t] = h
+        if train:
+            hp[:, t] = h
         R = h @ W_hh.T + b_hh
         r = sigmoid(XW[:, t, :H] + R[:, :H])
         z = sigmoid(XW[:, t, H:2 * H] + R[:, H:2 * H])
         n = np.tanh(XW[:, t, 2 * H:] + r * R[:, 2 * H:])
         h = (1 - z) * n + z * h
         out[:, t] = h
-        cache[:, t] = np.concatenate([r, z, n, R[:, 2 * H:]], 1)
-    if dout is None:
+        if train:
+            cache[:, t] = np.concatenate([r, z, n, R[:, 2 * H:]], 1)
+    if not train:
         return out
     dA, dR = np.empty((B, T, 3 * H), F32), np.empty((B, T, 3 * H), F32)
     dh = np.zeros((B, H), F32)
@@ -119,10 +134,10 @@ def np_conv_max(x, W, b, K, dpooled=None):
     cols = np.lib.stride_tricks.sliding_window_view(x, K, axis=1)  # (B, T_out, D, K)
     cols = cols.transpose(0, 1, 3, 2).reshape(B * T_out, K * D)
     z = np.maximum(cols @ W.T + b, 0).reshape(B, T_out, H)
+    if dpooled is None:  # forward only: the max, no argmax kept for a backward
+        return z.max(1)
     arg = z.argmax(1)
     pooled = np.take_along_axis(z, arg[:, None, :], 1)[:, 0]
-    if dpooled is None:
-        return pooled
     g = dpooled * (pooled > 0)
     dz = np.zeros((B, T_out, H), F32)
     np.put_along_axis(dz, arg[:, None, :], g[:, None, :], 1)
@@ -166,14 +181,15 @@ def rnn_case(rng, cell, B, T, D, H):
                 getattr(m, name).copy_(torch.from_numpy(v))
         tx, tdout = torch.from_numpy(x), torch.from_numpy(dout)
 
+        lx = tx.detach().clone().requires_grad_()
+        params = list(m.parameters())
+
         def t_fwd():
-            with torch.no_grad():
+            with torch.inference_mode():
                 return m(tx)[0]
 
         def t_fb():
-            xx = tx.clone().requires_grad_()
-            m.zero_grad(set_to_none=True)
-            m(xx)[0].backward(tdout)
+            return torch.autograd.grad(m(lx)[0], [lx] + params, tdout)
 
     # The implementations agree before they are timed.
     np.testing.assert_allclose(f_fwd(), n_fwd(), rtol=1e-3, atol=1e-4)
@@ -183,7 +199,8 @@ def rnn_case(rng, cell, B, T, D, H):
     np.testing.assert_allclose(g["dW_hh"], n_fb()[3], rtol=1e-3, atol=1e-3)
     name = f"{cell.upper()} B={B} T={T} D={D} H={H}"
     flop = 2 * B * T * G * H * (D + H)  # the matrix products of the forward; BPTT does three times as many
-    return [(name, "fwd", flop, f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", 3 * flop, f_fb, n_fb, t_fb)]
+    same = lambda f: {"fastnlp": f, "numpy": f, "torch": f}  # noqa: E731
+    return [(name, "fwd", same(flop), f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", same(3 * flop), f_fb, n_fb, t_fb)]
 
 
 def conv_case(rng, B, T, D, K, H):
@@ -211,63 +228,71 @@ def conv_case(rng, B, T, D, K, H):
             conv.bias.copy_(torch.from_numpy(b))
         tx, tdp = torch.from_numpy(x), torch.from_numpy(dp)
 
+        lx = tx.detach().clone().requires_grad_()
+        params = list(conv.parameters())
+
         def t_fwd():
-            with torch.no_grad():
+            with torch.inference_mode():
                 return torch.relu(conv(tx.transpose(1, 2))).max(2).values
 
         def t_fb():
-            xx = tx.clone().requires_grad_()
-            conv.zero_grad(set_to_none=True)
-            torch.relu(conv(xx.transpose(1, 2))).max(2).values.backward(tdp)
+            return torch.autograd.grad(torch.relu(conv(lx.transpose(1, 2))).max(2).values, [lx] + params, tdp)
 
     np.testing.assert_allclose(f_fwd(), n_fwd(), rtol=1e-4, atol=1e-4)
     if torch:
         np.testing.assert_allclose(f_fwd(), t_fwd().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(f_fb()[1], n_fb()[2], rtol=1e-3, atol=1e-3)
     name = f"Conv1d+max B={B} T={T} D={D} k={K} H={H}"
-    flop = 2 * B * (T - K + 1) * H * K * D  # the forward's product; a dense backward does twice as many
-    return [(name, "fwd", flop, f_fwd, n_fwd, t_fwd), (name, "fwd+bwd", 3 * flop, f_fb, n_fb, t_fb)]
+    fwd = 2 * B * (T - K + 1) * H * K * D  # the forward's product
+    # Backward: fastnlp scatters only the argmax window of each (sequence, filter): two axpys of K*D
+    # (dW and dx) per pair; NumPy and PyTorch run the dense backward, two products of the forward's size.
+    sparse_bwd, dense_bwd = 2 * 2 * B * H * K * D, 2 * fwd
+    return [(name, "fwd", {"fastnlp": fwd, "numpy": fwd, "torch": fwd}, f_fwd, n_fwd, t_fwd),
+            (name, "fwd+bwd", {"fastnlp": fwd + sparse_bwd, "numpy": fwd + dense_bwd, "torch": fwd + dense_bwd},
+             f_fb, n_fb, t_fb)]
 
 
 def cases(rng, quick):
+    if quick:  # small shapes: a smoke run checks the code paths and the output, not the speed
+        yield from conv_case(rng, 16, 20, 64, 3, 32)
+        for cell in ("lstm", "gru"):
+            yield from rnn_case(rng, cell, 8, 10, 32, 64)
+            yield from rnn_case(rng, cell, 1, 10, 32, 64)
+        return
     yield from conv_case(rng, 64, 50, 300, 3, 100)
     for cell in ("lstm", "gru"):
         yield from rnn_case(rng, cell, 32, 50, 100, 256)
         yield from rnn_case(rng, cell, 1, 100, 100, 256)
 
 
-def sgemm_peak_gflops(settle, n=2048, repeat=7):
-    """The machine's fp32 matrix-product rate: NumPy's BLAS on one large square product (median)."""
+def sgemm_peak_gflops(settle, n=2048, repeat=5, rounds=5):
+    """The machine's fp32 matrix-product rate: NumPy's BLAS on one large square product, as stats
+    (GFLOP/s) over rounds of `repeat` products."""
     a = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
     out = np.empty_like(a)
-    time.sleep(settle)
-    np.matmul(a, a, out=out)
-    t = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.matmul(a, a, out=out)
-        t.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(t) / 1e9
+    t = interleaved({"sgemm": lambda: np.matmul(a, a, out=out)}, rounds=rounds, repeat=repeat, warmup=1,
+                    settle=settle)["sgemm"]
+    return dict(per_second(t, 2 * n ** 3 / 1e9), n=n)
 
 
-def interleaved_medians(fns, warmup, repeat, rounds, settle):
-    """Per function (seconds): the lowest per-round median, and the median of all samples. Each
-    round times every function `repeat` times in turn."""
-    rounds_t = [[] for _ in fns]
-    for _ in range(rounds):
-        for k, fn in enumerate(fns):
-            time.sleep(settle)
-            for _ in range(warmup):
-                fn()
-            t = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                fn()
-                t.append(time.perf_counter() - t0)
-            rounds_t[k].append(t)
-    best = [min(statistics.median(t) for t in r) for r in rounds_t]
-    overall = [statistics.median([x for t in r for x in t]) for r in rounds_t]
-    return best, overall
+def markdown(rows, peak, args):
+    ahead = "\n".join(f"- {r['case']} {r['pass']}: 3x NumPy needs {r['gflops_for_3x_numpy']['median']:.0f} GFLOP/s"
+                       for r in rows if r["gflops_for_3x_numpy"]["median"] > peak["median"])
+    text = (f"The machine's fp32 peak, measured in the same run (NumPy's BLAS on a {peak['n']}x{peak['n']} product, "
+            f"{args.threads} threads): **{peak['median']:.0f} GFLOP/s** ({peak['min']:.0f}-{peak['max']:.0f}).\n\n"
+            + table(rows, [("case", "case"), ("pass", "pass"), ("fastnlp ms", "fastnlp_ms"), ("NumPy ms", "numpy_ms"),
+                           ("vs NumPy", lambda r: fmt_x(r["speedup_vs_numpy"])), ("PyTorch ms", "torch_ms"),
+                           ("vs PyTorch", lambda r: fmt_x(r["speedup_vs_torch"])),
+                           ("fastnlp GFLOP/s", lambda r: fmt(r["fastnlp_gflops"]["median"])),
+                           ("NumPy GFLOP/s", lambda r: fmt(r["numpy_gflops"]["median"])),
+                           ("GFLOP/s for 3x NumPy", lambda r: fmt(r["gflops_for_3x_numpy"]["median"]))])
+            + f"\n\nTimes in ms: median over {args.rounds} interleaved rounds of {args.repeat} calls "
+              "(lowest-highest round); speedups per round. GFLOP/s count the products each implementation "
+              "computes (the convolution's max-pooled backward: fastnlp only the argmax windows, the peers dense).")
+    if ahead:
+        text += ("\n\nWhere 3x NumPy would need more than the measured peak (no fp32 implementation on this "
+                 "machine can get there):\n" + ahead)
+    return text
 
 
 def main(argv=None):
@@ -277,53 +302,49 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5, help="rounds of taking turns")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls before each round's timings")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each block of timings")
-    ap.add_argument("--quick", action="store_true", help="two rounds of two repeats, for a smoke run")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--quick", action="store_true", help="small shapes, two rounds of two repeats, short pauses: a smoke run")
+    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.repeat, args.rounds, args.warmup = 2, 2, 1
+        args.repeat, args.rounds, args.warmup, args.settle = 2, 2, 1, 0.05
 
-    set_threads(args.threads, torch)
-    peak = sgemm_peak_gflops(args.settle)
-    print(f"sgemm peak (NumPy 2048x2048 @ 2048x2048, {args.threads} threads): {peak:.0f} GFLOP/s", flush=True)
+    run = Run("bench_sequence", args, threads=args.threads, quick=args.quick)
+    set_threads(args.threads, torch, strict=not args.quick)
+    peak = sgemm_peak_gflops(args.settle, n=512 if args.quick else 2048, rounds=args.rounds)
+    print(f"sgemm peak (NumPy square product, {args.threads} threads): {fmt(peak)} GFLOP/s", flush=True)
     rng = np.random.default_rng(0)
     rows = []
     for name, pass_, flop, f_fast, f_np, f_torch in cases(rng, args.quick):
-        fns = [f_fast, f_np] + ([f_torch] if f_torch else [])
-        med, overall = interleaved_medians(fns, args.warmup, args.repeat, args.rounds, args.settle)
-        t_fast, t_np = med[0], med[1]
-        t_torch = med[2] if f_torch else None
-        row = {"case": name, "pass": pass_, "fastnlp_ms": t_fast * 1e3, "numpy_ms": t_np * 1e3,
-               "speedup_vs_numpy": t_np / t_fast, "torch_ms": None if t_torch is None else t_torch * 1e3,
-               "fastnlp_gflops": flop / t_fast / 1e9, "numpy_gflops": flop / t_np / 1e9,
-               "gflops_for_3x_numpy": 3 * flop / t_np / 1e9,
-               "speedup_vs_torch": None if t_torch is None else t_torch / t_fast,
-               "all_samples_median_ms": {"fastnlp": overall[0] * 1e3, "numpy": overall[1] * 1e3,
-                                         "torch": overall[2] * 1e3 if f_torch else None}}
+        fns = {"fastnlp": f_fast, "numpy": f_np}
+        if f_torch:
+            fns["torch"] = f_torch
+        t = interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=args.warmup, settle=args.settle)
+        row = {"case": name, "pass": pass_, "flop": flop,
+               "fastnlp_ms": scaled(t["fastnlp"], 1e3), "numpy_ms": scaled(t["numpy"], 1e3),
+               "speedup_vs_numpy": ratio(t["numpy"], t["fastnlp"]),
+               "torch_ms": scaled(t["torch"], 1e3) if f_torch else None,
+               "speedup_vs_torch": ratio(t["torch"], t["fastnlp"]) if f_torch else None,
+               "fastnlp_gflops": per_second(t["fastnlp"], flop["fastnlp"] / 1e9),
+               "numpy_gflops": per_second(t["numpy"], flop["numpy"] / 1e9),
+               "torch_gflops": per_second(t["torch"], flop["torch"] / 1e9) if f_torch else None,
+               "gflops_for_3x_numpy": per_second(t["numpy"], 3 * flop["fastnlp"] / 1e9)}
         rows.append(row)
-        print(f"{name:40s} {pass_:8s} fastnlp {row['fastnlp_ms']:8.2f} ms  numpy {row['numpy_ms']:8.2f} ms  "
-              f"x{row['speedup_vs_numpy']:.2f}" + ("" if t_torch is None else
-                                                   f"  torch {row['torch_ms']:8.2f} ms  x{row['speedup_vs_torch']:.2f}"),
-              flush=True)
+        print(f"{name:40s} {pass_:8s} fastnlp {fmt(row['fastnlp_ms'])} ms  numpy {fmt_x(row['speedup_vs_numpy'])}"
+              + ("" if not f_torch else f"  torch {fmt_x(row['speedup_vs_torch'])}"), flush=True)
+        for k in ("fastnlp", "numpy", "torch"):
+            g = row[f"{k}_gflops"]
+            if g is not None and g["median"] > peak["max"] * 1.05:
+                print(f"  WARNING: {k} at {g['median']:.0f} GFLOP/s is above the measured peak "
+                      f"{peak['max']:.0f}: check its flop count (or whether the machine was busy while the peak "
+                      "was measured)", file=sys.stderr)
     rnn_fb = [r for r in rows if r["pass"] == "fwd+bwd" and r["case"].startswith(("LSTM", "GRU"))]
-    summary = {"min_speedup_vs_numpy": min(r["speedup_vs_numpy"] for r in rows),
-               "min_rnn_fwd_bwd_speedup_vs_torch": min((r["speedup_vs_torch"] for r in rnn_fb
-                                                        if r["speedup_vs_torch"] is not None), default=None)}
-    # Where even 3x NumPy's rate exceeds the machine's sgemm peak, no fp32 implementation can be 3x faster.
-    summary["sgemm_peak_gflops"] = peak
-    summary["cases_where_3x_numpy_exceeds_peak"] = [f"{r['case']} {r['pass']}" for r in rows
-                                                    if r["gflops_for_3x_numpy"] > peak]
-    note = (f"times: median of the quietest of {args.rounds} rounds; "
-            f"min speedup vs NumPy x{summary['min_speedup_vs_numpy']:.2f}; sgemm peak {peak:.0f} GFLOP/s")
-    if summary["min_rnn_fwd_bwd_speedup_vs_torch"] is not None:
-        note += f"; min LSTM/GRU fwd+bwd speedup vs PyTorch x{summary['min_rnn_fwd_bwd_speedup_vs_torch']:.2f}"
-    meta = {"machine": machine_info(), "threads": args.threads, "numpy": np.__version__,
-            "torch": getattr(torch, "__version__", None), "quick": args.quick, "repeat": args.repeat,
-            "rounds": args.rounds, "settle_s": args.settle, "summary": summary, "note": note}
-    text = write_results("bench_sequence" + ("_quick" if args.quick else ""), rows,
-                         ["case", "pass", "fastnlp_ms", "numpy_ms", "speedup_vs_numpy", "torch_ms",
-                          "speedup_vs_torch", "fastnlp_gflops", "numpy_gflops", "gflops_for_3x_numpy"],
-                         meta, args.out)
+    summary = {"sgemm_peak_gflops": peak,
+               "min_speedup_vs_numpy": min(r["speedup_vs_numpy"]["median"] for r in rows),
+               "min_rnn_fwd_bwd_speedup_vs_torch": min((r["speedup_vs_torch"]["median"] for r in rnn_fb
+                                                        if r["speedup_vs_torch"] is not None), default=None),
+               "cases_where_3x_numpy_exceeds_peak": [f"{r['case']} {r['pass']}" for r in rows
+                                                     if r["gflops_for_3x_numpy"]["median"] > peak["median"]]}
+    text = run.write(rows, markdown(rows, peak, args), out_dir=args.out or RESULTS, summary=summary)
     print()
     print(text)
 

@@ -162,14 +162,15 @@ def cases(cp, rng, quick):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=10, help="timed calls per implementation per round")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="fewer shapes, for a smoke run")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--quick", action="store_true", help="fewer shapes, 2 rounds: a smoke run")
+    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
 
     run_gpu_benchmark("bench_sequence_cuda", cases, args,
-                      note="the RNN times include the per-step Python loop (kernel launches) on both sides; ")
+                      note="the RNN times include the per-step Python loop (kernel launches) on both sides.")
 
 if __name__ == "__main__":
     main()

@@ -1,39 +1,34 @@
 """word2vec benchmark: fastnlp against gensim (when importable; not a fastnlp dependency) in the
-same run, on the same corpus file with identical settings, for skip-gram and CBOW.
+same run, on the same corpus file, for skip-gram and CBOW.
 
-Reports per run: training seconds (median of --repeat runs), raw words/s (corpus tokens x epochs
-/ seconds), words per CPU-second (robust on a shared machine), the Google analogies accuracy
-(3CosAdd, restrict_vocab=30000) and the WordSim-353 Spearman rho, both libraries' vectors
-scored by the same fastnlp evaluator on the same word order (gensim orders equal counts
-differently, which would change the 30000-word cut). Writes JSON and a markdown table under
-benchmarks/results/.
+Reports per (model, library): training seconds, raw words/s (corpus tokens x epochs / seconds),
+words per CPU-second (robust on a shared machine), the Google analogies accuracy (3CosAdd,
+restrict_vocab=30000) and the WordSim-353 Spearman rho, both libraries' vectors scored by the
+same fastnlp evaluator on the same word order (gensim orders equal counts differently, which
+would change the 30000-word cut). Writes benchmarks/results/bench_word2vec.{json,md}.
 
-The learning rate: gensim's corpus_file mode decays it by each worker's own share of the words
-against the whole corpus (word2vec_corpusfile.pyx, get_next_alpha), so with W workers every
-epoch only covers 1/W of its span and starts over at the next epoch: with 2 workers and 5
-epochs it ends at 0.0026, not min_alpha (CBOW scored ~1 analogy point higher for it on a
-60k-line slice of the corpus, on its iterable mode's level without it). Its iterable mode and word2vec.c decay over the words of all threads, as fastnlp
-does. With --fastnlp-schedule matched (the default) fastnlp trains one train() call per epoch
-with the rates gensim's corpus_file mode actually uses, so both libraries see the same
-learning rate at every point; `word2vec` keeps fastnlp's own schedule.
+Each library trains at its own defaults for the learning rate (start, end and schedule): the
+benchmark measures what a user of each gets. Every other setting (dim, window, negative, sample,
+min_count, epochs, threads, seed) is passed to both; --alpha / --min-alpha, when given, are passed
+to both too. The effective rates are recorded in the results. The runs take turns: each of
+--rounds rounds trains every (model, library) once; figures are the median over rounds with the
+lowest and highest round (timing and scores alike: every run's vectors are scored).
 
     python benchmarks/bench_word2vec.py                      # the whole shared corpus
-    python benchmarks/bench_word2vec.py --max-lines 5000     # a quick check on a slice
+    python benchmarks/bench_word2vec.py --max-lines 5000     # a check on a slice
+    python benchmarks/bench_word2vec.py --quick              # smoke run: 3,000 lines, 1 epoch, 2 rounds
 """
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import machine_info  # noqa: E402
+from common import DATA, RESULTS, Run, fmt, per_second, ratio, stats, table  # noqa: E402
 
-DATA = os.environ.get("FASTNLP_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
 
 
 def evaluate(kv, analogies, similarity):
@@ -44,54 +39,44 @@ def evaluate(kv, analogies, similarity):
             "wordsim_rho": s["spearman"], "wordsim_pairs": s["pairs"]}
 
 
-def schedule(args):
-    """The learning rate span of each epoch: [(alpha at its start, alpha at its end)], or None
-    for fastnlp's own linear decay over the whole run."""
-    if fastnlp_schedule(args) != "gensim-corpus-file":
-        return None
-
-    def rate(progress):
-        return max(args.min_alpha, args.alpha - (args.alpha - args.min_alpha) * progress)
-
-    E, W = args.epochs, args.threads
-    return [(rate(e / E), rate((e + 1 / W) / E)) for e in range(E)]
-
-
-def fastnlp_schedule(args):
-    if args.fastnlp_schedule == "matched":
-        return "gensim-corpus-file" if args.gensim_input == "corpus_file" else "word2vec"
-    return args.fastnlp_schedule
-
-
 def run_fastnlp(corpus, sg, args, shared=False):
     import fastnlp
 
     model = fastnlp.Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
                              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg),
-                             alpha=args.alpha, min_alpha=args.min_alpha, seed=args.seed,
-                             shared_negatives=bool(shared and sg), progress=False)
+                             seed=args.seed, shared_negatives=bool(shared and sg), progress=False, **rates(args))
     t0 = time.perf_counter()
     model.build_vocab(corpus_file=corpus)
     vocab_s = time.perf_counter() - t0
-    spans = schedule(args)
     c0, t0 = time.process_time(), time.perf_counter()
-    if spans is None:
-        model.train()
-    else:
-        for a0, a1 in spans:
-            model.train(epochs=1, alpha=a0, min_alpha=a1)
+    model.train()
     train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     h = model.training_history
     loss = sum(x["loss_sum"] for x in h) / max(1, sum(x["examples"] for x in h))
-    return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, loss
+    return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, loss, lr_settings(model)
+
+
+def rates(args):
+    """The learning-rate arguments passed to both libraries: none (each library's default) unless given."""
+    out = {}
+    if args.alpha is not None:
+        out["alpha"] = args.alpha
+    if args.min_alpha is not None:
+        out["min_alpha"] = args.min_alpha
+    return out
+
+
+def lr_settings(model):
+    return {k: getattr(model, k) for k in ("alpha", "min_alpha", "alpha_schedule", "schedule", "lr_schedule") if hasattr(model, k)
+            and isinstance(getattr(model, k), (int, float, str))}
 
 
 def run_gensim(corpus, sg, args):
     from gensim.models import Word2Vec
 
     kw = dict(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg), alpha=args.alpha,
-              min_alpha=args.min_alpha, seed=args.seed)
+              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg), seed=args.seed,
+              **rates(args))
     model = Word2Vec(**kw)
     t0 = time.perf_counter()
     if args.gensim_input == "corpus_file":
@@ -107,7 +92,8 @@ def run_gensim(corpus, sg, args):
     else:
         model.train(LineSentence(corpus), total_examples=model.corpus_count, epochs=args.epochs)
     train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    return same_order(model.wv, corpus, args), model.corpus_total_words, vocab_s, train_s, cpu_s, None
+    return (same_order(model.wv, corpus, args), model.corpus_total_words, vocab_s, train_s, cpu_s, None,
+            lr_settings(model))
 
 
 def same_order(gwv, corpus, args):
@@ -126,49 +112,75 @@ def same_order(gwv, corpus, args):
     return fastnlp.KeyedVectors(words, gwv.vectors[[gwv.key_to_index[w] for w in words]])
 
 
-def bench(lib, corpus, sg, args):
-    runs = []
-    for r in range(args.repeat):
-        if lib == "gensim":
-            kv, tokens, vocab_s, train_s, cpu_s, loss = run_gensim(corpus, sg, args)
-        else:
-            kv, tokens, vocab_s, train_s, cpu_s, loss = run_fastnlp(corpus, sg, args, shared=(lib == "fastnlp-shared"))
-        runs.append((train_s, cpu_s, vocab_s))
-        print(f"  {lib} {'sg' if sg else 'cbow'} run {r + 1}: train {train_s:.1f} s "
-              f"({tokens * args.epochs / train_s / 1e3:.0f}k words/s)", file=sys.stderr, flush=True)
-    train_s = statistics.median(x[0] for x in runs)
-    cpu_s = statistics.median(x[1] for x in runs)
-    res = {"library": lib, "model": "sg" if sg else "cbow", "corpus_tokens": tokens, "vocab": len(kv),
-           "train_seconds": train_s, "train_seconds_all": [x[0] for x in runs], "cpu_seconds": cpu_s,
-           "vocab_seconds": statistics.median(x[2] for x in runs),
-           "words_per_sec": tokens * args.epochs / train_s, "words_per_cpu_sec": tokens * args.epochs / cpu_s}
-    if loss is not None:
-        res["final_loss"] = loss
+def run_once(lib, corpus, sg, args):
+    if lib == "gensim":
+        kv, tokens, vocab_s, train_s, cpu_s, loss, lr = run_gensim(corpus, sg, args)
+    else:
+        kv, tokens, vocab_s, train_s, cpu_s, loss, lr = run_fastnlp(corpus, sg, args, shared=(lib == "fastnlp-shared"))
+    res = {"tokens": tokens, "vocab": len(kv), "train_seconds": train_s, "cpu_seconds": cpu_s,
+           "vocab_seconds": vocab_s, "loss": loss, "learning_rate": lr}
     if not args.no_eval:
-        res.update(evaluate(kv, args.analogies, args.similarity))  # the vectors of the last run
+        res.update(evaluate(kv, args.analogies, args.similarity))
+    print(f"  {lib} {'sg' if sg else 'cbow'}: train {train_s:.1f} s ({tokens * args.epochs / train_s / 1e3:.0f}k words/s)"
+          + ("" if args.no_eval else f", analogies {100 * res['analogy_accuracy']:.2f}%, rho {res['wordsim_rho']:.3f}"),
+          file=sys.stderr, flush=True)
     return res
 
 
-def markdown(results, info, args, corpus_desc):
-    lines = [f"# word2vec: fastnlp vs gensim\n",
-             f"Machine: {info['cpu']}, {info['cores']} cores (load average at start "
-             f"{info['load_average'][0]:.2f}). Corpus: {corpus_desc}.",
-             f"Settings: dim {args.dim}, window {args.window}, negative {args.negative}, sample {args.sample}, "
-             f"min_count {args.min_count}, {args.epochs} epochs, {args.threads} threads, alpha {args.alpha}; "
-             f"gensim input: {args.gensim_input}; fastnlp learning rate: {fastnlp_schedule(args)} schedule. "
-             f"Median of {args.repeat} run(s). Analogies: Google "
-             "questions-words, 3CosAdd, restrict_vocab=30000; WordSim-353: Spearman rho.\n",
-             "| model | library | train s | words/s | words/CPU-s | speed vs gensim | analogy acc | WS-353 rho |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+def summarize(lib, model, runs, args):
+    tokens = runs[0]["tokens"]
+    t = stats(r["train_seconds"] for r in runs)
+    res = {"library": lib, "model": model, "corpus_tokens": tokens, "vocab": runs[0]["vocab"],
+           "learning_rate": runs[0]["learning_rate"], "train_seconds": t,
+           "cpu_seconds": stats(r["cpu_seconds"] for r in runs),
+           "words_per_sec": per_second(t, tokens * args.epochs),
+           "words_per_cpu_sec": per_second(stats(r["cpu_seconds"] for r in runs), tokens * args.epochs),
+           "runs": runs}
+    if not args.no_eval:
+        res["analogy_accuracy"] = stats(100 * r["analogy_accuracy"] for r in runs)
+        res["wordsim_rho"] = stats(r["wordsim_rho"] for r in runs)
+        res["analogy_questions"] = runs[0]["analogy_questions"]
+    if runs[0]["loss"] is not None:
+        res["final_loss"] = stats(r["loss"] for r in runs)
+    return res
+
+
+def markdown(results, args, corpus_desc):
     gensim = {r["model"]: r for r in results if r["library"] == "gensim"}
     for r in results:
         g = gensim.get(r["model"])
-        ratio = f"{r['words_per_sec'] / g['words_per_sec']:.2f}x" if g else "-"
-        acc = f"{100 * r['analogy_accuracy']:.1f}%" if "analogy_accuracy" in r else "-"
-        rho = f"{r['wordsim_rho']:.3f}" if "wordsim_rho" in r else "-"
-        lines.append(f"| {r['model']} | {r['library']} | {r['train_seconds']:.1f} | {r['words_per_sec'] / 1e3:.0f}k | "
-                     f"{r['words_per_cpu_sec'] / 1e3:.0f}k | {ratio} | {acc} | {rho} |")
-    return "\n".join(lines) + "\n"
+        r["speed_vs_gensim"] = ratio(g["train_seconds"], r["train_seconds"]) if g else None
+    lr = "; ".join(f"{r['model']} {r['library']}: " + ", ".join(f"{k} {v}" for k, v in r["learning_rate"].items())
+                   for r in results)
+    return ("Corpus: " + corpus_desc + f". Settings passed to both: dim {args.dim}, window {args.window}, negative "
+            f"{args.negative}, sample {args.sample}, min_count {args.min_count}, {args.epochs} epochs, "
+            f"{args.threads} threads; gensim input: {args.gensim_input}. Learning rate: "
+            + ("each library's default" if args.alpha is None and args.min_alpha is None
+               else f"alpha {args.alpha}, min_alpha {args.min_alpha} for both")
+            + f" ({lr}).\n\n"
+            + table(results, [("model", "model"), ("library", "library"),
+                              ("train s", lambda r: fmt(r["train_seconds"])),
+                              ("words/s", lambda r: _k(r["words_per_sec"])),
+                              ("words/CPU-s", lambda r: _k(r["words_per_cpu_sec"])),
+                              ("speed vs gensim", lambda r: "-" if r["speed_vs_gensim"] is None else
+                               "1.00x" if r["library"] == "gensim" else
+                               f"**{r['speed_vs_gensim']['median']:.2f}x** ({r['speed_vs_gensim']['min']:.2f}-"
+                               f"{r['speed_vs_gensim']['max']:.2f})"),
+                              ("analogy acc %", lambda r: _pt(r.get("analogy_accuracy"), 2)),
+                              ("WS-353 rho", lambda r: _pt(r.get("wordsim_rho"), 3))])
+            + f"\n\nMedian over {args.rounds} interleaved round(s) (lowest-highest). Analogies: Google "
+              "questions-words, 3CosAdd, restrict_vocab=30000; WordSim-353: Spearman rho; both libraries' vectors "
+              "scored by the same evaluator on the same questions.")
+
+
+def _k(s):
+    return f"{s['median'] / 1e3:,.0f}k ({s['min'] / 1e3:,.0f}-{s['max'] / 1e3:,.0f})"
+
+
+def _pt(s, digits):
+    if s is None:
+        return "-"
+    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
 
 
 def main(argv=None):
@@ -186,33 +198,44 @@ def main(argv=None):
     p.add_argument("--sample", type=float, default=1e-3)
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--alpha", type=float, default=0.025, help="gensim's default for both models")
-    p.add_argument("--min-alpha", type=float, default=1e-4)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--alpha", type=float, default=None,
+                   help="start learning rate for both libraries (default: each library's own default)")
+    p.add_argument("--min-alpha", type=float, default=None,
+                   help="final learning rate for both libraries (default: each library's own default)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--repeat", type=int, default=1, help="runs per configuration (median reported)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds: each trains every (model, library) once (median reported)")
     p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
                    help="gensim's corpus_file mode (its fastest) or LineSentence through its producer thread")
-    p.add_argument("--fastnlp-schedule", choices=["matched", "word2vec", "gensim-corpus-file"], default="matched",
-                   help="fastnlp's learning rates: gensim's effective ones for its input mode (matched), "
-                        "fastnlp's own linear decay (word2vec: word2vec.c's and gensim's iterable mode's), or "
-                        "gensim corpus_file's per-worker decay (see the module docstring)")
     p.add_argument("--no-eval", action="store_true")
-    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--quick", action="store_true", help="smoke run: the first 3,000 lines, 1 epoch, 2 rounds")
+    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--tag", default=None, help="result file suffix (default: the slice size, or none)")
     args = p.parse_args(argv)
-
+    if args.quick:
+        args.max_lines, args.epochs, args.rounds = args.max_lines or 3000, 1, 2
+    if args.rounds < 1:
+        p.error(f"--rounds must be >= 1, got {args.rounds}")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
+    for m in models:
+        if m not in ("sg", "cbow"):
+            p.error(f"--models: unknown model {m!r}")
+    for lib in libs:
+        if lib not in ("fastnlp", "fastnlp-shared", "gensim"):
+            p.error(f"--libraries: unknown library {lib!r}")
     if "gensim" in libs:
         try:
             import gensim  # noqa: F401
         except ImportError:
             print("gensim is not importable: benchmarking fastnlp alone", file=sys.stderr)
             libs.remove("gensim")
-    info = machine_info()
+    tag = args.tag if args.tag is not None else (f"lines{args.max_lines}" if args.max_lines and not args.quick else "")
+    run = Run("bench_word2vec" + (f"-{tag}" if tag else ""), args, threads=args.threads, quick=args.quick)
     tmp = None
     corpus = args.corpus
-    corpus_desc = os.path.basename(corpus)
+    corpus_desc = f"`{os.path.basename(corpus)}`"
     if args.max_lines:
         tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
         with open(corpus, encoding="utf-8") as f:
@@ -223,36 +246,19 @@ def main(argv=None):
         tmp.close()
         corpus = tmp.name
         corpus_desc += f" (first {args.max_lines} lines)"
-    results = []
+    configs = [(m, lib) for m in models for lib in libs if not (lib == "fastnlp-shared" and m != "sg")]
+    runs = {c: [] for c in configs}
     try:
-        for model in [m.strip() for m in args.models.split(",")]:
-            if model not in ("sg", "cbow"):
-                p.error(f"--models: unknown model {model!r}")
-            for lib in libs:
-                if lib not in ("fastnlp", "fastnlp-shared", "gensim"):
-                    p.error(f"--libraries: unknown library {lib!r}")
-                if lib == "fastnlp-shared" and model != "sg":
-                    continue  # shared negatives are a skip-gram option
-                print(f"{lib} {model} ...", file=sys.stderr, flush=True)
-                results.append(bench(lib, corpus, model == "sg", args))
+        for r in range(args.rounds):
+            for m, lib in configs:
+                print(f"round {r + 1}/{args.rounds}: {lib} {m} ...", file=sys.stderr, flush=True)
+                runs[m, lib].append(run_once(lib, corpus, m == "sg", args))
     finally:
         if tmp is not None:
             os.remove(tmp.name)
-    info["load_average_end"] = os.getloadavg()
-    if "gensim" in libs:
-        import gensim
-
-        info["gensim"] = gensim.__version__
-    tag = args.tag if args.tag is not None else (f"lines{args.max_lines}" if args.max_lines else "")
-    name = "word2vec" + (f"-{tag}" if tag else "")
-    os.makedirs(args.out_dir, exist_ok=True)
-    payload = {"machine": info, "settings": vars(args), "corpus": corpus_desc, "results": results}
-    for ext, text in (("json", json.dumps(payload, indent=2)), ("md", markdown(results, info, args, corpus_desc))):
-        path = os.path.join(args.out_dir, f"{name}.{ext}")
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
-    print(markdown(results, info, args, corpus_desc))
+    results = [summarize(lib, m, runs[m, lib], args) for m, lib in configs]
+    text = run.write(results, markdown(results, args, corpus_desc), out_dir=args.out or RESULTS)
+    print(text)
     return 0
 
 
