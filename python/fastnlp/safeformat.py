@@ -1,12 +1,15 @@
 """fastnlp's safe model container: named arrays in an .npz read with allow_pickle=False, a versioned
-JSON header, string tables as UTF-8 bytes + offsets, written atomically (temporary file, fsync,
-os.replace) so a crash never leaves a half-written model. Word vectors and taggers use it."""
+JSON header, string tables as UTF-8 bytes + offsets, written atomically (_atomic.atomic_write: a
+crash never leaves a half-written model, symlinks are followed, non-regular files refused). Word
+vectors and taggers use it."""
 
 import json
 import os
 import zipfile
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 
 def encode_strings(strings):
@@ -35,17 +38,8 @@ def save(path, format_name, version, header, arrays):
     payload = dict(arrays)
     header = dict(header, format=format_name, version=version)
     payload["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **payload)
 
 
 def load(path, format_name, max_version, required, what):
