@@ -56,10 +56,12 @@ inline float fast_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = (p * r) * r + r + 1.0f;
+  // 2^n in the exponent bits. A NaN input (p is NaN, so the result is too) takes n = 0: converting
+  // NaN to an integer, and shifting the negative integer it gives, are undefined behaviour.
   union {
-    int32_t i;
+    uint32_t i;
     float f;
-  } scale{(static_cast<int32_t>(n) + 127) << 23};
+  } scale{static_cast<uint32_t>(static_cast<int32_t>(n == n ? n : 0.0f) + 127) << 23};
   return underflow ? 0.0f : p * scale.f;
 }
 

@@ -1,7 +1,9 @@
 """The ``fastnlp`` command line (also ``python -m fastnlp``)."""
 
 import argparse
+import codecs
 import json
+import os
 import sys
 
 
@@ -112,16 +114,49 @@ def _add_tag(sub):
     t.add_argument("--batch", type=int, default=2000, help="sentences tagged per call (default 2000)")
 
 
+# A long input line is read and tagged this many bytes at a time, so memory stays bounded on any
+# input (a single 50 MB line used to take ~30x its size). Raw text is cut only between sentences;
+# a run of text with no sentence boundary longer than _MAX_CARRY characters is tagged as one sentence.
+_PIECE = 1 << 20
+_MAX_CARRY = 4 << 20
+
+
+def _line_pieces(stream):
+    """Yields (text, end_of_line) for each input line, in decoded pieces of at most _PIECE bytes."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    eol = True
+    while True:
+        raw = stream.readline(_PIECE)
+        if not raw:
+            break
+        eol = raw.endswith(b"\n")
+        text = decoder.decode(raw, final=eol)   # a character cut between pieces is kept whole
+        yield (text.rstrip("\r\n") if eol else text), eol
+    if not eol:   # the last line had no newline
+        yield decoder.decode(b"", final=True), True
+
+
 def _read_sentences(stream, tokenized):
-    """Yields the sentences of each input line (a list of token lists; [] for a blank line)."""
+    """Yields (sentences, end_of_line): the complete sentences of the input as token lists, a piece
+    at a time; end_of_line closes an input line ([] and True for a blank line). With tokenized,
+    each line is one sentence."""
     from .tagging.tokenizer import sentences, tokenize
 
-    for raw in stream:
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    carry = ""
+    for text, eol in _line_pieces(stream):
+        text = carry + text
+        carry = ""
         if tokenized:
-            yield [line.split()] if line.strip() else []
-        else:
-            yield [tokenize(s) for s in sentences(line)]
+            if not eol:
+                carry = text
+                continue
+            yield ([text.split()] if text.strip() else []), True
+            continue
+        found = sentences(text)
+        if not eol and found and len(text) <= _MAX_CARRY:
+            # the last sentence may go on in the next piece (rfind: it ends the text)
+            carry = text[text.rfind(found.pop()):]
+        yield [tokenize(s) for s in found], eol
 
 
 def _tag(args):
@@ -135,32 +170,57 @@ def _tag(args):
         raise ValueError("--task names no tagger")
     stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
     out = sys.stdout
+    pending, count, line_open = [], 0, False
 
-    def flush(lines):
-        flat = [s for line in lines for s in line]
-        tags = [tagger.tag_batch(flat) for tagger in taggers]
+    def flush():
+        nonlocal line_open
+        flat = [s for sents, _ in pending for s in sents]
+        tags = [tagger.tag_batch(flat) if flat else [] for tagger in taggers]
         k = 0
-        for line in lines:
+        for sents, eol in pending:
             words = []
-            for sentence in line:
+            for sentence in sents:
                 for i, token in enumerate(sentence):
                     words.append("/".join([token] + [t[k][i] for t in tags]))
                 k += 1
-            out.write(" ".join(words) + "\n")
+            if words:
+                out.write((" " if line_open else "") + " ".join(words))
+                line_open = True
+            if eol:
+                out.write("\n")
+                line_open = False
+        pending.clear()
+        out.flush()   # each batch reaches a pipe as soon as it is tagged
 
     try:
-        lines, count = [], 0
-        for line in _read_sentences(stream, args.tokenized):
-            lines.append(line)
-            count += len(line)
+        for sents, eol in _read_sentences(stream, args.tokenized):
+            pending.append((sents, eol))
+            count += len(sents)
             if count >= args.batch:
-                flush(lines)
-                lines, count = [], 0
-        flush(lines)
+                flush()
+                count = 0
+        flush()
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
     return 0
+
+
+def _run(name, command, args):
+    """Runs a command; user errors become one line on stderr (no traceback) and exit status 1,
+    Ctrl-C exits with 130, a closed output pipe (`| head`) ends quietly."""
+    try:
+        return command(args)
+    except (ValueError, TypeError, OSError, KeyError, MemoryError) as err:
+        if isinstance(err, BrokenPipeError):
+            # stdout's buffer cannot be flushed at exit either: point it at /dev/null
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        print(f"fastnlp {name}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"fastnlp {name}: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv=None):
@@ -177,17 +237,9 @@ def main(argv=None):
         print(f"threads: {fastnlp.get_num_threads()}")
         print(f"cuda compiled: {fastnlp._C.cuda_compiled}, cuda available: {fastnlp.cuda_available()}")
     elif args.command == "word2vec":
-        try:
-            return _word2vec(args)
-        except (ValueError, TypeError, OSError, KeyError) as err:
-            print(f"fastnlp word2vec: error: {err}", file=sys.stderr)
-            return 1
+        return _run("word2vec", _word2vec, args)
     elif args.command == "tag":
-        try:
-            return _tag(args)
-        except (ValueError, TypeError, OSError) as err:
-            print(f"fastnlp tag: error: {err}", file=sys.stderr)
-            return 1
+        return _run("tag", _tag, args)
     return 0
 
 

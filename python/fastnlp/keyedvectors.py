@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from . import safeformat
+from ._atomic import atomic_write
 
 __all__ = ["KeyedVectors"]
 
@@ -338,24 +339,17 @@ class KeyedVectors:
             if not k or any(ch.isspace() for ch in k):
                 raise ValueError(f"save_word2vec_format: word {k!r} is empty or contains whitespace, which "
                                  "the word2vec format cannot store")
-        tmp = f"{os.fspath(path)}.tmp.{os.getpid()}"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(f"{V} {D}\n".encode("utf-8"))
-                if binary:
-                    vec = np.ascontiguousarray(self.vectors, dtype="<f4")
-                    for i, k in enumerate(self.index_to_key):
-                        f.write(k.encode("utf-8") + b" " + vec[i].tobytes() + b"\n")
-                else:
-                    # 9 significant digits read back as the same float32
-                    fmt = " ".join(["%.9g"] * D)
-                    for i, k in enumerate(self.index_to_key):
-                        f.write((k + " " + fmt % tuple(self.vectors[i].tolist()) + "\n").encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_write(path, "save_word2vec_format") as f:
+            f.write(f"{V} {D}\n".encode("utf-8"))
+            if binary:
+                vec = np.ascontiguousarray(self.vectors, dtype="<f4")
+                for i, k in enumerate(self.index_to_key):
+                    f.write(k.encode("utf-8") + b" " + vec[i].tobytes() + b"\n")
+            else:
+                # 9 significant digits read back as the same float32
+                fmt = " ".join(["%.9g"] * D)
+                for i, k in enumerate(self.index_to_key):
+                    f.write((k + " " + fmt % tuple(self.vectors[i].tolist()) + "\n").encode("utf-8"))
 
     @classmethod
     def load_word2vec_format(cls, path, binary=False, limit=None, encoding="utf-8", unicode_errors="strict"):

@@ -117,13 +117,20 @@ class Tagger:
         for key in ("families", "dims", "window", "tagset"):
             if key not in header:
                 raise bad(f"header lacks '{key}'")
-        families, dims, tagset = header["families"], header["dims"], header["tagset"]
-        if not (isinstance(families, list) and isinstance(dims, list) and len(families) == len(dims)):
+        families, dims, tagset, window = header["families"], header["dims"], header["tagset"], header["window"]
+        if not (isinstance(families, list) and isinstance(dims, list) and len(families) == len(dims) > 0):
             raise bad("families and dims must be lists of the same length")
+        if not all(type(d) is int and 0 < d <= 1 << 16 for d in dims):
+            raise bad(f"dims must be positive integers, got {dims!r:.100}")
+        if not (type(window) is int and 0 < window <= 1001 and window % 2 == 1):
+            raise bad(f"window must be an odd positive integer, got {window!r:.100}")
+        if not (isinstance(tagset, list) and tagset and all(isinstance(t, str) for t in tagset)
+                and len(set(tagset)) == len(tagset)):
+            raise bad(f"tagset must be a list of distinct strings, got {tagset!r:.100}")
         try:
             for family in families:
                 feat.check_family(family)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise bad(str(e)) from e
         tables, lexicons = [], []
         for f, (family, dim) in enumerate(zip(families, dims)):
@@ -137,7 +144,7 @@ class Tagger:
                 raise bad(f"table_{f} ({family}) must be float ({size}, {dim}), got {table.dtype} {table.shape}")
             tables.append(table)
             lexicons.append(lexicon)
-        K, window, H = len(tagset), header["window"], arrays["W1"].shape[0] if arrays["W1"].ndim == 2 else -1
+        K, H = len(tagset), arrays["W1"].shape[0] if arrays["W1"].ndim == 2 else -1
         expected = {"W1": (H, window * sum(dims)), "b1": (H,), "W2": (K, H), "b2": (K,)}
         if "transitions" in arrays or "start" in arrays:
             expected.update(transitions=(K, K), start=(K,))

@@ -77,8 +77,14 @@ def tokenize(text):
     return _TOKEN.findall(text)
 
 
-_BOUNDARY = re.compile(r"""(?:[.!?]+|\u2026)['"\u2019\u201d)\]}]*(?=\s+[`'"\u2018\u201c(\[{]*[^\W\d_])""")
-_WORD_BEFORE = re.compile(r"(\S+)$")
+# Sentence-final punctuation and the closing quotes/brackets after it, followed by whitespace and a
+# letter. Linear time on any input: a match may start only at the beginning of a run of . ! ? and the
+# run is taken whole, as an atomic group would (the lookahead + backreference idiom), because a
+# shorter prefix of the run can never be followed by whitespace; without this, a long run of periods
+# or quotes would be rescanned from every position in it.
+_BOUNDARY = re.compile(r"""(?=((?:(?<![.!?])[.!?]+|\u2026)['"\u2019\u201d)\]}]*))\1"""
+                       r"""(?=\s+[`'"\u2018\u201c(\[{]*[^\W\d_])""")
+_OPENERS = re.compile(r"""\s*[`'"\u2018\u201c(\[{]*""")
 
 
 def _is_abbreviation(word):
@@ -97,12 +103,16 @@ def sentences(text):
     for paragraph in re.split(r"\n\s*\n", text):
         start = 0
         for m in _BOUNDARY.finditer(paragraph):
-            nxt = paragraph[m.end():].lstrip().lstrip("`'\"\u2018\u201c([{")
-            if not nxt[:1].isupper():
+            first = _OPENERS.match(paragraph, m.end()).end()   # the next word's first letter
+            if not paragraph[first:first + 1].isupper():
                 continue
             if m.group().startswith(".") and not m.group().startswith(".."):
-                before = _WORD_BEFORE.search(paragraph, start, m.start())
-                if before and _is_abbreviation(before.group(1)):
+                # The word before the period: back to the previous whitespace, never before `start`.
+                # The walks of successive boundaries cover disjoint text (each ends at whitespace).
+                i = m.start()
+                while i > start and not paragraph[i - 1].isspace():
+                    i -= 1
+                if i < m.start() and _is_abbreviation(paragraph[i:m.start()]):
                     continue
             found.append(paragraph[start:m.end()].strip())
             start = m.end()
