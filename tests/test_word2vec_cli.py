@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fastnlp import KeyedVectors, Word2Vec
-from fastnlp.cli import load_vectors, main
+from fastnlp.cli import main
+from fastnlp.keyedvectors import load_vectors
 
 
 @pytest.fixture

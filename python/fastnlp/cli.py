@@ -39,28 +39,6 @@ def _add_word2vec(sub):
     e.add_argument("--format", choices=["auto", "binary", "text", "fastnlp"], default="auto")
 
 
-def load_vectors(path, fmt="auto"):
-    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto)."""
-    from .keyedvectors import KeyedVectors
-
-    if fmt == "auto":
-        with open(path, "rb") as f:
-            head = f.read(4096)
-        if head.startswith(b"PK\x03\x04"):
-            fmt = "fastnlp"
-        else:
-            body = head[head.find(b"\n") + 1:]
-            try:
-                body.decode("utf-8")
-                fmt = "text" if b"\x00" not in body else "binary"
-            except UnicodeDecodeError as err:
-                # A cut multi-byte character at the end of the sample is still text.
-                fmt = "text" if err.start >= len(body) - 3 and b"\x00" not in body else "binary"
-    if fmt == "fastnlp":
-        return KeyedVectors.load(path)
-    return KeyedVectors.load_word2vec_format(path, binary=(fmt == "binary"))
-
-
 def _word2vec(args):
     if args.w2v_command == "train":
         from .word2vec import Word2Vec
@@ -89,6 +67,8 @@ def _word2vec(args):
         if not args.analogies and not args.similarity:
             print("fastnlp word2vec eval: give --analogies FILE and/or --similarity FILE", file=sys.stderr)
             return 2
+        from .keyedvectors import load_vectors
+
         kv = load_vectors(args.vectors, args.format)
         out = {"vectors": args.vectors, "vocab_size": len(kv), "dim": kv.vector_size}
         if args.analogies:
