@@ -432,7 +432,8 @@ def _train_direct(vocab, f, epochs, **kw):
     rng = np.random.default_rng(5)
     syn0 = ((rng.random((V, 12), dtype=np.float32) - 0.5) / 12).astype(np.float32)
     syn1neg = np.zeros((V, 12), np.float32)
-    t = _C.Word2VecTrainer(vocab, syn0, syn1neg, None, window=3, negative=4, sample=0, seed=3, alpha=0.05, **kw)
+    t = _C.Word2VecTrainer(vocab, syn0, syn1neg, None,
+                           _C.Word2VecConfig(dim=12, window=3, negative=4, sample=0, seed=3, alpha=0.05, **kw))
     for e in range(epochs):
         t.start_files([f], e, epochs)
         assert t.wait()
@@ -743,6 +744,13 @@ def test_bad_corpus_and_parameters(tmp_path):
         Word2Vec(negative=0, hs=0)
     with pytest.raises(ValueError, match="window must be > 0, got 0"):
         Word2Vec(window=0)
+    # The trainer's settings are checked by the C++ config, already when the model is made.
+    with pytest.raises(ValueError, match=r"word2vec: min_alpha must be in \[0, alpha = 0.01\], got 0.02"):
+        Word2Vec(alpha=0.01, min_alpha=0.02)
+    with pytest.raises(ValueError, match="word2vec: threads must be > 0, got 0"):
+        Word2Vec(workers=0)
+    with pytest.raises(ValueError, match="word2vec: alpha must be > 0, got -1"):
+        Word2Vec([["a", "b"]] * 3, min_count=1, epochs=1, workers=1, progress=False).train(alpha=-1.0)
     with pytest.raises(ValueError, match="vector_size=10 and dim=20 disagree"):
         Word2Vec(vector_size=10, dim=20)
     with pytest.raises(ValueError, match="build the vocabulary first"):
@@ -753,14 +761,17 @@ def test_bad_corpus_and_parameters(tmp_path):
 
 def test_trainer_checks_its_arrays():
     vocab = _C.Vocab(["a", "b"], np.array([3, 2]))
-    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, \*\)"):
-        _C.Word2VecTrainer(vocab, np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), None)
+    cfg = _C.Word2VecConfig(dim=4)
+    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, 4\)"):
+        _C.Word2VecTrainer(vocab, np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), None, cfg)
+    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, 4\)"):
+        _C.Word2VecTrainer(vocab, np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32), None, cfg)
     with pytest.raises(TypeError, match="Word2VecTrainer: syn1neg must be float32, got float64"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4)), None)
+        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4)), None, cfg)
     with pytest.raises(ValueError, match="negative > 0 needs syn1neg"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None)
+        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None, cfg)
     with pytest.raises(ValueError, match=r"hot_rows must be >= -1 \(-1: automatic, 0: off\), got -2"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), None, hot_rows=-2)
+        _C.Word2VecConfig(dim=4, hot_rows=-2)
     with pytest.raises(ValueError, match="duplicate word 'a'"):
         _C.Vocab(["a", "a"], np.array([1, 1]))
 
