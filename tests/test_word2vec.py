@@ -422,8 +422,26 @@ def test_learning_rate_decays_over_the_words_of_all_workers(tmp_path):
     want = [a - (a - lo) * (e + 1) / E for e in range(E)]
     for kw in (dict(corpus_file=f), dict(sentences=sents)):
         m = Word2Vec(vector_size=8, min_count=1, epochs=E, workers=2, alpha=a, min_alpha=lo, seed=1, progress=False,
-                     **kw)
+                     alpha_schedule="global", **kw)
         np.testing.assert_allclose([h["alpha"] for h in m.training_history], want, rtol=1e-6)
+
+
+def test_per_worker_learning_rate_decays_over_each_workers_own_words(tmp_path):
+    # gensim corpus_file's schedule: each worker measures its own words (in file mode its own
+    # bytes, exactly half with 2 workers) against the whole epoch, so epoch e ends at
+    # alpha - (alpha - min_alpha) (e + 1/2) / E. With one worker it is the global schedule.
+    sents = topic_corpus(n_sent=400)
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    a, lo, E = 0.04, 0.001, 3
+    m = Word2Vec(corpus_file=f, vector_size=8, min_count=1, epochs=E, workers=2, alpha=a, min_alpha=lo, seed=1,
+                 progress=False, alpha_schedule="per_worker")
+    np.testing.assert_allclose([h["alpha"] for h in m.training_history],
+                               [a - (a - lo) * (e + 0.5) / E for e in range(E)], rtol=1e-6)
+    one = [Word2Vec(corpus_file=f, vector_size=8, min_count=1, epochs=E, workers=1, seed=1, progress=False,
+                    alpha_schedule=s) for s in ("global", "per_worker")]
+    np.testing.assert_array_equal(one[0].wv.vectors, one[1].wv.vectors)
+    with pytest.raises(ValueError, match="alpha_schedule must be 'global' or 'per_worker', got 'linear'"):
+        Word2Vec(alpha_schedule="linear")
 
 
 def _train_direct(vocab, f, epochs, **kw):

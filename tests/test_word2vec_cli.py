@@ -9,7 +9,7 @@ import pytest
 
 from fastnlp import KeyedVectors, Word2Vec
 from fastnlp.cli import build_parser, main, word2vec_kwargs
-from fastnlp.word2vec import DEFAULT_ALPHA
+from fastnlp.word2vec import DEFAULT_ALPHA, DEFAULT_ALPHA_SCHEDULE
 from fastnlp.keyedvectors import load_vectors
 
 
@@ -84,6 +84,7 @@ def test_cli_defaults_are_the_python_apis(model):
     api = Word2Vec() if model is None else Word2Vec(sg=int(model == "sg"))
     assert cli.config() == api.config()
     assert cli.alpha == DEFAULT_ALPHA["sg" if model == "sg" else "cbow"]
+    assert cli.alpha_schedule == DEFAULT_ALPHA_SCHEDULE["sg" if model == "sg" else "cbow"]
     # An option given reaches the model.
     cli = Word2Vec(**word2vec_kwargs(build_parser().parse_args(argv + ["--alpha", "0.03", "--threads", "1"])))
     assert cli.alpha == 0.03 and cli.workers == 1 and cli.min_alpha == api.min_alpha

@@ -190,8 +190,12 @@ void bind_word2vec(py::module_& m) {
                              "the one place their rules live.")
       .def(py::init([](int64_t dim, int64_t window, int64_t negative, bool hs, bool sg, bool cbow_mean,
                        bool shared_negatives, double sample, double ns_exponent, double alpha, double min_alpha,
-                       uint64_t seed, int threads, int64_t max_sentence, int64_t hot_rows) {
+                       uint64_t seed, int threads, int64_t max_sentence, int64_t hot_rows,
+                       const std::string& alpha_schedule) {
+             FASTNLP_CHECK(alpha_schedule == "global" || alpha_schedule == "per_worker",
+                           "word2vec: alpha_schedule must be 'global' or 'per_worker', got '", alpha_schedule, "'");
              Word2VecConfig c;
+             c.alpha_per_worker = alpha_schedule == "per_worker";
              c.dim = dim;
              c.window = window;
              c.negative = negative;
@@ -215,10 +219,11 @@ void bind_word2vec(py::module_& m) {
            py::arg("shared_negatives") = d.shared_negatives, py::arg("sample") = d.sample,
            py::arg("ns_exponent") = d.ns_exponent, py::arg("alpha") = d.alpha, py::arg("min_alpha") = d.min_alpha,
            py::arg("seed") = d.seed, py::arg("threads") = d.threads, py::arg("max_sentence") = d.max_sentence,
-           py::arg("hot_rows") = d.hot_rows,
+           py::arg("hot_rows") = d.hot_rows, py::arg("alpha_schedule") = d.alpha_per_worker ? "per_worker" : "global",
            "Raises ValueError naming the first setting out of range. hot_rows: syn1neg rows of words "
            "[0, hot_rows) each worker trains on its own copies between merges (-1: automatic, on with 2+ "
-           "threads; 0: off).")
+           "threads; 0: off). alpha_schedule: 'global' (word2vec.c's decay over all workers' words) or "
+           "'per_worker' (gensim corpus_file's: each worker by its own words against the whole epoch).")
       .def_readonly("dim", &Word2VecConfig::dim)
       .def_readonly("window", &Word2VecConfig::window)
       .def_readonly("negative", &Word2VecConfig::negative)
@@ -233,7 +238,10 @@ void bind_word2vec(py::module_& m) {
       .def_readonly("seed", &Word2VecConfig::seed)
       .def_readonly("threads", &Word2VecConfig::threads)
       .def_readonly("max_sentence", &Word2VecConfig::max_sentence)
-      .def_readonly("hot_rows", &Word2VecConfig::hot_rows);
+      .def_readonly("hot_rows", &Word2VecConfig::hot_rows)
+      .def_property_readonly("alpha_schedule", [](const Word2VecConfig& c) {
+        return std::string(c.alpha_per_worker ? "per_worker" : "global");
+      });
 
   py::class_<PyTrainer>(m, "Word2VecTrainer",
                         "Hogwild word2vec trainer: start an epoch, poll wait()/progress(), stop() on interrupt.")

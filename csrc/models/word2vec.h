@@ -35,7 +35,7 @@ struct Word2VecProgress {
   int64_t examples = 0;  // predictions trained
   double loss = 0;       // summed loss of those predictions
   double fraction = 0;   // of the epoch done, in [0, 1]
-  double alpha = 0;      // the learning rate at the progress of all workers (what each takes at a line end)
+  double alpha = 0;      // worker 0's learning rate now (every worker's under the global decay)
 };
 
 class Word2VecTrainer {
@@ -89,7 +89,7 @@ class Word2VecTrainer {
   void worker_stream(int t);
   void worker_device(bool files);
   void train_ids(int t, const int32_t* ids, int64_t n, bool count_words);
-  float alpha_now() const;
+  float alpha_now(int t) const;  // worker t's learning rate now
   void publish(int t);
 
   Word2VecConfig config_;

@@ -18,7 +18,10 @@ struct Word2VecConfig {
   double sample = 1e-3;          // subsampling threshold t (0: off)
   double ns_exponent = 0.75;     // noise distribution ~ count^ns_exponent
   double alpha = 0.025;          // learning rate at the start of a train() call ...
-  double min_alpha = 1e-4;       // ... decaying linearly to this at its end
+  double min_alpha = 1e-4;       // ... decaying linearly to this at its end, by the words of all
+                                 // workers together (word2vec.c's schedule), or with
+  bool alpha_per_worker = false; // each worker by its own words against the whole epoch (gensim
+                                 // corpus_file's: with W workers an epoch spans 1/W of the decay)
   uint64_t seed = 1;
   int threads = 1;
   int64_t max_sentence = 10000;  // longer sentences are split into pieces this long, never cut

@@ -31,7 +31,7 @@ void Word2VecTrainer::worker_device(bool files) {
   std::vector<int64_t> offsets{0};
   ids.reserve(kChunk + piece);
   int64_t words = 0, tokens = 0;
-  float alpha = alpha_now(), chunk_alpha = alpha;
+  float alpha = alpha_now(0), chunk_alpha = alpha;
   auto end_piece = [&] {
     if (static_cast<int64_t>(ids.size()) - offsets.back() > 1) offsets.push_back(static_cast<int64_t>(ids.size()));
     else ids.resize(static_cast<size_t>(offsets.back()));  // a lone word has no context
@@ -54,7 +54,7 @@ void Word2VecTrainer::worker_device(bool files) {
     counters.words.store(words, std::memory_order_relaxed);
     counters.tokens.store(tokens, std::memory_order_relaxed);
     counters.units.store(units, std::memory_order_relaxed);
-    alpha = alpha_now();
+    alpha = alpha_now(0);
     if (static_cast<int64_t>(ids.size()) >= kChunk) dispatch();
     return !stop_.load(std::memory_order_relaxed);
   };

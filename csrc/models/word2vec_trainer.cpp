@@ -66,9 +66,11 @@ Word2VecTrainer::~Word2VecTrainer() {
     if (w.joinable()) w.join();
 }
 
-float Word2VecTrainer::alpha_now() const {
+float Word2VecTrainer::alpha_now(int t) const {
   int64_t units = 0;
-  for (int t = 0; t < config_.threads; ++t) units += counters_[t].units.load(std::memory_order_relaxed);
+  if (config_.alpha_per_worker) units = counters_[t].units.load(std::memory_order_relaxed);
+  else
+    for (int w = 0; w < config_.threads; ++w) units += counters_[w].units.load(std::memory_order_relaxed);
   const double f = std::min(1.0, static_cast<double>(units) / units_per_epoch_);
   const double p = (static_cast<double>(epoch_) + f) / static_cast<double>(epochs_);
   return static_cast<float>(std::max(config_.min_alpha, config_.alpha - (config_.alpha - config_.min_alpha) * p));
@@ -93,7 +95,7 @@ Word2VecProgress Word2VecTrainer::progress() const {
     units += c.units.load(std::memory_order_relaxed);
   }
   p.fraction = std::min(1.0, static_cast<double>(units) / units_per_epoch_);
-  p.alpha = alpha_now();
+  p.alpha = alpha_now(0);
   return p;
 }
 
@@ -235,7 +237,7 @@ void Word2VecTrainer::worker_files(int t) {
   const int T = config_.threads;
   const int64_t gb = total * t / T, ge = total * (t + 1) / T;  // this worker's bytes of the concatenation
   int64_t words = 0, tokens = 0, done_before = 0;
-  float alpha = alpha_now();
+  float alpha = alpha_now(t);
   struct Sink {
     Word2VecTrainer* self;
     SentenceBuilder& sb;
@@ -259,7 +261,7 @@ void Word2VecTrainer::worker_files(int t) {
       counters.tokens.store(tokens, std::memory_order_relaxed);
       counters.units.store(done_before + consumed, std::memory_order_relaxed);
       self->publish(t);
-      alpha = self->alpha_now();
+      alpha = self->alpha_now(t);
       return !self->stop_.load(std::memory_order_relaxed);
     }
   } sink{this, sb, counters, *vocab_, words, tokens, done_before, alpha, t};
@@ -338,7 +340,7 @@ void Word2VecTrainer::worker_stream(int t) {
   const Model m = make_model(config_, params_, hot_rows_, hot_merge_);
   SentenceBuilder sb{m, config_, noise_, tree_, keep_threshold_.data(), st};
   int64_t words = 0;
-  float alpha = alpha_now();
+  float alpha = alpha_now(t);
   for (;;) {
     Chunk chunk;
     if (!pop_chunk(chunk)) break;
@@ -350,7 +352,7 @@ void Word2VecTrainer::worker_stream(int t) {
       counters.tokens.store(words, std::memory_order_relaxed);
       counters.units.store(words, std::memory_order_relaxed);
       publish(t);
-      alpha = alpha_now();
+      alpha = alpha_now(t);
       if (stop_.load(std::memory_order_relaxed)) return;
     }
   }

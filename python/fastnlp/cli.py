@@ -28,6 +28,9 @@ def _add_word2vec(sub):
     t.add_argument("--alpha", type=float, help="start learning rate (default " + ", ".join(
         f"{a:g} {m}" for m, a in d["alpha"].items()) + ")")
     t.add_argument("--min-alpha", type=float, help=f"final learning rate (default {d['min_alpha']:g})")
+    t.add_argument("--alpha-schedule", choices=["global", "per_worker"], help="linear decay over all workers' "
+                   "words (word2vec.c) or each worker's own (gensim corpus_file) (default " + ", ".join(
+                       f"{a} {m}" for m, a in d["alpha_schedule"].items()) + ")")
     t.add_argument("--cbow-sum", action="store_true", help="CBOW: sum the context instead of averaging it")
     t.add_argument("--shared-negatives", action="store_true",
                    help="skip-gram: share each centre's noise words across its window (faster)")
@@ -48,10 +51,11 @@ def _word2vec_defaults():
     """Word2Vec's defaults (its signature, and DEFAULT_ALPHA per model)."""
     import inspect
 
-    from .word2vec import DEFAULT_ALPHA, Word2Vec
+    from .word2vec import DEFAULT_ALPHA, DEFAULT_ALPHA_SCHEDULE, Word2Vec
 
     d = {k: p.default for k, p in inspect.signature(Word2Vec.__init__).parameters.items()}
     d["alpha"] = dict(DEFAULT_ALPHA)
+    d["alpha_schedule"] = dict(DEFAULT_ALPHA_SCHEDULE)
     return d
 
 
@@ -60,7 +64,8 @@ def word2vec_kwargs(args):
     so that every other setting takes Word2Vec's default."""
     given = {"vector_size": args.dim, "window": args.window, "negative": args.negative, "sample": args.sample,
              "min_count": args.min_count, "max_vocab_size": args.max_vocab_size, "epochs": args.epochs,
-             "workers": args.threads, "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed}
+             "workers": args.threads, "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed,
+             "alpha_schedule": args.alpha_schedule}
     kw = {k: v for k, v in given.items() if v is not None}
     kw.update(sg=int(args.model == "sg"), hs=int(args.hs), cbow_mean=int(not args.cbow_sum),
               shared_negatives=args.shared_negatives, progress=not args.no_progress)

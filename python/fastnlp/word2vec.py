@@ -28,9 +28,12 @@ logger = logging.getLogger(__name__)
 # CBOW). CBOW at gensim's 0.025 scored lower in benchmarks/word2vec_schedule.py (README, word2vec).
 # The Python API and the command line both take their defaults from here (test_word2vec_cli).
 DEFAULT_ALPHA = {"sg": 0.025, "cbow": 0.05}
+# The decay when none is given, per model, by the same experiment: 'global' (word2vec.c's, over the
+# words of all workers) or 'per_worker' (gensim corpus_file's, each worker by its own words).
+DEFAULT_ALPHA_SCHEDULE = {"sg": "global", "cbow": "per_worker"}
 
 _CONFIG_KEYS = ("vector_size", "window", "min_count", "max_vocab_size", "sample", "seed", "workers", "sg", "hs",
-                "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "epochs", "shared_negatives",
+                "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "alpha_schedule", "epochs", "shared_negatives",
                 "max_sentence")
 
 
@@ -65,8 +68,11 @@ class Word2Vec:
         sample: subsampling threshold (0: off). negative: noise words per prediction (0: off).
         hs: hierarchical softmax. ns_exponent: noise ~ count^ns_exponent. cbow_mean: mean (1)
             or sum (0) of the context. alpha -> min_alpha: linear learning-rate decay over each
-            train() call, by the words of all workers together (word2vec.c's schedule); alpha
-            None: DEFAULT_ALPHA of the model (0.025 skip-gram, 0.05 CBOW). epochs [iter]. seed.
+            train() call; alpha None: DEFAULT_ALPHA of the model (0.025 skip-gram, 0.05 CBOW).
+        alpha_schedule: 'global' (word2vec.c's: by the words of all workers together) or
+            'per_worker' (gensim corpus_file's: each worker by its own words against the whole
+            epoch); None: DEFAULT_ALPHA_SCHEDULE of the model (global sg, per_worker CBOW).
+            epochs [iter]. seed.
             workers [threads]: training threads (default: the CPU count).
         shared_negatives: skip-gram only: one draw of `negative` noise words per centre shared
             by its whole window (Ji et al. 2016), faster; False is word2vec.c's update.
@@ -82,7 +88,7 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=None, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
                  ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
-                 progress=True, callbacks=(), dim=None, threads=None, device="cpu"):
+                 progress=True, callbacks=(), dim=None, threads=None, device="cpu", alpha_schedule=None):
         self.vector_size = int(_pick("vector_size", vector_size, "dim", dim, 100))
         self.workers = int(_pick("workers", workers, "threads", threads, os.cpu_count() or 1))
         self.window = int(window)
@@ -97,6 +103,8 @@ class Word2Vec:
         self.cbow_mean = int(bool(cbow_mean))
         self.alpha = float(DEFAULT_ALPHA["sg" if self.sg else "cbow"] if alpha is None else alpha)
         self.min_alpha = float(min_alpha)
+        self.alpha_schedule = DEFAULT_ALPHA_SCHEDULE["sg" if self.sg else "cbow"] if alpha_schedule is None \
+            else alpha_schedule
         self.epochs = int(epochs)
         self.shared_negatives = bool(shared_negatives)
         self.max_sentence = int(max_sentence)
@@ -140,7 +148,8 @@ class Word2Vec:
                                  sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
                                  shared_negatives=self.shared_negatives, sample=self.sample,
                                  ns_exponent=self.ns_exponent, alpha=alpha, min_alpha=min_alpha, seed=seed,
-                                 threads=self.workers, max_sentence=self.max_sentence)
+                                 threads=self.workers, max_sentence=self.max_sentence,
+                                 alpha_schedule=self.alpha_schedule)
 
     # -- vocabulary -------------------------------------------------------------------------------
     def build_vocab(self, sentences=None, corpus_file=None):
