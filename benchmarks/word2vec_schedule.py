@@ -26,7 +26,7 @@ per_worker runs use Word2Vec(alpha_schedule="per_worker") when the installed fas
 option, else the equivalent one-train()-call-per-epoch emulation of bench_word2vec.py (the rate of
 each epoch from rate(e / E) to rate((e + 1 / W) / E)); the JSON says which.
 
-    python benchmarks/word2vec_schedule.py                 # 60k lines, 4 seeds (~25 CPU-min)
+    python benchmarks/word2vec_schedule.py                 # 60k lines, 4 seeds (~30 CPU-min)
     python benchmarks/word2vec_schedule.py --table-only    # README's table from the results file
 """
 
