@@ -2,7 +2,7 @@
 // trains one sentence piece at a time; a vector of D floats lives in registers spread over the 32
 // lanes (EPL = ceil(D / 32) per lane), dot products are warp shuffles, and the rows of syn0 and
 // syn1neg are updated in global memory without locks, as the CPU threads do. Semantics follow the
-// CPU trainer (models/word2vec.cpp): the context predicts the centre in skip-gram, CBOW averages
+// CPU trainer (models/word2vec_update.h): the context predicts the centre in skip-gram, CBOW averages
 // (or sums) the context and gives every context word the whole input gradient, a noise word equal
 // to the centre is skipped, and saturated scores (|f| >= 6) give no update.
 #include <cuda_runtime.h>

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "models/word2vec.h"
+#include "models/word2vec_device.h"
 
 namespace fastnlp::cuda {
 

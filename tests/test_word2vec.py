@@ -422,8 +422,26 @@ def test_learning_rate_decays_over_the_words_of_all_workers(tmp_path):
     want = [a - (a - lo) * (e + 1) / E for e in range(E)]
     for kw in (dict(corpus_file=f), dict(sentences=sents)):
         m = Word2Vec(vector_size=8, min_count=1, epochs=E, workers=2, alpha=a, min_alpha=lo, seed=1, progress=False,
-                     **kw)
+                     alpha_schedule="global", **kw)
         np.testing.assert_allclose([h["alpha"] for h in m.training_history], want, rtol=1e-6)
+
+
+def test_per_worker_learning_rate_decays_over_each_workers_own_words(tmp_path):
+    # gensim corpus_file's schedule: each worker measures its own words (in file mode its own
+    # bytes, exactly half with 2 workers) against the whole epoch, so epoch e ends at
+    # alpha - (alpha - min_alpha) (e + 1/2) / E. With one worker it is the global schedule.
+    sents = topic_corpus(n_sent=400)
+    f = _write(tmp_path / "c.txt", "\n".join(" ".join(s) for s in sents) + "\n")
+    a, lo, E = 0.04, 0.001, 3
+    m = Word2Vec(corpus_file=f, vector_size=8, min_count=1, epochs=E, workers=2, alpha=a, min_alpha=lo, seed=1,
+                 progress=False, alpha_schedule="per_worker")
+    np.testing.assert_allclose([h["alpha"] for h in m.training_history],
+                               [a - (a - lo) * (e + 0.5) / E for e in range(E)], rtol=1e-6)
+    one = [Word2Vec(corpus_file=f, vector_size=8, min_count=1, epochs=E, workers=1, seed=1, progress=False,
+                    alpha_schedule=s) for s in ("global", "per_worker")]
+    np.testing.assert_array_equal(one[0].wv.vectors, one[1].wv.vectors)
+    with pytest.raises(ValueError, match="alpha_schedule must be 'global' or 'per_worker', got 'linear'"):
+        Word2Vec(alpha_schedule="linear")
 
 
 def _train_direct(vocab, f, epochs, **kw):
@@ -432,7 +450,8 @@ def _train_direct(vocab, f, epochs, **kw):
     rng = np.random.default_rng(5)
     syn0 = ((rng.random((V, 12), dtype=np.float32) - 0.5) / 12).astype(np.float32)
     syn1neg = np.zeros((V, 12), np.float32)
-    t = _C.Word2VecTrainer(vocab, syn0, syn1neg, None, window=3, negative=4, sample=0, seed=3, alpha=0.05, **kw)
+    t = _C.Word2VecTrainer(vocab, syn0, syn1neg, None,
+                           _C.Word2VecConfig(dim=12, window=3, negative=4, sample=0, seed=3, alpha=0.05, **kw))
     for e in range(epochs):
         t.start_files([f], e, epochs)
         assert t.wait()
@@ -746,6 +765,13 @@ def test_bad_corpus_and_parameters(tmp_path):
         Word2Vec(negative=0, hs=0)
     with pytest.raises(ValueError, match="window must be > 0, got 0"):
         Word2Vec(window=0)
+    # The trainer's settings are checked by the C++ config, already when the model is made.
+    with pytest.raises(ValueError, match=r"word2vec: min_alpha must be in \[0, alpha = 0.01\], got 0.02"):
+        Word2Vec(alpha=0.01, min_alpha=0.02)
+    with pytest.raises(ValueError, match="word2vec: threads must be > 0, got 0"):
+        Word2Vec(workers=0)
+    with pytest.raises(ValueError, match="word2vec: alpha must be > 0, got -1"):
+        Word2Vec([["a", "b"]] * 3, min_count=1, epochs=1, workers=1, progress=False).train(alpha=-1.0)
     with pytest.raises(ValueError, match="vector_size=10 and dim=20 disagree"):
         Word2Vec(vector_size=10, dim=20)
     with pytest.raises(ValueError, match="build the vocabulary first"):
@@ -756,14 +782,17 @@ def test_bad_corpus_and_parameters(tmp_path):
 
 def test_trainer_checks_its_arrays():
     vocab = _C.Vocab(["a", "b"], np.array([3, 2]))
-    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, \*\)"):
-        _C.Word2VecTrainer(vocab, np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), None)
+    cfg = _C.Word2VecConfig(dim=4)
+    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, 4\)"):
+        _C.Word2VecTrainer(vocab, np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), None, cfg)
+    with pytest.raises(ValueError, match=r"Word2VecTrainer: syn0 must have shape \(2, 4\)"):
+        _C.Word2VecTrainer(vocab, np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32), None, cfg)
     with pytest.raises(TypeError, match="Word2VecTrainer: syn1neg must be float32, got float64"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4)), None)
+        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4)), None, cfg)
     with pytest.raises(ValueError, match="negative > 0 needs syn1neg"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None)
+        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), None, None, cfg)
     with pytest.raises(ValueError, match=r"hot_rows must be >= -1 \(-1: automatic, 0: off\), got -2"):
-        _C.Word2VecTrainer(vocab, np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), None, hot_rows=-2)
+        _C.Word2VecConfig(dim=4, hot_rows=-2)
     with pytest.raises(ValueError, match="duplicate word 'a'"):
         _C.Vocab(["a", "a"], np.array([1, 1]))
 

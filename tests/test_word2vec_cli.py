@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from fastnlp import KeyedVectors, Word2Vec
-from fastnlp.cli import load_vectors, main
+from fastnlp.cli import build_parser, main, word2vec_kwargs
+from fastnlp.word2vec import DEFAULT_ALPHA, DEFAULT_ALPHA_SCHEDULE
+from fastnlp.keyedvectors import load_vectors
 
 
 @pytest.fixture
@@ -71,3 +73,18 @@ def test_cli_errors(tmp_path, corpus, capsys):
     assert "not a valid fastnlp word2vec file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["word2vec", "train", str(corpus), "-o", "x", "--model", "glove"])
+
+
+@pytest.mark.parametrize("model", [None, "sg", "cbow"])
+def test_cli_defaults_are_the_python_apis(model):
+    # `fastnlp word2vec train` with no option given trains the model Word2Vec() does: every
+    # setting (alpha per model, min_alpha, sample, window, threads, ...) agrees.
+    argv = ["word2vec", "train", "c.txt", "-o", "v.bin"] + (["--model", model] if model else [])
+    cli = Word2Vec(**word2vec_kwargs(build_parser().parse_args(argv)))
+    api = Word2Vec() if model is None else Word2Vec(sg=int(model == "sg"))
+    assert cli.config() == api.config()
+    assert cli.alpha == DEFAULT_ALPHA["sg" if model == "sg" else "cbow"]
+    assert cli.alpha_schedule == DEFAULT_ALPHA_SCHEDULE["sg" if model == "sg" else "cbow"]
+    # An option given reaches the model.
+    cli = Word2Vec(**word2vec_kwargs(build_parser().parse_args(argv + ["--alpha", "0.03", "--threads", "1"])))
+    assert cli.alpha == 0.03 and cli.workers == 1 and cli.min_alpha == api.min_alpha

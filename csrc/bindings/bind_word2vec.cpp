@@ -14,6 +14,7 @@
 #include "models/huffman.h"
 #include "models/vocab.h"
 #include "models/word2vec.h"
+#include "models/word2vec_config.h"
 
 #ifdef FASTNLP_WITH_CUDA
 #include "word2vec_cuda.h"
@@ -183,25 +184,19 @@ void bind_word2vec(py::module_& m) {
           "(ids int32 (N), offsets int64 (S + 1), tokens): in-vocabulary ids of the sentences, "
           "out-of-vocabulary tokens dropped; tokens counts them all.");
 
-  py::class_<PyTrainer>(m, "Word2VecTrainer",
-                        "Hogwild word2vec trainer: start an epoch, poll wait()/progress(), stop() on interrupt.")
-      .def(py::init([](std::shared_ptr<Vocab> vocab, py::object syn0_, py::object syn1neg_, py::object syn1_,
-                       int64_t window, int64_t negative, bool hs, bool sg, bool cbow_mean, bool shared_negatives,
-                       double sample, double ns_exponent, double alpha, double min_alpha, uint64_t seed,
-                       int threads, int64_t max_sentence, const std::string& device, int64_t hot_rows) {
-             const char* op = "Word2VecTrainer";
-             FASTNLP_CHECK(vocab, op, ": vocab is None");
-             const int64_t V = vocab->size();
-             Array syn0 = matrix_inout(op, "syn0", syn0_, V, -1);
-             const int64_t D = syn0.dim(1);
-             Word2VecParams p;
-             p.syn0 = syn0.ptr<float>();
-             p.V = V;
-             p.D = D;
-             if (!syn1neg_.is_none()) p.syn1neg = matrix_inout(op, "syn1neg", syn1neg_, V, D).ptr<float>();
-             if (!syn1_.is_none()) p.syn1 = matrix_inout(op, "syn1", syn1_, V, D).ptr<float>();
+  const Word2VecConfig d;  // the defaults, stated once in the struct
+  py::class_<Word2VecConfig>(m, "Word2VecConfig",
+                             "word2vec's training settings (models/word2vec_config.h), checked when made: "
+                             "the one place their rules live.")
+      .def(py::init([](int64_t dim, int64_t window, int64_t negative, bool hs, bool sg, bool cbow_mean,
+                       bool shared_negatives, double sample, double ns_exponent, double alpha, double min_alpha,
+                       uint64_t seed, int threads, int64_t max_sentence, int64_t hot_rows,
+                       const std::string& alpha_schedule) {
+             FASTNLP_CHECK(alpha_schedule == "global" || alpha_schedule == "per_worker",
+                           "word2vec: alpha_schedule must be 'global' or 'per_worker', got '", alpha_schedule, "'");
              Word2VecConfig c;
-             c.dim = D;
+             c.alpha_per_worker = alpha_schedule == "per_worker";
+             c.dim = dim;
              c.window = window;
              c.negative = negative;
              c.hs = hs;
@@ -216,13 +211,58 @@ void bind_word2vec(py::module_& m) {
              c.threads = threads;
              c.max_sentence = max_sentence;
              c.hot_rows = hot_rows;
+             check_word2vec_config(c);
+             return c;
+           }),
+           py::kw_only(), py::arg("dim") = d.dim, py::arg("window") = d.window, py::arg("negative") = d.negative,
+           py::arg("hs") = d.hs, py::arg("sg") = d.sg, py::arg("cbow_mean") = d.cbow_mean,
+           py::arg("shared_negatives") = d.shared_negatives, py::arg("sample") = d.sample,
+           py::arg("ns_exponent") = d.ns_exponent, py::arg("alpha") = d.alpha, py::arg("min_alpha") = d.min_alpha,
+           py::arg("seed") = d.seed, py::arg("threads") = d.threads, py::arg("max_sentence") = d.max_sentence,
+           py::arg("hot_rows") = d.hot_rows, py::arg("alpha_schedule") = d.alpha_per_worker ? "per_worker" : "global",
+           "Raises ValueError naming the first setting out of range. hot_rows: syn1neg rows of words "
+           "[0, hot_rows) each worker trains on its own copies between merges (-1: automatic, on with 2+ "
+           "threads; 0: off). alpha_schedule: 'global' (word2vec.c's decay over all workers' words) or "
+           "'per_worker' (gensim corpus_file's: each worker by its own words against the whole epoch).")
+      .def_readonly("dim", &Word2VecConfig::dim)
+      .def_readonly("window", &Word2VecConfig::window)
+      .def_readonly("negative", &Word2VecConfig::negative)
+      .def_readonly("hs", &Word2VecConfig::hs)
+      .def_readonly("sg", &Word2VecConfig::sg)
+      .def_readonly("cbow_mean", &Word2VecConfig::cbow_mean)
+      .def_readonly("shared_negatives", &Word2VecConfig::shared_negatives)
+      .def_readonly("sample", &Word2VecConfig::sample)
+      .def_readonly("ns_exponent", &Word2VecConfig::ns_exponent)
+      .def_readonly("alpha", &Word2VecConfig::alpha)
+      .def_readonly("min_alpha", &Word2VecConfig::min_alpha)
+      .def_readonly("seed", &Word2VecConfig::seed)
+      .def_readonly("threads", &Word2VecConfig::threads)
+      .def_readonly("max_sentence", &Word2VecConfig::max_sentence)
+      .def_readonly("hot_rows", &Word2VecConfig::hot_rows)
+      .def_property_readonly("alpha_schedule", [](const Word2VecConfig& c) {
+        return std::string(c.alpha_per_worker ? "per_worker" : "global");
+      });
+
+  py::class_<PyTrainer>(m, "Word2VecTrainer",
+                        "Hogwild word2vec trainer: start an epoch, poll wait()/progress(), stop() on interrupt.")
+      .def(py::init([](std::shared_ptr<Vocab> vocab, py::object syn0_, py::object syn1neg_, py::object syn1_,
+                       const Word2VecConfig& c, const std::string& device) {
+             const char* op = "Word2VecTrainer";
+             FASTNLP_CHECK(vocab, op, ": vocab is None");
+             FASTNLP_CHECK(device == "cpu" || device == "cuda" || device == "emulated", op,
+                           ": device must be 'cpu', 'cuda' or 'emulated', got '", device, "'");
+             const int64_t V = vocab->size();
+             Word2VecParams p;
+             p.syn0 = matrix_inout(op, "syn0", syn0_, V, c.dim).ptr<float>();
+             p.V = V;
+             p.D = c.dim;
+             if (!syn1neg_.is_none()) p.syn1neg = matrix_inout(op, "syn1neg", syn1neg_, V, c.dim).ptr<float>();
+             if (!syn1_.is_none()) p.syn1 = matrix_inout(op, "syn1", syn1_, V, c.dim).ptr<float>();
              auto t = std::make_unique<PyTrainer>();
              t->syn0 = syn0_;
              t->syn1neg = syn1neg_;
              t->syn1 = syn1_;
              t->vocab = vocab;
-             FASTNLP_CHECK(device == "cpu" || device == "cuda" || device == "emulated", op,
-                           ": device must be 'cpu', 'cuda' or 'emulated', got '", device, "'");
              t->trainer = std::make_unique<Word2VecTrainer>(c, vocab, p);
              if (device == "emulated") {
                t->trainer->set_device(make_emulated_device(c, t->trainer->noise(), t->trainer->tree(), p));
@@ -236,14 +276,11 @@ void bind_word2vec(py::module_& m) {
              }
              return t;
            }),
-           py::arg("vocab"), py::arg("syn0"), py::arg("syn1neg"), py::arg("syn1"), py::arg("window") = 5,
-           py::arg("negative") = 5, py::arg("hs") = false, py::arg("sg") = false, py::arg("cbow_mean") = true,
-           py::arg("shared_negatives") = false, py::arg("sample") = 1e-3, py::arg("ns_exponent") = 0.75,
-           py::arg("alpha") = 0.025, py::arg("min_alpha") = 1e-4, py::arg("seed") = 1, py::arg("threads") = 1,
-           py::arg("max_sentence") = 10000, py::arg("device") = "cpu", py::arg("hot_rows") = -1,
-           "device: 'cpu' (Hogwild threads), 'cuda' (a reader thread feeds the GPU trainer) or 'emulated' "
-           "(the device path on the CPU, for tests). hot_rows: syn1neg rows of words [0, hot_rows) each "
-           "worker trains on its own copies between merges (-1: automatic, on with 2+ threads; 0: off).")
+           py::arg("vocab"), py::arg("syn0"), py::arg("syn1neg"), py::arg("syn1"), py::arg("config"),
+           py::arg("device") = "cpu",
+           "syn0, syn1neg, syn1: (V, config.dim) float32 arrays updated in place (None where unused). device: "
+           "'cpu' (Hogwild threads), 'cuda' (a reader thread feeds the GPU trainer) or 'emulated' (the device "
+           "path on the CPU, for tests).")
       .def(
           "start_files",
           [](PyTrainer& t, const std::vector<std::string>& paths, int64_t epoch, int64_t epochs) {

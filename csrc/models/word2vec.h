@@ -2,6 +2,10 @@
 // hierarchical softmax by Hogwild SGD in C++ threads. Python configures a Word2VecTrainer, starts
 // one epoch at a time, polls its progress and may stop it; the worker threads never touch Python.
 // In file mode each worker reads its own byte range of the corpus (no producer thread).
+// The pieces: settings (word2vec_config.h), random draws (word2vec_sampling.h), per-thread scratch
+// (word2vec_state.h), the device interface (word2vec_device.h); the sentence loop and update math
+// (word2vec_sentence.cpp, word2vec_update.h), the CPU workers (word2vec_trainer.cpp) and the
+// device reader with its CPU emulation (word2vec_device.cpp).
 #pragma once
 
 #include <atomic>
@@ -10,8 +14,6 @@
 #include <deque>
 #include <exception>
 #include <memory>
-#include <new>
-#include <cstddef>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,128 +21,12 @@
 
 #include "models/huffman.h"
 #include "models/vocab.h"
+#include "models/word2vec_config.h"
+#include "models/word2vec_device.h"
+#include "models/word2vec_sampling.h"
+#include "models/word2vec_state.h"
 
 namespace fastnlp {
-
-struct Word2VecConfig {
-  int64_t dim = 100;             // D
-  int64_t window = 5;            // largest centre-context distance (each centre draws 1..window)
-  int64_t negative = 5;          // K noise words per prediction; 0 turns negative sampling off
-  bool hs = false;               // hierarchical softmax over the Huffman tree of the counts
-  bool sg = false;               // skip-gram, else CBOW
-  bool cbow_mean = true;         // CBOW input: mean of the context vectors, else their sum
-  bool shared_negatives = false; // skip-gram: one draw of K negatives per centre, shared by its window
-  double sample = 1e-3;          // subsampling threshold t (0: off)
-  double ns_exponent = 0.75;     // noise distribution ~ count^ns_exponent
-  double alpha = 0.025;          // learning rate at the start of a train() call ...
-  double min_alpha = 1e-4;       // ... decaying linearly to this at its end
-  uint64_t seed = 1;
-  int threads = 1;
-  int64_t max_sentence = 10000;  // longer sentences are split into pieces this long, never cut
-  // Negative sampling with several threads: each worker trains its own copies of the syn1neg
-  // rows of words [0, hot_rows) (the most frequent ones) and adds what it changed to the shared
-  // rows every 16384 centres, at least 64 times an epoch (word2vec.cpp, kHotRows, says why).
-  // -1: automatic (4096 rows with 2+ threads when ids are sorted by count), 0: off.
-  int64_t hot_rows = -1;
-};
-
-// The trained matrices, owned by the caller (NumPy arrays in Python) and updated in place.
-struct Word2VecParams {
-  float* syn0 = nullptr;     // (V, D) word (input) vectors
-  float* syn1neg = nullptr;  // (V, D) output vectors for negative sampling; null when negative == 0
-  float* syn1 = nullptr;     // (V, D) Huffman inner-node vectors (rows 0..V-2); null unless hs
-  int64_t V = 0, D = 0;
-};
-
-// SplitMix64 (Steele et al. 2014): 64 good random bits per call from one add and two multiplies.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-};
-
-// Noise words drawn from count^power in O(1) by Walker's alias method; the table (8 bytes a
-// word) stays in cache where word2vec.c's 10^8-entry unigram table does not.
-class NoiseSampler {
- public:
-  NoiseSampler() = default;
-  // counts: (V) >= 0 with at least one > 0.
-  NoiseSampler(const int64_t* counts, int64_t V, double power);
-  // r: 64 random bits; the low half picks a slot, the high half accepts it or takes its alias.
-  int32_t draw(uint64_t r) const {
-    const uint32_t slot = static_cast<uint32_t>((static_cast<uint64_t>(static_cast<uint32_t>(r)) * V_) >> 32);
-    const Entry& e = table_[slot];
-    return static_cast<uint32_t>(r >> 32) < e.threshold ? static_cast<int32_t>(slot) : e.alias;
-  }
-  // (V) the exact distribution draw() realizes (slot widths and 32-bit thresholds included).
-  std::vector<double> probabilities() const;
-  // The table as two arrays (V): thresholds and aliases (what a device copy needs).
-  void export_table(uint32_t* thresholds, int32_t* aliases) const;
-  bool empty() const { return table_.empty(); }
-
- private:
-  struct Entry {
-    uint32_t threshold;  // accept the slot when the high random half is below this
-    int32_t alias;
-  };
-  std::vector<Entry> table_;
-  uint64_t V_ = 0;
-};
-
-// word2vec.c's subsampling: a word of count c is kept with probability
-// min(1, (sqrt(c / (t T)) + 1) t T / c), t = sample, T = the total count. (V) probabilities.
-std::vector<double> keep_probabilities(const int64_t* counts, int64_t V, double sample);
-
-// Allocates whole cache lines (64-byte aligned, the size rounded up to 64 bytes), so that the
-// scratch buffers of two worker threads never share a line: they are written for every centre,
-// and a line shared by two cores bounces between them (false sharing) however little is on it.
-template <typename T>
-struct LineAllocator {
-  using value_type = T;
-  static constexpr std::size_t kLine = 64;
-  LineAllocator() = default;
-  template <typename U>
-  LineAllocator(const LineAllocator<U>&) {}
-  T* allocate(std::size_t n) {
-    const std::size_t bytes = (n * sizeof(T) + kLine - 1) / kLine * kLine;
-    return static_cast<T*>(::operator new(bytes, std::align_val_t{kLine}));
-  }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{kLine}); }
-  template <typename U>
-  bool operator==(const LineAllocator<U>&) const { return true; }
-  template <typename U>
-  bool operator!=(const LineAllocator<U>&) const { return false; }
-};
-template <typename T>
-using LineVector = std::vector<T, LineAllocator<T>>;
-
-// Per-thread scratch (fastText's State): the thread's RNG, buffers sized once, and its counters.
-// Written for every centre, so it owns its cache lines (alignas and LineVector): with the
-// states side by side in one vector, one thread's RNG shared a line with the other's loss.
-struct alignas(64) Word2VecState {
-  Rng rng{0};
-  LineVector<float> hidden;       // (D) CBOW input
-  LineVector<float> grad;         // (2 window, D) gradients of the inputs
-  LineVector<float> scores;       // (2 window, max(1 + K, tree depth))
-  LineVector<const float*> inputs;  // (2 window)
-  LineVector<int32_t> context;    // (kPlans, 2 window): windows of this centre and the next ones
-  LineVector<int32_t> negatives;  // (kPlans, 2 window, K): noise words drawn for them
-  LineVector<int32_t> targets;    // (1 + K)
-  LineVector<int32_t> sentence;   // ids kept by subsampling, up to max_sentence
-  LineVector<float*> rows;        // (max(1 + K, tree depth)) output rows of one prediction
-  // The hot syn1neg rows (Word2VecConfig::hot_rows = H): copied on first use after a merge.
-  LineVector<float> hot;          // (H, D) this worker's copies, trained in place
-  LineVector<float> hot_base;     // (H, D) the shared rows as they were copied
-  LineVector<int32_t> hot_touched;  // ids copied since the last merge
-  LineVector<uint8_t> hot_copied;   // (H) 1 while hot (id) holds the row
-  int64_t hot_since_merge = 0;    // centres trained since the last merge
-  double loss = 0;                 // summed over examples, in double (a float sum stalls)
-  int64_t examples = 0;            // predictions made: (context, centre) pairs, or CBOW centres
-};
 
 // Progress of the running epoch, summed over the workers.
 struct Word2VecProgress {
@@ -149,25 +35,7 @@ struct Word2VecProgress {
   int64_t examples = 0;  // predictions trained
   double loss = 0;       // summed loss of those predictions
   double fraction = 0;   // of the epoch done, in [0, 1]
-  double alpha = 0;      // the learning rate at the progress of all workers (what each takes at a line end)
-};
-
-// Where the updates run when not on the CPU threads: the CUDA trainer (cuda/word2vec.cu)
-// implements this, so the core never depends on the CUDA build. The trainer's reader thread
-// streams the corpus, subsamples it and hands over chunks of sentences; the device keeps its own
-// copy of the matrices and writes them back on sync_to_host().
-class Word2VecDevice {
- public:
-  virtual ~Word2VecDevice() = default;
-  // Trains sentences ids (offsets[S]) with offsets (S + 1), the learning rate going from alpha0
-  // to alpha1 across them. May return before the work is done; the pointers are only read
-  // during the call.
-  virtual void train(const int32_t* ids, const int64_t* offsets, int64_t S, float alpha0, float alpha1) = 0;
-  // Waits for the queued work and copies the matrices back to the caller's (host) arrays.
-  virtual void sync_to_host() = 0;
-  // Summed loss and number of predictions since construction (synchronizes).
-  virtual double loss() = 0;
-  virtual int64_t examples() = 0;
+  double alpha = 0;      // worker 0's learning rate now (every worker's under the global decay)
 };
 
 class Word2VecTrainer {
@@ -221,7 +89,7 @@ class Word2VecTrainer {
   void worker_stream(int t);
   void worker_device(bool files);
   void train_ids(int t, const int32_t* ids, int64_t n, bool count_words);
-  float alpha_now() const;
+  float alpha_now(int t) const;  // worker t's learning rate now
   void publish(int t);
 
   Word2VecConfig config_;

@@ -13,22 +13,30 @@ def _add_word2vec(sub):
     t = cmd.add_parser("train", help="train skip-gram / CBOW vectors on whitespace-tokenized text")
     t.add_argument("corpus", nargs="+", metavar="CORPUS", help="text file(s), one sentence per line")
     t.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the vectors / model")
-    t.add_argument("--model", choices=["sg", "cbow"], default="cbow", help="skip-gram or CBOW (default cbow)")
-    t.add_argument("--dim", type=int, default=100, help="vector size (default 100)")
-    t.add_argument("--window", type=int, default=5, help="largest context distance (default 5)")
-    t.add_argument("--negative", type=int, default=5, help="noise words per prediction, 0: off (default 5)")
+    # Every default is Word2Vec's (None: not given, so Word2Vec's own applies): the command line
+    # and the Python API train the same model from the same settings.
+    d = _word2vec_defaults()
+    t.add_argument("--model", choices=["sg", "cbow"], default="sg" if d["sg"] else "cbow",
+                   help=f"skip-gram or CBOW (default {'sg' if d['sg'] else 'cbow'})")
+    t.add_argument("--dim", type=int, help=f"vector size (default {d['vector_size']})")
+    t.add_argument("--window", type=int, help=f"largest context distance (default {d['window']})")
+    t.add_argument("--negative", type=int, help=f"noise words per prediction, 0: off (default {d['negative']})")
     t.add_argument("--hs", action="store_true", help="also train hierarchical softmax")
-    t.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold, 0: off (default 1e-3)")
-    t.add_argument("--min-count", type=int, default=5, help="drop rarer words (default 5)")
-    t.add_argument("--max-vocab-size", type=int, default=None, help="prune while counting beyond this many words")
-    t.add_argument("--epochs", type=int, default=5, help="passes over the corpus (default 5)")
-    t.add_argument("--threads", type=int, default=2, help="training threads (default 2)")
-    t.add_argument("--alpha", type=float, default=None, help="start learning rate (default 0.025 sg, 0.05 cbow)")
-    t.add_argument("--min-alpha", type=float, default=1e-4, help="final learning rate (default 1e-4)")
+    t.add_argument("--sample", type=float, help=f"subsampling threshold, 0: off (default {d['sample']:g})")
+    t.add_argument("--min-count", type=int, help=f"drop rarer words (default {d['min_count']})")
+    t.add_argument("--max-vocab-size", type=int, help="prune while counting beyond this many words")
+    t.add_argument("--epochs", type=int, help=f"passes over the corpus (default {d['epochs']})")
+    t.add_argument("--threads", type=int, help="training threads (default: the CPU count)")
+    t.add_argument("--alpha", type=float, help="start learning rate (default " + ", ".join(
+        f"{a:g} {m}" for m, a in d["alpha"].items()) + ")")
+    t.add_argument("--min-alpha", type=float, help=f"final learning rate (default {d['min_alpha']:g})")
+    t.add_argument("--alpha-schedule", choices=["global", "per_worker"], help="linear decay over all workers' "
+                   "words (word2vec.c) or each worker's own (gensim corpus_file) (default " + ", ".join(
+                       f"{a} {m}" for m, a in d["alpha_schedule"].items()) + ")")
     t.add_argument("--cbow-sum", action="store_true", help="CBOW: sum the context instead of averaging it")
     t.add_argument("--shared-negatives", action="store_true",
                    help="skip-gram: share each centre's noise words across its window (faster)")
-    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
     t.add_argument("--format", choices=["binary", "text", "fastnlp"], default="binary",
                    help="word2vec binary / text, or fastnlp's model file that can continue training (default binary)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -41,39 +49,36 @@ def _add_word2vec(sub):
     e.add_argument("--format", choices=["auto", "binary", "text", "fastnlp"], default="auto")
 
 
-def load_vectors(path, fmt="auto"):
-    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto)."""
-    from .keyedvectors import KeyedVectors
+def _word2vec_defaults():
+    """Word2Vec's defaults (its signature, and DEFAULT_ALPHA per model)."""
+    import inspect
 
-    if fmt == "auto":
-        with open(path, "rb") as f:
-            head = f.read(4096)
-        if head.startswith(b"PK\x03\x04"):
-            fmt = "fastnlp"
-        else:
-            body = head[head.find(b"\n") + 1:]
-            try:
-                body.decode("utf-8")
-                fmt = "text" if b"\x00" not in body else "binary"
-            except UnicodeDecodeError as err:
-                # A cut multi-byte character at the end of the sample is still text.
-                fmt = "text" if err.start >= len(body) - 3 and b"\x00" not in body else "binary"
-    if fmt == "fastnlp":
-        return KeyedVectors.load(path)
-    return KeyedVectors.load_word2vec_format(path, binary=(fmt == "binary"))
+    from .word2vec import DEFAULT_ALPHA, DEFAULT_ALPHA_SCHEDULE, Word2Vec
+
+    d = {k: p.default for k, p in inspect.signature(Word2Vec.__init__).parameters.items()}
+    d["alpha"] = dict(DEFAULT_ALPHA)
+    d["alpha_schedule"] = dict(DEFAULT_ALPHA_SCHEDULE)
+    return d
+
+
+def word2vec_kwargs(args):
+    """Word2Vec keyword arguments from parsed `word2vec train` arguments: only the options given,
+    so that every other setting takes Word2Vec's default."""
+    given = {"vector_size": args.dim, "window": args.window, "negative": args.negative, "sample": args.sample,
+             "min_count": args.min_count, "max_vocab_size": args.max_vocab_size, "epochs": args.epochs,
+             "workers": args.threads, "alpha": args.alpha, "min_alpha": args.min_alpha, "seed": args.seed,
+             "alpha_schedule": args.alpha_schedule}
+    kw = {k: v for k, v in given.items() if v is not None}
+    kw.update(sg=int(args.model == "sg"), hs=int(args.hs), cbow_mean=int(not args.cbow_sum),
+              shared_negatives=args.shared_negatives, progress=not args.no_progress)
+    return kw
 
 
 def _word2vec(args):
     if args.w2v_command == "train":
         from .word2vec import Word2Vec
 
-        sg = args.model == "sg"
-        alpha = args.alpha if args.alpha is not None else (0.025 if sg else 0.05)
-        model = Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=int(args.hs),
-                         sample=args.sample, min_count=args.min_count, max_vocab_size=args.max_vocab_size,
-                         epochs=args.epochs, workers=args.threads, sg=int(sg), cbow_mean=int(not args.cbow_sum),
-                         alpha=alpha, min_alpha=min(args.min_alpha, alpha), seed=args.seed,
-                         shared_negatives=args.shared_negatives, progress=not args.no_progress)
+        model = Word2Vec(**word2vec_kwargs(args))
         model.build_vocab(corpus_file=args.corpus)
         summary = model.train()
         if args.format == "fastnlp":
@@ -91,6 +96,8 @@ def _word2vec(args):
         if not args.analogies and not args.similarity:
             print("fastnlp word2vec eval: give --analogies FILE and/or --similarity FILE", file=sys.stderr)
             return 2
+        from .keyedvectors import load_vectors
+
         kv = load_vectors(args.vectors, args.format)
         out = {"vectors": args.vectors, "vocab_size": len(kv), "dim": kv.vector_size}
         if args.analogies:
@@ -223,13 +230,17 @@ def _run(name, command, args):
         return 130
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="fastnlp", description="fastnlp command line")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="build and device information")
     _add_word2vec(sub)
     _add_tag(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.command == "info":
         import fastnlp
 

@@ -14,7 +14,7 @@ import numpy as np
 from . import safeformat
 from ._atomic import atomic_write
 
-__all__ = ["KeyedVectors"]
+__all__ = ["KeyedVectors", "load_vectors"]
 
 FORMAT_NAME = "fastnlp.word2vec"
 FORMAT_VERSION = 1
@@ -430,3 +430,23 @@ def _analogy_scores(n, a, b, c, method):
         ca, cb, cc = ((x @ n.T + 1.0) * 0.5 for x in (a, b, c))
         return cb * cc / (ca + eps)
     raise ValueError(f"analogy method must be '3cosadd' or '3cosmul', got {method!r}")
+
+
+def load_vectors(path, fmt="auto"):
+    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto)."""
+    if fmt == "auto":
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if head.startswith(b"PK\x03\x04"):
+            fmt = "fastnlp"
+        else:
+            body = head[head.find(b"\n") + 1:]
+            try:
+                body.decode("utf-8")
+                fmt = "text" if b"\x00" not in body else "binary"
+            except UnicodeDecodeError as err:
+                # A cut multi-byte character at the end of the sample is still text.
+                fmt = "text" if err.start >= len(body) - 3 and b"\x00" not in body else "binary"
+    if fmt == "fastnlp":
+        return KeyedVectors.load(path)
+    return KeyedVectors.load_word2vec_format(path, binary=(fmt == "binary"))

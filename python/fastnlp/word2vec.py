@@ -24,8 +24,16 @@ __all__ = ["Word2Vec"]
 
 logger = logging.getLogger(__name__)
 
+# The start learning rate when none is given, per model: word2vec.c's (0.025 skip-gram, 0.05
+# CBOW). CBOW at gensim's 0.025 scored lower in benchmarks/word2vec_schedule.py (README, word2vec).
+# The Python API and the command line both take their defaults from here (test_word2vec_cli).
+DEFAULT_ALPHA = {"sg": 0.025, "cbow": 0.05}
+# The decay when none is given, per model, by the same experiment: 'global' (word2vec.c's, over the
+# words of all workers) or 'per_worker' (gensim corpus_file's, each worker by its own words).
+DEFAULT_ALPHA_SCHEDULE = {"sg": "global", "cbow": "per_worker"}
+
 _CONFIG_KEYS = ("vector_size", "window", "min_count", "max_vocab_size", "sample", "seed", "workers", "sg", "hs",
-                "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "epochs", "shared_negatives",
+                "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "alpha_schedule", "epochs", "shared_negatives",
                 "max_sentence")
 
 
@@ -60,7 +68,12 @@ class Word2Vec:
         sample: subsampling threshold (0: off). negative: noise words per prediction (0: off).
         hs: hierarchical softmax. ns_exponent: noise ~ count^ns_exponent. cbow_mean: mean (1)
             or sum (0) of the context. alpha -> min_alpha: linear learning-rate decay over each
-            train() call. epochs [iter]. seed. workers [threads]: training threads.
+            train() call; alpha None: DEFAULT_ALPHA of the model (0.025 skip-gram, 0.05 CBOW).
+        alpha_schedule: 'global' (word2vec.c's: by the words of all workers together) or
+            'per_worker' (gensim corpus_file's: each worker by its own words against the whole
+            epoch); None: DEFAULT_ALPHA_SCHEDULE of the model (global sg, per_worker CBOW).
+            epochs [iter]. seed.
+            workers [threads]: training threads (default: the CPU count).
         shared_negatives: skip-gram only: one draw of `negative` noise words per centre shared
             by its whole window (Ji et al. 2016), faster; False is word2vec.c's update.
         device: 'cpu' (Hogwild threads), 'cuda' (the GPU trainer: negative sampling only, one
@@ -72,10 +85,10 @@ class Word2Vec:
             ``cb(model, stats)`` with stats the epoch's dict (see ``training_history``).
     """
 
-    def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=0.025, window=5, min_count=5,
+    def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=None, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
                  ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
-                 progress=True, callbacks=(), dim=None, threads=None, device="cpu"):
+                 progress=True, callbacks=(), dim=None, threads=None, device="cpu", alpha_schedule=None):
         self.vector_size = int(_pick("vector_size", vector_size, "dim", dim, 100))
         self.workers = int(_pick("workers", workers, "threads", threads, os.cpu_count() or 1))
         self.window = int(window)
@@ -88,8 +101,10 @@ class Word2Vec:
         self.negative = int(negative)
         self.ns_exponent = float(ns_exponent)
         self.cbow_mean = int(bool(cbow_mean))
-        self.alpha = float(alpha)
+        self.alpha = float(DEFAULT_ALPHA["sg" if self.sg else "cbow"] if alpha is None else alpha)
         self.min_alpha = float(min_alpha)
+        self.alpha_schedule = DEFAULT_ALPHA_SCHEDULE["sg" if self.sg else "cbow"] if alpha_schedule is None \
+            else alpha_schedule
         self.epochs = int(epochs)
         self.shared_negatives = bool(shared_negatives)
         self.max_sentence = int(max_sentence)
@@ -113,25 +128,28 @@ class Word2Vec:
             self.train()
 
     def _check_config(self):
+        # The trainer's settings are checked by the C++ config (check_word2vec_config), the one
+        # place their rules live; Python checks only what it alone uses.
+        self._trainer_config(self.alpha, self.min_alpha, self.seed % (1 << 64))
         checks = [
-            (self.vector_size > 0, "vector_size (dim) must be > 0", self.vector_size),
-            (self.window > 0, "window must be > 0", self.window),
             (self.min_count >= 1, "min_count must be >= 1", self.min_count),
             (self.max_vocab_size is None or self.max_vocab_size > 0, "max_vocab_size must be > 0 or None",
              self.max_vocab_size),
-            (self.sample >= 0, "sample must be >= 0", self.sample),
-            (self.negative >= 0, "negative must be >= 0", self.negative),
-            (self.negative > 0 or self.hs, "nothing to train: set negative > 0 or hs=1", self.negative),
-            (self.alpha > 0, "alpha must be > 0", self.alpha),
-            (0 <= self.min_alpha <= self.alpha, "min_alpha must be in [0, alpha]", self.min_alpha),
             (self.epochs >= 1, "epochs must be >= 1", self.epochs),
-            (self.workers >= 1, "workers (threads) must be >= 1", self.workers),
-            (self.max_sentence >= 1, "max_sentence must be >= 1", self.max_sentence),
         ]
         for ok, what, value in checks:
             if not ok:
                 raise ValueError(f"Word2Vec: {what}, got {value}")
         _check_device(self.device)
+
+    def _trainer_config(self, alpha, min_alpha, seed):
+        """The C++ trainer's settings; raises ValueError naming a setting out of range."""
+        return _C.Word2VecConfig(dim=self.vector_size, window=self.window, negative=self.negative, hs=bool(self.hs),
+                                 sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
+                                 shared_negatives=self.shared_negatives, sample=self.sample,
+                                 ns_exponent=self.ns_exponent, alpha=alpha, min_alpha=min_alpha, seed=seed,
+                                 threads=self.workers, max_sentence=self.max_sentence,
+                                 alpha_schedule=self.alpha_schedule)
 
     # -- vocabulary -------------------------------------------------------------------------------
     def build_vocab(self, sentences=None, corpus_file=None):
@@ -211,8 +229,7 @@ class Word2Vec:
         min_alpha = self.min_alpha if min_alpha is None else float(min_alpha)
         if epochs < 1:
             raise ValueError(f"train: epochs must be >= 1, got {epochs}")
-        if not (alpha > 0 and 0 <= min_alpha <= alpha):
-            raise ValueError(f"train: need alpha > 0 and 0 <= min_alpha <= alpha, got {alpha}, {min_alpha}")
+        config = self._trainer_config(alpha, min_alpha, (self.seed * 1000003 + self.epochs_done) % (1 << 64))
         if corpus_file is not None:
             mode, source = "files", _paths(corpus_file)
         elif sentences is not None:
@@ -227,12 +244,7 @@ class Word2Vec:
                 total_words = self.corpus_stats["vocab_words"]
             else:
                 total_words = self._count_in_vocab(source)
-        trainer = _C.Word2VecTrainer(
-            self._vocab, self.wv.vectors, self.syn1neg, self.syn1, window=self.window, negative=self.negative,
-            hs=bool(self.hs), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
-            shared_negatives=self.shared_negatives, sample=self.sample, ns_exponent=self.ns_exponent, alpha=alpha,
-            min_alpha=min_alpha, seed=(self.seed * 1000003 + self.epochs_done) % (1 << 64), threads=self.workers,
-            max_sentence=self.max_sentence, device=device)
+        trainer = _C.Word2VecTrainer(self._vocab, self.wv.vectors, self.syn1neg, self.syn1, config, device=device)
         callbacks = self.callbacks if callbacks is None else list(callbacks)
         bar = _Progress(epochs, self.progress if progress is None else progress)
         self.interrupted = False

@@ -241,7 +241,7 @@ def load_pretrained(spec, limit):
     if spec == "glove":
         words, vectors = load_glove(limit)
     else:
-        from ..cli import load_vectors  # sniffs word2vec binary / text and fastnlp files
+        from ..keyedvectors import load_vectors  # sniffs word2vec binary / text and fastnlp files
 
         kv = load_vectors(spec)
         words, vectors = kv.index_to_key[:limit], kv.vectors
