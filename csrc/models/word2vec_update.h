@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common.h"
 #include "models/word2vec_sentence.h"
 #include "simd.h"
 
@@ -18,8 +19,6 @@ namespace fastnlp::w2v {
 // or four SSE registers, and remainders (D % 16) take 8-, 4-wide and scalar steps instead of
 // the spill-and-add-one-by-one epilogue that a plain reduction loop gets.
 
-#define W2V_INLINE inline __attribute__((always_inline))
-
 // The helpers taking and returning these vectors are always inlined into the SIMD clones, so no
 // vector crosses a call and GCC's note that such an ABI depends on the ISA does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -29,17 +28,17 @@ typedef float V8 __attribute__((vector_size(32)));
 typedef float V4 __attribute__((vector_size(16)));
 
 template <typename V>
-W2V_INLINE V load(const float* p) {
+FASTNLP_INLINE V load(const float* p) {
   V v;
   std::memcpy(&v, p, sizeof(V));
   return v;
 }
 template <typename V>
-W2V_INLINE void store(float* p, V v) {
+FASTNLP_INLINE void store(float* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-W2V_INLINE float dot(const float* a, const float* b, int64_t D) {
+FASTNLP_INLINE float dot(const float* a, const float* b, int64_t D) {
   V16 acc0 = {}, acc1 = {};
   int64_t i = 0;
   for (; i + 32 <= D; i += 32) {  // two accumulators: FMA latency, not throughput, bounds one
@@ -68,7 +67,7 @@ W2V_INLINE float dot(const float* a, const float* b, int64_t D) {
 }
 
 // y += a x
-W2V_INLINE void axpy(float a, const float* x, float* y, int64_t D) {
+FASTNLP_INLINE void axpy(float a, const float* x, float* y, int64_t D) {
   int64_t i = 0;
   for (; i + 16 <= D; i += 16) store(y + i, load<V16>(y + i) + a * load<V16>(x + i));
   if (i + 8 <= D) {
@@ -83,7 +82,7 @@ W2V_INLINE void axpy(float a, const float* x, float* y, int64_t D) {
 }
 
 // dx += g w; w += g x, reading the row w once (dx uses w before its update).
-W2V_INLINE void axpy2(float g, float* w, const float* x, float* dx, int64_t D) {
+FASTNLP_INLINE void axpy2(float g, float* w, const float* x, float* dx, int64_t D) {
   int64_t i = 0;
   for (; i + 16 <= D; i += 16) {
     const V16 wi = load<V16>(w + i);
@@ -109,18 +108,18 @@ W2V_INLINE void axpy2(float g, float* w, const float* x, float* dx, int64_t D) {
   }
 }
 
-W2V_INLINE void prefetch_row(const float* p, int64_t D) {
+FASTNLP_INLINE void prefetch_row(const float* p, int64_t D) {
   const char* c = reinterpret_cast<const char*>(p);
   for (int64_t off = 0; off < D * 4; off += 64) __builtin_prefetch(c + off, 1, 3);
 }
-W2V_INLINE void prefetch_row_read(const float* p, int64_t D) {
+FASTNLP_INLINE void prefetch_row_read(const float* p, int64_t D) {
   const char* c = reinterpret_cast<const char*>(p);
   for (int64_t off = 0; off < D * 4; off += 64) __builtin_prefetch(c + off, 0, 3);
 }
 
 // log(u) for u in [1, 2] as 2 atanh(s), s = (u - 1) / (u + 1) in [0, 1/3]: the series to s^13
 // leaves an error below 1e-8, far under float's resolution of the loss.
-W2V_INLINE float log_1_to_2(float u) {
+FASTNLP_INLINE float log_1_to_2(float u) {
   const float s = (u - 1.0f) / (u + 1.0f);
   const float s2 = s * s;
   float p = 1.0f / 13;
@@ -142,7 +141,7 @@ W2V_INLINE float log_1_to_2(float u) {
 // analogy points above the plain gradient.
 constexpr float kSaturated = 6.0f;
 
-W2V_INLINE float error_and_loss(float f, int y, float* loss) {
+FASTNLP_INLINE float error_and_loss(float f, int y, float* loss) {
   const float a = f < 0 ? -f : f;
   const float e = fast_expf(-a);
   const float r = 1.0f / (1.0f + e);
@@ -165,7 +164,7 @@ W2V_INLINE float error_and_loss(float f, int y, float* loss) {
 // dx (C, D) accumulates: the caller applies it to the inputs. S: scratch (C, M). Returns the
 // summed loss.
 template <typename Label>
-W2V_INLINE float predict(const float* const* x, int64_t C, float* const* W, int64_t M, Label label, float alpha,
+FASTNLP_INLINE float predict(const float* const* x, int64_t C, float* const* W, int64_t M, Label label, float alpha,
                          float* dx, float* S, int64_t D) {
   float loss = 0;
   for (int64_t m = 0; m < M; ++m) {
@@ -194,7 +193,7 @@ W2V_INLINE float predict(const float* const* x, int64_t C, float* const* W, int6
 
 // The syn1neg row of word id for this worker: the shared row, or for a hot word the worker's
 // copy, taken from the shared row on first use after a merge.
-W2V_INLINE float* output_row(const Model& m, Word2VecState& st, int32_t id) {
+FASTNLP_INLINE float* output_row(const Model& m, Word2VecState& st, int32_t id) {
   float* shared = m.syn1neg + static_cast<int64_t>(id) * m.D;
   if (id >= m.hot) return shared;
   float* own = st.hot.data() + static_cast<int64_t>(id) * m.D;
@@ -209,7 +208,7 @@ W2V_INLINE float* output_row(const Model& m, Word2VecState& st, int32_t id) {
 
 // Prefetches what output_row(id) will read: for a hot word only a shared row still to be copied,
 // and for reading (taking the line for writing would steal it from the other workers).
-W2V_INLINE void prefetch_output(const Model& m, const Word2VecState& st, int32_t id) {
+FASTNLP_INLINE void prefetch_output(const Model& m, const Word2VecState& st, int32_t id) {
   const float* shared = m.syn1neg + static_cast<int64_t>(id) * m.D;
   if (id >= m.hot) prefetch_row(shared, m.D);
   else if (!st.hot_copied[id]) prefetch_row_read(shared, m.D);
@@ -218,7 +217,7 @@ W2V_INLINE void prefetch_output(const Model& m, const Word2VecState& st, int32_t
 // Adds what this worker changed in its hot rows to the shared ones: shared += own - base. An
 // element nobody else changed meanwhile (shared == base) takes the worker's value as is, so a
 // single writer's result is bit for bit the one of training the shared rows directly.
-W2V_INLINE void merge_hot(const Model& m, Word2VecState& st) {
+FASTNLP_INLINE void merge_hot(const Model& m, Word2VecState& st) {
   const int64_t D = m.D;
   for (int32_t id : st.hot_touched) {
     float* shared = m.syn1neg + static_cast<int64_t>(id) * D;
@@ -237,7 +236,7 @@ W2V_INLINE void merge_hot(const Model& m, Word2VecState& st) {
 // The outputs of one prediction for `centre` with inputs x (C): negative sampling (the centre
 // and the K noise words neg (K), a noise word equal to the centre skipped) then hierarchical
 // softmax (the centre's Huffman path).
-W2V_INLINE float predict_centre(const Model& m, Word2VecState& st, const float* const* x, int64_t C,
+FASTNLP_INLINE float predict_centre(const Model& m, Word2VecState& st, const float* const* x, int64_t C,
                                 int32_t centre, const int32_t* neg, const uint8_t* codes, const int32_t* points,
                                 int64_t L, float alpha, float* dx) {
   float loss = 0;
@@ -262,7 +261,7 @@ W2V_INLINE float predict_centre(const Model& m, Word2VecState& st, const float* 
 // (word2vec.c's order, the same model as the paper's). neg: (C, K) noise words, one row per
 // pair, or (K) shared by the window. lead > 0: prefetch the noise rows of pair c + lead while
 // pair c trains (training passes kPairLead; the exact-step entry 0).
-W2V_INLINE void sg_centre(const Model& m, Word2VecState& st, int32_t centre, const int32_t* ctx, int64_t C,
+FASTNLP_INLINE void sg_centre(const Model& m, Word2VecState& st, int32_t centre, const int32_t* ctx, int64_t C,
                           const int32_t* neg, const uint8_t* codes, const int32_t* points, int64_t L, float alpha,
                           int64_t lead = 0) {
   const int64_t D = m.D;
@@ -293,7 +292,7 @@ W2V_INLINE void sg_centre(const Model& m, Word2VecState& st, int32_t centre, con
 // CBOW at one centre: the mean (or sum) of the context vectors predicts the centre with the
 // noise words neg (K), and every context vector gets the whole input gradient (word2vec.c's
 // update, also for the mean).
-W2V_INLINE void cbow_centre(const Model& m, Word2VecState& st, int32_t centre, const int32_t* ctx, int64_t C,
+FASTNLP_INLINE void cbow_centre(const Model& m, Word2VecState& st, int32_t centre, const int32_t* ctx, int64_t C,
                             const int32_t* neg, const uint8_t* codes, const int32_t* points, int64_t L,
                             float alpha) {
   const int64_t D = m.D;
@@ -314,7 +313,7 @@ W2V_INLINE void cbow_centre(const Model& m, Word2VecState& st, int32_t centre, c
 }
 
 // Random integer in [0, n) from 32 random bits (multiply-shift, no division).
-W2V_INLINE uint32_t below(uint64_t r, uint32_t n) {
+FASTNLP_INLINE uint32_t below(uint64_t r, uint32_t n) {
   return static_cast<uint32_t>(((r >> 32) * static_cast<uint64_t>(n)) >> 32);
 }
 
