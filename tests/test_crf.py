@@ -10,6 +10,9 @@ rows, n = N for dtransitions / dstart (sums over the batch); per-sentence values
 (float32) for the final rounding of a large total. The C++ reference (double accumulation) is held
 to one rounding to the output dtype; brute force to 1e-12. Gradients: float64 central differences
 (eps 1e-6) within rtol 1e-5, atol 1e-7. GPU against NumPy: the float32 tolerances.
+
+Over 500 lines on purpose: one op family keeps one test file (README, Layout), so a reader finds
+every check of the CRF ops in one place.
 """
 
 import itertools

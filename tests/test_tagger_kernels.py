@@ -7,6 +7,9 @@ longest reduction (window * sum D_f for the hidden layer); float64 within 1e-12 
 WindowScorer's float32 scores are held to the same bound against the float32 C++ reference and the
 float64 NumPy result (its hidden layer sums the same products in another order); its predict is
 exactly the argmax of its scores. Feature ids must be equal.
+
+Over 500 lines on purpose: one op family keeps one test file (README, Layout), so a reader finds
+every check of the tagger's inference kernels in one place.
 """
 
 import numpy as np

@@ -7,6 +7,9 @@ Tolerances: one step in float32 against float64 NumPy within atol 1e-6 + rtol 1e
 products are length D <= 100, fast_expf is within 2 ulp); losses within rtol 1e-5; the noise
 table's realized distribution within rtol 1e-5 of count^0.75 / Z (32-bit slot and threshold
 quantization); empirical draws within 5 standard errors.
+
+Over 500 lines on purpose: one op family keeps one test file (README, Layout), so a reader finds
+every check of the word2vec trainer in one place.
 """
 
 import heapq
