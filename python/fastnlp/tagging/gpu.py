@@ -23,8 +23,9 @@ class GpuWindowNetwork:
         self.window = tagger.window
         self.tables = [cp.asarray(t, dtype=cp.float32) for t in tagger.tables]
         self.W1, self.b1, self.W2, self.b2 = (cp.asarray(a) for a in (tagger.W1, tagger.b1, tagger.W2, tagger.b2))
-        self.transitions = None if tagger.transitions is None else cp.asarray(tagger.transitions)
-        self.start = None if tagger.start is None else cp.asarray(tagger.start)
+        # the tagger's decode scores: its transitions with ill-formed chunk moves forbidden
+        self.transitions = None if tagger.decode_transitions is None else cp.asarray(tagger.decode_transitions)
+        self.start = None if tagger.decode_start is None else cp.asarray(tagger.decode_start)
 
     def scores(self, ids, offsets):
         """Tag scores (N, K) as a CuPy array for NumPy ids (N, F) and offsets (S+1)."""

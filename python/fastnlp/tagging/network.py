@@ -8,6 +8,7 @@ from .. import ops
 from ..nn.embedding import Embedding
 from ..nn.layers import Linear
 from ..nn.module import Module, Parameter
+from .schemes import transition_constraints
 
 
 def window_ids(ids, offsets, window):
@@ -81,8 +82,31 @@ class WindowNetwork(Module):
             p.grad = g if p.grad is None else p.grad + g
         return float(nll.sum()), dscores
 
-    def decode(self, scores, offsets):
-        """Best tag ids (N,): Viterbi with sll, else the per-token argmax."""
-        if self.sll:
-            return ops.viterbi_decode(scores, offsets, self.transitions.value, self.start.value)[0]
-        return scores.argmax(axis=1).astype(np.int32)
+    def decode(self, scores, offsets, tagset=None, scheme=None):
+        """Best tag ids (N,): Viterbi with sll, else the per-token argmax; with a chunk `scheme` (and the
+        `tagset`), Viterbi over the well-formed sequences only, as the Tagger decodes."""
+        trans, start = (self.transitions.value, self.start.value) if self.sll else (None, None)
+        if scheme is not None:
+            trans, start = decode_scores(tagset, scheme, trans, start, scores.dtype)
+        if trans is None:
+            return scores.argmax(axis=1).astype(np.int32)
+        return ops.viterbi_decode(scores, offsets, trans, start)[0]
+
+
+def decode_scores(tagset, scheme, transitions, start, dtype=np.float32):
+    """The transition and start scores Viterbi decodes with: the model's own (zeros for a word-level
+    model), with every move that would make an ill-formed `scheme` sequence (e.g. I-PER after O in
+    IOB2) set to -inf, so the decoder never outputs one. (None, None) for a word-level model without
+    a chunk scheme (POS): its decode is the per-token argmax."""
+    if scheme is None:
+        return transitions, start
+    allowed, start_allowed = (np.asarray(a, dtype=bool) for a in transition_constraints(tagset, scheme))
+    if not start_allowed.any():  # no well-formed sequence exists over this tagset: decode unconstrained
+        return transitions, start
+    K = len(tagset)
+    trans = np.zeros((K, K), dtype) if transitions is None else np.array(transitions, dtype)
+    first = np.zeros(K, dtype) if start is None else np.array(start, dtype)
+    trans[~allowed] = -np.inf
+    first[~start_allowed] = -np.inf
+    return trans, first
+

@@ -87,3 +87,32 @@ def convert(tags, from_scheme, to_scheme):
     _check_scheme(to_scheme, "to_scheme")
     tags = list(tags)
     return from_chunks(chunks(tags, from_scheme), len(tags), to_scheme)
+
+
+def transition_constraints(tagset, scheme):
+    """Which moves a decoder may make so that its output is a well-formed `scheme` sequence:
+    (allowed (K, K) bool indexed [from, to], start_allowed (K,) bool) for the tags of `tagset`.
+
+    IOB2: I-X only after B-X or I-X, never first. IOB1: B-X only after a chunk of type X (I-X or
+    B-X), never first. BIOES: I-X and E-X only after B-X or I-X; after B-X or I-X only I-X or E-X of the same
+    type; I-X and E-X never first. (BIOES also forbids ending on B-X or I-X, which a [from, to]
+    mask cannot say; the decoders here read such an end as a chunk, like conlleval.)"""
+    _check_scheme(scheme, "scheme")
+    parts = [split_tag(t, scheme) for t in tagset]
+    K = len(parts)
+    allowed = [[True] * K for _ in range(K)]
+    start = [True] * K
+    for j, (p, ty) in enumerate(parts):
+        if p == {"IOB2": "I", "IOB1": "B"}.get(scheme) or scheme == "BIOES" and p in "IE":
+            start[j] = False
+        for i, (q, prev_ty) in enumerate(parts):
+            same = prev_ty == ty
+            if scheme == "IOB2":
+                ok = p != "I" or (q in "BI" and same)
+            elif scheme == "IOB1":
+                ok = p != "B" or (q in "BI" and same)
+            else:  # BIOES: inside a chunk only its continuation; outside, no continuation
+                inside = q in "BI"
+                ok = (p in "IE" and same) if inside else p not in "IE"
+            allowed[i][j] = ok
+    return allowed, start

@@ -8,6 +8,8 @@ import numpy as np
 from .. import ops, safeformat
 from . import _fast
 from . import features as feat
+from .network import decode_scores
+from .schemes import SCHEMES, split_tag
 
 FORMAT_NAME = "fastnlp.tagger"
 FORMAT_VERSION = 1
@@ -37,6 +39,9 @@ class Tagger:
         self.W1, self.b1, self.W2, self.b2 = (np.ascontiguousarray(a, dtype=np.float32) for a in (W1, b1, W2, b2))
         self.transitions = None if transitions is None else np.ascontiguousarray(transitions, np.float32)
         self.start = None if start is None else np.ascontiguousarray(start, np.float32)
+        self.scheme = header.get("scheme")
+        self.decode_transitions, self.decode_start = decode_scores(self.tagset, self.scheme, self.transitions,
+                                                                   self.start)
         self._featurizer = _fast.Featurizer(list(self.families), [list(lex) for lex in lexicons])
         # The network with its first layer cached per frequent feature id: a snapshot of the weights
         # above (changing them later does not reach it).
@@ -81,9 +86,10 @@ class Tagger:
         ids, offsets = self.featurize(sentences)
         if self._gpu is not None:
             return self._gpu.predict_ids(ids, offsets), offsets
-        if self.transitions is None:  # word-level: the argmax runs in C++ with the scores
+        if self.decode_transitions is None:  # word-level, no chunk scheme: the argmax runs in C++
             return self._scorer.predict(ids, offsets), offsets
-        pred, _ = ops.viterbi_decode(self._scorer.scores(ids, offsets), offsets, self.transitions, self.start)
+        pred, _ = ops.viterbi_decode(self._scorer.scores(ids, offsets), offsets, self.decode_transitions,
+                                     self.decode_start)
         return pred, offsets
 
     def tag_batch(self, sentences):
@@ -127,9 +133,15 @@ class Tagger:
         if not (isinstance(tagset, list) and tagset and all(isinstance(t, str) for t in tagset)
                 and len(set(tagset)) == len(tagset)):
             raise bad(f"tagset must be a list of distinct strings, got {tagset!r:.100}")
+        scheme = header.get("scheme")
+        if scheme is not None and scheme not in SCHEMES:
+            raise bad(f"scheme must be null or one of {', '.join(SCHEMES)}, got {scheme!r:.100}")
         try:
             for family in families:
                 feat.check_family(family)
+            if scheme is not None:
+                for tag in tagset:
+                    split_tag(tag, scheme)
         except (ValueError, TypeError) as e:
             raise bad(str(e)) from e
         tables, lexicons = [], []

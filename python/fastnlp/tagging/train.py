@@ -110,9 +110,11 @@ def _stack(encoded, index):
     return np.concatenate(ids), offsets, np.concatenate(tags)
 
 
-def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pretrained=None, log=print):
+def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pretrained=None, log=print,
+                  scheme=None):
     """Trains a WindowNetwork. `train`/`dev`: lists of (tokens, tags); `featurize(sentences) -> (ids,
-    offsets)`; `evaluate(gold_tags, pred_tags) -> score` (higher is better). Keeps the parameters of the
+    offsets)`; `evaluate(gold_tags, pred_tags) -> score` (higher is better), on the development tags
+    decoded as the Tagger decodes (well-formed `scheme` sequences only, when a scheme is given). Keeps the parameters of the
     best development epoch; stops after `patience` epochs without improvement. Returns (net, best_score,
     history)."""
     tag_id = {t: i for i, t in enumerate(tagset)}
@@ -145,7 +147,7 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
                 net.zero_grad()
                 total += loss
                 count += len(tags)
-            pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets)
+            pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets, tagset, scheme)
             pred_tags = [[tagset[i] for i in pred[dev_offsets[s]:dev_offsets[s + 1]]] for s in range(len(dev))]
             score = evaluate([tags for _, tags in dev], pred_tags)
             history.append({"epoch": epoch + 1, "loss": total / max(count, 1), "dev": score,
@@ -268,11 +270,12 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
     evaluate = accuracy if spec["metric"] == "accuracy" else (lambda gold, pred: conlleval(gold, pred).f1)
     log(f"{task}: {len(train)} training and {len(dev)} development sentences, {len(tagset)} tags, "
         f"lexicon sizes {[len(lex) for lex in lexicons]}")
+    scheme = "IOB2" if spec["metric"] == "f1" else None
     net, best, history = train_network(config, train, dev, lexicons, tagset, featurizer.featurize, evaluate,
-                                       pretrained or None, log=log)
+                                       pretrained or None, log=log, scheme=scheme)
     header = {"task": task, "families": list(config.families), "dims": list(config.dims),
               "window": config.window, "hidden": config.hidden, "tagset": tagset,
-              "scheme": "IOB2" if spec["metric"] == "f1" else None, "sll": config.sll,
+              "scheme": scheme, "sll": config.sll,
               "training_data": spec["data"], "license": spec["license"],
               "embeddings": GLOVE if embeddings == "glove" else embeddings,
               "dev_" + spec["metric"]: round(best, 2), "config": config.as_dict(), "history": history}
