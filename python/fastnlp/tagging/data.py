@@ -56,23 +56,52 @@ def read_conll(path, tag_column=-1, word_column=0, max_sentences=None, unescape_
     treebank's \\/ and \\* escapes in the word column (CoNLL-2000's "1\\/2" -> "1/2").
     """
     _check_max_sentences(max_sentences, "read_conll")
+    sentences = []
+    if max_sentences == 0:
+        return sentences
+    for item in _conll_items(path, tag_column, word_column, unescape_brackets, unescape_backslash, encoding):
+        if isinstance(item, Sentence):
+            sentences.append(item)
+            if len(sentences) == max_sentences:
+                break
+    return sentences
+
+
+def read_conll_documents(path, tag_column=-1, word_column=0, unescape_brackets=True, unescape_backslash=True,
+                         encoding="utf-8"):
+    """The documents of a CoNLL column file, as read_conll reads its sentences: a list of (name,
+    sentences), a document starting at each `-DOCSTART-` line and named by the text after it
+    (`-DOCSTART- wsj_0058`), or by its number from 0 when there is none (CoNLL-2003's
+    `-DOCSTART- -X- -X- O`). Sentences before the first mark form a document of their own.
+    Documents are what held-out splits should be carved from, so no text is on both sides."""
+    documents = []
+    for item in _conll_items(path, tag_column, word_column, unescape_brackets, unescape_backslash, encoding):
+        if isinstance(item, Sentence):
+            if not documents:
+                documents.append(("0", []))
+            documents[-1][1].append(item)
+        else:
+            documents.append((item or str(len(documents)), []))
+    return [(name, sents) for name, sents in documents if sents]
+
+
+def _conll_items(path, tag_column, word_column, unescape_brackets, unescape_backslash, encoding):
+    """Yields each Sentence of a CoNLL column file, and at each `-DOCSTART-` line the document's name
+    (the second field when it is not CoNLL-2003's `-X-`, else "")."""
     for name, value in (("tag_column", tag_column), ("word_column", word_column)):
         if not isinstance(value, int):
             raise TypeError(f"read_conll: {name} must be an int, got {type(value).__name__}")
-    sentences, tokens, tags = [], [], []
+    tokens, tags = [], []
     n_columns = None
-    if max_sentences == 0:
-        return sentences
     for number, line in _lines(path, encoding):
         fields = line.split()
-        if fields and fields[0] == "-DOCSTART-":
-            fields = []
-        if not fields:
+        doc_start = bool(fields) and fields[0] == "-DOCSTART-"
+        if doc_start or not fields:
             if tokens:
-                sentences.append(Sentence(tokens, tags))
+                yield Sentence(tokens, tags)
                 tokens, tags = [], []
-                if len(sentences) == max_sentences:
-                    return sentences
+            if doc_start:
+                yield fields[1] if len(fields) > 1 and fields[1] != "-X-" else ""
             continue
         if n_columns is None:
             n_columns = len(fields)
@@ -91,8 +120,7 @@ def read_conll(path, tag_column=-1, word_column=0, max_sentences=None, unescape_
         tokens.append(word)
         tags.append(fields[tag_column])
     if tokens:
-        sentences.append(Sentence(tokens, tags))
-    return sentences
+        yield Sentence(tokens, tags)
 
 
 def read_conllu(path, tag_field="upos", max_sentences=None, encoding="utf-8"):
