@@ -34,6 +34,7 @@ BENCHMARKS = {
     "ops": ("bench_ops.py", "bench_ops", False),
     "sequence": ("bench_sequence.py", "bench_sequence", False),
     "tagger_scores": ("tagger_scores.py", "tagger_scores", False),
+    "tagger_selection": ("tagger_selection.py", "tagger_selection", False),
     "tagger": ("bench_tagger.py", "bench_tagger", False),
     "classify": ("bench_classify.py", "bench_classify", False),
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),

