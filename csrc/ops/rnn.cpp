@@ -395,20 +395,36 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
     std::memset(a + (b * T_ + lengths[b]) * W, 0, (T_ - lengths[b]) * W * sizeof(T));
 }
 
+// The StepArgs fields the forward and the backward share: the sizes, the order and the blocks of
+// the workspace ws (laid out by rnn_workspace_layout).
+template <typename T>
+StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorkspace& layout, T* ws) {
+  StepArgs<T> a{};
+  a.cell = in.cell;
+  a.order = &order;
+  a.T_ = in.d.T;
+  a.H = in.d.H;
+  a.G = cell_gates(in.cell);
+  a.GH = a.G * in.d.H;
+  a.CW = layout.cache_width;
+  a.reverse = in.reverse;
+  a.cache = ws + layout.cache;
+  a.hprev = ws + layout.xh + in.d.D;
+  a.hs = layout.xh_width;
+  a.cells = ws + layout.cell;
+  return a;
+}
+
 }  // namespace
 
 template <typename T>
 void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
-  const Cell cell = in.cell;
-  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
-  const T *h0 = in.h0, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
   const RnnDims& d = in.d;
-  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n, *ws = o.ws;
-  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
-  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = layout.cache_width;
+  const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
+  const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H, CW = layout.cache_width;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
+  // The step kernels need both buffers: scratch of our own where the caller passed none.
+  T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
   if (!ws) {
     own_ws = scratch<T>(layout.size);
@@ -418,36 +434,24 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     own_out = scratch<T>(BT * H);
     out = own_out.get();
   }
-  const Order order = make_order(lengths, d.B, d.T);
+  const Order order = make_order(in.lengths, d.B, d.T);
   std::vector<T> bx, bhn;
-  fold_biases(cell, b_ih, b_hh, H, bx, bhn);
+  fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
   T* cache = ws + layout.cache;
   T* xh = ws + layout.xh;
   // Outputs past a sequence's end are zero.
-  zero_padding(out, lengths, d.B, d.T, H);
+  zero_padding(out, in.lengths, d.B, d.T, H);
 
   // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
   // never overwrites a state another thread's GEMM is still reading. A finished sequence's final
   // state is in the buffer of its last step.
   std::vector<T> hbuf[2] = {std::vector<T>(d.B * H, T(0)), std::vector<T>(d.B * H, T(0))};
-  std::vector<T> c(cell == Cell::kLstm ? d.B * H : 0, T(0));
+  std::vector<T> c(in.cell == Cell::kLstm ? d.B * H : 0, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
-    if (h0) std::memcpy(hbuf[0].data() + i * H, h0 + order.perm[i] * H, H * sizeof(T));
-    if (c0 && cell == Cell::kLstm) std::memcpy(c.data() + i * H, c0 + order.perm[i] * H, H * sizeof(T));
+    if (in.h0) std::memcpy(hbuf[0].data() + i * H, in.h0 + order.perm[i] * H, H * sizeof(T));
+    if (in.c0 && in.cell == Cell::kLstm) std::memcpy(c.data() + i * H, in.c0 + order.perm[i] * H, H * sizeof(T));
   }
-  StepArgs<T> base{};
-  base.cell = cell;
-  base.order = &order;
-  base.T_ = d.T;
-  base.H = H;
-  base.GH = GH;
-  base.CW = CW;
-  base.reverse = reverse;
-  base.G = G;
-  base.cache = cache;
-  base.hprev = xh + D;
-  base.hs = XH;
-  base.cells = ws + layout.cell;
+  StepArgs<T> base = step_base(in, order, layout, ws);
   base.bx = bx.data();
   base.bhn = bhn.data();
   base.c = c.data();
@@ -458,11 +462,11 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
     // gradients, and 0 * whatever padding held (NaN included) must stay 0.
-    gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
+    gemm_share(t, nt, false, true, BT, GH, D, in.x, D, in.W_ih, D, T(0), cache, CW);
     for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
-      if (row % d.T < rnn_length(lengths, row / d.T, d.T)) {
-        std::memcpy(dst, x + row * D, D * sizeof(T));
+      if (row % d.T < rnn_length(in.lengths, row / d.T, d.T)) {
+        std::memcpy(dst, in.x + row * D, D * sizeof(T));
       } else {
         std::memset(dst, 0, XH * sizeof(T));
       }
@@ -475,7 +479,7 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m),
                          rT = scratch<T>(G * m * d.B);
     for (int64_t q = 0; q < G; ++q)
-      std::memcpy(W_own.get() + q * m * H, W_hh + (q * H + j0) * H, m * H * sizeof(T));
+      std::memcpy(W_own.get() + q * m * H, in.W_hh + (q * H + j0) * H, m * H * sizeof(T));
     StepArgs<T> a = base;
     a.r = r.get();
     a.r_gate = m;
@@ -493,8 +497,8 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
 
   for (int64_t i = 0; i < d.B; ++i) {
     const int64_t b = order.perm[i];
-    if (h_n) std::memcpy(h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
-    if (c_n && cell == Cell::kLstm) std::memcpy(c_n + b * H, c.data() + i * H, H * sizeof(T));
+    if (o.h_n) std::memcpy(o.h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
+    if (o.c_n && in.cell == Cell::kLstm) std::memcpy(o.c_n + b * H, c.data() + i * H, H * sizeof(T));
   }
 }
 
@@ -502,50 +506,31 @@ template <typename T>
 void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   // x, b_ih, b_hh and h0 are not read: x and the states are in the workspace, and the biases'
   // gradients need only dG.
-  const Cell cell = in.cell;
-  const T *W_ih = in.W_ih, *W_hh = in.W_hh, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
   const RnnDims& d = in.d;
-  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
-  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0;
-  T *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
-  const bool accumulate = gr.accumulate;
-  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
+  const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
+  const int64_t H = d.H, D = d.D, GH = cell_gates(in.cell) * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
-  const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
-  const Order order = make_order(lengths, d.B, d.T);
+  const int64_t GD = in.cell == Cell::kGru ? 4 * H : GH;  // dG row width
+  const Order order = make_order(in.lengths, d.B, d.T);
   const T* xh = ws + layout.xh;
 
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
   T* dG = dG_buf.get();
-  zero_padding(dG, lengths, d.B, d.T, GD);
-  std::vector<T> dh(d.B * H, T(0)), dc(cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
+  zero_padding(dG, in.lengths, d.B, d.T, GD);
+  std::vector<T> dh(d.B * H, T(0)), dc(in.cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
-    if (dh_n) std::memcpy(dh.data() + i * H, dh_n + order.perm[i] * H, H * sizeof(T));
-    if (dc_n && cell == Cell::kLstm)
-      std::memcpy(dc.data() + i * H, dc_n + order.perm[i] * H, H * sizeof(T));
+    if (gr.dh_n) std::memcpy(dh.data() + i * H, gr.dh_n + order.perm[i] * H, H * sizeof(T));
+    if (gr.dc_n && in.cell == Cell::kLstm)
+      std::memcpy(dc.data() + i * H, gr.dc_n + order.perm[i] * H, H * sizeof(T));
   }
   // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
   // reading the other one in the previous step's GEMM.
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
-  StepArgs<T> base{};
-  base.cell = cell;
-  base.order = &order;
-  base.T_ = d.T;
-  base.H = H;
-  base.GH = GH;
-  base.CW = CW;
+  StepArgs<T> base = step_base(in, order, layout, const_cast<T*>(ws));  // the backward only reads ws
   base.GD = GD;
-  base.reverse = reverse;
-  base.cache = const_cast<T*>(ws + layout.cache);
-  base.hprev = const_cast<T*>(xh + D);
-  base.hs = XH;
-  base.cells = const_cast<T*>(ws + layout.cell);
-  base.dout = dout;
+  base.dout = gr.dout;
   base.zeros = zeros.data();
-  base.c0 = c0;
+  base.c0 = in.c0;
   base.dh = dh.data();
   base.dc = dc.data();
   base.dG = dG;
@@ -562,42 +547,42 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
 #pragma omp barrier
       // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
       // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
-      if (s == 0 && !dh0) break;
-      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, W_hh + j0, H,
-           cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
+      if (s == 0 && !gr.dh0) break;
+      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, in.W_hh + j0, H,
+           in.cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
     // GEMMs over all B*T rows (padding rows of dG and xh are zero), dW = dG^T [x | h_prev];
     // threads split the G*H rows of dW.
     const int64_t q0 = GH * t / nt, q1 = GH * (t + 1) / nt;
-    const T beta = accumulate ? T(1) : T(0);
-    if (dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, dW_ih);
-    if (dW_hh && cell == Cell::kGru) {
+    const T beta = gr.accumulate ? T(1) : T(0);
+    if (gr.dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, gr.dW_ih);
+    if (gr.dW_hh && in.cell == Cell::kGru) {
       // Rows [0, 2H) take dr, dz (dG columns [0, 2H)); rows [2H, 3H) take dn * r (columns [3H, 4H)).
       const int64_t mid = std::min(std::max(q0, 2 * H), q1);
-      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
-      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
-    } else if (dW_hh) {
-      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+    } else if (gr.dW_hh) {
+      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
     }
-    if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
-    if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
-    if (db_hh) {
-      if (cell == Cell::kGru) {
-        column_sums_share(t, nt, dG, BT, 2 * H, GD, db_hh, accumulate);
-        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, db_hh + 2 * H, accumulate);
-      } else if (db_ih && !accumulate) {  // the same sums: both biases enter the same pre-activation
+    if (gr.dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, in.W_ih, D, T(0), gr.dx, D);
+    if (gr.db_ih) column_sums_share(t, nt, dG, BT, GH, GD, gr.db_ih, gr.accumulate);
+    if (gr.db_hh) {
+      if (in.cell == Cell::kGru) {
+        column_sums_share(t, nt, dG, BT, 2 * H, GD, gr.db_hh, gr.accumulate);
+        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, gr.db_hh + 2 * H, gr.accumulate);
+      } else if (gr.db_ih && !gr.accumulate) {  // the same sums: both biases enter the same pre-activation
         const int64_t lo = GH * t / nt, hi = GH * (t + 1) / nt;
-        std::copy(db_ih + lo, db_ih + hi, db_hh + lo);
+        std::copy(gr.db_ih + lo, gr.db_ih + hi, gr.db_hh + lo);
       } else {
-        column_sums_share(t, nt, dG, BT, GH, GD, db_hh, accumulate);
+        column_sums_share(t, nt, dG, BT, GH, GD, gr.db_hh, gr.accumulate);
       }
     }
   });
   for (int64_t i = 0; i < d.B; ++i) {
     const int64_t b = order.perm[i];
-    if (dh0) std::memcpy(dh0 + b * H, dh.data() + i * H, H * sizeof(T));
-    if (dc0 && cell == Cell::kLstm) std::memcpy(dc0 + b * H, dc.data() + i * H, H * sizeof(T));
+    if (gr.dh0) std::memcpy(gr.dh0 + b * H, dh.data() + i * H, H * sizeof(T));
+    if (gr.dc0 && in.cell == Cell::kLstm) std::memcpy(gr.dc0 + b * H, dc.data() + i * H, H * sizeof(T));
   }
 }
 
