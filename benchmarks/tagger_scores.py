@@ -11,12 +11,11 @@ separately on the same shipped models and are quoted here with their source, as 
 published test-set scores (Collobert et al. 2011), the figures README has always compared with.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, table  # noqa: E402
+from common import Run, bench_parser, table  # noqa: E402
 
 # Test-set scores of the shipped models on text no model selection saw, measured outside this
 # repository (the test splits are not in ../shared/data) and reported in issue 12. Quoted, not measured here.
@@ -35,12 +34,8 @@ def main(argv=None):
     from fastnlp.tagging.metrics import accuracy, conlleval
     from fastnlp.tagging.train import load_task_data
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
-    p.add_argument("--quick", action="store_true", help="the first 300 sentences of each development set")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = p.parse_args(argv)
-    run = Run("tagger_scores", args, threads=fastnlp.get_num_threads(), quick=args.quick)
+    args = bench_parser(__doc__, "the first 300 sentences of each development set", data=True).parse_args(argv)
+    run = Run("tagger_scores", args, threads=fastnlp.get_num_threads())
 
     def cut(sents):
         return sents[:300] if args.quick else sents
@@ -94,7 +89,7 @@ def main(argv=None):
             "(Collobert et al. 2011).")
     if args.quick:
         md += " Quick run: the first 300 development sentences only."
-    print(run.write(rows, md, out_dir=args.out or RESULTS))
+    print(run.write(rows, md))
 
 
 if __name__ == "__main__":
