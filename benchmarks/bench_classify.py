@@ -7,12 +7,11 @@ benchmarks/results/bench_classify.{json,md}.
     python benchmarks/bench_classify.py [--data ../shared/data] [--quick]
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, table  # noqa: E402
+from common import Run, bench_parser, table  # noqa: E402
 
 LABELS = {"maxent": "fastnlp maxent (softmax regression)",
           "mlp": "fastnlp one-hidden-layer network (tanh units)",
@@ -23,12 +22,8 @@ def main(argv=None):
     import fastnlp
     from fastnlp.examples import classify
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
-    p.add_argument("--quick", action="store_true", help="2 folds, 1 epoch: a smoke run")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = p.parse_args(argv)
-    run = Run("bench_classify", args, threads=fastnlp.get_num_threads(), quick=args.quick)
+    args = bench_parser(__doc__, "2 folds, 1 epoch", data=True).parse_args(argv)
+    run = Run("bench_classify", args, threads=fastnlp.get_num_threads())
     argv_c = ["--data", os.path.join(args.data, "classification", "mr")]
     if args.quick:
         argv_c += ["--folds", "2", "--epochs", "1"]
@@ -48,7 +43,7 @@ def main(argv=None):
           + f"; logistic regression C={cfg['C']}. {cfg['seconds']:.0f} s for all folds of all models.")
     if "sklearn_logreg" not in summary:
         md += " scikit-learn is not installed: no baseline row (pip install scikit-learn)."
-    print(run.write(rows, md, out_dir=args.out or RESULTS, config=cfg))
+    print(run.write(rows, md, config=cfg))
 
 
 if __name__ == "__main__":

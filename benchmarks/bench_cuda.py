@@ -6,7 +6,6 @@ same run on the same GPU. Writes benchmarks/results/bench_cuda.{json,md}. Needs 
     python benchmarks/bench_cuda.py [--repeat 50] [--quick]
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -14,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import RESULTS, Run, fmt, fmt_x, ratio, stats, table  # noqa: E402
+from common import Run, bench_parser, fmt, fmt_x, ratio, stats, table  # noqa: E402
 
 import fastnlp  # noqa: E402
 from fastnlp import _C, ops  # noqa: E402
@@ -185,13 +184,7 @@ def cases(cp, rng, quick):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=20, help="timed calls per implementation per round")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="smaller shapes, 2 rounds: a smoke run")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = ap.parse_args(argv)
+    args = bench_parser(__doc__, "smaller shapes, 2 rounds", repeat=20, rounds=5, warmup=5).parse_args(argv)
 
     run_gpu_benchmark("bench_cuda", cases, args)
 
@@ -207,7 +200,7 @@ def run_gpu_benchmark(bench, cases_fn, args, note=""):
     import cupy as cp
 
     gpu_name = _C.cuda_device_name()
-    run = Run(bench, args, threads="n/a (GPU)", quick=args.quick, gpu=gpu_name,
+    run = Run(bench, args, threads="n/a (GPU)", gpu=gpu_name,
               cuda_runtime=cp.cuda.runtime.runtimeGetVersion())
     rng = np.random.default_rng(0)
     rows = []
@@ -229,7 +222,7 @@ def run_gpu_benchmark(bench, cases_fn, args, note=""):
                          ("vs CuPy", lambda r: fmt_x(r["speedup_vs_cupy"]))])
           + f"\n\nCUDA-event times in ms: median over {args.rounds} interleaved rounds (lowest-highest round) of "
             f"the median of {args.repeat} calls after {args.warmup} warm-up calls; {note}")
-    text = run.write(rows, md, out_dir=args.out or RESULTS, summary=summary)
+    text = run.write(rows, md, summary=summary)
     print()
     print(text)
 

@@ -19,7 +19,6 @@ Fairness rules the peers are held to:
 Every peer's result is checked against fastnlp's before timing.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, Run, fmt, fmt_x, interleaved, ratio, scaled, set_threads, table  # noqa: E402
+from common import Run, bench_parser, fmt, fmt_x, interleaved, ratio, scaled, set_threads, table  # noqa: E402
 
 from fastnlp import ops  # noqa: E402
 
@@ -446,14 +445,9 @@ def summarize(rows):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = bench_parser(__doc__, "smaller shapes, 2 rounds of 3 calls", rounds=5, repeat=10, min_seconds=0.1)
     ap.add_argument("--threads", default=f"1,{os.cpu_count()}",
                     help="comma-separated thread counts, each applied to every library (default 1 and all cores)")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    ap.add_argument("--repeat", type=int, default=10, help="timed calls per implementation per round")
-    ap.add_argument("--min-seconds", type=float, default=0.1, help="least time per implementation per round")
-    ap.add_argument("--quick", action="store_true", help="smaller shapes, 2 rounds of 3 calls: a smoke run")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.repeat, args.min_seconds = 2, 3, 0.0
@@ -464,7 +458,7 @@ def main(argv=None):
     if not thread_counts or min(thread_counts) < 1:
         ap.error(f"--threads: thread counts must be >= 1, got {args.threads!r}")
 
-    run = Run("bench_ops", args, threads=thread_counts, quick=args.quick)
+    run = Run("bench_ops", args, threads=thread_counts)
     all_cases = list(cases(np.random.default_rng(0), args.quick))
     set_threads(max(thread_counts), torch, strict=not args.quick)
     for c in all_cases:
@@ -484,7 +478,7 @@ def main(argv=None):
             print(f"{th}t {c['name']:58s} fastnlp {fmt(row['fastnlp_ms'])} ms  numpy {fmt_x(row['speedup_vs_numpy'])}"
                   + ("" if row["torch_ms"] is None else f"  torch {fmt_x(row['speedup_vs_torch'])}"), flush=True)
     summary = {str(th): summarize([r for r in rows if r["threads"] == th]) for th in thread_counts}
-    text = run.write(rows, markdown(rows, thread_counts, args.rounds), out_dir=args.out or RESULTS, summary=summary)
+    text = run.write(rows, markdown(rows, thread_counts, args.rounds), summary=summary)
     print()
     print(text)
 

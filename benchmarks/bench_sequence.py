@@ -22,14 +22,13 @@ forward). `gflops_for_3x_numpy` is the rate fastnlp's own flop count would need 
 than NumPy; compare it with the machine's sgemm peak measured in the same run.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import RESULTS, Run, fmt, fmt_x, interleaved, per_second, ratio, scaled, set_threads, table  # noqa: E402
+from common import Run, bench_parser, fmt, fmt_x, interleaved, per_second, ratio, scaled, set_threads, table  # noqa: E402
 
 from fastnlp import ops  # noqa: E402
 
@@ -296,19 +295,14 @@ def markdown(rows, peak, args):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = bench_parser(__doc__, "small shapes, two rounds of two repeats, short pauses", repeat=5, rounds=5, warmup=2,
+                      settle=0.3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--repeat", type=int, default=5, help="timed calls per implementation per round")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds of taking turns")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed calls before each round's timings")
-    ap.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each block of timings")
-    ap.add_argument("--quick", action="store_true", help="small shapes, two rounds of two repeats, short pauses: a smoke run")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.quick:
         args.repeat, args.rounds, args.warmup, args.settle = 2, 2, 1, 0.05
 
-    run = Run("bench_sequence", args, threads=args.threads, quick=args.quick)
+    run = Run("bench_sequence", args, threads=args.threads)
     set_threads(args.threads, torch, strict=not args.quick)
     peak = sgemm_peak_gflops(args.settle, n=512 if args.quick else 2048, rounds=args.rounds)
     print(f"sgemm peak (NumPy square product, {args.threads} threads): {fmt(peak)} GFLOP/s", flush=True)
@@ -344,7 +338,7 @@ def main(argv=None):
                                                         if r["speedup_vs_torch"] is not None), default=None),
                "cases_where_3x_numpy_exceeds_peak": [f"{r['case']} {r['pass']}" for r in rows
                                                      if r["gflops_for_3x_numpy"]["median"] > peak["median"]]}
-    text = run.write(rows, markdown(rows, peak, args), out_dir=args.out or RESULTS, summary=summary)
+    text = run.write(rows, markdown(rows, peak, args), summary=summary)
     print()
     print(text)
 

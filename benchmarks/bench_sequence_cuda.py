@@ -8,7 +8,6 @@ in the same run on the same GPU. Writes benchmarks/results/bench_sequence_cuda.{
     python benchmarks/bench_sequence_cuda.py [--repeat 30] [--quick]
 """
 
-import argparse
 import os
 import sys
 
@@ -16,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_cuda import run_gpu_benchmark  # noqa: E402
+from common import bench_parser  # noqa: E402
 
 from fastnlp import ops  # noqa: E402
 
@@ -161,13 +161,7 @@ def cases(cp, rng, quick):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=10, help="timed calls per implementation per round")
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="fewer shapes, 2 rounds: a smoke run")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = ap.parse_args(argv)
+    args = bench_parser(__doc__, "fewer shapes, 2 rounds", repeat=10, rounds=5, warmup=3).parse_args(argv)
 
     run_gpu_benchmark("bench_sequence_cuda", cases, args,
                       note="the RNN times include the per-step Python loop (kernel launches) on both sides.")

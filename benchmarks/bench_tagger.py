@@ -20,7 +20,6 @@ Writes benchmarks/results/bench_tagger.{json,md}.
     python benchmarks/bench_tagger.py [--data ../shared/data] [--rounds 3] [--nltk-iterations 5] [--quick]
 """
 
-import argparse
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
+from common import Run, bench_parser, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
 
 BLOCK = 512  # tokens per block in the cached NumPy path (its (block, window, H) gather stays in cache)
 PEERS = ("numpy_cached", "numpy_plain", "nltk")  # the rows that get a speed ratio to fastnlp on 1 thread
@@ -133,18 +132,14 @@ def main(argv=None):
     from fastnlp.tagging.metrics import accuracy, conlleval
     from fastnlp.tagging.train import load_task_data
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (one timed call each per round)")
+    p = bench_parser(__doc__, "the first 1,000 sentences, 2 rounds, NLTK trained 1 iteration on 2,000 sentences",
+                     data=True, rounds=3)
     p.add_argument("--nltk-iterations", type=int, default=5)
-    p.add_argument("--quick", action="store_true",
-                   help="the first 1,000 sentences, 2 rounds, NLTK trained 1 iteration on 2,000 sentences")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.nltk_iterations = 2, 1
     cores = os.cpu_count() or 1
-    run = Run("bench_tagger", args, threads=f"1 (every peer) and {cores} (fastnlp)", quick=args.quick)
+    run = Run("bench_tagger", args, threads=f"1 (every peer) and {cores} (fastnlp)")
 
     before = rss_mb()
     tagger = load_tagger("pos")
@@ -231,7 +226,7 @@ def main(argv=None):
             f"{cached.cache_bytes / 2**20:.0f} MB of it (ids cached per family: {cached.cache_rows}).")
     if nltk_note:
         md += f" NLTK: {nltk_note}."
-    print(run.write(rows, md, out_dir=args.out or RESULTS, summary=summary, fastnlp=fastnlp.__version__))
+    print(run.write(rows, md, summary=summary, fastnlp=fastnlp.__version__))
 
 
 def _k(s):

@@ -19,7 +19,7 @@ lowest and highest round (timing and scores alike: every run's vectors are score
     python benchmarks/bench_word2vec.py --quick              # smoke run: 3,000 lines, 1 epoch, 2 rounds
 """
 
-import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import DATA, RESULTS, Run, fmt, per_second, ratio, stats, table  # noqa: E402
+from common import DATA, Run, bench_parser, fmt, per_second, ratio, stats, table  # noqa: E402
 
 
 
@@ -39,20 +39,84 @@ def evaluate(kv, analogies, similarity):
             "wordsim_rho": s["spearman"], "wordsim_pairs": s["pairs"]}
 
 
+# ---- shared with word2vec_schedule.py: the corpus, the settings, the scores --------------------------
+
+def add_word2vec_args(p, **defaults):
+    """Adds the corpus, evaluation and training arguments to parser p; `defaults` changes a default
+    by its name (e.g. max_lines=60000, threads=2)."""
+    p.add_argument("--corpus", default=os.path.join(DATA, "corpus", "en-corpus.txt"))
+    p.add_argument("--max-lines", type=int, default=None, help="train on the first N lines only")
+    p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
+    p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
+    p.add_argument("--models", default="sg,cbow", help="comma-separated: sg, cbow")
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negative", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--min-alpha", type=float, default=None,
+                   help="final learning rate (None: each library's own default)")
+    p.set_defaults(**defaults)
+    return p
+
+
+def parse_models(p, args):
+    """The models of --models, each checked."""
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in models:
+        if m not in ("sg", "cbow"):
+            p.error(f"--models: unknown model {m!r}")
+    return models
+
+
+def word2vec_settings(args, sg):
+    """The settings of add_word2vec_args as Word2Vec keywords (the same names in fastnlp and gensim)."""
+    return dict(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
+                min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg))
+
+
+@contextlib.contextmanager
+def corpus_slice(path, max_lines):
+    """The corpus file itself, or with max_lines a temporary file of its first max_lines lines,
+    removed on exit."""
+    if not max_lines:
+        yield path
+        return
+    tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+    try:
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i == max_lines:
+                    break
+                tmp.write(line)
+        tmp.close()
+        yield tmp.name
+    finally:
+        tmp.close()
+        os.remove(tmp.name)
+
+
+def mean_loss(history):
+    """The mean training loss per example over a fastnlp model's training_history."""
+    return sum(x["loss_sum"] for x in history) / max(1, sum(x["examples"] for x in history))
+
+
+# ---- this benchmark -----------------------------------------------------------------------------
+
 def run_fastnlp(corpus, sg, args, shared=False):
     import fastnlp
 
-    model = fastnlp.Word2Vec(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-                             min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg),
-                             seed=args.seed, shared_negatives=bool(shared and sg), progress=False, **rates(args))
+    model = fastnlp.Word2Vec(**word2vec_settings(args, sg), seed=args.seed, shared_negatives=bool(shared and sg),
+                             progress=False, **rates(args))
     t0 = time.perf_counter()
     model.build_vocab(corpus_file=corpus)
     vocab_s = time.perf_counter() - t0
     c0, t0 = time.process_time(), time.perf_counter()
     model.train()
     train_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    h = model.training_history
-    loss = sum(x["loss_sum"] for x in h) / max(1, sum(x["examples"] for x in h))
+    loss = mean_loss(model.training_history)
     return model.wv, model.corpus_stats["tokens"], vocab_s, train_s, cpu_s, loss, lr_settings(model)
 
 
@@ -74,9 +138,7 @@ def lr_settings(model):
 def run_gensim(corpus, sg, args):
     from gensim.models import Word2Vec
 
-    kw = dict(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg), seed=args.seed,
-              **rates(args))
+    kw = dict(word2vec_settings(args, sg), seed=args.seed, **rates(args))
     model = Word2Vec(**kw)
     t0 = time.perf_counter()
     if args.gensim_input == "corpus_file":
@@ -184,44 +246,23 @@ def _pt(s, digits):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", default=os.path.join(DATA, "corpus", "en-corpus.txt"))
-    p.add_argument("--max-lines", type=int, default=None, help="train on the first N lines only")
-    p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
-    p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
-    p.add_argument("--models", default="sg,cbow")
+    p = add_word2vec_args(bench_parser(__doc__, "the first 3,000 lines, 1 epoch, 2 rounds", rounds=3))
     p.add_argument("--libraries", default="fastnlp,gensim",
                    help="any of fastnlp, fastnlp-shared (skip-gram with Ji et al.'s shared negatives), gensim")
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5)
-    p.add_argument("--sample", type=float, default=1e-3)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--alpha", type=float, default=None,
                    help="start learning rate for both libraries (default: each library's own default)")
-    p.add_argument("--min-alpha", type=float, default=None,
-                   help="final learning rate for both libraries (default: each library's own default)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--rounds", type=int, default=3,
-                   help="interleaved rounds: each trains every (model, library) once (median reported)")
     p.add_argument("--gensim-input", choices=["corpus_file", "iterable"], default="corpus_file",
                    help="gensim's corpus_file mode (its fastest) or LineSentence through its producer thread")
     p.add_argument("--no-eval", action="store_true")
-    p.add_argument("--quick", action="store_true", help="smoke run: the first 3,000 lines, 1 epoch, 2 rounds")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--tag", default=None, help="result file suffix (default: the slice size, or none)")
     args = p.parse_args(argv)
     if args.quick:
         args.max_lines, args.epochs, args.rounds = args.max_lines or 3000, 1, 2
     if args.rounds < 1:
         p.error(f"--rounds must be >= 1, got {args.rounds}")
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    models = parse_models(p, args)
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
-    for m in models:
-        if m not in ("sg", "cbow"):
-            p.error(f"--models: unknown model {m!r}")
     for lib in libs:
         if lib not in ("fastnlp", "fastnlp-shared", "gensim"):
             p.error(f"--libraries: unknown library {lib!r}")
@@ -232,32 +273,17 @@ def main(argv=None):
             print("gensim is not importable: benchmarking fastnlp alone", file=sys.stderr)
             libs.remove("gensim")
     tag = args.tag if args.tag is not None else (f"lines{args.max_lines}" if args.max_lines and not args.quick else "")
-    run = Run("bench_word2vec" + (f"-{tag}" if tag else ""), args, threads=args.threads, quick=args.quick)
-    tmp = None
-    corpus = args.corpus
-    corpus_desc = f"`{os.path.basename(corpus)}`"
-    if args.max_lines:
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
-        with open(corpus, encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i == args.max_lines:
-                    break
-                tmp.write(line)
-        tmp.close()
-        corpus = tmp.name
-        corpus_desc += f" (first {args.max_lines} lines)"
+    run = Run("bench_word2vec" + (f"-{tag}" if tag else ""), args, threads=args.threads)
+    corpus_desc = f"`{os.path.basename(args.corpus)}`" + (f" (first {args.max_lines} lines)" if args.max_lines else "")
     configs = [(m, lib) for m in models for lib in libs if not (lib == "fastnlp-shared" and m != "sg")]
     runs = {c: [] for c in configs}
-    try:
+    with corpus_slice(args.corpus, args.max_lines) as corpus:
         for r in range(args.rounds):
             for m, lib in configs:
                 print(f"round {r + 1}/{args.rounds}: {lib} {m} ...", file=sys.stderr, flush=True)
                 runs[m, lib].append(run_once(lib, corpus, m == "sg", args))
-    finally:
-        if tmp is not None:
-            os.remove(tmp.name)
     results = [summarize(lib, m, runs[m, lib], args) for m, lib in configs]
-    text = run.write(results, markdown(results, args, corpus_desc), out_dir=args.out or RESULTS)
+    text = run.write(results, markdown(results, args, corpus_desc))
     print(text)
     return 0
 

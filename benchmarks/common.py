@@ -7,6 +7,7 @@ the text that benchmarks/run_all.py pastes into README between `<!-- results:NAM
 `<!-- /results -->`, so README's tables and the figures in the prose around them come from here.
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -22,6 +23,36 @@ DATA = os.environ.get("FASTNLP_DATA", os.path.join(ROOT, "..", "shared", "data")
 
 # Paths that running the benchmarks rewrites: they do not make the measured code "dirty".
 _OUTPUTS = ("benchmarks/results/", "README.md")
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+# The timing knobs a benchmark may take (bench_parser's keywords), each with its one help text.
+_TIMING_HELP = {
+    "rounds": "interleaved rounds: each times every implementation once (median over rounds reported)",
+    "repeat": "timed calls per implementation per round",
+    "warmup": "untimed calls before each round's timings",
+    "min_seconds": "least time per implementation per round",
+    "settle": "seconds of pause before each block of timings",
+}
+
+
+def bench_parser(doc, quick, data=False, **timing):
+    """The arguments every benchmark takes, stated once: --quick (`quick` says what the smoke run
+    changes), --out (the results folder, default benchmarks/results), --data (the shared data
+    folder) when `data`, and the timing knobs named in `timing` with their defaults, e.g.
+    bench_parser(__doc__, "...", rounds=5, repeat=10). The benchmark adds its own arguments to the
+    parser returned, then passes the parsed args to Run."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if data:
+        p.add_argument("--data", default=DATA, help="the shared data folder (default ../shared/data, or $FASTNLP_DATA)")
+    for name, default in timing.items():
+        if name not in _TIMING_HELP:
+            raise TypeError(f"bench_parser: unknown timing argument {name!r} (one of {', '.join(_TIMING_HELP)})")
+        p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=_TIMING_HELP[name])
+    p.add_argument("--quick", action="store_true", help=quick + " (a smoke run, results written as NAME_quick)")
+    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    return p
 
 
 # ---- timing -------------------------------------------------------------------------------------
@@ -173,9 +204,13 @@ def versions():
 
 class Run:
     """One benchmark run's record. Create it before measuring (it notes the load average then),
-    call write() at the end (it notes the load average after)."""
+    call write() at the end (it notes the load average after). With args from bench_parser, quick
+    and the results folder come from args.quick and args.out."""
 
-    def __init__(self, name, args=None, threads=None, quick=False, **extra):
+    def __init__(self, name, args=None, threads=None, quick=None, **extra):
+        if quick is None:
+            quick = bool(getattr(args, "quick", False))
+        self.out_dir = getattr(args, "out", None) or RESULTS
         self.name = name + ("_quick" if quick else "")
         commit, dirty, dirty_paths = git_state()
         self.meta = {"benchmark": name, "quick": bool(quick), "commit": commit, "dirty": dirty,
@@ -198,10 +233,12 @@ class Run:
                 f"1-min load average {load[0]:.2f} before, {load[1]:.2f} after"
                 + ("; QUICK smoke run, not for quoting" if m["quick"] else "") + ".*")
 
-    def write(self, rows, markdown, out_dir=RESULTS, **extra):
+    def write(self, rows, markdown, out_dir=None, **extra):
         """Writes out_dir/NAME.json ({"meta", "rows", ...extra}) and out_dir/NAME.md (the provenance
         line, then `markdown`), each through a temporary file and a rename, so a reader (or an
-        interrupted run) never sees half a file. Returns the markdown."""
+        interrupted run) never sees half a file. out_dir: by default args.out, else
+        benchmarks/results. Returns the markdown."""
+        out_dir = out_dir or self.out_dir
         self.meta["load_average_after"] = os.getloadavg()
         text = self.provenance() + "\n\n" + markdown.strip() + "\n"
         payload = {"meta": self.meta, "rows": rows}

@@ -11,7 +11,6 @@ over the runs of each build. Writes benchmarks/results/compare_builds.{json,md}.
 benchmarks' own peers (NumPy, PyTorch) are not compared here: only fastnlp against fastnlp.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -20,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import RESULTS, Run, table  # noqa: E402
+from common import Run, bench_parser, table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,12 +52,10 @@ def run_once(bench, label, before, out_dir, quick):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = bench_parser(__doc__, "pass --quick to every benchmark")
     p.add_argument("--before", required=True, help="folder holding the old build's fastnlp package")
     p.add_argument("--only", default="ops,sequence,word2vec", help=f"comma-separated, of {', '.join(BENCHES)}")
     p.add_argument("--alternations", type=int, default=2, help="runs of each build, taking turns")
-    p.add_argument("--quick", action="store_true", help="pass --quick to every benchmark: a smoke run")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = p.parse_args(argv)
     if not os.path.isdir(os.path.join(args.before, "fastnlp")):
         p.error(f"--before must hold a fastnlp package, got {args.before!r}")
@@ -66,7 +63,7 @@ def main(argv=None):
     unknown = set(benches) - set(BENCHES)
     if unknown:
         p.error(f"--only: unknown {sorted(unknown)}; expected some of {list(BENCHES)}")
-    run = Run("compare_builds", args, threads="as each benchmark sets them", quick=args.quick)
+    run = Run("compare_builds", args, threads="as each benchmark sets them")
     rows, sources = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for bench in benches:
@@ -95,7 +92,7 @@ def main(argv=None):
           + f"\n\nfastnlp's time per case, median over {args.alternations} runs of each build taking turns "
             f"(each run itself the median of its benchmark's rounds). before: {sources.get('before')}; after: "
             f"{sources.get('after')}. {len(slower)} of {len(rows)} cases more than 5% slower after.")
-    print(run.write(rows, md, out_dir=args.out or RESULTS))
+    print(run.write(rows, md))
 
 
 if __name__ == "__main__":

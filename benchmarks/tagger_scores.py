@@ -11,12 +11,11 @@ training data. The official test sets are not in the shared data: their column q
 separately, with the model they were measured on, as are SENNA's published test-set scores.
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, table  # noqa: E402
+from common import Run, bench_parser, table  # noqa: E402
 
 # Official test-set scores measured outside this repository (the test splits are not in ../shared/data)
 # and reported in issue 14, on the models shipped before the held-out protocol (commit 0956a94).
@@ -34,12 +33,8 @@ def main(argv=None):
     from fastnlp.tagging.metrics import accuracy, conlleval
     from fastnlp.tagging.tasks import ewt_to_wsj_conventions, load_task_data
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
-    p.add_argument("--quick", action="store_true", help="the first 300 sentences of each split")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = p.parse_args(argv)
-    run = Run("tagger_scores", args, threads=fastnlp.get_num_threads(), quick=args.quick)
+    args = bench_parser(__doc__, "the first 300 sentences of each split", data=True).parse_args(argv)
+    run = Run("tagger_scores", args, threads=fastnlp.get_num_threads())
 
     def cut(sents):
         return sents[:300] if args.quick else sents
@@ -99,7 +94,7 @@ def main(argv=None):
             "data); SENNA's figures are its published test-set scores (Collobert et al. 2011).")
     if args.quick:
         md += " Quick run: the first 300 sentences of each split only."
-    print(run.write(rows, md, out_dir=args.out or RESULTS))
+    print(run.write(rows, md))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ benchmarks/results/tagger_selection.{json,md}.
     python benchmarks/tagger_selection.py [--data ../shared/data] [--quick]
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, table  # noqa: E402
+from common import Run, bench_parser, table  # noqa: E402
 
 CANDIDATES = [("wsj",), ("wsj", "ewt"), ("wsj", "conll2000"), ("wsj", "ewt", "conll2000"),
               ("wsj", "wsj", "wsj", "ewt", "conll2000")]
@@ -24,12 +23,8 @@ def main(argv=None):
     import fastnlp
     from fastnlp.tagging.train import TASKS, train_task
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
-    p.add_argument("--quick", action="store_true", help="2 epochs per candidate: a smoke run")
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    args = p.parse_args(argv)
-    run = Run("tagger_selection", args, threads=fastnlp.get_num_threads(), quick=args.quick)
+    args = bench_parser(__doc__, "2 epochs per candidate", data=True).parse_args(argv)
+    run = Run("tagger_selection", args, threads=fastnlp.get_num_threads())
     rows = []
     for corpora in CANDIDATES:
         tagger, dev = train_task("pos", args.data, seed=0, epochs=2 if args.quick else None, corpora=corpora,
@@ -47,7 +42,7 @@ def main(argv=None):
           + f"\n\nWSJ gold sample split by document (fastnlp.tagging.tasks): dev and held-out 10% each. "
             f"Best by dev: {best['corpora']}; shipped: {shipped} (then retrained on train + dev for the "
             f"chosen number of epochs). `wsj` three times weights the gold sample against the larger corpora.")
-    print(run.write(rows, md, out_dir=args.out or RESULTS))
+    print(run.write(rows, md))
 
 
 if __name__ == "__main__":

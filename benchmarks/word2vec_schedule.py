@@ -39,14 +39,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import machine_info  # noqa: E402
-
-DATA = os.environ.get("FASTNLP_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
+from bench_word2vec import (add_word2vec_args, corpus_slice, evaluate, mean_loss, parse_models,  # noqa: E402
+                            word2vec_settings)
+from common import atomic_write, machine_info  # noqa: E402
 
 # (model, schedule, alpha): the arms, in the order they run (CBOW first: it is the cheap one).
 ARMS = [("cbow", "global", 0.025), ("cbow", "per_worker", 0.025), ("cbow", "global", 0.05),
@@ -74,9 +73,7 @@ def train(corpus, model, schedule, alpha, seed, args):
     import fastnlp
 
     sg = model == "sg"
-    kw = dict(vector_size=args.dim, window=args.window, negative=args.negative, sample=args.sample,
-              min_count=args.min_count, epochs=args.epochs, workers=args.threads, sg=int(sg), alpha=alpha,
-              min_alpha=args.min_alpha, seed=seed, progress=False)
+    kw = dict(word2vec_settings(args, sg), alpha=alpha, min_alpha=args.min_alpha, seed=seed, progress=False)
     native = has_schedule_option()
     if native:
         kw["alpha_schedule"] = schedule
@@ -94,14 +91,12 @@ def train(corpus, model, schedule, alpha, seed, args):
         for e in range(E):
             m.train(epochs=1, alpha=rate(e / E), min_alpha=rate((e + 1 / W) / E))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    a = m.wv.evaluate_analogies(args.analogies, restrict_vocab=30000)
-    s = m.wv.evaluate_similarity(args.similarity)
+    ev = evaluate(m.wv, args.analogies, args.similarity)
     h = m.training_history
     return {"model": model, "schedule": schedule, "alpha": alpha, "seed": seed,
             "schedule_impl": "option" if native or schedule == "global" else "emulated",
-            "analogy_accuracy": a["total"]["accuracy"], "analogy_questions": a["total"]["total"],
-            "wordsim_rho": s["spearman"], "final_alpha": h[-1]["alpha"],
-            "loss": sum(x["loss_sum"] for x in h) / max(1, sum(x["examples"] for x in h)),
+            "analogy_accuracy": ev["analogy_accuracy"], "analogy_questions": ev["analogy_questions"],
+            "wordsim_rho": ev["wordsim_rho"], "final_alpha": h[-1]["alpha"], "loss": mean_loss(h),
             "train_seconds": wall, "cpu_seconds": cpu, "corpus_tokens": m.corpus_stats["tokens"], "vocab": len(m.wv)}
 
 
@@ -168,30 +163,14 @@ def markdown(payload):
 
 
 def write(payload, out_dir, name):
-    os.makedirs(out_dir, exist_ok=True)
     for ext, text in (("json", json.dumps(payload, indent=1)), ("md", markdown(payload))):
-        path = os.path.join(out_dir, f"{name}.{ext}")
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
+        atomic_write(os.path.join(out_dir, f"{name}.{ext}"), text)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", default=os.path.join(DATA, "corpus", "en-corpus.txt"))
-    p.add_argument("--max-lines", type=int, default=60000)
-    p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
-    p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
+    add_word2vec_args(p, max_lines=60000, models="cbow,sg", threads=2, min_alpha=1e-4)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
-    p.add_argument("--models", default="cbow,sg")
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5)
-    p.add_argument("--sample", type=float, default=1e-3)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--min-alpha", type=float, default=1e-4)
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     p.add_argument("--name", default="word2vec_schedule")
     p.add_argument("--table-only", action="store_true", help="print the markdown of the existing results file")
@@ -203,10 +182,7 @@ def main(argv=None):
 
     import fastnlp
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    for m in models:
-        if m not in ("sg", "cbow"):
-            p.error(f"--models: unknown model {m!r}")
+    models = parse_models(p, args)
     if args.threads < 2:
         p.error("--threads must be >= 2: with one worker the two schedules are the same")
     info = machine_info()
@@ -223,19 +199,12 @@ def main(argv=None):
                "machine": info, "settings": {k: v for k, v in vars(args).items() if k != "table_only"},
                "corpus_tokens": 0, "runs": [], "summary": [], "comparisons": []}
     payload["settings"]["schedule_option"] = has_schedule_option()
-    tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
-    try:
-        with open(args.corpus, encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i == args.max_lines:
-                    break
-                tmp.write(line)
-        tmp.close()
+    with corpus_slice(args.corpus, args.max_lines) as corpus:
         for seed in args.seeds:  # seeds outermost: a cut-short run still has every arm paired
             for model, schedule, alpha in ARMS:
                 if model not in models:
                     continue
-                r = train(tmp.name, model, schedule, alpha, seed, args)
+                r = train(corpus, model, schedule, alpha, seed, args)
                 payload["runs"].append(r)
                 payload["corpus_tokens"] = r["corpus_tokens"]
                 payload["summary"], payload["comparisons"] = summarize(payload["runs"])
@@ -243,8 +212,6 @@ def main(argv=None):
                 write(payload, args.out_dir, args.name)
                 print(f"seed {seed} {model} {schedule} alpha {alpha}: analogies {100 * r['analogy_accuracy']:.2f}%, "
                       f"WS-353 {r['wordsim_rho']:.3f}, {r['cpu_seconds']:.0f} CPU-s", file=sys.stderr, flush=True)
-    finally:
-        os.remove(tmp.name)
     print(markdown(payload), end="")
     return 0
 

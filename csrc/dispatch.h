@@ -2,25 +2,43 @@
 //
 //  1. Kernel ops (activation, softmax, sampled_softmax_scores, embedding, optim, crf, the conv1d
 //     unfold/fold/pool steps, the RNN gate steps) choose in their binding (csrc/bindings/bind_<op>.cpp):
-//     the arrays' device and `reference` give a Backend (select_backend), and dispatch() runs the
+//     the arrays' device and `reference` give a Backend (select_backend), and dispatch_kernel runs the
 //     plain reference (<op>_ref in csrc/ops/<op>.cpp, or in <op>_ref.cpp for rnn and crf), the fast
 //     CPU kernel (csrc/ops/<op>.cpp) or the CUDA kernel (cuda/<op>.cu, namespace fastnlp::cuda).
 //  2. Ops with no CUDA kernel of their own (linear, conv1d, rnn, sampled_softmax: on the GPU they
-//     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: select_cpu_backend and
-//     dispatch_cpu, which refuse GPU arrays with one message naming the Python route. That route,
-//     every GPU composition of GEMMs (CuPy's cuBLAS) + fastnlp kernels, lives in ONE module,
-//     python/fastnlp/ops/_gpu.py; each python/fastnlp/ops/<op>.py sends GPU arrays there and
-//     everything else to its binding.
+//     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: select_cpu_backend
+//     refuses GPU arrays with one message naming the Python route, and FASTNLP_CPU_KERNEL names
+//     no CUDA arm. That route, every GPU composition of GEMMs (CuPy's cuBLAS) + fastnlp kernels,
+//     lives in ONE module, python/fastnlp/ops/_gpu.py; each python/fastnlp/ops/<op>.py sends GPU
+//     arrays there and everything else to its binding. The GPU-only steps (conv1d_unfold, ...,
+//     rnn_step_backward) call their cuda:: kernel directly through FASTNLP_CUDA_ONLY.
 //  3. A model whose whole loop runs in C++ takes the device as an argument of its binding: the
 //     word2vec trainer's device='cpu' | 'cuda' picks its device interface (cuda/word2vec*). The
 //     other models/ loops run on the CPU; tagging/gpu.py runs a tagger on the GPU through
 //     fastnlp.ops, i.e. through rules 1 and 2.
+//
+// How a binding states a kernel's arguments once (one pattern for rules 1 and 2):
+//
+//   float_dispatch(x, [&](auto t) {
+//     using T = decltype(t);
+//     dispatch_kernel<T>(be, FASTNLP_KERNEL(activation_forward), act, x.ptr<T>(), y.ptr<T>(), n);
+//   });
+//
+// FASTNLP_KERNEL(name) names the three implementations of one kernel, name_ref, name and
+// cuda::name (a macro only because C++ cannot pass an overload set or a function template by its
+// name; each arm is a generic lambda). dispatch_kernel<T> calls the one the Backend picks with the
+// same arguments and returns its result. The CUDA arm is instantiated only for T = float and only
+// when FASTNLP_WITH_CUDA, so double pointers never reach cuda:: and a CPU-only build never names
+// it. FASTNLP_CPU_KERNEL(name) has no CUDA arm (rule 2, models/ loops); FASTNLP_KERNEL_NO_REF(name)
+// has no reference (bindings that never pass reference=true; kReference runs the fast kernel).
 //
 // Nothing else chooses a device: Python picks only between an op's binding and ops/_gpu.py.
 #pragma once
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace fastnlp {
 
@@ -61,20 +79,55 @@ inline Backend select_cpu_backend(const char* op, bool on_gpu, bool reference, c
 #define FASTNLP_CUDA_ONLY(...) throw std::runtime_error("fastnlp was built without CUDA")
 #endif
 
+// The implementations of one kernel, built by the macros below; NoKernel marks a missing arm.
+struct NoKernel {};
+
 template <typename Ref, typename Cpu, typename Cuda>
-void dispatch(Backend backend, Ref&& ref, Cpu&& cpu, Cuda&& cuda) {
-  switch (backend) {
-    case Backend::kReference: ref(); return;
-    case Backend::kCpu: cpu(); return;
-    case Backend::kCuda: cuda(); return;
+struct Kernel {
+  Ref ref;
+  Cpu cpu;
+  Cuda cuda;
+};
+template <typename Ref, typename Cpu, typename Cuda>
+Kernel(Ref, Cpu, Cuda) -> Kernel<Ref, Cpu, Cuda>;
+
+// Calls the arm of `k` that `backend` picks with `args` (stated once), T being the element type
+// of the call's float arrays. The CUDA arm compiles only for T = float: the CUDA kernels are
+// float32, and select_backend / backend_for let only float32 GPU arrays through.
+template <typename T, typename Ref, typename Cpu, typename Cuda, typename... Args>
+decltype(auto) dispatch_kernel(Backend backend, const Kernel<Ref, Cpu, Cuda>& k, Args&&... args) {
+  if (backend == Backend::kCuda) {
+    if constexpr (std::is_same_v<T, float> && !std::is_same_v<Cuda, NoKernel>)
+      return k.cuda(std::forward<Args>(args)...);
+    else
+      throw std::logic_error(kCudaCompiled ? "dispatch_kernel: this kernel has no CUDA arm for this dtype"
+                                           : "fastnlp was built without CUDA");
   }
+  if constexpr (!std::is_same_v<Ref, NoKernel>) {
+    if (backend == Backend::kReference) return k.ref(std::forward<Args>(args)...);
+  }
+  return k.cpu(std::forward<Args>(args)...);
 }
 
-// For a backend from select_cpu_backend (never kCuda).
-template <typename Ref, typename Cpu>
-void dispatch_cpu(Backend backend, Ref&& ref, Cpu&& cpu) {
-  if (backend == Backend::kReference) ref();
-  else cpu();
-}
+// One arm: a generic lambda forwarding to `fn`, so one name covers every instantiation.
+#define FASTNLP_KERNEL_ARM(fn) \
+  [](auto&&... a) -> decltype(auto) { return fn(std::forward<decltype(a)>(a)...); }
+#ifdef FASTNLP_WITH_CUDA
+#define FASTNLP_KERNEL_CUDA_ARM(name) FASTNLP_KERNEL_ARM(::fastnlp::cuda::name)
+#else
+#define FASTNLP_KERNEL_CUDA_ARM(name) ::fastnlp::NoKernel{}
+#endif
+
+// name_ref, name and cuda::name (rule 1).
+#define FASTNLP_KERNEL(name)                                                                   \
+  ::fastnlp::Kernel {                                                                          \
+    FASTNLP_KERNEL_ARM(name##_ref), FASTNLP_KERNEL_ARM(name), FASTNLP_KERNEL_CUDA_ARM(name) \
+  }
+// name_ref and name, no CUDA arm (rule 2 and the CPU models/ loops).
+#define FASTNLP_CPU_KERNEL(name) \
+  ::fastnlp::Kernel { FASTNLP_KERNEL_ARM(name##_ref), FASTNLP_KERNEL_ARM(name), ::fastnlp::NoKernel{} }
+// name and cuda::name, no reference: the binding never asks for one.
+#define FASTNLP_KERNEL_NO_REF(name) \
+  ::fastnlp::Kernel { ::fastnlp::NoKernel{}, FASTNLP_KERNEL_ARM(name), FASTNLP_KERNEL_CUDA_ARM(name) }
 
 }  // namespace fastnlp

@@ -1,6 +1,6 @@
 // RNN steps on the GPU, the fused gate work around the cuBLAS products that fastnlp.ops._gpu runs
 // through CuPy: one step's gate pass forward and one step of BPTT. The math is the CPU's
-// (ops/rnn.cpp): PyTorch's gate order and GRU variant, the workspace layout of rnn_workspace_layout
+// (ops/rnn_gates.cpp): PyTorch's gate order and GRU variant, the workspace layout of rnn_workspace_layout
 // (ops/rnn.h). The binding is csrc/bindings/bind_rnn.cpp.
 #include "common.cuh"
 #include "common.h"

@@ -23,10 +23,7 @@ void bind_activation(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { activation_forward_ref(act, x.ptr<T>(), y.ptr<T>(), n); },
-              [&] { activation_forward(act, x.ptr<T>(), y.ptr<T>(), n); },
-              [&] { FASTNLP_CUDA_ONLY(cuda::activation_forward(act, x.ptr<float>(), y.ptr<float>(), n)); });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(activation_forward), act, x.ptr<T>(), y.ptr<T>(), n);
         });
       },
       py::arg("x"), py::arg("y"), py::arg("activation"), py::arg("reference") = false,
@@ -51,13 +48,8 @@ void bind_activation(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { activation_backward_ref(act, y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), n); },
-              [&] { activation_backward(act, y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), n); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::activation_backward(act, y.ptr<float>(), dy.ptr<float>(),
-                                                            dx.ptr<float>(), n));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(activation_backward), act, y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(),
+                             n);
         });
       },
       py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("activation"), py::arg("reference") = false,
@@ -81,10 +73,7 @@ void bind_activation(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(z, [&](auto t) {
           using T = decltype(t);
-          auto cpu = [&] { bias_act_forward(act, z.ptr<T>(), b.ptr<T>(), B, H); };
-          dispatch(
-              be, cpu, cpu,
-              [&] { FASTNLP_CUDA_ONLY(cuda::bias_act_forward(act, z.ptr<float>(), b.ptr<float>(), B, H)); });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL_NO_REF(bias_act_forward), act, z.ptr<T>(), b.ptr<T>(), B, H);
         });
       },
       py::arg("z"), py::arg("b"), py::arg("activation"),
@@ -108,15 +97,8 @@ void bind_activation(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {
           using T = decltype(t);
-          auto cpu = [&] {
-            bias_act_backward(act, y.ptr<T>(), dy.ptr<T>(), dz.ptr<T>(), db.ptr<T>(), B, H, accumulate);
-          };
-          dispatch(
-              be, cpu, cpu,
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::bias_act_backward(act, y.ptr<float>(), dy.ptr<float>(),
-                                                          dz.ptr<float>(), db.ptr<float>(), B, H, accumulate));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL_NO_REF(bias_act_backward), act, y.ptr<T>(), dy.ptr<T>(),
+                             dz.ptr<T>(), db.ptr<T>(), B, H, accumulate);
         });
       },
       py::arg("y"), py::arg("dy"), py::arg("dz"), py::arg("db"), py::arg("activation"),

@@ -135,7 +135,7 @@ void bind_conv1d(py::module_& m) {
           using T = decltype(t);
           const Conv1dInputs<T> in{mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), b.ptr<T>(), lens, d};
           const Conv1dOutputs<T> o{y.ptr<T>(), pooled.ptr<T>(), argmax.ptr<int64_t>()};
-          dispatch_cpu(be, [&] { conv1d_forward_ref(in, o); }, [&] { conv1d_forward(in, o); });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(conv1d_forward), in, o);
         });
       },
       py::arg("x"), py::arg("W"), py::arg("b"), py::arg("lengths"), py::arg("y"), py::arg("pooled"),
@@ -196,7 +196,7 @@ void bind_conv1d(py::module_& m) {
           const Conv1dInputs<T> in{mode, act, pool, a.x.ptr<T>(), a.W.ptr<T>(), nullptr, lens, d};
           const Conv1dGrads<T> g{y.ptr<T>(),  pooled.ptr<T>(), argmax.ptr<int64_t>(), dy.ptr<T>(),
                                  dx.ptr<T>(), dW.ptr<T>(),     db.ptr<T>(),          accumulate};
-          dispatch_cpu(be, [&] { conv1d_backward_ref(in, g); }, [&] { conv1d_backward(in, g); });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(conv1d_backward), in, g);
         });
       },
       py::arg("x"), py::arg("W"), py::arg("lengths"), py::arg("y"), py::arg("pooled"), py::arg("argmax"),

@@ -130,22 +130,8 @@ void bind_crf(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.scores, [&](auto t) {
           using T = decltype(t);
-          const int64_t* off = a.offsets.ptr<int64_t>();
-          const int32_t* tg = a.tags.ptr<int32_t>();
-          dispatch(
-              be,
-              [&] {
-                crf_nll_ref(a.scores.ptr<T>(), off, tg, a.trans.ptr<T>(), a.start.ptr<T>(), nll.ptr<T>(),
-                            S, N, K);
-              },
-              [&] {
-                crf_nll(a.scores.ptr<T>(), off, tg, a.trans.ptr<T>(), a.start.ptr<T>(), nll.ptr<T>(), S,
-                        N, K);
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::crf_nll(a.scores.ptr<float>(), off, tg, a.trans.ptr<float>(),
-                                                a.start.ptr<float>(), nll.ptr<float>(), S, N, K));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(crf_nll), a.scores.ptr<T>(), a.offsets.ptr<int64_t>(),
+                             a.tags.ptr<int32_t>(), a.trans.ptr<T>(), a.start.ptr<T>(), nll.ptr<T>(), S, N, K);
         });
       },
       py::arg("scores"), py::arg("offsets"), py::arg("tags"), py::arg("transitions"),
@@ -172,23 +158,9 @@ void bind_crf(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.scores, [&](auto t) {
           using T = decltype(t);
-          const int64_t* off = a.offsets.ptr<int64_t>();
-          const int32_t* tg = a.tags.ptr<int32_t>();
-          dispatch(
-              be,
-              [&] {
-                crf_nll_backward_ref(a.scores.ptr<T>(), off, tg, a.trans.ptr<T>(), a.start.ptr<T>(),
-                                     g.ptr<T>(), ds.ptr<T>(), dt.ptr<T>(), dst.ptr<T>(), S, N, K);
-              },
-              [&] {
-                crf_nll_backward(a.scores.ptr<T>(), off, tg, a.trans.ptr<T>(), a.start.ptr<T>(),
-                                 g.ptr<T>(), ds.ptr<T>(), dt.ptr<T>(), dst.ptr<T>(), S, N, K);
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::crf_nll_backward(
-                    a.scores.ptr<float>(), off, tg, a.trans.ptr<float>(), a.start.ptr<float>(),
-                    g.ptr<float>(), ds.ptr<float>(), dt.ptr<float>(), dst.ptr<float>(), S, N, K));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(crf_nll_backward), a.scores.ptr<T>(), a.offsets.ptr<int64_t>(),
+                             a.tags.ptr<int32_t>(), a.trans.ptr<T>(), a.start.ptr<T>(), g.ptr<T>(), ds.ptr<T>(),
+                             dt.ptr<T>(), dst.ptr<T>(), S, N, K);
         });
       },
       py::arg("scores"), py::arg("offsets"), py::arg("tags"), py::arg("transitions"),
@@ -215,23 +187,8 @@ void bind_crf(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.scores, [&](auto t) {
           using T = decltype(t);
-          const int64_t* off = a.offsets.ptr<int64_t>();
-          int32_t* tg = tags.ptr<int32_t>();
-          dispatch(
-              be,
-              [&] {
-                viterbi_decode_ref(a.scores.ptr<T>(), off, a.trans.ptr<T>(), a.start.ptr<T>(), tg,
-                                   best.ptr<T>(), S, N, K);
-              },
-              [&] {
-                viterbi_decode(a.scores.ptr<T>(), off, a.trans.ptr<T>(), a.start.ptr<T>(), tg,
-                               best.ptr<T>(), S, N, K);
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::viterbi_decode(a.scores.ptr<float>(), off, a.trans.ptr<float>(),
-                                                       a.start.ptr<float>(), tg, best.ptr<float>(), S,
-                                                       N, K));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(viterbi_decode), a.scores.ptr<T>(), a.offsets.ptr<int64_t>(),
+                             a.trans.ptr<T>(), a.start.ptr<T>(), tags.ptr<int32_t>(), best.ptr<T>(), S, N, K);
         });
       },
       py::arg("scores"), py::arg("offsets"), py::arg("transitions"), py::arg("start"),

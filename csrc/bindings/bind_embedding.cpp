@@ -8,11 +8,6 @@
 #include "ops/embedding.h"
 
 namespace fastnlp::bindings {
-namespace {
-
-// Runs f(I{}) with I = int32_t or int64_t according to an ids array's dtype (as the softmax
-// bindings do; a candidate for array.h once all binding files share one).
-}  // namespace
 
 void bind_embedding(py::module_& m) {
   m.def(
@@ -34,13 +29,7 @@ void bind_embedding(py::module_& m) {
         float_ids_dispatch(W, ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              be, [&] { embedding_forward_ref(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
-              [&] { embedding_forward(W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D); },
-              [&] {
-                FASTNLP_CUDA_ONLY(
-                    cuda::embedding_forward<I>(W.ptr<float>(), ids.ptr<I>(), y.ptr<float>(), N, D));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(embedding_forward), W.ptr<T>(), ids.ptr<I>(), y.ptr<T>(), N, D);
         });
       },
       py::arg("W"), py::arg("ids"), py::arg("y"), py::arg("reference") = false,
@@ -65,14 +54,8 @@ void bind_embedding(py::module_& m) {
         float_ids_dispatch(dy, ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              be,
-              [&] { embedding_backward_dense_ref(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
-              [&] { embedding_backward_dense(ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(), N, D, V); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::embedding_backward_dense<I>(ids.ptr<I>(), dy.ptr<float>(),
-                                                                   dW.ptr<float>(), N, D, V));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(embedding_backward_dense), ids.ptr<I>(), dy.ptr<T>(), dW.ptr<T>(),
+                             N, D, V);
         });
       },
       py::arg("ids"), py::arg("dy"), py::arg("dW"), py::arg("reference") = false,
@@ -107,21 +90,8 @@ void bind_embedding(py::module_& m) {
         float_ids_dispatch(dy, ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              be,
-              [&] {
-                U = embedding_backward_sparse_ref(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
-                                                  rows.ptr<T>(), N, D);
-              },
-              [&] {
-                U = embedding_backward_sparse(ids.ptr<I>(), dy.ptr<T>(), unique_ids.ptr<I>(),
-                                              rows.ptr<T>(), N, D);
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(U = cuda::embedding_backward_sparse<I>(ids.ptr<I>(), dy.ptr<float>(),
-                                                                        unique_ids.ptr<I>(),
-                                                                        rows.ptr<float>(), N, D));
-              });
+          U = dispatch_kernel<T>(be, FASTNLP_KERNEL(embedding_backward_sparse), ids.ptr<I>(), dy.ptr<T>(),
+                                 unique_ids.ptr<I>(), rows.ptr<T>(), N, D);
         });
         return U;
       },

@@ -36,9 +36,8 @@ void bind_linear(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be, [&] { linear_forward_ref(act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(), y.ptr<T>(), B, D, H); },
-              [&] { linear_forward(act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(), y.ptr<T>(), B, D, H); });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(linear_forward), act, x.ptr<T>(), W.ptr<T>(), b.ptr<T>(),
+                             y.ptr<T>(), B, D, H);
         });
       },
       py::arg("x"), py::arg("W"), py::arg("b"), py::arg("y"), py::arg("activation"),
@@ -70,16 +69,8 @@ void bind_linear(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch_cpu(
-              be,
-              [&] {
-                linear_backward_ref(act, x.ptr<T>(), W.ptr<T>(), y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(),
-                                    dW.ptr<T>(), db.ptr<T>(), B, D, H, accumulate);
-              },
-              [&] {
-                linear_backward(act, x.ptr<T>(), W.ptr<T>(), y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(),
-                                dW.ptr<T>(), db.ptr<T>(), B, D, H, accumulate);
-              });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(linear_backward), act, x.ptr<T>(), W.ptr<T>(), y.ptr<T>(),
+                             dy.ptr<T>(), dx.ptr<T>(), dW.ptr<T>(), db.ptr<T>(), B, D, H, accumulate);
         });
       },
       py::arg("x"), py::arg("W"), py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("dW"),

@@ -10,8 +10,6 @@
 namespace fastnlp::bindings {
 namespace {
 
-// Runs f(I{}) with I = int32_t or int64_t according to an ids array's dtype (as the softmax
-// bindings do; a candidate for array.h once all binding files share one).
 // A float array updated in place: float_in plus writeable; with `like`, also its dtype.
 Array float_inout(const char* op, const char* name, const py::handle& obj, int ndim,
                   const Array* like = nullptr) {
@@ -52,12 +50,7 @@ void bind_optim(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(p, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { sgd_update_ref(p.ptr<T>(), g.ptr<T>(), n, T(lr), T(wd)); },
-              [&] { sgd_update(p.ptr<T>(), g.ptr<T>(), n, T(lr), T(wd)); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::sgd_update(p.ptr<float>(), g.ptr<float>(), n, float(lr), float(wd)));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(sgd_update), p.ptr<T>(), g.ptr<T>(), n, T(lr), T(wd));
         });
       },
       py::arg("p"), py::arg("g"), py::arg("lr"), py::arg("weight_decay") = 0.0, py::arg("reference") = false,
@@ -78,13 +71,8 @@ void bind_optim(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(p, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { adagrad_update_ref(p.ptr<T>(), g.ptr<T>(), acc.ptr<T>(), n, T(lr), T(eps), T(wd)); },
-              [&] { adagrad_update(p.ptr<T>(), g.ptr<T>(), acc.ptr<T>(), n, T(lr), T(eps), T(wd)); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adagrad_update(p.ptr<float>(), g.ptr<float>(), acc.ptr<float>(), n,
-                                                       float(lr), float(eps), float(wd)));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(adagrad_update), p.ptr<T>(), g.ptr<T>(), acc.ptr<T>(), n, T(lr),
+                             T(eps), T(wd));
         });
       },
       py::arg("p"), py::arg("g"), py::arg("acc"), py::arg("lr"), py::arg("eps") = 1e-8,
@@ -109,14 +97,8 @@ void bind_optim(py::module_& m) {
         float_ids_dispatch(P, ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              be,
-              [&] { sgd_update_sparse_ref(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
-              [&] { sgd_update_sparse(P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr), T(wd)); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::sgd_update_sparse<I>(P.ptr<float>(), ids.ptr<I>(), rows.ptr<float>(),
-                                                            N, D, float(lr), float(wd)));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(sgd_update_sparse), P.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D,
+                             T(lr), T(wd));
         });
       },
       py::arg("P"), py::arg("ids"), py::arg("rows"), py::arg("lr"), py::arg("weight_decay") = 0.0,
@@ -146,21 +128,8 @@ void bind_optim(py::module_& m) {
         float_ids_dispatch(P, ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              be,
-              [&] {
-                adagrad_update_sparse_ref(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D,
-                                          T(lr), T(eps), T(wd));
-              },
-              [&] {
-                adagrad_update_sparse(P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(), rows.ptr<T>(), N, D, T(lr),
-                                      T(eps), T(wd));
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adagrad_update_sparse<I>(P.ptr<float>(), acc.ptr<float>(),
-                                                                ids.ptr<I>(), rows.ptr<float>(), N, D,
-                                                                float(lr), float(eps), float(wd)));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(adagrad_update_sparse), P.ptr<T>(), acc.ptr<T>(), ids.ptr<I>(),
+                             rows.ptr<T>(), N, D, T(lr), T(eps), T(wd));
         });
       },
       py::arg("P"), py::arg("acc"), py::arg("ids"), py::arg("rows"), py::arg("lr"), py::arg("eps") = 1e-8,

@@ -154,7 +154,7 @@ void bind_rnn(py::module_& m) {
           using T = decltype(t);
           const RnnInputs<T> in = inputs<T>(a, reverse);
           const RnnOutputs<T> o{out.ptr<T>(), h_n.ptr<T>(), c_n.ptr<T>(), ws.ptr<T>()};
-          dispatch_cpu(be, [&] { rnn_forward_ref(in, o); }, [&] { rnn_forward(in, o); });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(rnn_forward), in, o);
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),
@@ -202,8 +202,7 @@ void bind_rnn(py::module_& m) {
           const RnnGrads<T> g{dout.ptr<T>(), dh_n.ptr<T>(),  dc_n.ptr<T>(),  dx.ptr<T>(),
                               dh0.ptr<T>(),  dc0.ptr<T>(),   dW_ih.ptr<T>(), dW_hh.ptr<T>(),
                               db_ih.ptr<T>(), db_hh.ptr<T>(), accumulate};
-          const T* w = ws.ptr<T>();
-          dispatch_cpu(be, [&] { rnn_backward_ref(in, w, g); }, [&] { rnn_backward(in, w, g); });
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(rnn_backward), in, ws.ptr<T>(), g);
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("W_ih"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),

@@ -65,14 +65,9 @@ void bind_sampled_softmax(py::module_& m) {
         float_ids_dispatch(h, targets, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          auto args = [&](auto kernel) {
-            return kernel(h.ptr<T>(), W.ptr<T>(), b.ptr<T>(), targets.ptr<I>(), samples.ptr<I>(),
-                          logq_t.ptr<T>(), logq_s.ptr<T>(), B, H, K, losses.ptr<T>(), dh.ptr<T>(),
-                          grad_rows.ptr<T>(), grad_bias.ptr<T>());
-          };
-          dispatch_cpu(
-              be, [&] { loss = args([](auto... a) { return sampled_softmax_ref(a...); }); },
-              [&] { loss = args([](auto... a) { return sampled_softmax(a...); }); });
+          loss = dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(sampled_softmax), h.ptr<T>(), W.ptr<T>(), b.ptr<T>(),
+                                    targets.ptr<I>(), samples.ptr<I>(), logq_t.ptr<T>(), logq_s.ptr<T>(), B, H,
+                                    K, losses.ptr<T>(), dh.ptr<T>(), grad_rows.ptr<T>(), grad_bias.ptr<T>());
         });
         return loss;
       },
@@ -120,26 +115,18 @@ void bind_sampled_softmax(py::module_& m) {
         float_ids_dispatch(s_true, targets, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          auto cpu = [&] {
-            loss = sampled_softmax_scores(s_true.ptr<T>(), s_samp.ptr<T>(), b_true.ptr<T>(),
-                                          b_samp.ptr<T>(), targets.ptr<I>(), samples.ptr<I>(),
-                                          logq_t.ptr<T>(), logq_s.ptr<T>(), B, K, losses.ptr<T>());
-          };
-          dispatch(be, cpu, cpu, [&] {
+          if (be == Backend::kCuda && num_classes >= 0) {  // the CPU ids were checked above
             FASTNLP_CUDA_ONLY(
-                if (num_classes >= 0) {
-                  for (const Array* ids : {&targets, &samples}) {
-                    const int64_t bad = cuda::first_id_out_of_range(ids->ptr<I>(), ids->size(), num_classes);
-                    if (bad >= 0)
-                      throw std::invalid_argument(str_cat(op, ": ", ids->name, " must be in [0, ", num_classes,
-                                                          ") (num_classes), got an id out of range at position ", bad));
-                  }
-                }
-                loss = cuda::sampled_softmax_scores(s_true.ptr<float>(), s_samp.ptr<float>(),
-                                                    b_true.ptr<float>(), b_samp.ptr<float>(),
-                                                    targets.ptr<I>(), samples.ptr<I>(), logq_t.ptr<float>(),
-                                                    logq_s.ptr<float>(), B, K, losses.ptr<float>()));
-          });
+                for (const Array* ids : {&targets, &samples}) {
+                  const int64_t bad = cuda::first_id_out_of_range(ids->ptr<I>(), ids->size(), num_classes);
+                  if (bad >= 0)
+                    throw std::invalid_argument(str_cat(op, ": ", ids->name, " must be in [0, ", num_classes,
+                                                        ") (num_classes), got an id out of range at position ", bad));
+                });
+          }
+          loss = dispatch_kernel<T>(be, FASTNLP_KERNEL_NO_REF(sampled_softmax_scores), s_true.ptr<T>(),
+                                    s_samp.ptr<T>(), b_true.ptr<T>(), b_samp.ptr<T>(), targets.ptr<I>(),
+                                    samples.ptr<I>(), logq_t.ptr<T>(), logq_s.ptr<T>(), B, K, losses.ptr<T>());
         });
         return loss;
       },

@@ -16,12 +16,13 @@ int64_t first_bad_target(const I* t, int64_t B, int64_t V, int64_t ignore_index)
   return -1;
 }
 
-// softmax_forward / log_softmax_forward: x (B, V) -> y (B, V); y may be x.
-template <typename Ref, typename Fast, typename Cuda>
-void def_forward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cuda, const char* doc) {
+// softmax_forward / log_softmax_forward: x (B, V) -> y (B, V); y may be x. `kernel` from
+// FASTNLP_KERNEL (dispatch.h).
+template <typename Kernel>
+void def_forward(py::module_& m, const char* name, Kernel kernel, const char* doc) {
   m.def(
       name,
-      [name, ref, fast, cuda](py::object x_, py::object y_, bool reference) {
+      [name, kernel](py::object x_, py::object y_, bool reference) {
         Array x = float_in(name, "x", x_, 2);
         const int64_t B = x.dim(0), V = x.dim(1);
         Array y = float_out(name, "y", y_, x, {B, V});
@@ -29,20 +30,18 @@ void def_forward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cuda
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { ref(x.ptr<T>(), y.ptr<T>(), B, V); }, [&] { fast(x.ptr<T>(), y.ptr<T>(), B, V); },
-              [&] { cuda(x.ptr<float>(), y.ptr<float>(), B, V); });
+          dispatch_kernel<T>(be, kernel, x.ptr<T>(), y.ptr<T>(), B, V);
         });
       },
       py::arg("x"), py::arg("y"), py::arg("reference") = false, doc);
 }
 
 // softmax_backward / log_softmax_backward: y, dy (B, V) -> dx (B, V); dx may be dy.
-template <typename Ref, typename Fast, typename Cuda>
-void def_backward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cuda, const char* doc) {
+template <typename Kernel>
+void def_backward(py::module_& m, const char* name, Kernel kernel, const char* doc) {
   m.def(
       name,
-      [name, ref, fast, cuda](py::object y_, py::object dy_, py::object dx_, bool reference) {
+      [name, kernel](py::object y_, py::object dy_, py::object dx_, bool reference) {
         Array y = float_in(name, "y", y_, 2);
         const int64_t B = y.dim(0), V = y.dim(1);
         Array dy = float_in(name, "dy", dy_, 2);
@@ -53,47 +52,23 @@ void def_backward(py::module_& m, const char* name, Ref ref, Fast fast, Cuda cud
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { ref(y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), B, V); },
-              [&] { fast(y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), B, V); },
-              [&] { cuda(y.ptr<float>(), dy.ptr<float>(), dx.ptr<float>(), B, V); });
+          dispatch_kernel<T>(be, kernel, y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), B, V);
         });
       },
       py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("reference") = false, doc);
 }
 
-// Generic lambdas so one name covers the float and double instantiations.
-#define FASTNLP_FWD(fn) [](const auto* x, auto* y, int64_t B, int64_t V) { fn(x, y, B, V); }
-#define FASTNLP_BWD(fn) \
-  [](const auto* y, const auto* dy, auto* dx, int64_t B, int64_t V) { fn(y, dy, dx, B, V); }
-
 }  // namespace
 
 void bind_softmax(py::module_& m) {
-  def_forward(
-      m, "softmax_forward", FASTNLP_FWD(softmax_forward_ref), FASTNLP_FWD(softmax_forward),
-      [](const float* x, float* y, int64_t B, int64_t V) {
-        FASTNLP_CUDA_ONLY(cuda::softmax_forward(x, y, B, V));
-      },
-      "y (B, V) = softmax of each row of x (B, V); y may be x.");
-  def_forward(
-      m, "log_softmax_forward", FASTNLP_FWD(log_softmax_forward_ref), FASTNLP_FWD(log_softmax_forward),
-      [](const float* x, float* y, int64_t B, int64_t V) {
-        FASTNLP_CUDA_ONLY(cuda::log_softmax_forward(x, y, B, V));
-      },
-      "y (B, V) = log_softmax of each row of x (B, V); y may be x.");
-  def_backward(
-      m, "softmax_backward", FASTNLP_BWD(softmax_backward_ref), FASTNLP_BWD(softmax_backward),
-      [](const float* y, const float* dy, float* dx, int64_t B, int64_t V) {
-        FASTNLP_CUDA_ONLY(cuda::softmax_backward(y, dy, dx, B, V));
-      },
-      "dx (B, V) = y * (dy - sum_j dy_j y_j) from the softmax output y; dx may be dy.");
-  def_backward(
-      m, "log_softmax_backward", FASTNLP_BWD(log_softmax_backward_ref), FASTNLP_BWD(log_softmax_backward),
-      [](const float* y, const float* dy, float* dx, int64_t B, int64_t V) {
-        FASTNLP_CUDA_ONLY(cuda::log_softmax_backward(y, dy, dx, B, V));
-      },
-      "dx (B, V) = dy - exp(y) * sum_j dy_j from the log_softmax output y; dx may be dy.");
+  def_forward(m, "softmax_forward", FASTNLP_KERNEL(softmax_forward),
+              "y (B, V) = softmax of each row of x (B, V); y may be x.");
+  def_forward(m, "log_softmax_forward", FASTNLP_KERNEL(log_softmax_forward),
+              "y (B, V) = log_softmax of each row of x (B, V); y may be x.");
+  def_backward(m, "softmax_backward", FASTNLP_KERNEL(softmax_backward),
+               "dx (B, V) = y * (dy - sum_j dy_j y_j) from the softmax output y; dx may be dy.");
+  def_backward(m, "log_softmax_backward", FASTNLP_KERNEL(log_softmax_backward),
+               "dx (B, V) = dy - exp(y) * sum_j dy_j from the log_softmax output y; dx may be dy.");
 
   m.def(
       "softmax_cross_entropy",
@@ -124,25 +99,15 @@ void bind_softmax(py::module_& m) {
           using T = decltype(t);
           using I = decltype(i);
           const I* tg = targets.ptr<I>();
-          dispatch(
-              be,
-              [&] {
-                loss = softmax_cross_entropy_ref(logits.ptr<T>(), tg, B, V, ignore_index,
-                                                 losses.ptr<T>(), dlogits.ptr<T>());
-              },
-              [&] {
-                loss = softmax_cross_entropy(logits.ptr<T>(), tg, B, V, ignore_index, losses.ptr<T>(),
-                                             dlogits.ptr<T>());
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(
-                    const int64_t bad = cuda::first_id_out_of_range(tg, B, V, ignore_index);
-                    if (bad >= 0) throw std::invalid_argument(str_cat(
-                        op, ": targets must be in [0, ", V, ") or equal ignore_index ", ignore_index,
-                        ", got an id out of range at position ", bad));
-                    loss = cuda::softmax_cross_entropy(logits.ptr<float>(), tg, B, V, ignore_index,
-                                                       losses.ptr<float>(), dlogits.ptr<float>()));
-              });
+          if (be == Backend::kCuda) {  // the CPU targets were checked above
+            FASTNLP_CUDA_ONLY(
+                const int64_t bad = cuda::first_id_out_of_range(tg, B, V, ignore_index);
+                if (bad >= 0) throw std::invalid_argument(str_cat(
+                    op, ": targets must be in [0, ", V, ") or equal ignore_index ", ignore_index,
+                    ", got an id out of range at position ", bad)));
+          }
+          loss = dispatch_kernel<T>(be, FASTNLP_KERNEL(softmax_cross_entropy), logits.ptr<T>(), tg, B, V,
+                                    ignore_index, losses.ptr<T>(), dlogits.ptr<T>());
         });
         return loss;
       },

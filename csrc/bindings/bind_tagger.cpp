@@ -270,10 +270,8 @@ void window_scores_binding(py::object ids_, py::object offsets_, py::object tabl
     const WindowNetwork<T> net = a.network<T>(window);
     ids_dispatch(ids, [&](auto i) {
       using I = decltype(i);
-      if (reference)
-        window_scores_ref(net, ids.ptr<I>(), offsets.ptr<int64_t>(), S, scores.ptr<T>());
-      else
-        window_scores(net, ids.ptr<I>(), offsets.ptr<int64_t>(), S, scores.ptr<T>());
+      dispatch_kernel<T>(reference ? Backend::kReference : Backend::kCpu, FASTNLP_CPU_KERNEL(window_scores), net,
+                         ids.ptr<I>(), offsets.ptr<int64_t>(), S, scores.ptr<T>());
     });
   });
 }

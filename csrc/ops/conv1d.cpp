@@ -154,35 +154,28 @@ int64_t block_sequences(const Conv1dDims& d, int64_t T_out) {
 
 template <typename T>
 void conv1d_forward_ref(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
-  const ConvMode mode = in.mode;
-  const Activation act = in.act;
-  const Pool pool = in.pool;
-  const T *x = in.x, *W = in.W, *b = in.b;
-  const int64_t* lengths = in.lengths;
   const Conv1dDims& d = in.d;
-  T *y = o.y, *pooled = o.pooled;
-  int64_t* argmax = o.argmax;
-  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
+  const int64_t KD = d.K * d.D, P = pad_of(in.mode, d.K), T_out = conv1d_out_len(in.mode, d.T, d.K);
   std::vector<T> z(d.H), a(d.H), best(d.H), sum(d.H);
   std::vector<int64_t> arg(d.H);
   for (int64_t n = 0; n < d.B; ++n) {
-    const int64_t L = length_of(lengths, n, d.T);
-    const int64_t Tb = conv1d_out_len(mode, L, d.K);
+    const int64_t L = length_of(in.lengths, n, d.T);
+    const int64_t Tb = conv1d_out_len(in.mode, L, d.K);
     std::fill(best.begin(), best.end(), -std::numeric_limits<T>::infinity());
     std::fill(arg.begin(), arg.end(), 0);
     std::fill(sum.begin(), sum.end(), T(0));
     for (int64_t t = 0; t < T_out; ++t) {
-      T* yt = y ? y + (n * T_out + t) * d.H : nullptr;
+      T* yt = o.y ? o.y + (n * T_out + t) * d.H : nullptr;
       if (t >= Tb) {
         if (yt) std::fill(yt, yt + d.H, T(0));
         continue;
       }
       for (int64_t h = 0; h < d.H; ++h) {
-        T s = b ? b[h] : T(0);
+        T s = in.b ? in.b[h] : T(0);
         for (int64_t j = 0; j < d.K; ++j) {
           const int64_t p = t - P + j;
           if (p < 0 || p >= L) continue;
-          for (int64_t k = 0; k < d.D; ++k) s += W[h * KD + j * d.D + k] * x[(n * d.T + p) * d.D + k];
+          for (int64_t k = 0; k < d.D; ++k) s += in.W[h * KD + j * d.D + k] * in.x[(n * d.T + p) * d.D + k];
         }
         z[h] = s;
         if (z[h] > best[h]) {
@@ -190,64 +183,55 @@ void conv1d_forward_ref(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
           arg[h] = t;
         }
       }
-      if (pool == Pool::kMax) continue;
-      activation_forward_ref(act, z.data(), a.data(), d.H);
+      if (in.pool == Pool::kMax) continue;
+      activation_forward_ref(in.act, z.data(), a.data(), d.H);
       for (int64_t h = 0; h < d.H; ++h) {
         yt[h] = a[h];
         sum[h] += a[h];
       }
     }
-    if (pool == Pool::kMax) {
-      activation_forward_ref(act, best.data(), pooled + n * d.H, d.H);
-      std::copy(arg.begin(), arg.end(), argmax + n * d.H);
-    } else if (pool == Pool::kAvg) {
-      for (int64_t h = 0; h < d.H; ++h) pooled[n * d.H + h] = sum[h] / T(Tb);
+    if (in.pool == Pool::kMax) {
+      activation_forward_ref(in.act, best.data(), o.pooled + n * d.H, d.H);
+      std::copy(arg.begin(), arg.end(), o.argmax + n * d.H);
+    } else if (in.pool == Pool::kAvg) {
+      for (int64_t h = 0; h < d.H; ++h) o.pooled[n * d.H + h] = sum[h] / T(Tb);
     }
   }
 }
 
 template <typename T>
 void conv1d_backward_ref(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
-  const ConvMode mode = in.mode;
-  const Activation act = in.act;
-  const Pool pool = in.pool;
-  const T *x = in.x, *W = in.W;
-  const int64_t* lengths = in.lengths;
   const Conv1dDims& d = in.d;
-  const T *y = gr.y, *pooled = gr.pooled, *dy = gr.dy;
-  const int64_t* argmax = gr.argmax;
-  T *dx = gr.dx, *dW = gr.dW, *db = gr.db;
-  const bool accumulate = gr.accumulate;
-  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
-  if (dx) std::fill(dx, dx + d.B * d.T * d.D, T(0));
-  if (dW && !accumulate) std::fill(dW, dW + d.H * KD, T(0));
-  if (db && !accumulate) std::fill(db, db + d.H, T(0));
+  const int64_t KD = d.K * d.D, P = pad_of(in.mode, d.K), T_out = conv1d_out_len(in.mode, d.T, d.K);
+  if (gr.dx) std::fill(gr.dx, gr.dx + d.B * d.T * d.D, T(0));
+  if (gr.dW && !gr.accumulate) std::fill(gr.dW, gr.dW + d.H * KD, T(0));
+  if (gr.db && !gr.accumulate) std::fill(gr.db, gr.db + d.H, T(0));
   std::vector<T> g(d.H), dz(d.H);
   for (int64_t n = 0; n < d.B; ++n) {
-    const int64_t L = length_of(lengths, n, d.T);
-    const int64_t Tb = conv1d_out_len(mode, L, d.K);
+    const int64_t L = length_of(in.lengths, n, d.T);
+    const int64_t Tb = conv1d_out_len(in.mode, L, d.K);
     for (int64_t t = 0; t < Tb; ++t) {
       // dz: the gradient of the pre-activation at (n, t).
-      if (pool == Pool::kMax) {
-        activation_backward_ref(act, pooled + n * d.H, dy + n * d.H, g.data(), d.H);
-        for (int64_t h = 0; h < d.H; ++h) dz[h] = argmax[n * d.H + h] == t ? g[h] : T(0);
+      if (in.pool == Pool::kMax) {
+        activation_backward_ref(in.act, gr.pooled + n * d.H, gr.dy + n * d.H, g.data(), d.H);
+        for (int64_t h = 0; h < d.H; ++h) dz[h] = gr.argmax[n * d.H + h] == t ? g[h] : T(0);
       } else {
-        const T* yt = y + (n * T_out + t) * d.H;
-        if (pool == Pool::kNone) {
-          activation_backward_ref(act, yt, dy + (n * T_out + t) * d.H, dz.data(), d.H);
+        const T* yt = gr.y + (n * T_out + t) * d.H;
+        if (in.pool == Pool::kNone) {
+          activation_backward_ref(in.act, yt, gr.dy + (n * T_out + t) * d.H, dz.data(), d.H);
         } else {
-          for (int64_t h = 0; h < d.H; ++h) g[h] = dy[n * d.H + h] / T(Tb);
-          activation_backward_ref(act, yt, g.data(), dz.data(), d.H);
+          for (int64_t h = 0; h < d.H; ++h) g[h] = gr.dy[n * d.H + h] / T(Tb);
+          activation_backward_ref(in.act, yt, g.data(), dz.data(), d.H);
         }
       }
       for (int64_t h = 0; h < d.H; ++h) {
-        if (db) db[h] += dz[h];
+        if (gr.db) gr.db[h] += dz[h];
         for (int64_t j = 0; j < d.K; ++j) {
           const int64_t p = t - P + j;
           if (p < 0 || p >= L) continue;
           for (int64_t k = 0; k < d.D; ++k) {
-            if (dW) dW[h * KD + j * d.D + k] += dz[h] * x[(n * d.T + p) * d.D + k];
-            if (dx) dx[(n * d.T + p) * d.D + k] += dz[h] * W[h * KD + j * d.D + k];
+            if (gr.dW) gr.dW[h * KD + j * d.D + k] += dz[h] * in.x[(n * d.T + p) * d.D + k];
+            if (gr.dx) gr.dx[(n * d.T + p) * d.D + k] += dz[h] * in.W[h * KD + j * d.D + k];
           }
         }
       }
@@ -257,43 +241,36 @@ void conv1d_backward_ref(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
 
 template <typename T>
 void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
-  const ConvMode mode = in.mode;
-  const Activation act = in.act;
-  const Pool pool = in.pool;
-  const T *x = in.x, *W = in.W, *b = in.b;
-  const int64_t* lengths = in.lengths;
   const Conv1dDims& d = in.d;
-  T *y = o.y, *pooled = o.pooled;
-  int64_t* argmax = o.argmax;
-  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(mode, d.T, d.K);
+  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(in.mode, d.T, d.K);
   const int threads = conv_threads(d, T_out);
   const int64_t nb = block_sequences<T>(d, T_out);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
     std::unique_ptr<T[]> cols = scratch<T>(std::min(nb, last - first) * T_out * KD), z_buf;
-    if (pool == Pool::kMax) z_buf = scratch<T>(std::min(nb, last - first) * T_out * d.H);
+    if (in.pool == Pool::kMax) z_buf = scratch<T>(std::min(nb, last - first) * T_out * d.H);
     for (int64_t b0 = first; b0 < last; b0 += nb) {
       const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
-      im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
-      T* z = pool == Pool::kMax ? z_buf.get() : y + b0 * T_out * d.H;
-      gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, W, KD, T(0), z, d.H);
-      if (pool == Pool::kMax) {
+      im2col(in.mode, in.x, in.lengths, cols.get(), d, T_out, b0, b1);
+      T* z = in.pool == Pool::kMax ? z_buf.get() : o.y + b0 * T_out * d.H;
+      gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, in.W, KD, T(0), z, d.H);
+      if (in.pool == Pool::kMax) {
         // The bias is the same at every t and the activations are monotone: pool the raw
         // products, then apply bias + activation to B*H values instead of B*T_out*H.
         for (int64_t n = b0; n < b1; ++n) {
-          const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
-          max_rows(z + (n - b0) * T_out * d.H, Tb, d.H, pooled + n * d.H, argmax + n * d.H);
+          const int64_t Tb = conv1d_out_len(in.mode, length_of(in.lengths, n, d.T), d.K);
+          max_rows(z + (n - b0) * T_out * d.H, Tb, d.H, o.pooled + n * d.H, o.argmax + n * d.H);
         }
-        bias_act_forward(act, pooled + b0 * d.H, b, b1 - b0, d.H);
+        bias_act_forward(in.act, o.pooled + b0 * d.H, in.b, b1 - b0, d.H);
         continue;
       }
-      bias_act_forward(act, z, b, rows, d.H);
+      bias_act_forward(in.act, z, in.b, rows, d.H);
       for (int64_t n = b0; n < b1; ++n) {
-        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
-        T* yn = y + n * T_out * d.H;
+        const int64_t Tb = conv1d_out_len(in.mode, length_of(in.lengths, n, d.T), d.K);
+        T* yn = o.y + n * T_out * d.H;
         std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
-        if (pool != Pool::kAvg) continue;
-        T* pn = pooled + n * d.H;
+        if (in.pool != Pool::kAvg) continue;
+        T* pn = o.pooled + n * d.H;
         std::memset(pn, 0, d.H * sizeof(T));
         for (int64_t s = 0; s < Tb; ++s) axpy(T(1), yn + s * d.H, pn, d.H);
         for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
@@ -304,49 +281,40 @@ void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
 
 template <typename T>
 void conv1d_backward(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
-  const ConvMode mode = in.mode;
-  const Activation act = in.act;
-  const Pool pool = in.pool;
-  const T *x = in.x, *W = in.W;
-  const int64_t* lengths = in.lengths;
   const Conv1dDims& d = in.d;
-  const T *y = gr.y, *pooled = gr.pooled, *dy = gr.dy;
-  const int64_t* argmax = gr.argmax;
-  T *dx = gr.dx, *dW = gr.dW, *db = gr.db;
-  const bool accumulate = gr.accumulate;
-  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K), T_out = conv1d_out_len(mode, d.T, d.K);
+  const int64_t KD = d.K * d.D, P = pad_of(in.mode, d.K), T_out = conv1d_out_len(in.mode, d.T, d.K);
 
-  if (pool == Pool::kMax) {
+  if (in.pool == Pool::kMax) {
     // Only the argmax position of each (sequence, filter) gets a gradient, g = dy * act'(pooled):
     // a gather / scatter of B*H windows, far less work than a dense GEMM over all positions.
     std::vector<T> g(d.B * d.H);
-    bias_act_backward(act, pooled, dy, g.data(), db, d.B, d.H, accumulate);
-    if (dW) {
-      if (!accumulate) std::memset(dW, 0, d.H * KD * sizeof(T));
+    bias_act_backward(in.act, gr.pooled, gr.dy, g.data(), gr.db, d.B, d.H, gr.accumulate);
+    if (gr.dW) {
+      if (!gr.accumulate) std::memset(gr.dW, 0, d.H * KD * sizeof(T));
       // Threads own filters (rows of dW).
       parallel_for(d.H, std::max<int64_t>(1, kGrain / (d.B * KD)), [&](int64_t lo, int64_t hi) {
         for (int64_t h = lo; h < hi; ++h)
           for (int64_t n = 0; n < d.B; ++n) {
             const T gv = g[n * d.H + h];
             if (gv == T(0)) continue;
-            const int64_t t = argmax[n * d.H + h];
-            const Window w = window_of(t, P, d.K, length_of(lengths, n, d.T));
-            axpy(gv, x + (n * d.T + t - P + w.j0) * d.D, dW + h * KD + w.j0 * d.D, (w.j1 - w.j0) * d.D);
+            const int64_t t = gr.argmax[n * d.H + h];
+            const Window w = window_of(t, P, d.K, length_of(in.lengths, n, d.T));
+            axpy(gv, in.x + (n * d.T + t - P + w.j0) * d.D, gr.dW + h * KD + w.j0 * d.D, (w.j1 - w.j0) * d.D);
           }
       });
     }
-    if (dx) {
+    if (gr.dx) {
       // Threads own sequences (rows of dx).
       parallel_for(d.B, std::max<int64_t>(1, kGrain / (d.H * KD)), [&](int64_t lo, int64_t hi) {
         for (int64_t n = lo; n < hi; ++n) {
-          std::memset(dx + n * d.T * d.D, 0, d.T * d.D * sizeof(T));
-          const int64_t L = length_of(lengths, n, d.T);
+          std::memset(gr.dx + n * d.T * d.D, 0, d.T * d.D * sizeof(T));
+          const int64_t L = length_of(in.lengths, n, d.T);
           for (int64_t h = 0; h < d.H; ++h) {
             const T gv = g[n * d.H + h];
             if (gv == T(0)) continue;
-            const int64_t t = argmax[n * d.H + h];
+            const int64_t t = gr.argmax[n * d.H + h];
             const Window w = window_of(t, P, d.K, L);
-            axpy(gv, W + h * KD + w.j0 * d.D, dx + (n * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D);
+            axpy(gv, in.W + h * KD + w.j0 * d.D, gr.dx + (n * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D);
           }
         }
       });
@@ -364,48 +332,48 @@ void conv1d_backward(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
     const int64_t cap = std::min(nb, last - first) * T_out;
     std::unique_ptr<T[]> cols = scratch<T>(cap * KD), dz = scratch<T>(cap * d.H);
-    if (dW) {
+    if (gr.dW) {
       part_dW[t] = scratch<T>(d.H * KD);
       std::memset(part_dW[t].get(), 0, d.H * KD * sizeof(T));
     }
-    if (db) {
+    if (gr.db) {
       part_db[t] = scratch<T>(d.H);
       std::memset(part_db[t].get(), 0, d.H * sizeof(T));
     }
     for (int64_t b0 = first; b0 < last; b0 += nb) {
       const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
       for (int64_t n = b0; n < b1; ++n) {
-        const int64_t Tb = conv1d_out_len(mode, length_of(lengths, n, d.T), d.K);
+        const int64_t Tb = conv1d_out_len(in.mode, length_of(in.lengths, n, d.T), d.K);
         T* dzn = dz.get() + (n - b0) * T_out * d.H;
-        if (pool == Pool::kNone) {
-          std::memcpy(dzn, dy + n * T_out * d.H, Tb * d.H * sizeof(T));
+        if (in.pool == Pool::kNone) {
+          std::memcpy(dzn, gr.dy + n * T_out * d.H, Tb * d.H * sizeof(T));
         } else {
           const T inv = T(1) / T(Tb);
           for (int64_t s = 0; s < Tb; ++s)
-            for (int64_t h = 0; h < d.H; ++h) dzn[s * d.H + h] = dy[n * d.H + h] * inv;
+            for (int64_t h = 0; h < d.H; ++h) dzn[s * d.H + h] = gr.dy[n * d.H + h] * inv;
         }
         std::memset(dzn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
       }
-      bias_act_backward(act, y + b0 * T_out * d.H, dz.get(), dz.get(), part_db[t].get(), rows, d.H, true);
-      if (dW) {
-        im2col(mode, x, lengths, cols.get(), d, T_out, b0, b1);
+      bias_act_backward(in.act, gr.y + b0 * T_out * d.H, dz.get(), dz.get(), part_db[t].get(), rows, d.H, true);
+      if (gr.dW) {
+        im2col(in.mode, in.x, in.lengths, cols.get(), d, T_out, b0, b1);
         gemm(true, false, d.H, KD, rows, T(1), dz.get(), d.H, cols.get(), KD, T(1), part_dW[t].get(), KD);
       }
-      if (dx) {  // dcols = dz W reuses the window buffer, then folds back into dx
-        gemm(false, false, rows, KD, d.H, T(1), dz.get(), d.H, W, KD, T(0), cols.get(), KD);
-        col2im(mode, cols.get(), lengths, dx, d, T_out, b0, b1);
+      if (gr.dx) {  // dcols = dz W reuses the window buffer, then folds back into dx
+        gemm(false, false, rows, KD, d.H, T(1), dz.get(), d.H, in.W, KD, T(0), cols.get(), KD);
+        col2im(in.mode, cols.get(), in.lengths, gr.dx, d, T_out, b0, b1);
       }
     }
 #pragma omp barrier
     // Sum the partials, threads splitting the rows of dW (and thread 0 taking db).
-    if (dW) {
+    if (gr.dW) {
       const int64_t lo = d.H * KD * t / nt, hi = d.H * KD * (t + 1) / nt;
-      if (!accumulate) std::memset(dW + lo, 0, (hi - lo) * sizeof(T));
-      for (int u = 0; u < nt; ++u) axpy(T(1), part_dW[u].get() + lo, dW + lo, hi - lo);
+      if (!gr.accumulate) std::memset(gr.dW + lo, 0, (hi - lo) * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_dW[u].get() + lo, gr.dW + lo, hi - lo);
     }
-    if (db && t == 0) {
-      if (!accumulate) std::memset(db, 0, d.H * sizeof(T));
-      for (int u = 0; u < nt; ++u) axpy(T(1), part_db[u].get(), db, d.H);
+    if (gr.db && t == 0) {
+      if (!gr.accumulate) std::memset(gr.db, 0, d.H * sizeof(T));
+      for (int u = 0; u < nt; ++u) axpy(T(1), part_db[u].get(), gr.db, d.H);
     }
   });
 }

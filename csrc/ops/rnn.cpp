@@ -1,10 +1,8 @@
-// RNN kernels, the fast path (the plain references are in rnn_ref.cpp): one GEMM for the input
-// projections of every step, one GEMM per step for the recurrent product over the sequences still
-// running, and one fused pass for the gate math. Sequences are processed longest first, so the ones
-// still running at step s are a prefix of that order and each step's GEMM covers only their rows.
-// Over 500 lines on purpose: forward and backward share the length order, the per-cell gate rows
-// and the threading helpers, all file-local so they inline into the SIMD clones; a split would
-// move them into a header included by one file only.
+// RNN kernels, the fast path (the plain references are in rnn_ref.cpp, the per-step gate math in
+// rnn_gates.cpp): one GEMM for the input projections of every step, one GEMM per step for the
+// recurrent product over the sequences still running, and one fused pass for the gate math.
+// Sequences are processed longest first, so the ones still running at step s are a prefix of that
+// order and each step's GEMM covers only their rows.
 #include "ops/rnn.h"
 
 #include <algorithm>
@@ -16,8 +14,8 @@
 
 #include "blas.h"
 #include "common.h"
+#include "ops/rnn_gates.h"
 #include "parallel.h"
-#include "simd.h"
 
 namespace fastnlp {
 
@@ -49,21 +47,18 @@ int64_t cell_gates(Cell cell) {
 
 namespace {
 
+using rnn_detail::gate_backward;
+using rnn_detail::gate_forward;
+using rnn_detail::Order;
+using rnn_detail::StepArgs;
+
 // Uninitialized scratch (std::vector would zero megabytes that are overwritten anyway).
 template <typename T>
 std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new T[n]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Fast path.
-
-// Sequences sorted by length, longest first (stable): the ones running at step s are [0, active[s]).
-struct Order {
-  std::vector<int64_t> perm, len, active;
-  int64_t max_len = 0;
-};
-
+// The length order of a batch (rnn_gates.h).
 Order make_order(const int64_t* lengths, int64_t B, int64_t T) {
   Order o;
   o.perm.resize(B);
@@ -98,237 +93,6 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
   }
 }
 
-// The float passes below are SIMD clones: their helpers are FASTNLP_INLINE (common.h).
-
-// The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
-// row, n units are done, and H is the distance between gates inside a row. The gate slices
-// [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
-// prove it for a runtime H and would otherwise give up on the alias checks.
-//
-// Forward, one row. g: the row's input projection (in place -> the cache row), r: its recurrent
-// product W_hh h, hp: the state it starts from, h: where its new state goes (a second buffer: other
-// threads' GEMMs may still read hp), out: its output, hprev: where hp is saved for the backward;
-// LSTM: c its cell state (updated in place), cc where the new cell state is saved.
-template <typename T>
-FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                              const T* __restrict hp, T* __restrict h, T* __restrict out,
-                              T* __restrict hprev, int64_t n) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T hn = fast_tanh(g[j] + bx[j] + r[j]);
-    g[j] = hn;
-    hprev[j] = hp[j];
-    h[j] = hn;
-    out[j] = hn;
-  }
-}
-
-template <typename T>
-FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                             const T* __restrict hp, T* __restrict h, T* __restrict c,
-                             T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
-                             int64_t H, int64_t Hr) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T i = fast_sigmoid(g[j] + bx[j] + r[j]);
-    const T f = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
-    const T gg = fast_tanh(g[2 * H + j] + bx[2 * H + j] + r[2 * Hr + j]);
-    const T o = fast_sigmoid(g[3 * H + j] + bx[3 * H + j] + r[3 * Hr + j]);
-    const T cn = f * c[j] + i * gg;
-    const T hn = o * fast_tanh(cn);
-    g[j] = i;
-    g[H + j] = f;
-    g[2 * H + j] = gg;
-    g[3 * H + j] = o;
-    hprev[j] = hp[j];
-    c[j] = cn;
-    cc[j] = cn;
-    h[j] = hn;
-    out[j] = hn;
-  }
-}
-
-template <typename T>
-FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                            const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
-                            T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
-                                    int64_t Hr) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T rr = fast_sigmoid(g[j] + bx[j] + r[j]);
-    const T z = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
-    const T hl = r[2 * Hr + j] + bhn[j];
-    const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
-    g[j] = rr;
-    g[H + j] = z;
-    g[2 * H + j] = nn;
-    g[3 * H + j] = hl;
-    hprev[j] = hp[j];
-    const T hn = (T(1) - z) * nn + z * hp[j];
-    h[j] = hn;
-    out[j] = hn;
-  }
-}
-
-// Backward, one row. dh: the carried gradient of the state (LSTM: dc too, updated in place to
-// the gradient of the previous cell state), dout: the output's gradient, dg: the row's
-// pre-activation gradients (the natural-order dG), sg: the same in the step buffer the recurrent
-// GEMM reads (GRU: [dr, dz, dn * r], the gradient of W_hh h + b_hh).
-template <typename T>
-FASTNLP_INLINE void elman_backward_row(const T* __restrict g, const T* __restrict dh,
-                               const T* __restrict dout, T* __restrict dg, T* __restrict sg,
-                               int64_t n) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T da = (dh[j] + dout[j]) * (T(1) - g[j] * g[j]);
-    dg[j] = da;
-    sg[j] = da;
-  }
-}
-
-template <typename T>
-FASTNLP_INLINE void lstm_backward_row(const T* __restrict g, const T* __restrict cc,
-                              const T* __restrict cp, const T* __restrict dh,
-                              const T* __restrict dout, T* __restrict dc, T* __restrict dg,
-                              T* __restrict sg, int64_t n, int64_t H) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-    const T dht = dh[j] + dout[j];
-    const T tc = fast_tanh(cc[j]);
-    const T dcc = dc[j] + dht * o * (T(1) - tc * tc);
-    const T di = dcc * gg * i * (T(1) - i);
-    const T df = dcc * cp[j] * f * (T(1) - f);
-    const T dgg = dcc * i * (T(1) - gg * gg);
-    const T dot = dht * tc * o * (T(1) - o);
-    dc[j] = dcc * f;
-    dg[j] = di;
-    dg[H + j] = df;
-    dg[2 * H + j] = dgg;
-    dg[3 * H + j] = dot;
-    sg[j] = di;
-    sg[H + j] = df;
-    sg[2 * H + j] = dgg;
-    sg[3 * H + j] = dot;
-  }
-}
-
-// GRU's dG row is [dr, dz, dn, dn * r]: the first 3H are the gradient of the input projection,
-// [dr, dz, dn * r] that of the recurrent one. dh is overwritten with the direct path dh * z; the
-// recurrent GEMM then adds sg W_hh.
-template <typename T>
-FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict hp, T* __restrict dh,
-                             const T* __restrict dout, T* __restrict dg, T* __restrict sg,
-                             int64_t n, int64_t H) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) {
-    const T rr = g[j], z = g[H + j], nn = g[2 * H + j], hl = g[3 * H + j];
-    const T dht = dh[j] + dout[j];
-    const T dn = dht * (T(1) - z) * (T(1) - nn * nn);
-    const T dz = dht * (hp[j] - nn) * z * (T(1) - z);
-    const T dr = dn * hl * rr * (T(1) - rr);
-    dh[j] = dht * z;
-    dg[j] = dr;
-    dg[H + j] = dz;
-    dg[2 * H + j] = dn;
-    dg[3 * H + j] = dn * rr;
-    sg[j] = dr;
-    sg[H + j] = dz;
-    sg[2 * H + j] = dn * rr;
-  }
-}
-
-// What a step's gate pass reads and writes. States are kept in the longest-first order of
-// `order`: row i of h / c / dh / dc / r / sbuf is sequence order->perm[i].
-template <typename T>
-struct StepArgs {
-  Cell cell;
-  const Order* order;
-  int64_t s, T_, H, G, GH, CW, GD;  // step, sizes, cache / dG row widths
-  bool reverse;
-  T* cache;   // (B*T, CW) input projections -> activated gates
-  T* hprev;   // (B*T, H) with row stride hs: the state part of xh
-  int64_t hs;
-  T* cells;   // (B*T, H), LSTM
-  // forward
-  const T* r;      // this thread's recurrent products h W_hh^T: (B, G*(j1-j0)) for its units
-  int64_t r_gate;  // distance between gates in a row of r (j1 - j0)
-  const T* bx;
-  const T* bhn;
-  const T* hp;  // (B, H) states before the step
-  T* h;         // (B, H) states after it
-  T* c;         // (B, H) LSTM cell states
-  T* out;       // (B*T, H)
-  // backward
-  const T* dout;   // (B*T, H) or null
-  const T* zeros;  // H zeros, standing in for a missing dout row or c0
-  const T* c0;     // (B, H) or null
-  T* dh;           // (B, H)
-  T* dc;           // (B, H), LSTM
-  T* dG;           // (B*T, GD)
-  T* sbuf;         // (B, G*H) the step buffer the recurrent GEMM reads
-};
-
-// Rows [0, n) of the running prefix, hidden units [j0, j1).
-template <typename T>
-FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
-  const int64_t H = a.H, m = j1 - j0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t row = a.order->perm[i] * a.T_ + rnn_position(a.reverse, a.order->len[i], a.s);
-    T* g = a.cache + row * a.CW + j0;
-    const T* r = a.r + i * a.G * a.r_gate;
-    const T* hp = a.hp + i * H + j0;
-    T* h = a.h + i * H + j0;
-    T* out = a.out + row * H + j0;
-    T* hprev = a.hprev + row * a.hs + j0;
-    switch (a.cell) {
-      case Cell::kElman: elman_forward_row(g, r, a.bx + j0, hp, h, out, hprev, m); break;
-      case Cell::kLstm:
-        lstm_forward_row(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
-                         a.cells + row * H + j0, m, H, a.r_gate);
-        break;
-      case Cell::kGru: gru_forward_row(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
-        break;
-    }
-  }
-}
-
-template <typename T>
-FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
-  const int64_t H = a.H, m = j1 - j0;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t b = a.order->perm[i], L = a.order->len[i];
-    const int64_t row = b * a.T_ + rnn_position(a.reverse, L, a.s);
-    const T* g = a.cache + row * a.CW + j0;
-    const T* dout = (a.dout ? a.dout + row * H : a.zeros) + j0;
-    T* dg = a.dG + row * a.GD + j0;
-    T* sg = a.sbuf + i * a.GH + j0;
-    T* dh = a.dh + i * H + j0;
-    switch (a.cell) {
-      case Cell::kElman: elman_backward_row(g, dh, dout, dg, sg, m); break;
-      case Cell::kLstm: {
-        const T* cp = a.s > 0 ? a.cells + (b * a.T_ + rnn_position(a.reverse, L, a.s - 1)) * H
-                              : (a.c0 ? a.c0 + b * H : a.zeros);
-        lstm_backward_row(g, a.cells + row * H + j0, cp + j0, dh, dout, a.dc + i * H + j0, dg, sg,
-                          m, H);
-        break;
-      }
-      case Cell::kGru: gru_backward_row(g, a.hprev + row * a.hs + j0, dh, dout, dg, sg, m, H); break;
-    }
-  }
-}
-
-// The float passes are compiled per SIMD level (simd.h); double runs the same code unspecialized.
-FASTNLP_SIMD_CLONES void forward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
-  forward_rows(a, n, j0, j1);
-}
-FASTNLP_SIMD_CLONES void backward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
-  backward_rows(a, n, j0, j1);
-}
-void gate_forward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows_f(a, n, j0, j1); }
-void gate_forward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows(a, n, j0, j1); }
-void gate_backward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows_f(a, n, j0, j1); }
-void gate_backward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows(a, n, j0, j1); }
 
 // Threads for a whole call, one OpenMP team (one parallel region, not one per step). In the
 // recurrence each thread owns a slice of the hidden units: it computes its columns of every step's
@@ -395,20 +159,36 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
     std::memset(a + (b * T_ + lengths[b]) * W, 0, (T_ - lengths[b]) * W * sizeof(T));
 }
 
+// The StepArgs fields the forward and the backward share: the sizes, the order and the blocks of
+// the workspace ws (laid out by rnn_workspace_layout).
+template <typename T>
+StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorkspace& layout, T* ws) {
+  StepArgs<T> a{};
+  a.cell = in.cell;
+  a.order = &order;
+  a.T_ = in.d.T;
+  a.H = in.d.H;
+  a.G = cell_gates(in.cell);
+  a.GH = a.G * in.d.H;
+  a.CW = layout.cache_width;
+  a.reverse = in.reverse;
+  a.cache = ws + layout.cache;
+  a.hprev = ws + layout.xh + in.d.D;
+  a.hs = layout.xh_width;
+  a.cells = ws + layout.cell;
+  return a;
+}
+
 }  // namespace
 
 template <typename T>
 void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
-  const Cell cell = in.cell;
-  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
-  const T *h0 = in.h0, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
   const RnnDims& d = in.d;
-  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n, *ws = o.ws;
-  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
-  const int64_t H = d.H, D = d.D, G = cell_gates(cell), GH = G * H, CW = layout.cache_width;
+  const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
+  const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H, CW = layout.cache_width;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
+  // The step kernels need both buffers: scratch of our own where the caller passed none.
+  T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
   if (!ws) {
     own_ws = scratch<T>(layout.size);
@@ -418,36 +198,24 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     own_out = scratch<T>(BT * H);
     out = own_out.get();
   }
-  const Order order = make_order(lengths, d.B, d.T);
+  const Order order = make_order(in.lengths, d.B, d.T);
   std::vector<T> bx, bhn;
-  fold_biases(cell, b_ih, b_hh, H, bx, bhn);
+  fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
   T* cache = ws + layout.cache;
   T* xh = ws + layout.xh;
   // Outputs past a sequence's end are zero.
-  zero_padding(out, lengths, d.B, d.T, H);
+  zero_padding(out, in.lengths, d.B, d.T, H);
 
   // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
   // never overwrites a state another thread's GEMM is still reading. A finished sequence's final
   // state is in the buffer of its last step.
   std::vector<T> hbuf[2] = {std::vector<T>(d.B * H, T(0)), std::vector<T>(d.B * H, T(0))};
-  std::vector<T> c(cell == Cell::kLstm ? d.B * H : 0, T(0));
+  std::vector<T> c(in.cell == Cell::kLstm ? d.B * H : 0, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
-    if (h0) std::memcpy(hbuf[0].data() + i * H, h0 + order.perm[i] * H, H * sizeof(T));
-    if (c0 && cell == Cell::kLstm) std::memcpy(c.data() + i * H, c0 + order.perm[i] * H, H * sizeof(T));
+    if (in.h0) std::memcpy(hbuf[0].data() + i * H, in.h0 + order.perm[i] * H, H * sizeof(T));
+    if (in.c0 && in.cell == Cell::kLstm) std::memcpy(c.data() + i * H, in.c0 + order.perm[i] * H, H * sizeof(T));
   }
-  StepArgs<T> base{};
-  base.cell = cell;
-  base.order = &order;
-  base.T_ = d.T;
-  base.H = H;
-  base.GH = GH;
-  base.CW = CW;
-  base.reverse = reverse;
-  base.G = G;
-  base.cache = cache;
-  base.hprev = xh + D;
-  base.hs = XH;
-  base.cells = ws + layout.cell;
+  StepArgs<T> base = step_base(in, order, layout, ws);
   base.bx = bx.data();
   base.bhn = bhn.data();
   base.c = c.data();
@@ -458,11 +226,11 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
     // gradients, and 0 * whatever padding held (NaN included) must stay 0.
-    gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
+    gemm_share(t, nt, false, true, BT, GH, D, in.x, D, in.W_ih, D, T(0), cache, CW);
     for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
-      if (row % d.T < rnn_length(lengths, row / d.T, d.T)) {
-        std::memcpy(dst, x + row * D, D * sizeof(T));
+      if (row % d.T < rnn_length(in.lengths, row / d.T, d.T)) {
+        std::memcpy(dst, in.x + row * D, D * sizeof(T));
       } else {
         std::memset(dst, 0, XH * sizeof(T));
       }
@@ -475,7 +243,7 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m),
                          rT = scratch<T>(G * m * d.B);
     for (int64_t q = 0; q < G; ++q)
-      std::memcpy(W_own.get() + q * m * H, W_hh + (q * H + j0) * H, m * H * sizeof(T));
+      std::memcpy(W_own.get() + q * m * H, in.W_hh + (q * H + j0) * H, m * H * sizeof(T));
     StepArgs<T> a = base;
     a.r = r.get();
     a.r_gate = m;
@@ -493,8 +261,8 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
 
   for (int64_t i = 0; i < d.B; ++i) {
     const int64_t b = order.perm[i];
-    if (h_n) std::memcpy(h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
-    if (c_n && cell == Cell::kLstm) std::memcpy(c_n + b * H, c.data() + i * H, H * sizeof(T));
+    if (o.h_n) std::memcpy(o.h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
+    if (o.c_n && in.cell == Cell::kLstm) std::memcpy(o.c_n + b * H, c.data() + i * H, H * sizeof(T));
   }
 }
 
@@ -502,50 +270,31 @@ template <typename T>
 void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   // x, b_ih, b_hh and h0 are not read: x and the states are in the workspace, and the biases'
   // gradients need only dG.
-  const Cell cell = in.cell;
-  const T *W_ih = in.W_ih, *W_hh = in.W_hh, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
   const RnnDims& d = in.d;
-  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
-  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0;
-  T *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
-  const bool accumulate = gr.accumulate;
-  const RnnWorkspace layout = rnn_workspace_layout(cell, d);
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H, CW = layout.cache_width;
+  const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
+  const int64_t H = d.H, D = d.D, GH = cell_gates(in.cell) * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
-  const int64_t GD = cell == Cell::kGru ? 4 * H : GH;  // dG row width
-  const Order order = make_order(lengths, d.B, d.T);
+  const int64_t GD = in.cell == Cell::kGru ? 4 * H : GH;  // dG row width
+  const Order order = make_order(in.lengths, d.B, d.T);
   const T* xh = ws + layout.xh;
 
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
   T* dG = dG_buf.get();
-  zero_padding(dG, lengths, d.B, d.T, GD);
-  std::vector<T> dh(d.B * H, T(0)), dc(cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
+  zero_padding(dG, in.lengths, d.B, d.T, GD);
+  std::vector<T> dh(d.B * H, T(0)), dc(in.cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
-    if (dh_n) std::memcpy(dh.data() + i * H, dh_n + order.perm[i] * H, H * sizeof(T));
-    if (dc_n && cell == Cell::kLstm)
-      std::memcpy(dc.data() + i * H, dc_n + order.perm[i] * H, H * sizeof(T));
+    if (gr.dh_n) std::memcpy(dh.data() + i * H, gr.dh_n + order.perm[i] * H, H * sizeof(T));
+    if (gr.dc_n && in.cell == Cell::kLstm)
+      std::memcpy(dc.data() + i * H, gr.dc_n + order.perm[i] * H, H * sizeof(T));
   }
   // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
   // reading the other one in the previous step's GEMM.
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
-  StepArgs<T> base{};
-  base.cell = cell;
-  base.order = &order;
-  base.T_ = d.T;
-  base.H = H;
-  base.GH = GH;
-  base.CW = CW;
+  StepArgs<T> base = step_base(in, order, layout, const_cast<T*>(ws));  // the backward only reads ws
   base.GD = GD;
-  base.reverse = reverse;
-  base.cache = const_cast<T*>(ws + layout.cache);
-  base.hprev = const_cast<T*>(xh + D);
-  base.hs = XH;
-  base.cells = const_cast<T*>(ws + layout.cell);
-  base.dout = dout;
+  base.dout = gr.dout;
   base.zeros = zeros.data();
-  base.c0 = c0;
+  base.c0 = in.c0;
   base.dh = dh.data();
   base.dc = dc.data();
   base.dG = dG;
@@ -562,42 +311,42 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
 #pragma omp barrier
       // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
       // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
-      if (s == 0 && !dh0) break;
-      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, W_hh + j0, H,
-           cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
+      if (s == 0 && !gr.dh0) break;
+      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, in.W_hh + j0, H,
+           in.cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
     // GEMMs over all B*T rows (padding rows of dG and xh are zero), dW = dG^T [x | h_prev];
     // threads split the G*H rows of dW.
     const int64_t q0 = GH * t / nt, q1 = GH * (t + 1) / nt;
-    const T beta = accumulate ? T(1) : T(0);
-    if (dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, dW_ih);
-    if (dW_hh && cell == Cell::kGru) {
+    const T beta = gr.accumulate ? T(1) : T(0);
+    if (gr.dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, gr.dW_ih);
+    if (gr.dW_hh && in.cell == Cell::kGru) {
       // Rows [0, 2H) take dr, dz (dG columns [0, 2H)); rows [2H, 3H) take dn * r (columns [3H, 4H)).
       const int64_t mid = std::min(std::max(q0, 2 * H), q1);
-      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
-      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
-    } else if (dW_hh) {
-      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+    } else if (gr.dW_hh) {
+      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
     }
-    if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
-    if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
-    if (db_hh) {
-      if (cell == Cell::kGru) {
-        column_sums_share(t, nt, dG, BT, 2 * H, GD, db_hh, accumulate);
-        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, db_hh + 2 * H, accumulate);
-      } else if (db_ih && !accumulate) {  // the same sums: both biases enter the same pre-activation
+    if (gr.dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, in.W_ih, D, T(0), gr.dx, D);
+    if (gr.db_ih) column_sums_share(t, nt, dG, BT, GH, GD, gr.db_ih, gr.accumulate);
+    if (gr.db_hh) {
+      if (in.cell == Cell::kGru) {
+        column_sums_share(t, nt, dG, BT, 2 * H, GD, gr.db_hh, gr.accumulate);
+        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, gr.db_hh + 2 * H, gr.accumulate);
+      } else if (gr.db_ih && !gr.accumulate) {  // the same sums: both biases enter the same pre-activation
         const int64_t lo = GH * t / nt, hi = GH * (t + 1) / nt;
-        std::copy(db_ih + lo, db_ih + hi, db_hh + lo);
+        std::copy(gr.db_ih + lo, gr.db_ih + hi, gr.db_hh + lo);
       } else {
-        column_sums_share(t, nt, dG, BT, GH, GD, db_hh, accumulate);
+        column_sums_share(t, nt, dG, BT, GH, GD, gr.db_hh, gr.accumulate);
       }
     }
   });
   for (int64_t i = 0; i < d.B; ++i) {
     const int64_t b = order.perm[i];
-    if (dh0) std::memcpy(dh0 + b * H, dh.data() + i * H, H * sizeof(T));
-    if (dc0 && cell == Cell::kLstm) std::memcpy(dc0 + b * H, dc.data() + i * H, H * sizeof(T));
+    if (gr.dh0) std::memcpy(gr.dh0 + b * H, dh.data() + i * H, H * sizeof(T));
+    if (gr.dc0 && in.cell == Cell::kLstm) std::memcpy(gr.dc0 + b * H, dc.data() + i * H, H * sizeof(T));
   }
 }
 

@@ -95,65 +95,50 @@ RefTrace<T> ref_sequence(Cell cell, const T* x, const T* W_ih, const T* W_hh, co
 
 template <typename T>
 void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
-  const Cell cell = in.cell;
-  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
-  const T *h0 = in.h0, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
-  const RnnDims& d = in.d;
-  T *out = o.out, *h_n = o.h_n, *c_n = o.c_n;  // the reference keeps no workspace
+  const RnnDims& d = in.d;  // o.ws is not written: the reference keeps no workspace
   const int64_t H = d.H;
-  if (out) std::fill(out, out + d.B * d.T * H, T(0));
+  if (o.out) std::fill(o.out, o.out + d.B * d.T * H, T(0));
   for (int64_t b = 0; b < d.B; ++b) {
     const RefTrace<T> tr =
-        ref_sequence(cell, x + b * d.T * d.D, W_ih, W_hh, b_ih, b_hh, rnn_length(lengths, b, d.T),
-                     reverse, h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
-                     out ? out + b * d.T * H : nullptr, d);
-    if (h_n) std::copy(tr.h.begin(), tr.h.end(), h_n + b * H);
-    if (c_n) std::copy(tr.c.begin(), tr.c.end(), c_n + b * H);
+        ref_sequence(in.cell, in.x + b * d.T * d.D, in.W_ih, in.W_hh, in.b_ih, in.b_hh,
+                     rnn_length(in.lengths, b, d.T), in.reverse, in.h0 ? in.h0 + b * H : nullptr,
+                     in.c0 ? in.c0 + b * H : nullptr, o.out ? o.out + b * d.T * H : nullptr, d);
+    if (o.h_n) std::copy(tr.h.begin(), tr.h.end(), o.h_n + b * H);
+    if (o.c_n) std::copy(tr.c.begin(), tr.c.end(), o.c_n + b * H);
   }
 }
 
 template <typename T>
 void rnn_backward_ref(const RnnInputs<T>& in, const T* /*ws*/, const RnnGrads<T>& gr) {
-  const Cell cell = in.cell;
-  const T *x = in.x, *W_ih = in.W_ih, *W_hh = in.W_hh, *b_ih = in.b_ih, *b_hh = in.b_hh;
-  const T *h0 = in.h0, *c0 = in.c0;
-  const int64_t* lengths = in.lengths;
-  const bool reverse = in.reverse;
   const RnnDims& d = in.d;
-  const T *dout = gr.dout, *dh_n = gr.dh_n, *dc_n = gr.dc_n;
-  T *dx = gr.dx, *dh0 = gr.dh0, *dc0 = gr.dc0;
-  T *dW_ih = gr.dW_ih, *dW_hh = gr.dW_hh, *db_ih = gr.db_ih, *db_hh = gr.db_hh;
-  const bool accumulate = gr.accumulate;
-  const int64_t H = d.H, D = d.D, GH = cell_gates(cell) * H;
-  if (dx) std::fill(dx, dx + d.B * d.T * D, T(0));
-  if (!accumulate) {
-    if (dW_ih) std::fill(dW_ih, dW_ih + GH * D, T(0));
-    if (dW_hh) std::fill(dW_hh, dW_hh + GH * H, T(0));
-    if (db_ih) std::fill(db_ih, db_ih + GH, T(0));
-    if (db_hh) std::fill(db_hh, db_hh + GH, T(0));
+  const int64_t H = d.H, D = d.D, GH = cell_gates(in.cell) * H;
+  if (gr.dx) std::fill(gr.dx, gr.dx + d.B * d.T * D, T(0));
+  if (!gr.accumulate) {
+    if (gr.dW_ih) std::fill(gr.dW_ih, gr.dW_ih + GH * D, T(0));
+    if (gr.dW_hh) std::fill(gr.dW_hh, gr.dW_hh + GH * H, T(0));
+    if (gr.db_ih) std::fill(gr.db_ih, gr.db_ih + GH, T(0));
+    if (gr.db_hh) std::fill(gr.db_hh, gr.db_hh + GH, T(0));
   }
   std::vector<T> dh(H), dc(H), dhp(H), da_ih(GH), da_hh(GH);
   for (int64_t b = 0; b < d.B; ++b) {
-    const int64_t L = rnn_length(lengths, b, d.T);
-    const T* xb = x + b * d.T * D;
-    const RefTrace<T> tr = ref_sequence(cell, xb, W_ih, W_hh, b_ih, b_hh, L, reverse,
-                                        h0 ? h0 + b * H : nullptr, c0 ? c0 + b * H : nullptr,
+    const int64_t L = rnn_length(in.lengths, b, d.T);
+    const T* xb = in.x + b * d.T * D;
+    const RefTrace<T> tr = ref_sequence(in.cell, xb, in.W_ih, in.W_hh, in.b_ih, in.b_hh, L, in.reverse,
+                                        in.h0 ? in.h0 + b * H : nullptr, in.c0 ? in.c0 + b * H : nullptr,
                                         static_cast<T*>(nullptr), d);
     for (int64_t j = 0; j < H; ++j) {
-      dh[j] = dh_n ? dh_n[b * H + j] : T(0);
-      dc[j] = (dc_n && cell == Cell::kLstm) ? dc_n[b * H + j] : T(0);
+      dh[j] = gr.dh_n ? gr.dh_n[b * H + j] : T(0);
+      dc[j] = (gr.dc_n && in.cell == Cell::kLstm) ? gr.dc_n[b * H + j] : T(0);
     }
     for (int64_t s = L - 1; s >= 0; --s) {
-      const int64_t p = rnn_position(reverse, L, s);
+      const int64_t p = rnn_position(in.reverse, L, s);
       const T* a_ih = tr.a_ih.data() + s * GH;
       const T* a_hh = tr.a_hh.data() + s * GH;
       const T* hp = tr.hp.data() + s * H;
       const T* cp = tr.cp.data() + s * H;
       for (int64_t j = 0; j < H; ++j) {
-        const T dht = dh[j] + (dout ? dout[(b * d.T + p) * H + j] : T(0));
-        switch (cell) {
+        const T dht = dh[j] + (gr.dout ? gr.dout[(b * d.T + p) * H + j] : T(0));
+        switch (in.cell) {
           case Cell::kElman: {
             const T h = std::tanh(a_ih[j] + a_hh[j]);
             da_ih[j] = da_hh[j] = dht * (T(1) - h * h);
@@ -193,21 +178,21 @@ void rnn_backward_ref(const RnnInputs<T>& in, const T* /*ws*/, const RnnGrads<T>
         }
       }
       for (int64_t q = 0; q < GH; ++q) {
-        if (db_ih) db_ih[q] += da_ih[q];
-        if (db_hh) db_hh[q] += da_hh[q];
+        if (gr.db_ih) gr.db_ih[q] += da_ih[q];
+        if (gr.db_hh) gr.db_hh[q] += da_hh[q];
         for (int64_t k = 0; k < D; ++k) {
-          if (dW_ih) dW_ih[q * D + k] += da_ih[q] * xb[p * D + k];
-          if (dx) dx[(b * d.T + p) * D + k] += da_ih[q] * W_ih[q * D + k];
+          if (gr.dW_ih) gr.dW_ih[q * D + k] += da_ih[q] * xb[p * D + k];
+          if (gr.dx) gr.dx[(b * d.T + p) * D + k] += da_ih[q] * in.W_ih[q * D + k];
         }
         for (int64_t k = 0; k < H; ++k) {
-          if (dW_hh) dW_hh[q * H + k] += da_hh[q] * hp[k];
-          dhp[k] += da_hh[q] * W_hh[q * H + k];
+          if (gr.dW_hh) gr.dW_hh[q * H + k] += da_hh[q] * hp[k];
+          dhp[k] += da_hh[q] * in.W_hh[q * H + k];
         }
       }
       dh = dhp;
     }
-    if (dh0) std::copy(dh.begin(), dh.end(), dh0 + b * H);
-    if (dc0) std::copy(dc.begin(), dc.end(), dc0 + b * H);
+    if (gr.dh0) std::copy(dh.begin(), dh.end(), gr.dh0 + b * H);
+    if (gr.dc0) std::copy(dc.begin(), dc.end(), gr.dc0 + b * H);
   }
 }
 
