@@ -381,6 +381,38 @@ def cases(rng, quick):
                fastnlp=lambda: ops.adagrad_update_sparse(E, accE, ids, dye, lr, eps, wd), numpy=n_adagrad_sparse,
                torch=None, check=None)
 
+    # ---- dropout on the 1M activations above: forward drawing a fresh mask (p = 0.5), and the
+    # backward through a given mask (checked against the peers)
+    pd, keep = 0.5, F32(0.5)
+    mask = np.empty(n, np.uint8)
+    n_u, n_keep = np.empty(n, F32), np.empty(n, bool)
+    gen = np.random.default_rng(1)
+    seeds = iter(range(1, 1 << 62))
+
+    def n_dropout():  # uniform floats, compare, multiply, scale: NumPy's fastest spelling with out=
+        gen.random(n, dtype=F32, out=n_u)
+        np.greater_equal(n_u, pd, out=n_keep)
+        np.multiply(x, n_keep, out=n_out)
+        return np.divide(n_out, keep, out=n_out)
+
+    _, given = ops.dropout(x, pd, seed=7)
+
+    def n_dropout_bwd():
+        np.multiply(dy, given, out=n_dx)
+        return np.divide(n_dx, keep, out=n_dx)
+
+    if torch:
+        t_given = torch.from_numpy(given.astype(bool))
+
+    yield dict(name=f"dropout fwd ({size})", kind="fused",
+               fastnlp=lambda: ops.dropout(x, pd, seed=next(seeds), out=out), numpy=n_dropout,
+               torch=inference(lambda: torch.nn.functional.dropout(tx, pd, training=True)) if torch else None,
+               check=None)
+    yield dict(name=f"dropout bwd ({size})", kind="fused",
+               fastnlp=lambda: ops.dropout_backward(dy, given, pd, out=dx), numpy=n_dropout_bwd,
+               torch=inference(lambda: torch.ops.aten.native_dropout_backward(tdy, t_given, 1 / (1 - pd)))
+               if torch else None, check=True)
+
 
 def _arrays(v):
     if torch is not None and isinstance(v, torch.Tensor):

@@ -60,6 +60,10 @@ template <typename I>
 void adagrad_update_sparse(float* P, float* acc, const I* ids, const float* rows, int64_t N,
                            int64_t D, float lr, float eps, float wd);
 
+// Dropout (see ops/dropout.h): the same mask as the CPU for the same seed.
+void dropout_forward(const float* x, uint8_t* mask, float* y, int64_t n, double p, uint64_t seed, bool draw);
+void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, double p);
+
 // ---- Sequence ops (conv1d.cu, rnn.cu): the fused steps around the cuBLAS products that
 // fastnlp.ops._gpu runs through CuPy. lengths: (B) int64 on the device, already checked on the
 // host (1 <= lengths[b] <= T; narrow conv: >= K), or null for all T.
