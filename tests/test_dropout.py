@@ -17,7 +17,9 @@ from conftest import AWKWARD
 from gradcheck import assert_grad_close
 import gpu_compare as gc
 
-SIZES = AWKWARD + [100_003, 1_000_003]  # above 32768 elements the kernels take the threaded path
+# Above 32768 elements the kernels take the threaded path. The simd-marked tests also run under qemu
+# (test_simd_levels.py), so they stop at 100_003; test_million_elements takes 1_000_003.
+SIZES = AWKWARD + [100_003]
 
 
 def splitmix64(seed, n):
@@ -98,7 +100,7 @@ def test_dropped_nan_and_inf_propagate_like_numpy():
 
 @pytest.mark.simd
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 7, 33, 1_000_003])
+@pytest.mark.parametrize("n", [1, 7, 33, 100_003])
 def test_drawn_mask_matches_numpy_generator(dtype, n, threads, rng):
     x = rng.standard_normal(n).astype(dtype)
     seed = 2**64 - 12345  # the top of the range: seeds are full 64-bit
@@ -110,6 +112,18 @@ def test_drawn_mask_matches_numpy_generator(dtype, n, threads, rng):
     _C.dropout_forward(x, mr, yr, 0.25, seed, True, reference=True)
     np.testing.assert_array_equal(mr, want)
     np.testing.assert_array_equal(yr, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_million_elements(dtype, threads, rng):
+    n, p = 1_000_003, 0.3
+    x = rng.standard_normal(n).astype(dtype)
+    y, mask = ops.dropout(x, p, seed=42)
+    want = np_mask(42, n, p)
+    np.testing.assert_array_equal(mask, want)
+    np.testing.assert_array_equal(y, np_dropout(x, want, p))
+    dy = rng.standard_normal(n).astype(dtype)
+    np.testing.assert_array_equal(ops.dropout_backward(dy, mask, p), np_dropout(dy, want, p))
 
 
 @pytest.mark.parametrize("p", [0.01, 0.1, 0.5, 0.9, 0.999])
@@ -273,6 +287,16 @@ def test_bad_mask():
         ops.dropout(x, 0.5, mask=bad)
     with pytest.raises(ValueError, match="dropout_backward: mask must hold only 0 .* and 1 .*, got 2 at flat position 9"):
         ops.dropout_backward(x, bad, 0.5)
+
+
+@pytest.mark.parametrize("bad_at", [[0], [4095, 4096], [5000, 150_000], [150_000, 199_999], [200_002]])
+def test_bad_mask_first_position_reported(bad_at, threads):
+    # the check scans blocks of 4096 on up to 3 threads: the first offender wins wherever it falls
+    n = 200_003
+    mask = np.ones(n, np.uint8)
+    mask[bad_at] = 255
+    with pytest.raises(ValueError, match=f"got 255 at flat position {bad_at[0]}$"):
+        ops.dropout_backward(np.ones(n, np.float32), mask, 0.5)
 
 
 def test_mask_and_seed_together():

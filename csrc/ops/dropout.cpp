@@ -2,6 +2,7 @@
 // threads. The mask is drawn per element from (seed, index), so chunking cannot change it.
 #include "ops/dropout.h"
 
+#include <algorithm>
 #include <atomic>
 #include <type_traits>
 
@@ -71,16 +72,32 @@ void dropout_backward(const T* dy, const uint8_t* mask, T* dx, int64_t n, double
   });
 }
 
+namespace {
+
+// Whether any of mask[0, n) exceeds 1: a branch-free OR over the block, so it vectorizes (a loop
+// that stops at the first offender does not, and ran ~3x slower than the whole backward).
+FASTNLP_SIMD_CLONES bool any_above_one(const uint8_t* mask, int64_t n) {
+  uint8_t above = 0;
+  for (int64_t i = 0; i < n; ++i) above |= static_cast<uint8_t>(mask[i] > 1);
+  return above != 0;
+}
+
+}  // namespace
+
 int64_t dropout_first_bad_mask(const uint8_t* mask, int64_t n) {
+  constexpr int64_t kBlock = 4096;
   std::atomic<int64_t> first{n};
   parallel_for(n, 1 << 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      if (mask[i] > 1) {  // the first offender of this chunk; keep the smallest over chunks
-        int64_t cur = first.load();
-        while (i < cur && !first.compare_exchange_weak(cur, i)) {
-        }
-        return;
+    for (int64_t b = lo; b < hi; b += kBlock) {
+      const int64_t e = std::min(hi, b + kBlock);
+      if (!any_above_one(mask + b, e - b)) continue;
+      int64_t i = b;
+      while (mask[i] <= 1) ++i;  // the first offender of this chunk; keep the smallest over chunks
+      int64_t cur = first.load();
+      while (i < cur && !first.compare_exchange_weak(cur, i)) {
       }
+      return;
+    }
   });
   return first.load();
 }
