@@ -154,20 +154,15 @@ void adagrad_update_sparse(T* P, T* acc, const I* ids, const T* rows, int64_t N,
   template void sgd_update_ref<T>(T*, const T*, int64_t, T, T);                             \
   template void sgd_update<T>(T*, const T*, int64_t, T, T);                                 \
   template void adagrad_update_ref<T>(T*, const T*, T*, int64_t, T, T, T);                  \
-  template void adagrad_update<T>(T*, const T*, T*, int64_t, T, T, T);
+  template void adagrad_update<T>(T*, const T*, T*, int64_t, T, T, T);                  \
+  FASTNLP_INSTANTIATE_ADAPTIVE(T)
 #define FASTNLP_INSTANTIATE_SPARSE(T, I)                                                    \
   template void sgd_update_sparse_ref<T, I>(T*, const I*, const T*, int64_t, int64_t, T, T); \
   template void sgd_update_sparse<T, I>(T*, const I*, const T*, int64_t, int64_t, T, T);     \
   template void adagrad_update_sparse_ref<T, I>(T*, T*, const I*, const T*, int64_t, int64_t, T, T, T); \
-  template void adagrad_update_sparse<T, I>(T*, T*, const I*, const T*, int64_t, int64_t, T, T, T);
-FASTNLP_INSTANTIATE(float)
-FASTNLP_INSTANTIATE(double)
-FASTNLP_INSTANTIATE_SPARSE(float, int32_t)
-FASTNLP_INSTANTIATE_SPARSE(float, int64_t)
-FASTNLP_INSTANTIATE_SPARSE(double, int32_t)
-FASTNLP_INSTANTIATE_SPARSE(double, int64_t)
-#undef FASTNLP_INSTANTIATE
-#undef FASTNLP_INSTANTIATE_SPARSE
+  template void adagrad_update_sparse<T, I>(T*, T*, const I*, const T*, int64_t, int64_t, T, T, T); \
+  FASTNLP_INSTANTIATE_ADAPTIVE_SPARSE(T, I)
+// (expanded at the end of the file, after the Adam and AdaDelta definitions)
 
 // ---- Adam and AdaDelta ----------------------------------------------------------------------------
 
@@ -299,12 +294,12 @@ void adadelta_update_sparse(T* P, T* acc_g, T* acc_dx, const I* ids, const T* ro
   });
 }
 
-#define FASTNLP_INSTANTIATE(T)                                                                         \
+#define FASTNLP_INSTANTIATE_ADAPTIVE(T)                                                                        \
   template void adam_update_ref<T>(T*, const T*, T*, T*, int64_t, int64_t, T, T, T, T, T);             \
   template void adam_update<T>(T*, const T*, T*, T*, int64_t, int64_t, T, T, T, T, T);                 \
   template void adadelta_update_ref<T>(T*, const T*, T*, T*, int64_t, T, T, T, T);                     \
   template void adadelta_update<T>(T*, const T*, T*, T*, int64_t, T, T, T, T);
-#define FASTNLP_INSTANTIATE_SPARSE(T, I)                                                                 \
+#define FASTNLP_INSTANTIATE_ADAPTIVE_SPARSE(T, I)                                                                \
   template void adam_update_sparse_ref<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, int64_t, T, T, \
                                              T, T, T);                                                   \
   template void adam_update_sparse<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, int64_t, T, T, T, \
@@ -319,5 +314,7 @@ FASTNLP_INSTANTIATE_SPARSE(double, int32_t)
 FASTNLP_INSTANTIATE_SPARSE(double, int64_t)
 #undef FASTNLP_INSTANTIATE
 #undef FASTNLP_INSTANTIATE_SPARSE
+#undef FASTNLP_INSTANTIATE_ADAPTIVE
+#undef FASTNLP_INSTANTIATE_ADAPTIVE_SPARSE
 
 }  // namespace fastnlp
