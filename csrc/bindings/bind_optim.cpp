@@ -192,12 +192,35 @@ Array state_like(const char* op, const char* name, const py::handle& obj, const 
   return a;
 }
 
+// The arrays of a dense update with two state arrays: p, g and the states (p's shape and dtype),
+// and the backend they choose.
+struct DenseArgs {
+  Array p, g, s1, s2;
+  Backend be;
+  int64_t n;
+};
+DenseArgs dense_args(const char* op, const py::handle& p_, const py::handle& g_, const char* n1,
+                     const py::handle& s1_, const char* n2, const py::handle& s2_, bool reference) {
+  DenseArgs a;
+  a.p = float_inout(op, "p", p_, -1);
+  a.g = grad_like(op, "g", g_, a.p);
+  a.s1 = state_like(op, n1, s1_, a.p);
+  a.s2 = state_like(op, n2, s2_, a.p);
+  a.be = backend_for(op, {&a.p, &a.g, &a.s1, &a.s2}, reference);
+  a.n = a.p.size();
+  return a;
+}
+
 // The parameter rows and state of a sparse update: P (V, D), states (V, D), ids, rows (ids.shape + (D,)).
+// Also the backend, with the ids checked against V on it, and N (ids) and D.
 struct SparseArgs {
   Array P, s1, s2, ids, rows;
+  Backend be;
+  int64_t N, D;
 };
 SparseArgs sparse_args(const char* op, const py::handle& P_, const char* n1, const py::handle& s1_,
-                       const char* n2, const py::handle& s2_, const py::handle& ids_, const py::handle& rows_) {
+                       const char* n2, const py::handle& s2_, const py::handle& ids_, const py::handle& rows_,
+                       bool reference) {
   SparseArgs a;
   a.P = float_inout(op, "P", P_, 2);
   const int64_t V = a.P.dim(0), D = a.P.dim(1);
@@ -209,6 +232,10 @@ SparseArgs sparse_args(const char* op, const py::handle& P_, const char* n1, con
   a.rows = float_in(op, "rows", rows_, -1);
   expect_same_dtype(a.rows, a.P);
   expect_rows_shape(a.rows, a.ids, D, " with D from P");
+  a.be = backend_for(op, {&a.P, &a.s1, &a.s2, &a.ids, &a.rows}, reference);
+  expect_ids_in_range(a.ids, ids_, V, "the rows of P");
+  a.N = a.ids.size();
+  a.D = D;
   return a;
 }
 
@@ -224,29 +251,24 @@ void bind_optim_adaptive(py::module_& m) {
         check_unit(op, "beta1", beta1);
         check_unit(op, "beta2", beta2);
         check_step(op, step);
-        Array p = float_inout(op, "p", p_, -1);
-        Array g = grad_like(op, "g", g_, p);
-        Array mm = state_like(op, "m", m_, p);
-        Array v = state_like(op, "v", v_, p);
-        const Backend be = backend_for(op, {&p, &g, &mm, &v}, reference);
-        const int64_t n = p.size();
+        const DenseArgs a = dense_args(op, p_, g_, "m", m_, "v", v_, reference);
         py::gil_scoped_release nogil;
-        float_dispatch(p, [&](auto t) {
+        float_dispatch(a.p, [&](auto t) {
           using T = decltype(t);
           dispatch(
-              be,
+              a.be,
               [&] {
-                adam_update_ref(p.ptr<T>(), g.ptr<T>(), mm.ptr<T>(), v.ptr<T>(), n, step, T(lr), T(beta1), T(beta2),
-                                T(eps), T(wd));
+                adam_update_ref(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, step, T(lr), T(beta1),
+                                T(beta2), T(eps), T(wd));
               },
               [&] {
-                adam_update(p.ptr<T>(), g.ptr<T>(), mm.ptr<T>(), v.ptr<T>(), n, step, T(lr), T(beta1), T(beta2),
-                            T(eps), T(wd));
+                adam_update(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, step, T(lr), T(beta1),
+                            T(beta2), T(eps), T(wd));
               },
               [&] {
-                FASTNLP_CUDA_ONLY(cuda::adam_update(p.ptr<float>(), g.ptr<float>(), mm.ptr<float>(), v.ptr<float>(),
-                                                    n, step, float(lr), float(beta1), float(beta2), float(eps),
-                                                    float(wd)));
+                FASTNLP_CUDA_ONLY(cuda::adam_update(a.p.ptr<float>(), a.g.ptr<float>(), a.s1.ptr<float>(),
+                                                    a.s2.ptr<float>(), a.n, step, float(lr), float(beta1),
+                                                    float(beta2), float(eps), float(wd)));
               });
         });
       },
@@ -262,27 +284,23 @@ void bind_optim_adaptive(py::module_& m) {
         const char* op = "adadelta_update";
         check_hyper(op, lr, eps, wd);
         check_unit(op, "rho", rho);
-        Array p = float_inout(op, "p", p_, -1);
-        Array g = grad_like(op, "g", g_, p);
-        Array ag = state_like(op, "acc_g", ag_, p);
-        Array adx = state_like(op, "acc_dx", adx_, p);
-        const Backend be = backend_for(op, {&p, &g, &ag, &adx}, reference);
-        const int64_t n = p.size();
+        const DenseArgs a = dense_args(op, p_, g_, "acc_g", ag_, "acc_dx", adx_, reference);
         py::gil_scoped_release nogil;
-        float_dispatch(p, [&](auto t) {
+        float_dispatch(a.p, [&](auto t) {
           using T = decltype(t);
           dispatch(
-              be,
+              a.be,
               [&] {
-                adadelta_update_ref(p.ptr<T>(), g.ptr<T>(), ag.ptr<T>(), adx.ptr<T>(), n, T(lr), T(rho), T(eps),
-                                    T(wd));
+                adadelta_update_ref(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, T(lr), T(rho),
+                                    T(eps), T(wd));
               },
               [&] {
-                adadelta_update(p.ptr<T>(), g.ptr<T>(), ag.ptr<T>(), adx.ptr<T>(), n, T(lr), T(rho), T(eps), T(wd));
+                adadelta_update(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, T(lr), T(rho), T(eps),
+                                T(wd));
               },
               [&] {
-                FASTNLP_CUDA_ONLY(cuda::adadelta_update(p.ptr<float>(), g.ptr<float>(), ag.ptr<float>(),
-                                                        adx.ptr<float>(), n, float(lr), float(rho), float(eps),
+                FASTNLP_CUDA_ONLY(cuda::adadelta_update(a.p.ptr<float>(), a.g.ptr<float>(), a.s1.ptr<float>(),
+                                                        a.s2.ptr<float>(), a.n, float(lr), float(rho), float(eps),
                                                         float(wd)));
               });
         });
@@ -300,16 +318,14 @@ void bind_optim_adaptive(py::module_& m) {
         check_unit(op, "beta1", beta1);
         check_unit(op, "beta2", beta2);
         check_step(op, step);
-        SparseArgs a = sparse_args(op, P_, "m", m_, "v", v_, ids_, rows_);
-        const Backend be = backend_for(op, {&a.P, &a.s1, &a.s2, &a.ids, &a.rows}, reference);
-        expect_ids_in_range(a.ids, ids_, a.P.dim(0), "the rows of P");
-        const int64_t N = a.ids.size(), D = a.P.dim(1);
+        const SparseArgs a = sparse_args(op, P_, "m", m_, "v", v_, ids_, rows_, reference);
+        const int64_t N = a.N, D = a.D;
         py::gil_scoped_release nogil;
         float_ids_dispatch(a.P, a.ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
           dispatch(
-              be,
+              a.be,
               [&] {
                 adam_update_sparse_ref(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(), a.rows.ptr<T>(), N,
                                        D, step, T(lr), T(beta1), T(beta2), T(eps), T(wd));
@@ -339,16 +355,14 @@ void bind_optim_adaptive(py::module_& m) {
         const char* op = "adadelta_update_sparse";
         check_hyper(op, lr, eps, wd);
         check_unit(op, "rho", rho);
-        SparseArgs a = sparse_args(op, P_, "acc_g", ag_, "acc_dx", adx_, ids_, rows_);
-        const Backend be = backend_for(op, {&a.P, &a.s1, &a.s2, &a.ids, &a.rows}, reference);
-        expect_ids_in_range(a.ids, ids_, a.P.dim(0), "the rows of P");
-        const int64_t N = a.ids.size(), D = a.P.dim(1);
+        const SparseArgs a = sparse_args(op, P_, "acc_g", ag_, "acc_dx", adx_, ids_, rows_, reference);
+        const int64_t N = a.N, D = a.D;
         py::gil_scoped_release nogil;
         float_ids_dispatch(a.P, a.ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
           dispatch(
-              be,
+              a.be,
               [&] {
                 adadelta_update_sparse_ref(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(),
                                            a.rows.ptr<T>(), N, D, T(lr), T(rho), T(eps), T(wd));
