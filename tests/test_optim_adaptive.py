@@ -400,8 +400,11 @@ def test_bad_step(step):
 
 
 def test_bad_step_type():
-    with pytest.raises(TypeError, match="step must be an int >= 1, got float"):
+    with pytest.raises(TypeError, match="adam_update: step must be an int >= 1, got float"):
         ops.adam_update(*_dense_args(), 1.0, 1e-3)
+    P, m, v = (np.zeros((10, 4), np.float32) for _ in range(3))
+    with pytest.raises(TypeError, match="adam_update_sparse: step must be an int >= 1, got bool"):
+        ops.adam_update_sparse(P, m, v, np.array([1]), np.zeros((1, 4), np.float32), True, 1e-3)
 
 
 NAN, INF = float("nan"), float("inf")

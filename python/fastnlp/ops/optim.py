@@ -41,7 +41,7 @@ def adam_update(p, g, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_d
     ``step`` is the 1-based count of this update (the bias corrections use it):
     g' = g + weight_decay * p; m = beta1 m + (1 - beta1) g'; v = beta2 v + (1 - beta2) g'^2;
     p -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)  (torch.optim.Adam)."""
-    _C.adam_update(p, g, m, v, _step(step), lr, beta1, beta2, eps, weight_decay)
+    _C.adam_update(p, g, m, v, _step("adam_update", step), lr, beta1, beta2, eps, weight_decay)
 
 
 def adam_update_sparse(P, m, v, ids, rows, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -50,7 +50,7 @@ def adam_update_sparse(P, m, v, ids, rows, step, lr, beta1=0.9, beta2=0.999, eps
     their moments (and are not decayed). Each touched row takes exactly adam_update's step, so eps
     sits where torch.optim.Adam has it (SparseAdam adds it before the bias correction of sqrt(v):
     the two differ by about eps relative to sqrt(v))."""
-    _C.adam_update_sparse(P, m, v, ids, rows, _step(step), lr, beta1, beta2, eps, weight_decay)
+    _C.adam_update_sparse(P, m, v, ids, rows, _step("adam_update_sparse", step), lr, beta1, beta2, eps, weight_decay)
 
 
 def adadelta_update(p, g, acc_g, acc_dx, lr=1.0, rho=0.95, eps=1e-6, weight_decay=0.0):
@@ -67,7 +67,7 @@ def adadelta_update_sparse(P, acc_g, acc_dx, ids, rows, lr=1.0, rho=0.95, eps=1e
     _C.adadelta_update_sparse(P, acc_g, acc_dx, ids, rows, lr, rho, eps, weight_decay)
 
 
-def _step(step):
+def _step(op, step):
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"adam_update: step must be an int >= 1, got {type(step).__name__}")
+        raise TypeError(f"{op}: step must be an int >= 1, got {type(step).__name__}")
     return int(step)
