@@ -59,13 +59,8 @@ void bind_dropout(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { dropout_forward_ref(x.ptr<T>(), mask.ptr<uint8_t>(), y.ptr<T>(), n, p, seed, draw); },
-              [&] { dropout_forward(x.ptr<T>(), mask.ptr<uint8_t>(), y.ptr<T>(), n, p, seed, draw); },
-              [&] {
-                FASTNLP_CUDA_ONLY(
-                    cuda::dropout_forward(x.ptr<float>(), mask.ptr<uint8_t>(), y.ptr<float>(), n, p, seed, draw));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(dropout_forward), x.ptr<T>(), mask.ptr<uint8_t>(), y.ptr<T>(), n, p,
+                             seed, draw);
         });
       },
       py::arg("x"), py::arg("mask"), py::arg("y"), py::arg("p"), py::arg("seed"), py::arg("draw"),
@@ -86,12 +81,7 @@ void bind_dropout(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(dy, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              be, [&] { dropout_backward_ref(dy.ptr<T>(), mask.ptr<uint8_t>(), dx.ptr<T>(), n, p); },
-              [&] { dropout_backward(dy.ptr<T>(), mask.ptr<uint8_t>(), dx.ptr<T>(), n, p); },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::dropout_backward(dy.ptr<float>(), mask.ptr<uint8_t>(), dx.ptr<float>(), n, p));
-              });
+          dispatch_kernel<T>(be, FASTNLP_KERNEL(dropout_backward), dy.ptr<T>(), mask.ptr<uint8_t>(), dx.ptr<T>(), n, p);
         });
       },
       py::arg("dy"), py::arg("mask"), py::arg("dx"), py::arg("p"), py::arg("reference") = false,

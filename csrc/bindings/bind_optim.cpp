@@ -224,21 +224,8 @@ void bind_optim_adaptive(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.p, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              a.be,
-              [&] {
-                adam_update_ref(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, step, T(lr), T(beta1),
-                                T(beta2), T(eps), T(wd));
-              },
-              [&] {
-                adam_update(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, step, T(lr), T(beta1),
-                            T(beta2), T(eps), T(wd));
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adam_update(a.p.ptr<float>(), a.g.ptr<float>(), a.s1.ptr<float>(),
-                                                    a.s2.ptr<float>(), a.n, step, float(lr), float(beta1),
-                                                    float(beta2), float(eps), float(wd)));
-              });
+          dispatch_kernel<T>(a.be, FASTNLP_KERNEL(adam_update), a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(),
+                             a.s2.ptr<T>(), a.n, step, T(lr), T(beta1), T(beta2), T(eps), T(wd));
         });
       },
       py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"), py::arg("step"), py::arg("lr"), py::arg("beta1") = 0.9,
@@ -257,21 +244,8 @@ void bind_optim_adaptive(py::module_& m) {
         py::gil_scoped_release nogil;
         float_dispatch(a.p, [&](auto t) {
           using T = decltype(t);
-          dispatch(
-              a.be,
-              [&] {
-                adadelta_update_ref(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, T(lr), T(rho),
-                                    T(eps), T(wd));
-              },
-              [&] {
-                adadelta_update(a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.n, T(lr), T(rho), T(eps),
-                                T(wd));
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adadelta_update(a.p.ptr<float>(), a.g.ptr<float>(), a.s1.ptr<float>(),
-                                                        a.s2.ptr<float>(), a.n, float(lr), float(rho), float(eps),
-                                                        float(wd)));
-              });
+          dispatch_kernel<T>(a.be, FASTNLP_KERNEL(adadelta_update), a.p.ptr<T>(), a.g.ptr<T>(), a.s1.ptr<T>(),
+                             a.s2.ptr<T>(), a.n, T(lr), T(rho), T(eps), T(wd));
         });
       },
       py::arg("p"), py::arg("g"), py::arg("acc_g"), py::arg("acc_dx"), py::arg("lr") = 1.0, py::arg("rho") = 0.95,
@@ -293,22 +267,8 @@ void bind_optim_adaptive(py::module_& m) {
         float_ids_dispatch(a.P, a.ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              a.be,
-              [&] {
-                adam_update_sparse_ref(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(), a.rows.ptr<T>(), N,
-                                       D, step, T(lr), T(beta1), T(beta2), T(eps), T(wd));
-              },
-              [&] {
-                adam_update_sparse(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(), a.rows.ptr<T>(), N, D,
-                                   step, T(lr), T(beta1), T(beta2), T(eps), T(wd));
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adam_update_sparse<I>(a.P.ptr<float>(), a.s1.ptr<float>(), a.s2.ptr<float>(),
-                                                              a.ids.ptr<I>(), a.rows.ptr<float>(), N, D, step,
-                                                              float(lr), float(beta1), float(beta2), float(eps),
-                                                              float(wd)));
-              });
+          dispatch_kernel<T>(a.be, FASTNLP_KERNEL(adam_update_sparse), a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(),
+                             a.ids.ptr<I>(), a.rows.ptr<T>(), N, D, step, T(lr), T(beta1), T(beta2), T(eps), T(wd));
         });
       },
       py::arg("P"), py::arg("m"), py::arg("v"), py::arg("ids"), py::arg("rows"), py::arg("step"), py::arg("lr"),
@@ -330,22 +290,8 @@ void bind_optim_adaptive(py::module_& m) {
         float_ids_dispatch(a.P, a.ids, [&](auto t, auto i) {
           using T = decltype(t);
           using I = decltype(i);
-          dispatch(
-              a.be,
-              [&] {
-                adadelta_update_sparse_ref(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(),
-                                           a.rows.ptr<T>(), N, D, T(lr), T(rho), T(eps), T(wd));
-              },
-              [&] {
-                adadelta_update_sparse(a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(), a.ids.ptr<I>(), a.rows.ptr<T>(),
-                                       N, D, T(lr), T(rho), T(eps), T(wd));
-              },
-              [&] {
-                FASTNLP_CUDA_ONLY(cuda::adadelta_update_sparse<I>(a.P.ptr<float>(), a.s1.ptr<float>(),
-                                                                  a.s2.ptr<float>(), a.ids.ptr<I>(),
-                                                                  a.rows.ptr<float>(), N, D, float(lr), float(rho),
-                                                                  float(eps), float(wd)));
-              });
+          dispatch_kernel<T>(a.be, FASTNLP_KERNEL(adadelta_update_sparse), a.P.ptr<T>(), a.s1.ptr<T>(), a.s2.ptr<T>(),
+                             a.ids.ptr<I>(), a.rows.ptr<T>(), N, D, T(lr), T(rho), T(eps), T(wd));
         });
       },
       py::arg("P"), py::arg("acc_g"), py::arg("acc_dx"), py::arg("ids"), py::arg("rows"), py::arg("lr") = 1.0,
