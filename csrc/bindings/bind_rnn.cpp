@@ -146,6 +146,8 @@ void bind_rnn(py::module_& m) {
         FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
+        for (const Array* o : {&out, &h_n, &c_n, &ws})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws});
         const Backend be = cpu_backend_for(
             op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference,
             kGpuRoute);
@@ -191,6 +193,9 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
+        for (const Array* o : {&dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout, &dh_n, &dc_n,
+                                 &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh});
         const Backend be = cpu_backend_for(op,
                                            {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout,
                                             &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh},
@@ -253,6 +258,8 @@ void bind_rnn(py::module_& m) {
           ws = float_out(op, "ws", ws_, h, {rnn_workspace_size(cell, d)});
         }
         Array lens = device_lengths(op, lengths_, B);
+        for (const Array* o : {&h, &c, &out, &ws})
+          expect_no_overlap(*o, {&h, &out, &proj, &rec, &b_ih, &b_hh, &c, &ws, &lens});
         expect_gpu(op, {&h, &out, &proj, &rec, &b_ih, &b_hh, &c, &ws, &lens});
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::rnn_step_forward(cell, s, reverse, lens.ptr<int64_t>(), proj.ptr<float>(),
@@ -296,6 +303,8 @@ void bind_rnn(py::module_& m) {
         Array dG = float_out(op, "dG", dG_, dh, {B * T, GD});
         Array sbuf = float_out(op, "sbuf", sbuf_, dh, {B, G * H});
         Array lens = device_lengths(op, lengths_, B);
+        for (const Array* o : {&dh, &dc, &dG, &sbuf})
+          expect_no_overlap(*o, {&dh, &ws, &dout, &rec, &c0, &dc, &dG, &sbuf, &lens});
         expect_gpu(op, {&dh, &ws, &dout, &rec, &c0, &dc, &dG, &sbuf, &lens});
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::rnn_step_backward(cell, s, reverse, lens.ptr<int64_t>(), ws.ptr<float>(),
