@@ -127,9 +127,9 @@ void bind_conv1d(py::module_& m) {
         if (pool != Pool::kMax) y = float_out(op, "y", y_, a.x, {d.B, a.T_out, d.H});
         if (pool != Pool::kNone) pooled = float_out(op, "pooled", pooled_, a.x, {d.B, d.H});
         if (pool == Pool::kMax) argmax = argmax_arg(op, argmax_, d.B, d.H, true);
-        for (const Array* out : {&y, &pooled, &argmax}) expect_no_overlap(*out, {&a.x, &a.W, &b, &y, &pooled, &argmax});
         const Backend be =
             cpu_backend_for(op, {&a.x, &a.W, &b, &y, &pooled, &argmax}, reference, kGpuRoute);
+        for (const Array* out : {&y, &pooled, &argmax}) expect_no_overlap(*out, {&a.x, &a.W, &b, &y, &pooled, &argmax});
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
@@ -188,10 +188,10 @@ void bind_conv1d(py::module_& m) {
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, a.x, {d.B, d.T, d.D});
         if (!is_none(dW_)) dW = float_out(op, "dW", dW_, a.x, {d.H, d.K * d.D});
         if (!is_none(db_)) db = float_out(op, "db", db_, a.x, {d.H});
-        for (const Array* out : {&dx, &dW, &db})
-          expect_no_overlap(*out, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db});
         const Backend be =
             cpu_backend_for(op, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db}, reference, kGpuRoute);
+        for (const Array* out : {&dx, &dW, &db})
+          expect_no_overlap(*out, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db});
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {

@@ -146,11 +146,11 @@ void bind_rnn(py::module_& m) {
         FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
         if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {d.B, d.H});
         if (!is_none(ws_)) ws = workspace_arg(op, ws_, a, true);
-        for (const Array* o : {&out, &h_n, &c_n, &ws})
-          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws});
         const Backend be = cpu_backend_for(
             op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference,
             kGpuRoute);
+        for (const Array* o : {&out, &h_n, &c_n, &ws})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws});
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
@@ -193,13 +193,13 @@ void bind_rnn(py::module_& m) {
         if (!is_none(dW_hh_)) dW_hh = float_out(op, "dW_hh", dW_hh_, a.x, {GH, d.H});
         if (!is_none(db_ih_)) db_ih = float_out(op, "db_ih", db_ih_, a.x, {GH});
         if (!is_none(db_hh_)) db_hh = float_out(op, "db_hh", db_hh_, a.x, {GH});
-        for (const Array* o : {&dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh})
-          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout, &dh_n, &dc_n,
-                                 &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh});
         const Backend be = cpu_backend_for(op,
                                            {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout,
                                             &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh},
                                            reference, kGpuRoute);
+        for (const Array* o : {&dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout, &dh_n, &dc_n,
+                                 &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh});
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
