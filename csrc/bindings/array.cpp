@@ -19,6 +19,22 @@ DType dtype_from(char kind, int64_t itemsize) {
   return DType::kOther;
 }
 
+// [lo, hi): the lowest and one past the highest byte any element of `a` occupies.
+void set_extent(Array& a, const std::vector<int64_t>& strides, int64_t itemsize) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(a.data);
+  a.lo = a.hi = base;
+  for (int64_t n : a.shape)
+    if (n == 0) return;
+  int64_t lo = 0, hi = itemsize;
+  for (size_t i = 0; i < a.shape.size(); ++i) {
+    const int64_t span = strides[i] * (a.shape[i] - 1);
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  a.lo = base + static_cast<uintptr_t>(lo);  // lo <= 0: wraps to base - |lo|
+  a.hi = base + static_cast<uintptr_t>(hi);
+}
+
 Array from_numpy(const char* op, const char* name, const py::array& arr) {
   Array a;
   a.op = op;
@@ -31,6 +47,8 @@ Array from_numpy(const char* op, const char* name, const py::array& arr) {
   a.dtype_name = py::str(dt).cast<std::string>();
   a.writeable = arr.writeable();
   a.contiguous = (arr.flags() & py::array::c_style) != 0;
+  std::vector<int64_t> strides(arr.strides(), arr.strides() + arr.ndim());
+  set_extent(a, strides, dt.itemsize());
   return a;
 }
 
@@ -56,14 +74,22 @@ Array from_cuda_interface(const char* op, const char* name, const py::handle& ob
   a.data = reinterpret_cast<void*>(data[0].cast<uintptr_t>());
   a.writeable = !data[1].cast<bool>();
   a.contiguous = true;
+  // C-contiguous strides unless the interface gives others.
+  std::vector<int64_t> strides(a.shape.size());
+  int64_t expected = itemsize;
+  for (int i = a.ndim() - 1; i >= 0; --i) {
+    strides[i] = expected;
+    expected *= a.shape[i];
+  }
   if (cai.contains("strides") && !cai["strides"].is_none()) {
-    int64_t expected = itemsize;
-    const py::tuple strides = cai["strides"].cast<py::tuple>();
+    const py::tuple given = cai["strides"].cast<py::tuple>();
     for (int i = a.ndim() - 1; i >= 0; --i) {
-      if (a.shape[i] != 1 && strides[i].cast<int64_t>() != expected) a.contiguous = false;
-      expected *= a.shape[i];
+      const int64_t s = given[i].cast<int64_t>();
+      if (a.shape[i] != 1 && s != strides[i]) a.contiguous = false;
+      strides[i] = s;
     }
   }
+  set_extent(a, strides, itemsize);
   return a;
 }
 
@@ -97,6 +123,25 @@ std::string Array::shape_str() const {
 }
 
 bool is_none(const py::handle& obj) { return obj.is_none(); }
+
+bool may_share_memory(const Array& a, const Array& b) {
+  if (!a.given() || !b.given() || a.on_gpu != b.on_gpu) return false;
+  if (a.lo == a.hi || b.lo == b.hi) return false;
+  return a.lo < b.hi && b.lo < a.hi;
+}
+
+void expect_no_overlap(const Array& out, std::initializer_list<const Array*> others, const Array* same_ok) {
+  for (const Array* in : others) {
+    if (in == &out || !may_share_memory(out, *in)) continue;
+    if (in == same_ok && out.lo == in->lo && out.hi == in->hi && out.shape == in->shape &&
+        out.dtype == in->dtype && out.contiguous && in->contiguous)
+      continue;
+    throw std::invalid_argument(str_cat(out.op, ": ", out.name, " overlaps ", in->name, " in memory (",
+                                        in == same_ok ? "only the identical array may be given in place"
+                                                      : "the op reads one while writing the other",
+                                        "); pass a separate ", out.name, " array"));
+  }
+}
 
 Array as_array(const char* op, const char* name, const py::handle& obj) {
   if (py::isinstance<py::array>(obj)) return from_numpy(op, name, py::reinterpret_borrow<py::array>(obj));

@@ -30,6 +30,9 @@ struct Array {
   bool on_gpu = false;
   bool writeable = false;
   bool contiguous = false;
+  // The bytes the array's elements span, [lo, hi) (host or device addresses, as `on_gpu` says;
+  // lo == hi when empty): what NumPy's may_share_memory compares.
+  uintptr_t lo = 0, hi = 0;
 
   // False for a default Array: an optional argument that was left as None.
   bool given() const { return data != nullptr || !shape.empty(); }
@@ -66,6 +69,17 @@ void expect_ids_in_range(const Array& ids, const py::handle& obj, int64_t V, con
 void expect_rows_shape(const Array& a, const Array& ids, int64_t D, const char* why = "");
 // None or an Array checked with float_in/float_out.
 bool is_none(const py::handle& obj);
+
+// NumPy's may_share_memory: the byte extents of a and b intersect on the same device (false when
+// either is empty or was left as None). Conservative: two interleaved strided views count.
+bool may_share_memory(const Array& a, const Array& b);
+// An output must not share memory with any of `others` (the op's inputs and other outputs; ones
+// left as None are skipped): ValueError naming both, since the kernels read inputs while writing
+// outputs and overlap gives silently wrong results. `same_ok` names an input the op documents as
+// safe to alias exactly (the same data, shape and dtype: an elementwise op in place); a partial
+// overlap with it is refused all the same.
+void expect_no_overlap(const Array& out, std::initializer_list<const Array*> others,
+                       const Array* same_ok = nullptr);
 
 // Picks the backend for a call and checks all given arrays (optional ones left as None are
 // skipped) live on the same device (and, on the GPU, that they are float32: the CUDA kernels are

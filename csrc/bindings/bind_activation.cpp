@@ -18,6 +18,7 @@ void bind_activation(py::module_& m) {
         FASTNLP_CHECK(y.shape == x.shape, op, ": y must have the shape of x ", x.shape_str(),
                       ", got ", y.shape_str());
         FASTNLP_CHECK(y.writeable, op, ": y is written in place and must be writeable");
+        expect_no_overlap(y, {&x}, /*same_ok=*/&x);
         const Backend be = backend_for(op, {&x, &y}, reference);
         const int64_t n = x.size();
         py::gil_scoped_release nogil;
@@ -43,6 +44,7 @@ void bind_activation(py::module_& m) {
                         y.shape_str(), ", got ", a->shape_str());
         }
         FASTNLP_CHECK(dx.writeable, op, ": dx is written in place and must be writeable");
+        expect_no_overlap(dx, {&dy, &y}, /*same_ok=*/&dy);
         const Backend be = backend_for(op, {&y, &dy, &dx}, reference);
         const int64_t n = y.size();
         py::gil_scoped_release nogil;
@@ -69,6 +71,7 @@ void bind_activation(py::module_& m) {
           expect_same_dtype(b, z);
           expect_shape(b, {H}, " (H, the columns of z)");
         }
+        expect_no_overlap(z, {&b});
         const Backend be = backend_for(op, {&z, &b}, false);
         py::gil_scoped_release nogil;
         float_dispatch(z, [&](auto t) {
@@ -93,6 +96,8 @@ void bind_activation(py::module_& m) {
         Array dz = float_out(op, "dz", dz_, y, {B, H});
         Array db;
         if (!is_none(db_)) db = float_out(op, "db", db_, y, {H});
+        expect_no_overlap(dz, {&y, &dy, &db}, /*same_ok=*/&dy);
+        expect_no_overlap(db, {&y, &dy, &dz});
         const Backend be = backend_for(op, {&y, &dy, &dz, &db}, false);
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {

@@ -129,6 +129,7 @@ void bind_conv1d(py::module_& m) {
         if (pool == Pool::kMax) argmax = argmax_arg(op, argmax_, d.B, d.H, true);
         const Backend be =
             cpu_backend_for(op, {&a.x, &a.W, &b, &y, &pooled, &argmax}, reference, kGpuRoute);
+        for (const Array* out : {&y, &pooled, &argmax}) expect_no_overlap(*out, {&a.x, &a.W, &b, &y, &pooled, &argmax});
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
@@ -189,6 +190,8 @@ void bind_conv1d(py::module_& m) {
         if (!is_none(db_)) db = float_out(op, "db", db_, a.x, {d.H});
         const Backend be =
             cpu_backend_for(op, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db}, reference, kGpuRoute);
+        for (const Array* out : {&dx, &dW, &db})
+          expect_no_overlap(*out, {&a.x, &a.W, &y, &pooled, &argmax, &dy, &dx, &dW, &db});
         const int64_t* lens = lengths_ptr(a.lengths);
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
@@ -221,6 +224,7 @@ void bind_conv1d(py::module_& m) {
         const int64_t T_out = conv1d_out_len(mode, T, K);
         Array cols = float_out(op, "cols", cols_, x, {B * T_out, K * D});
         Array lens = device_lengths(op, lengths_, B);
+        expect_no_overlap(cols, {&x, &lens});
         expect_gpu(op, {&x, &cols, &lens});
         [[maybe_unused]] const Conv1dDims d{B, T, D, 0, K};
         py::gil_scoped_release nogil;
@@ -241,6 +245,7 @@ void bind_conv1d(py::module_& m) {
         const int64_t T_out = conv1d_out_len(mode, T, K);
         Array dcols = float_in_like(op, "dcols", dcols_, dx, {B * T_out, K * D}, " (B*T_out, K*D)");
         Array lens = device_lengths(op, lengths_, B);
+        expect_no_overlap(dx, {&dcols, &lens});
         expect_gpu(op, {&dcols, &dx, &lens});
         [[maybe_unused]] const Conv1dDims d{B, T, D, 0, K};
         py::gil_scoped_release nogil;
@@ -267,6 +272,8 @@ void bind_conv1d(py::module_& m) {
         if (pool != Pool::kNone) pooled = float_out(op, "pooled", pooled_, z, {B, H});
         if (pool == Pool::kMax) argmax = gpu_argmax_arg(op, argmax_, B, H, true);
         Array lens = device_lengths(op, lengths_, B);
+        expect_no_overlap(y, {&z, &b, &pooled, &argmax, &lens}, /*same_ok=*/&z);
+        for (const Array* out : {&pooled, &argmax}) expect_no_overlap(*out, {&z, &b, &y, &pooled, &argmax, &lens});
         expect_gpu(op, {&z, &b, &y, &pooled, &argmax, &lens});
         [[maybe_unused]] const Conv1dDims d{B, T, 0, H, K};
         py::gil_scoped_release nogil;
@@ -301,6 +308,7 @@ void bind_conv1d(py::module_& m) {
         Array dy = pool == Pool::kNone ? float_in_like(op, "dy", dy_, dz, {B, T_out, H}, " (B, T_out, H)")
                                        : float_in_like(op, "dy", dy_, dz, {B, H}, " (B, H)");
         Array lens = device_lengths(op, lengths_, B);
+        expect_no_overlap(dz, {&y, &pooled, &argmax, &dy, &lens});
         expect_gpu(op, {&dz, &y, &pooled, &argmax, &dy, &lens});
         [[maybe_unused]] const Conv1dDims d{B, T, 0, H, K};
         py::gil_scoped_release nogil;

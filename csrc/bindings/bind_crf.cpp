@@ -123,6 +123,7 @@ void bind_crf(py::module_& m) {
         const char* op = "crf_nll";
         CrfArgs a = crf_args(op, scores_, offsets_, tags_, trans_, start_, true);
         Array nll = float_like(op, "nll", nll_, a.scores, {a.S}, " (S, one per sentence)", true);
+        expect_no_overlap(nll, {&a.scores, &a.offsets, &a.tags, &a.trans, &a.start});
         const Backend be =
             backend_for(op, {&a.scores, &a.offsets, &a.tags, &a.trans, &a.start, &nll}, reference);
         check_values(op, a, offsets_, tags_);
@@ -152,6 +153,8 @@ void bind_crf(py::module_& m) {
                               true);
         Array dt = float_like(op, "dtransitions", dtrans_, a.scores, {K, K}, " (K, K)", true);
         Array dst = float_like(op, "dstart", dstart_, a.scores, {K}, " (K)", true);
+        for (const Array* o : {&ds, &dt, &dst})
+          expect_no_overlap(*o, {&a.scores, &a.offsets, &a.tags, &a.trans, &a.start, &g, &ds, &dt, &dst});
         const Backend be = backend_for(
             op, {&a.scores, &a.offsets, &a.tags, &a.trans, &a.start, &g, &ds, &dt, &dst}, reference);
         check_values(op, a, offsets_, tags_);
@@ -181,6 +184,7 @@ void bind_crf(py::module_& m) {
         FASTNLP_CHECK(tags.writeable, op, ": tags is written in place and must be writeable, got a "
                       "read-only array");
         Array best = float_like(op, "best_scores", best_, a.scores, {S}, " (S, one per sentence)", true);
+        for (const Array* o : {&tags, &best}) expect_no_overlap(*o, {&a.scores, &a.offsets, &a.trans, &a.start, &tags, &best});
         const Backend be =
             backend_for(op, {&a.scores, &a.offsets, &a.trans, &a.start, &tags, &best}, reference);
         check_values(op, a, offsets_, py::none());

@@ -22,6 +22,7 @@ void bind_embedding(py::module_& m) {
         expect_rows_shape(y, ids, D, " with D from W");
         FASTNLP_CHECK(y.writeable, op,
                       ": y is written in place and must be writeable, got a read-only array");
+        expect_no_overlap(y, {&W, &ids});
         const Backend be = backend_for(op, {&W, &ids, &y}, reference);
         expect_ids_in_range(ids, ids_, V, "the rows of W");
         const int64_t N = ids.size();
@@ -47,6 +48,7 @@ void bind_embedding(py::module_& m) {
         Array dy = float_in(op, "dy", dy_, -1);
         expect_same_dtype(dW, dy);
         expect_rows_shape(dy, ids, D, " with D from dW");
+        expect_no_overlap(dW, {&ids, &dy});
         const Backend be = backend_for(op, {&ids, &dy, &dW}, reference);
         expect_ids_in_range(ids, ids_, V, "the rows of dW");
         const int64_t N = ids.size();
@@ -81,6 +83,7 @@ void bind_embedding(py::module_& m) {
         FASTNLP_CHECK(unique_ids.writeable, op,
                       ": unique_ids is written in place and must be writeable, got a read-only array");
         Array rows = float_out(op, "rows", rows_, dy, {N, D});
+        for (const Array* out : {&unique_ids, &rows}) expect_no_overlap(*out, {&ids, &dy, &unique_ids, &rows});
         const Backend be = backend_for(op, {&ids, &dy, &unique_ids, &rows}, reference);
         // No V here: only negative ids are refused (the optimizer checks the upper end).
         expect_ids_in_range(ids, ids_, std::numeric_limits<int64_t>::max(),

@@ -32,6 +32,7 @@ void bind_linear(py::module_& m) {
           expect_shape(b, {H}, " (H, the rows of W)");
         }
         Array y = float_out(op, "y", y_, x, {B, H});
+        expect_no_overlap(y, {&x, &W, &b});
         const Backend be = cpu_backend_for(op, {&x, &W, &b, &y}, reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
@@ -65,6 +66,7 @@ void bind_linear(py::module_& m) {
         if (!is_none(dx_)) dx = float_out(op, "dx", dx_, x, {B, D});
         if (!is_none(dW_)) dW = float_out(op, "dW", dW_, x, {H, D});
         if (!is_none(db_)) db = float_out(op, "db", db_, x, {H});
+        for (const Array* out : {&dx, &dW, &db}) expect_no_overlap(*out, {&x, &W, &y, &dy, &dx, &dW, &db});
         const Backend be = cpu_backend_for(op, {&x, &W, &y, &dy, &dx, &dW, &db}, reference, kGpuRoute);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {

@@ -45,6 +45,7 @@ void bind_optim(py::module_& m) {
         check_hyper(op, lr, 1.0, wd);
         Array p = float_inout(op, "p", p_, -1);
         Array g = grad_like(op, "g", g_, p);
+        expect_no_overlap(p, {&g});
         const Backend be = backend_for(op, {&p, &g}, reference);
         const int64_t n = p.size();
         py::gil_scoped_release nogil;
@@ -66,6 +67,7 @@ void bind_optim(py::module_& m) {
         Array acc = float_inout(op, "acc", acc_, p.ndim(), &p);
         FASTNLP_CHECK(acc.shape == p.shape, op, ": acc must have the shape of p ", p.shape_str(), ", got ",
                       acc.shape_str());
+        for (const Array* o : {&p, &acc}) expect_no_overlap(*o, {&p, &g, &acc});
         const Backend be = backend_for(op, {&p, &g, &acc}, reference);
         const int64_t n = p.size();
         py::gil_scoped_release nogil;
@@ -90,6 +92,7 @@ void bind_optim(py::module_& m) {
         Array rows = float_in(op, "rows", rows_, -1);
         expect_same_dtype(rows, P);
         expect_rows_shape(rows, ids, D, " with D from P");
+        expect_no_overlap(P, {&ids, &rows});
         const Backend be = backend_for(op, {&P, &ids, &rows}, reference);
         expect_ids_in_range(ids, ids_, V, "the rows of P");
         const int64_t N = ids.size();
@@ -121,6 +124,7 @@ void bind_optim(py::module_& m) {
         Array rows = float_in(op, "rows", rows_, -1);
         expect_same_dtype(rows, P);
         expect_rows_shape(rows, ids, D, " with D from P");
+        for (const Array* o : {&P, &acc}) expect_no_overlap(*o, {&P, &acc, &ids, &rows});
         const Backend be = backend_for(op, {&P, &acc, &ids, &rows}, reference);
         expect_ids_in_range(ids, ids_, V, "the rows of P");
         const int64_t N = ids.size();

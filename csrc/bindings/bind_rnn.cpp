@@ -149,6 +149,8 @@ void bind_rnn(py::module_& m) {
         const Backend be = cpu_backend_for(
             op, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws}, reference,
             kGpuRoute);
+        for (const Array* o : {&out, &h_n, &c_n, &ws})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n, &ws});
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
@@ -195,6 +197,9 @@ void bind_rnn(py::module_& m) {
                                            {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout,
                                             &dh_n, &dc_n, &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh},
                                            reference, kGpuRoute);
+        for (const Array* o : {&dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh})
+          expect_no_overlap(*o, {&a.x, &a.W_ih, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &ws, &dout, &dh_n, &dc_n,
+                                 &dx, &dh0, &dc0, &dW_ih, &dW_hh, &db_ih, &db_hh});
         py::gil_scoped_release nogil;
         float_dispatch(a.x, [&](auto t) {
           using T = decltype(t);
@@ -252,6 +257,8 @@ void bind_rnn(py::module_& m) {
           ws = float_out(op, "ws", ws_, h, {rnn_workspace_size(cell, d)});
         }
         Array lens = device_lengths(op, lengths_, B);
+        for (const Array* o : {&h, &c, &out, &ws})
+          expect_no_overlap(*o, {&h, &out, &proj, &rec, &b_ih, &b_hh, &c, &ws, &lens});
         expect_gpu(op, {&h, &out, &proj, &rec, &b_ih, &b_hh, &c, &ws, &lens});
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::rnn_step_forward(cell, s, reverse, lens.ptr<int64_t>(), proj.ptr<float>(),
@@ -295,6 +302,8 @@ void bind_rnn(py::module_& m) {
         Array dG = float_out(op, "dG", dG_, dh, {B * T, GD});
         Array sbuf = float_out(op, "sbuf", sbuf_, dh, {B, G * H});
         Array lens = device_lengths(op, lengths_, B);
+        for (const Array* o : {&dh, &dc, &dG, &sbuf})
+          expect_no_overlap(*o, {&dh, &ws, &dout, &rec, &c0, &dc, &dG, &sbuf, &lens});
         expect_gpu(op, {&dh, &ws, &dout, &rec, &c0, &dc, &dG, &sbuf, &lens});
         py::gil_scoped_release nogil;
         FASTNLP_CUDA_ONLY(cuda::rnn_step_backward(cell, s, reverse, lens.ptr<int64_t>(), ws.ptr<float>(),

@@ -55,6 +55,8 @@ void bind_sampled_softmax(py::module_& m) {
         Array dh = optional_float(op, "dh", dh_, h, {B, H}, "", true);
         Array grad_rows = optional_float(op, "grad_rows", grad_rows_, h, {B + K, H}, "", true);
         Array grad_bias = optional_float(op, "grad_bias", grad_bias_, h, {B + K}, "", true);
+        for (const Array* out : {&losses, &dh, &grad_rows, &grad_bias})
+          expect_no_overlap(*out, {&h, &W, &b, &targets, &samples, &logq_t, &logq_s, &losses, &dh, &grad_rows, &grad_bias});
         const Backend be = cpu_backend_for(
             op, {&h, &W, &b, &targets, &samples, &logq_t, &logq_s, &losses, &dh, &grad_rows, &grad_bias},
             reference, "fastnlp.ops.sampled_softmax");
@@ -104,6 +106,8 @@ void bind_sampled_softmax(py::module_& m) {
         expect_same_dtype(logq_s, s_true);
         expect_shape(logq_s, {K}, " (K, one per sample)");
         Array losses = optional_float(op, "losses", losses_, s_true, {B}, "", true);
+        for (const Array* out : {&s_true, &s_samp, &losses})
+          expect_no_overlap(*out, {&s_true, &s_samp, &b_true, &b_samp, &targets, &samples, &logq_t, &logq_s, &losses});
         const Backend be = backend_for(
             op, {&s_true, &s_samp, &b_true, &b_samp, &targets, &samples, &logq_t, &logq_s, &losses}, false);
         if (num_classes >= 0) {  // on the GPU, checked below with the device kernel

@@ -26,6 +26,7 @@ void def_forward(py::module_& m, const char* name, Kernel kernel, const char* do
         Array x = float_in(name, "x", x_, 2);
         const int64_t B = x.dim(0), V = x.dim(1);
         Array y = float_out(name, "y", y_, x, {B, V});
+        expect_no_overlap(y, {&x}, /*same_ok=*/&x);
         const Backend be = backend_for(name, {&x, &y}, reference);
         py::gil_scoped_release nogil;
         float_dispatch(x, [&](auto t) {
@@ -48,6 +49,7 @@ void def_backward(py::module_& m, const char* name, Kernel kernel, const char* d
         expect_same_dtype(dy, y);
         expect_shape(dy, {B, V}, " (B, V), the shape of y");
         Array dx = float_out(name, "dx", dx_, y, {B, V});
+        expect_no_overlap(dx, {&y, &dy}, /*same_ok=*/&dy);
         const Backend be = backend_for(name, {&y, &dy, &dx}, reference);
         py::gil_scoped_release nogil;
         float_dispatch(y, [&](auto t) {
@@ -82,6 +84,8 @@ void bind_softmax(py::module_& m) {
         Array losses, dlogits;
         if (!is_none(losses_)) losses = float_out(op, "losses", losses_, logits, {B});
         if (!is_none(dlogits_)) dlogits = float_out(op, "dlogits", dlogits_, logits, {B, V});
+        expect_no_overlap(dlogits, {&logits, &targets, &losses}, /*same_ok=*/&logits);
+        expect_no_overlap(losses, {&logits, &targets, &dlogits});
         const Backend be = backend_for(op, {&logits, &targets, &losses, &dlogits}, reference);
         if (!targets.on_gpu) {
           ids_dispatch(targets, [&](auto i) {

@@ -262,6 +262,8 @@ void window_scores_binding(py::object ids_, py::object offsets_, py::object tabl
   const int64_t N = ids.dim(0);
   Array scores = as_array(op, "scores", scores_);  // may be empty (N = 0): not float_out
   expect_scores_out(op, scores, a.W1, N, a.K);
+  for (const Array* in : {&a.W1, &a.b1, &a.W2, &a.b2, &ids, &offsets}) expect_no_overlap(scores, {in});
+  for (const Array& t : a.tables) expect_no_overlap(scores, {&t});
 
   const int64_t S = offsets.size() - 1;
   py::gil_scoped_release nogil;
@@ -335,6 +337,7 @@ py::object scorer_scores(const WindowScorer& sc, py::object ids_, py::object off
   like.dtype_name = "float32";
   Array scores = as_array(op, "scores", out_);
   expect_scores_out(op, scores, like, N, K);
+  expect_no_overlap(scores, {&ids, &offsets});
   const int64_t S = offsets.size() - 1;
   {
     py::gil_scoped_release nogil;

@@ -12,6 +12,7 @@
 #include "bindings/array.h"
 #include "bindings/bindings.h"
 #include "models/huffman.h"
+#include "models/text_reader.h"  // is_space_byte
 #include "models/vocab.h"
 #include "models/word2vec.h"
 #include "models/word2vec_config.h"
@@ -60,6 +61,25 @@ std::vector<int64_t> counts_in(const char* op, const py::handle& obj) {
   return v;
 }
 
+// A vocabulary word must be what a corpus file could hold and the word2vec formats can store: not
+// empty, no ASCII whitespace (the separators of both; U+3000, no-break spaces and other Unicode
+// spaces are part of a word and saved as they are). Refused when the vocabulary is built, not at
+// save after training.
+void expect_storable_word(std::string_view w, int64_t sentence) {
+  bool ok = !w.empty();
+  for (char c : w) ok = ok && !is_space_byte(static_cast<unsigned char>(c));
+  if (ok) return;
+  std::string shown;
+  for (char c : w) {
+    if (c == ' ') shown += ' ';
+    else if (is_space_byte(static_cast<unsigned char>(c))) shown += str_cat("\\x0", "9abcd"[c - '\t']);
+    else shown += c;
+  }
+  throw py::value_error(str_cat("build_vocab: the token '", shown, "' in sentence ", sentence,
+                                " is empty or contains ASCII whitespace, which separates words in corpus files "
+                                "and the word2vec formats (split it first)"));
+}
+
 std::vector<int32_t> ids_vector(const char* op, const char* name, const py::handle& obj) {
   Array a = ids_in(op, name, obj, 1, /*allow_empty=*/true);
   std::vector<int32_t> v(static_cast<size_t>(a.size()));
@@ -93,7 +113,11 @@ void for_each_token(const char* op, const py::iterable& sentences, Tok&& tok, Eo
                                      " in sentence ", s));
       Py_ssize_t n = 0;
       const char* u = PyUnicode_AsUTF8AndSize(t.ptr(), &n);
-      if (!u) throw py::error_already_set();
+      if (!u) {  // a lone surrogate: no UTF-8 for it
+        PyErr_Clear();
+        throw py::value_error(str_cat(op, ": a token in sentence ", s, " is not encodable as UTF-8 (it holds a "
+                                      "lone surrogate)"));
+      }
       tok(std::string_view(u, static_cast<size_t>(n)));
     }
     eos();
@@ -138,8 +162,17 @@ void bind_word2vec(py::module_& m) {
       .def(
           "add_sentences",
           [](VocabCounter& c, const py::iterable& sentences) {
-            for_each_token("build_vocab", sentences, [&](std::string_view w) { c.add(w); },
-                           [&] { c.end_sentence(); });
+            int64_t s = 0;
+            for_each_token(
+                "build_vocab", sentences,
+                [&](std::string_view w) {
+                  expect_storable_word(w, s);
+                  c.add(w);
+                },
+                [&] {
+                  c.end_sentence();
+                  ++s;
+                });
           },
           py::arg("sentences"), "Counts an iterable of token lists.")
       .def(
@@ -253,11 +286,15 @@ void bind_word2vec(py::module_& m) {
                            ": device must be 'cpu', 'cuda' or 'emulated', got '", device, "'");
              const int64_t V = vocab->size();
              Word2VecParams p;
-             p.syn0 = matrix_inout(op, "syn0", syn0_, V, c.dim).ptr<float>();
+             const Array syn0 = matrix_inout(op, "syn0", syn0_, V, c.dim);
+             const Array syn1neg = syn1neg_.is_none() ? Array{} : matrix_inout(op, "syn1neg", syn1neg_, V, c.dim);
+             const Array syn1 = syn1_.is_none() ? Array{} : matrix_inout(op, "syn1", syn1_, V, c.dim);
+             for (const Array* o : {&syn0, &syn1neg, &syn1}) expect_no_overlap(*o, {&syn0, &syn1neg, &syn1});
+             p.syn0 = syn0.ptr<float>();
+             p.syn1neg = syn1neg.ptr<float>();
+             p.syn1 = syn1.ptr<float>();
              p.V = V;
              p.D = c.dim;
-             if (!syn1neg_.is_none()) p.syn1neg = matrix_inout(op, "syn1neg", syn1neg_, V, c.dim).ptr<float>();
-             if (!syn1_.is_none()) p.syn1 = matrix_inout(op, "syn1", syn1_, V, c.dim).ptr<float>();
              auto t = std::make_unique<PyTrainer>();
              t->syn0 = syn0_;
              t->syn1neg = syn1neg_;
@@ -397,14 +434,20 @@ void bind_word2vec(py::module_& m) {
           neg.resize(static_cast<size_t>(n.size()));
           for (int64_t i = 0; i < n.size(); ++i)
             neg[i] = n.dtype == DType::kInt32 ? n.ptr<int32_t>()[i] : static_cast<int32_t>(n.ptr<int64_t>()[i]);
-          p.syn1neg = matrix_inout(op, "syn1neg", syn1neg_, V, D).ptr<float>();
+          const Array syn1neg = matrix_inout(op, "syn1neg", syn1neg_, V, D);
+          expect_no_overlap(syn1neg, {&syn0});
+          p.syn1neg = syn1neg.ptr<float>();
         }
         c.negative = K;
         std::vector<uint8_t> codes;
         std::vector<int32_t> points;
         if (!codes_.is_none()) {
           c.hs = true;
-          p.syn1 = matrix_inout(op, "syn1", syn1_, V, D).ptr<float>();
+          const Array syn1 = matrix_inout(op, "syn1", syn1_, V, D);
+          expect_no_overlap(syn1, {&syn0});
+          const Array syn1neg = p.syn1neg ? as_array(op, "syn1neg", syn1neg_) : Array{};
+          expect_no_overlap(syn1, {&syn1neg});
+          p.syn1 = syn1.ptr<float>();
           // Input-only small arrays: any integer dtype is fine (huffman_tree gives uint8 codes).
           auto cv_arr = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(codes_);
           FASTNLP_CHECK(cv_arr && cv_arr.ndim() == 1, op, ": codes must be a 1-D integer array");

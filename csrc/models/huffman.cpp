@@ -2,15 +2,23 @@
 #include "models/huffman.h"
 
 #include <algorithm>
-#include <limits>
 #include <numeric>
 
 #include "common.h"
+#include "models/vocab.h"
 
 namespace fastnlp {
 
 HuffmanTree build_huffman(const int64_t* counts, int64_t V) {
   FASTNLP_CHECK(V >= 0, "huffman: V must be >= 0, got ", V);
+  // Inner nodes hold sums of counts: with the total bounded, no sum can overflow.
+  int64_t total = 0;
+  for (int64_t i = 0; i < V; ++i) {
+    FASTNLP_CHECK(counts[i] >= 0, "huffman: counts must be >= 0, got ", counts[i], " at ", i);
+    FASTNLP_CHECK(counts[i] <= kMaxTotalCount - total, "huffman: counts must sum to at most 2^62, got more at ", i,
+                  " (count ", counts[i], ")");
+    total += counts[i];
+  }
   HuffmanTree tree;
   tree.offsets.assign(static_cast<size_t>(V + 1), 0);
   if (V <= 1) return tree;
@@ -19,27 +27,26 @@ HuffmanTree build_huffman(const int64_t* counts, int64_t V) {
   std::iota(order.begin(), order.end(), int64_t{0});
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return counts[a] > counts[b]; });
   // Nodes 0..V-1 are the leaves in that order, V..2V-2 the inner nodes in order of creation.
-  const int64_t kNone = std::numeric_limits<int64_t>::max() / 4;
-  std::vector<int64_t> count(static_cast<size_t>(2 * V - 1), kNone);
-  for (int64_t i = 0; i < V; ++i) {
-    FASTNLP_CHECK(counts[order[i]] >= 0, "huffman: counts must be >= 0, got ", counts[order[i]], " at ",
-                  order[i]);
-    count[i] = counts[order[i]];
-  }
+  std::vector<int64_t> count(static_cast<size_t>(2 * V - 1), 0);
+  for (int64_t i = 0; i < V; ++i) count[i] = counts[order[i]];
   std::vector<int64_t> parent(static_cast<size_t>(2 * V - 1), -1);
   std::vector<uint8_t> bit(static_cast<size_t>(2 * V - 1), 0);
-  int64_t leaf = V - 1, inner = V;
+  // The leaf queue is [0, leaf] read from the back; the inner queue is [inner, created): nodes
+  // made but not merged yet. Emptiness is tracked by these bounds, never by a sentinel count
+  // (any value a sentinel could take, a real count can reach).
+  int64_t leaf = V - 1, inner = V, created = V;
   auto pop_min = [&]() {
-    if (leaf >= 0 && (inner >= static_cast<int64_t>(count.size()) || count[leaf] < count[inner])) return leaf--;
+    if (leaf >= 0 && (inner == created || count[leaf] < count[inner])) return leaf--;
     return inner++;
   };
   for (int64_t a = 0; a < V - 1; ++a) {
     const int64_t m1 = pop_min();
     const int64_t m2 = pop_min();
-    count[V + a] = count[m1] + count[m2];
-    parent[m1] = V + a;
-    parent[m2] = V + a;
+    count[created] = count[m1] + count[m2];
+    parent[m1] = created;
+    parent[m2] = created;
     bit[m2] = 1;
+    ++created;
   }
   // Paths from each leaf up to the root, stored root first.
   const int64_t root = 2 * V - 2;

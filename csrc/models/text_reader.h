@@ -37,6 +37,9 @@ class TextReader {
   template <typename Sink>
   void run(Sink& sink);
 
+  // The file offset of a token passed to sink.token, valid during that call.
+  int64_t offset_of(std::string_view token) const { return base_ + (token.data() - buf_.data()); }
+
  private:
   // Reads more bytes after buf_[0, len_); false at the end of the file.
   bool fill();

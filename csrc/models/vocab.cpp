@@ -71,14 +71,65 @@ void VocabCounter::prune() {
   counts_ = std::move(counts);
 }
 
+int64_t first_invalid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const int64_t n = static_cast<int64_t>(s.size());
+  int64_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;            // no overlong 3-byte forms
+    else if (c == 0xED) len = 3, hi = 0x9F;            // no surrogates
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;            // no overlong 4-byte forms
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;            // nothing above U+10FFFF
+    else return i;
+    if (i + 1 >= n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (int k = 2; k < len; ++k)
+      if (i + k >= n || (p[i + k] & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return -1;
+}
+
 namespace {
 
 struct CountSink {
   VocabCounter* counter;
   const std::atomic<bool>* stop;
-  void token(std::string_view w) { counter->add(w); }
+  const TextReader* reader;
+  const std::string* path;
+  int64_t line = 1;
+  void token(std::string_view w) {
+    if (!counter->add(w)) return;  // a word already held was checked when first seen
+    const int64_t bad = first_invalid_utf8(w);
+    if (bad < 0) return;
+    std::string shown;  // the word with its non-ASCII bytes as \xNN, at most 60 bytes
+    for (size_t i = 0; i < w.size() && i < 60; ++i) {
+      const auto c = static_cast<unsigned char>(w[i]);
+      if (c >= 0x20 && c < 0x7F) {
+        shown += static_cast<char>(c);
+      } else {
+        static const char* kHex = "0123456789abcdef";
+        shown += "\\x";
+        shown += kHex[c >> 4];
+        shown += kHex[c & 15];
+      }
+    }
+    throw std::invalid_argument(str_cat(*path, ": line ", line, ", byte offset ", reader->offset_of(w) + bad,
+                                        ": not UTF-8 (in the word '", shown,
+                                        "'); word2vec reads corpora as UTF-8: convert the file, e.g. with iconv"));
+  }
   bool end_line(int64_t) {
     counter->end_sentence();
+    ++line;
     return !(stop && stop->load(std::memory_order_relaxed));
   }
 };
@@ -88,7 +139,7 @@ struct CountSink {
 void VocabCounter::count_file(const std::string& path, const std::atomic<bool>* stop) {
   const int64_t size = text_file_size(path);
   TextReader reader(path, 0, size);
-  CountSink sink{this, stop};
+  CountSink sink{this, stop, &reader, &path};
   reader.run(sink);
 }
 
@@ -117,6 +168,8 @@ Vocab::Vocab(std::vector<std::string> words, std::vector<int64_t> counts) : coun
     const int32_t id = index_.insert(words[i], &added);
     FASTNLP_CHECK(added, "vocabulary: duplicate word '", words[i], "' at ids ", id, " and ", i);
     FASTNLP_CHECK(counts_[i] >= 0, "vocabulary: count of '", words[i], "' must be >= 0, got ", counts_[i]);
+    FASTNLP_CHECK(counts_[i] <= kMaxTotalCount - total_, "vocabulary: counts must sum to at most 2^62, got ",
+                  "more at '", words[i], "' (count ", counts_[i], ")");
     total_ += counts_[i];
   }
 }

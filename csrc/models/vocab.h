@@ -11,6 +11,11 @@
 
 namespace fastnlp {
 
+// The largest sum of word counts a vocabulary may hold: 2^62, half of int64's range, so sums of
+// counts (Huffman inner nodes, totals, words trained per epoch) never overflow. Counted corpora
+// are far below it; a model file can claim anything, and is refused above it.
+constexpr int64_t kMaxTotalCount = int64_t{1} << 62;
+
 // FNV-1a, 64-bit: cheap for the short tokens of running text.
 inline uint64_t hash_word(std::string_view w) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -56,6 +61,11 @@ class WordIndex {
   uint64_t mask_ = 0;
 };
 
+// The index of the first byte of `s` that does not start (or continue) a well-formed UTF-8
+// character -- the strict rules Python's decoder applies: no overlong forms, surrogates or code
+// points above U+10FFFF -- or -1 when all of `s` is UTF-8.
+int64_t first_invalid_utf8(std::string_view s);
+
 // Counts words streamed from files or added one by one. When more than max_vocab_size distinct
 // words are held, the rarest are pruned (count <= 1, then <= 2, ...), as gensim's
 // max_vocab_size does, so memory stays bounded whatever the corpus size.
@@ -63,16 +73,20 @@ class VocabCounter {
  public:
   explicit VocabCounter(int64_t max_vocab_size = 0);  // <= 0: no limit
 
-  void add(std::string_view word) {
+  // Counts one occurrence; true when the word is new (not held before).
+  bool add(std::string_view word) {
     bool added = false;
     const int32_t id = index_.insert(word, &added);
     if (added) counts_.push_back(1);
     else ++counts_[id];
     ++total_words_;
     if (added && max_vocab_size_ > 0 && index_.size() > max_vocab_size_) prune();
+    return added;
   }
   void end_sentence() { ++sentences_; }
   // Streams a whitespace-tokenized file, one sentence per line; stops early when *stop is set.
+  // A word that is not UTF-8 is refused when first seen: std::invalid_argument naming the file,
+  // the line and the byte offset (the words become Python str; nothing else could hold it).
   void count_file(const std::string& path, const std::atomic<bool>* stop = nullptr);
 
   int64_t total_words() const { return total_words_; }  // tokens seen, pruned words included
@@ -98,7 +112,8 @@ class VocabCounter {
 // VocabCounter::finalize, but any order is accepted).
 class Vocab {
  public:
-  // words (V) distinct; counts (V) >= 0. Throws std::invalid_argument naming a duplicate.
+  // words (V) distinct; counts (V) >= 0 summing to at most kMaxTotalCount. Throws
+  // std::invalid_argument naming a duplicate or the first count out of range.
   Vocab(std::vector<std::string> words, std::vector<int64_t> counts);
 
   int64_t size() const { return index_.size(); }

@@ -18,6 +18,8 @@ NoiseSampler::NoiseSampler(const int64_t* counts, int64_t V, double power) : V_(
     total += q[i];
   }
   FASTNLP_CHECK(total > 0, "noise distribution: all ", V, " counts are 0");
+  FASTNLP_CHECK(std::isfinite(total), "noise distribution: the counts raised to power ", power,
+                " sum to infinity");
   // Vose's alias construction on q scaled to mean 1.
   std::vector<int64_t> small, large;
   for (int64_t i = 0; i < V; ++i) {

@@ -8,6 +8,7 @@ training state in the same format.
 """
 
 import os
+import stat
 
 import numpy as np
 
@@ -18,6 +19,16 @@ __all__ = ["KeyedVectors", "load_vectors"]
 
 FORMAT_NAME = "fastnlp.word2vec"
 FORMAT_VERSION = 1
+
+# The word2vec formats' field separators: ASCII whitespace, as word2vec.c and fastnlp's corpus
+# reader (csrc/models/text_reader.h) split on. Every other character may be part of a word.
+FORMAT_SPACE = frozenset(" \t\n\v\f\r")
+_MAX_HEADER_LINE = 1024
+
+
+def format_safe_word(word):
+    """True when the word2vec formats can hold `word`: not empty, no ASCII whitespace."""
+    return bool(word) and FORMAT_SPACE.isdisjoint(word)
 
 
 # fastnlp's safe format (see safeformat.py): the vectors plus the word table and a JSON header.
@@ -48,7 +59,20 @@ def load_npz(path):
             raise bad(f"{name} must be float32 with shape {vectors.shape}, got {a.dtype} {a.shape}")
         if name == "counts" and (a.dtype != np.int64 or a.shape != (V,)):
             raise bad(f"counts must be int64 with shape ({V},), got {a.dtype} {a.shape}")
+        if a.dtype.kind == "f":
+            row = _first_nonfinite_row(a)
+            if row is not None:
+                raise bad(f"{name} row {row} ('{words[row]}') holds NaN or infinity")
+    if len(set(words)) != len(words):
+        raise bad("the word table holds a word twice")
     return header, words, arrays
+
+
+def _first_nonfinite_row(a):
+    """The first row of a 2-D float array holding NaN or infinity, or None (the tagger's loader
+    refuses such values too)."""
+    ok = np.isfinite(a).all(axis=1)
+    return None if ok.all() else int(np.argmin(ok))
 
 
 def _rankdata(x):
@@ -333,12 +357,15 @@ class KeyedVectors:
     def save_word2vec_format(self, path, binary=False):
         """word2vec.c's format: a ``V D`` header line, then per word ``word`` + space + either D
         float32 little-endian bytes and a newline (binary) or D numbers with 9 significant digits,
-        which read back as the same float32 (text). Words must not contain whitespace."""
+        which read back as the same float32 (text). Words are written as UTF-8 as they are: any
+        character but ASCII whitespace, which separates the fields (word2vec.c's and the corpus
+        reader's separators); U+3000, no-break spaces and the like are part of a word and read
+        back by load_word2vec_format (and gensim) unchanged."""
         V, D = self.vectors.shape
-        for k in self.index_to_key:
-            if not k or any(ch.isspace() for ch in k):
-                raise ValueError(f"save_word2vec_format: word {k!r} is empty or contains whitespace, which "
-                                 "the word2vec format cannot store")
+        for i, k in enumerate(self.index_to_key):
+            if not format_safe_word(k):
+                raise ValueError(f"save_word2vec_format: word {i} {k!r} is empty or contains ASCII whitespace, "
+                                 "which the word2vec format uses as a separator")
         with atomic_write(path, "save_word2vec_format") as f:
             f.write(f"{V} {D}\n".encode("utf-8"))
             if binary:
@@ -354,57 +381,86 @@ class KeyedVectors:
     @classmethod
     def load_word2vec_format(cls, path, binary=False, limit=None, encoding="utf-8", unicode_errors="strict"):
         """Reads word2vec.c's text or binary format (as written by word2vec.c, gensim or
-        save_word2vec_format); `limit` reads only the first words. ValueError naming the line or
-        word on a malformed file."""
+        save_word2vec_format); `limit` reads only the first words. ValueError naming the file and
+        the line or word on a malformed file: a header line that is not ``V D`` (read at most
+        1 KiB), sizes the file cannot hold (checked against its size before anything is
+        allocated), undecodable words, NaN or infinite values (as the other loaders). Reads
+        regular files only: their size bounds what is read."""
         path = os.fspath(path)
+        if limit is not None and int(limit) < 0:
+            raise ValueError(f"load_word2vec_format: limit must be >= 0 or None, got {limit}")
         with open(path, "rb") as f:
-            data = f.read()
-        nl = data.find(b"\n")
-        header = data[:nl if nl >= 0 else len(data)].decode("ascii", errors="replace").split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise ValueError(f"{path}: the first line must be 'V D' (word count and dimension), got "
-                             f"{data[:min(len(data), 60) if nl < 0 else nl][:60]!r}")
-        V, D = int(header[0]), int(header[1])
-        if D <= 0:
-            raise ValueError(f"{path}: the dimension must be > 0, got {D}")
-        if limit is not None:
-            V = min(V, int(limit))
-        words = []
-        vectors = np.empty((V, D), dtype=np.float32)
-        pos = nl + 1
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ValueError(f"{path}: not a regular file (the word2vec formats are read from files, whose "
+                                 "size bounds the read)")
+            first = f.readline(_MAX_HEADER_LINE)
+            header = first.decode("ascii", errors="replace").split()
+            if not first.endswith(b"\n") or len(header) != 2 or not all(h.isdigit() for h in header):
+                raise ValueError(f"{path}: the first line must be 'V D' (word count and dimension), got "
+                                 f"{first[:60]!r}")
+            V, D = int(header[0]), int(header[1])
+            if D <= 0:
+                raise ValueError(f"{path}: the dimension must be > 0, got {D}")
+            n = V if limit is None else min(V, int(limit))
+            # The smallest row: a 1-byte word, a space and 4*D bytes (binary; the newline is
+            # optional), or a 1-byte word and D times ' x' (text).
+            need, body = n * (4 * D + 2 if binary else 2 * D + 1), st.st_size - len(first)
+            if need > body:
+                raise ValueError(f"{path}: declares {V} words of {D} dimensions, at least {need} bytes for the "
+                                 f"{n} words read, but {body} bytes follow the header line (truncated, or not the "
+                                 f"{'binary' if binary else 'text'} format?)")
+            data = f.read(body)
+        words, rows = [], []
+        vectors = np.empty((n, D), dtype=np.float32)
+
+        def word(raw, where):
+            try:
+                return raw.decode(encoding, errors=unicode_errors)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}: {where}: the word is not valid {encoding}: {e.reason} at byte "
+                                 f"{e.start} of {raw[:60]!r}") from None
+
         if binary:
-            nbytes = 4 * D
-            for i in range(V):
+            pos, nbytes = 0, 4 * D
+            for i in range(n):
                 while pos < len(data) and data[pos:pos + 1] in (b"\n", b" ", b"\r", b"\t"):
                     pos += 1
                 sp = data.find(b" ", pos)
                 if sp < 0 or sp + 1 + nbytes > len(data):
                     raise ValueError(f"{path}: truncated binary file: {V} words announced, word {i} incomplete")
-                words.append(data[pos:sp].decode(encoding, errors=unicode_errors))
+                words.append(word(data[pos:sp], f"word {i} at byte {len(first) + pos}"))
                 vectors[i] = np.frombuffer(data, dtype="<f4", count=D, offset=sp + 1)
+                rows.append(f"word {i}")
                 pos = sp + 1 + nbytes
         else:
-            lines = data[pos:].split(b"\n")
             i = 0
-            for lineno, line in enumerate(lines, 2):
-                if i == V:
+            for lineno, line in enumerate(data.split(b"\n"), 2):
+                if i == n:
                     break
                 line = line.rstrip()
                 if not line:
                     continue
-                parts = line.decode(encoding, errors=unicode_errors).split(" ")
+                parts = line.split(b" ")
                 if len(parts) != D + 1:
                     raise ValueError(f"{path}:{lineno}: expected a word and {D} numbers, got {len(parts)} fields "
                                      "(is this really the text format?)")
-                words.append(parts[0])
+                words.append(word(parts[0], f"line {lineno}"))
                 try:
                     vectors[i] = np.array(parts[1:], dtype=np.float32)
                 except ValueError:
                     raise ValueError(f"{path}:{lineno}: a vector entry is not a number") from None
+                rows.append(f"line {lineno}")
                 i += 1
-            if i < V:
+            if i < n:
                 raise ValueError(f"{path}: {V} words announced, only {i} found")
-        return cls(words, vectors)
+        bad = _first_nonfinite_row(vectors)
+        if bad is not None:
+            raise ValueError(f"{path}: {rows[bad]} ('{words[bad]}') holds NaN or infinity")
+        try:
+            return cls(words, vectors)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def save(self, path):
         """fastnlp's safe format (.npz without pickle + JSON header, written atomically)."""

@@ -43,6 +43,20 @@ def _pick(name_a, a, name_b, b, default):
     return a if a is not None else (b if b is not None else default)
 
 
+def _setting(name, value, kind, bits=64):
+    """value as int (fitting a signed `bits`-bit C++ integer) or float; ValueError naming the
+    setting for anything else, so the C++ config check (the one place the ranges live) always gets
+    a value it can hold."""
+    try:
+        v = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"Word2Vec: {name} must be {'an integer' if kind is int else 'a number'}, "
+                         f"got {value!r}") from None
+    if kind is int and bits is not None and not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+        raise ValueError(f"Word2Vec: {name} must fit in int{bits}, got {v}")
+    return v
+
+
 def _paths(corpus_file):
     paths = [os.fspath(corpus_file)] if isinstance(corpus_file, (str, bytes, os.PathLike)) else \
         [os.fspath(p) for p in corpus_file]
@@ -89,25 +103,27 @@ class Word2Vec:
                  max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
                  ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
                  progress=True, callbacks=(), dim=None, threads=None, device="cpu", alpha_schedule=None):
-        self.vector_size = int(_pick("vector_size", vector_size, "dim", dim, 100))
-        self.workers = int(_pick("workers", workers, "threads", threads, os.cpu_count() or 1))
-        self.window = int(window)
-        self.min_count = int(min_count)
-        self.max_vocab_size = None if max_vocab_size is None else int(max_vocab_size)
-        self.sample = float(sample)
-        self.seed = int(seed)
+        self.vector_size = _setting("vector_size", _pick("vector_size", vector_size, "dim", dim, 100), int)
+        self.workers = _setting("workers", _pick("workers", workers, "threads", threads, os.cpu_count() or 1), int, 32)
+        self.window = _setting("window", window, int)
+        self.min_count = _setting("min_count", min_count, int)
+        self.max_vocab_size = None if max_vocab_size is None else _setting("max_vocab_size", max_vocab_size, int)
+        self.sample = _setting("sample", sample, float)
+        self.seed = _setting("seed", seed, int, bits=None)  # any integer: taken modulo 2^64
         self.sg = int(bool(sg))
         self.hs = int(bool(hs))
-        self.negative = int(negative)
-        self.ns_exponent = float(ns_exponent)
+        self.negative = _setting("negative", negative, int)
+        self.ns_exponent = _setting("ns_exponent", ns_exponent, float)
         self.cbow_mean = int(bool(cbow_mean))
-        self.alpha = float(DEFAULT_ALPHA["sg" if self.sg else "cbow"] if alpha is None else alpha)
-        self.min_alpha = float(min_alpha)
+        self.alpha = _setting("alpha", DEFAULT_ALPHA["sg" if self.sg else "cbow"] if alpha is None else alpha, float)
+        self.min_alpha = _setting("min_alpha", min_alpha, float)
         self.alpha_schedule = DEFAULT_ALPHA_SCHEDULE["sg" if self.sg else "cbow"] if alpha_schedule is None \
             else alpha_schedule
-        self.epochs = int(epochs)
+        if not isinstance(self.alpha_schedule, str):
+            raise ValueError(f"Word2Vec: alpha_schedule must be 'global' or 'per_worker', got {self.alpha_schedule!r}")
+        self.epochs = _setting("epochs", epochs, int)
         self.shared_negatives = bool(shared_negatives)
-        self.max_sentence = int(max_sentence)
+        self.max_sentence = _setting("max_sentence", max_sentence, int)
         self.progress = progress
         self.callbacks = list(callbacks)
         self.device = device
@@ -360,27 +376,54 @@ class Word2Vec:
 
     @classmethod
     def load(cls, path):
+        """A model saved by save(). Every field is checked against what training assumes before
+        the model is returned: the config by the same checks as the constructor's, counts >= 0
+        summing to at most 2^62 (sums of counts never overflow), shapes against the vocabulary,
+        vectors finite. Anything else is a ValueError naming the file."""
         header, words, arrays = load_npz(path)
+        path = os.fspath(path)
+
+        def bad(why):
+            return ValueError(f"{path}: not a valid fastnlp word2vec file ({why})")
+
         if header.get("kind") != "word2vec":
-            raise ValueError(f"{os.fspath(path)}: holds {header.get('kind')!r}, not a Word2Vec model "
-                             "(use KeyedVectors.load)")
+            raise ValueError(f"{path}: holds {header.get('kind')!r}, not a Word2Vec model (use KeyedVectors.load)")
         cfg = header.get("config")
         if not isinstance(cfg, dict) or "counts" not in arrays:
-            raise ValueError(f"{os.fspath(path)}: not a valid fastnlp word2vec file (model config or counts missing)")
-        model = cls(**{k: cfg[k] for k in _CONFIG_KEYS if k in cfg}, progress=True)
+            raise bad("model config or counts missing")
+        try:
+            model = cls(**{k: cfg[k] for k in _CONFIG_KEYS if k in cfg}, progress=True)
+        except (ValueError, TypeError) as e:
+            raise bad(f"config: {e}") from None
         V, D = arrays["vectors"].shape
+        if V == 0:
+            raise bad("the vocabulary is empty")
         if D != model.vector_size:
-            raise ValueError(f"{os.fspath(path)}: vectors have {D} dims, the config says {model.vector_size}")
+            raise bad(f"vectors have {D} dims, the config says vector_size={model.vector_size}")
+        for key, expect in (("count", V), ("vector_size", D)):
+            if key in header and header[key] != expect:
+                raise bad(f"header {key}={header[key]!r} but the arrays hold {expect}")
         if model.negative > 0 and "syn1neg" not in arrays:
-            raise ValueError(f"{os.fspath(path)}: negative={model.negative} but syn1neg is missing")
+            raise bad(f"negative={model.negative} but syn1neg is missing")
         if model.hs and "syn1" not in arrays:
-            raise ValueError(f"{os.fspath(path)}: hs=1 but syn1 is missing")
+            raise bad("hs=1 but syn1 is missing")
         counts = arrays["counts"]
-        model._set_vocab(words, counts)
+        if model.negative > 0 and not np.any(counts > 0):
+            raise bad("every count is 0: negative sampling has no noise distribution")
+        epochs_done = header.get("epochs_done", 0)
+        if type(epochs_done) is not int or not 0 <= epochs_done < (1 << 62):
+            raise bad(f"epochs_done must be an integer in [0, 2^62), got {epochs_done!r}")
+        for key, kind in (("corpus_stats", dict), ("training_history", list)):
+            if not isinstance(header.get(key, kind()), kind):
+                raise bad(f"{key} must be a JSON {'object' if kind is dict else 'list'}, got {header[key]!r}")
+        try:
+            model._set_vocab(words, counts)  # counts >= 0, their sum <= 2^62: checked in C++ (Vocab)
+        except ValueError as e:
+            raise bad(str(e)) from None
         model.wv = KeyedVectors(words, np.ascontiguousarray(arrays["vectors"]), counts)
         model.syn1neg = np.ascontiguousarray(arrays["syn1neg"]) if model.negative > 0 else None
         model.syn1 = np.ascontiguousarray(arrays["syn1"]) if model.hs else None
-        model.epochs_done = int(header.get("epochs_done", 0))
+        model.epochs_done = epochs_done
         model.corpus_stats = header.get("corpus_stats", {})
         model.training_history = header.get("training_history", [])
         return model

@@ -1,5 +1,10 @@
 """Functional kernels on NumPy arrays (float32, or float64 for gradient checks) and, when CUDA is
-available, on CuPy arrays (float32). Each returns new arrays unless an ``out=`` is given."""
+available, on CuPy arrays (float32). Each returns new arrays unless an ``out=`` is given.
+
+An output (``out=``, gradients written or added in place, updated parameters) must not share
+memory with the op's inputs or its other outputs: ValueError naming both, before anything is
+written. The one exception is the identical array where an op's docstring says so ("``out`` may
+be x itself"): elementwise activations and row-wise softmax in place."""
 
 from .activation import ACTIVATIONS, activation, activation_backward, hardtanh, relu, sigmoid, tanh
 from .linear import linear, linear_backward

@@ -18,7 +18,7 @@ import numpy as np
 from .. import _C
 from .._device import is_gpu
 from . import _gpu
-from ._util import empty, shape_of
+from ._util import check_no_overlap, empty, shape_of
 
 POOLS = (None, "none", "max", "avg")
 MODES = ("narrow", "wide")
@@ -84,6 +84,8 @@ def conv1d_backward(x, W, dout, lengths=None, mode="narrow", activation="identit
     db = (empty(W, (W.shape[0],)) if db is None else db) if need_db else None
     dx = empty(x, x.shape) if need_dx else None
     if is_gpu(x):
+        check_no_overlap("conv1d_backward", {"dx": dx, "dW": dW, "db": db},
+                         {"x": x, "W": W, "dout": dout, "y": y, "pooled": pooled, "argmax": argmax})
         _gpu.conv1d_backward(x, W, dout, lengths, mode, activation, pool or "none", y, pooled, argmax, dx,
                              dW, db, accumulate, sizes)
         return dx, dW, db

@@ -7,7 +7,7 @@ in cuBLAS through CuPy and fastnlp's CUDA bias + activation epilogue.
 from .. import _C
 from .._device import is_gpu
 from . import _gpu
-from ._util import empty, shape_of
+from ._util import check_no_overlap, empty, shape_of
 
 
 def linear(x, W, b=None, activation="identity", out=None):
@@ -16,6 +16,7 @@ def linear(x, W, b=None, activation="identity", out=None):
     H, _ = shape_of("linear", "W", W, 2)
     y = empty(x, (B, H)) if out is None else out
     if is_gpu(x):
+        check_no_overlap("linear", {"out": y}, {"x": x, "W": W, "b": b})
         _gpu.linear(x, W, b, y, activation)
     else:
         _C.linear_forward(x, W, b, y, activation)
@@ -37,6 +38,7 @@ def linear_backward(x, W, y, dy, activation="identity", need_dx=True, need_db=Tr
     db = (empty(W, (W.shape[0],)) if db is None else db) if need_db else None
     dx = empty(x, x.shape) if need_dx else None
     if is_gpu(x):
+        check_no_overlap("linear_backward", {"dx": dx, "dW": dW, "db": db}, {"x": x, "W": W, "y": y, "dy": dy})
         _gpu.linear_backward(x, W, y, dy, activation, dx, dW, db, accumulate)
     else:
         _C.linear_backward(x, W, y, dy, dx, dW, db, activation, accumulate)

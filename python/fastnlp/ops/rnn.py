@@ -21,7 +21,7 @@ import numpy as np
 from .. import _C
 from .._device import array_module, is_gpu
 from . import _gpu
-from ._util import empty, shape_of
+from ._util import check_no_overlap, empty, shape_of
 
 CELLS = ("elman", "lstm", "gru")
 
@@ -76,6 +76,10 @@ def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=
     the gradients are added into them.
     """
     G, B, T, D, H = _sizes("rnn_backward", cell, x, W_hh)
+    shape_of("rnn_backward", "W_ih", W_ih, 2)  # its shape sizes dW_ih: an array, not a list or None
+    for name, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if bias is not None:
+            shape_of("rnn_backward", name, bias, 1)
     grads = dict(grads or {})
     if accumulate and any(grads.get(k) is None for k in _needed(b_ih, b_hh)):
         raise ValueError("rnn_backward: accumulate=True needs preallocated grads for "
@@ -87,6 +91,9 @@ def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=
         elif grads.get(name) is None:
             grads[name] = empty(x, shape if shape is not None else like.shape)
     if is_gpu(x):
+        check_no_overlap("rnn_backward", grads, {"x": x, "W_ih": W_ih, "W_hh": W_hh, "b_ih": b_ih, "b_hh": b_hh,
+                                                 "ws": ws, "dout": dout, "dh_n": dh_n, "dc_n": dc_n, "h0": h0,
+                                                 "c0": c0})
         return _gpu.rnn_backward(cell, x, W_ih, W_hh, ws, dout, dh_n, dc_n, b_ih, b_hh, lengths, h0, c0,
                                  reverse, need_dx, need_dh0, grads, accumulate, (G, B, T, D, H))
     dx = empty(x, x.shape) if need_dx else None
@@ -150,12 +157,15 @@ def clip_grad_norm(grads, max_norm):
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
     arrays = []
-    for g in grads:
+    for i, g in enumerate(grads):
         g = getattr(g, "grad", g)
         if g is None:
             continue
         if not hasattr(g, "dtype"):
             raise TypeError(f"clip_grad_norm: expected arrays or Parameters, got {type(g).__name__}")
+        if np.dtype(g.dtype).kind != "f":
+            # Scaling in place would truncate (a norm above max_norm zeroes an integer array).
+            raise TypeError(f"clip_grad_norm: grads[{i}] must be a float array, got dtype {g.dtype}")
         arrays.append(g)
     total = 0.0
     for g in arrays:

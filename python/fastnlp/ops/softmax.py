@@ -2,6 +2,8 @@
 into one pass that also yields the gradient. Rows are the last axis of a (B, V) array; every op
 runs on the device of its input (NumPy: C++ kernels, CuPy: CUDA kernels)."""
 
+import operator
+
 from .. import _C
 from ._util import empty, shape_of
 
@@ -44,6 +46,13 @@ def softmax_cross_entropy(logits, targets, ignore_index=-100, return_grad=True, 
     when return_losses. ``grad_out`` receives dlogits and may be logits itself (in place).
     """
     B, V = shape_of("softmax_cross_entropy", "logits", logits, 2)
+    try:
+        ignore_index = operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"softmax_cross_entropy: ignore_index must be an integer, got "
+                        f"{type(ignore_index).__name__}") from None
+    if not -(1 << 63) <= ignore_index < (1 << 63):
+        raise ValueError(f"softmax_cross_entropy: ignore_index must fit in int64, got {ignore_index}")
     if grad_out is not None and not return_grad:
         raise ValueError("softmax_cross_entropy: grad_out was given but return_grad is False")
     dlogits = (empty(logits, (B, V)) if grad_out is None else grad_out) if return_grad else None
