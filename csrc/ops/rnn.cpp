@@ -351,6 +351,35 @@ void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N,
        C + m0 * ldc, ldc);
 }
 
+// Thread t's share of C = A op(W) over the rows of each sequence's own steps only, rows
+// [b T, b T + lengths[b]) of A (rows, K) and C (rows, N), with C's padding rows zeroed: the
+// thread's sequences are packed into one GEMM, so a batch padded to its longest sequence does not
+// pay for its padding. Without lengths, a plain share of one GEMM over all B*T rows.
+template <typename T>
+void gemm_valid_rows(int t, int nt, const int64_t* lengths, int64_t B, int64_t T_, bool trans_w, int64_t N,
+                     int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T* C, int64_t ldc) {
+  if (!lengths) {
+    gemm_share(t, nt, false, trans_w, B * T_, N, K, A, lda, W, ldw, T(0), C, ldc);
+    return;
+  }
+  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
+  int64_t rows = 0;
+  for (int64_t b = b0; b < b1; ++b) rows += lengths[b];
+  std::unique_ptr<T[]> a = scratch<T>(rows * K), c = scratch<T>(rows * N);
+  for (int64_t b = b0, r = 0; b < b1; ++b)
+    for (int64_t s = 0; s < lengths[b]; ++s, ++r) std::memcpy(a.get() + r * K, A + (b * T_ + s) * lda, K * sizeof(T));
+  if (rows > 0) gemm(false, trans_w, rows, N, K, T(1), a.get(), K, W, ldw, T(0), c.get(), N);
+  for (int64_t b = b0, r = 0; b < b1; ++b)
+    for (int64_t s = 0; s < T_; ++s) {
+      T* dst = C + (b * T_ + s) * ldc;
+      if (s < lengths[b]) {
+        std::memcpy(dst, c.get() + (r++) * N, N * sizeof(T));
+      } else {
+        std::memset(dst, 0, N * sizeof(T));
+      }
+    }
+}
+
 // Rows [q0, q1) of a weight gradient dW (G*H, N) = beta dW + dG[:, c0 + (q - q0)]^T X: the dG
 // columns from c0 on, against X (BT, N) with row stride ldx.
 template <typename T>
@@ -455,10 +484,11 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
 
   const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
-    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
+    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
+    // steps only). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
     // gradients, and 0 * whatever padding held (NaN included) must stay 0.
-    gemm_share(t, nt, false, true, BT, GH, D, x, D, W_ih, D, T(0), cache, CW);
+    gemm_valid_rows(t, nt, lengths, d.B, d.T, true, GH, D, x, D, W_ih, D, cache, CW);
     for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
       if (row % d.T < rnn_length(lengths, row / d.T, d.T)) {
@@ -580,7 +610,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
     } else if (dW_hh) {
       weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
     }
-    if (dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, W_ih, D, T(0), dx, D);
+    if (dx) gemm_valid_rows(t, nt, lengths, d.B, d.T, false, D, GH, dG, GD, W_ih, D, dx, D);
     if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
     if (db_hh) {
       if (cell == Cell::kGru) {
