@@ -551,6 +551,17 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
   T* dG = dG_buf.get();
   zero_padding(dG, lengths, d.B, d.T, GD);
+  // With lengths, the rows of each sequence's own steps of dG and xh are packed (sequence b's at
+  // row0[b]) before the weight gradients, which then sum over sum(lengths) rows instead of B*T.
+  std::vector<int64_t> row0(d.B + 1, 0);
+  for (int64_t b = 0; b < d.B; ++b) row0[b + 1] = row0[b] + rnn_length(lengths, b, d.T);
+  const int64_t R = row0[d.B];
+  const bool pack = lengths != nullptr && R < BT;
+  std::unique_ptr<T[]> packed_dG, packed_xh;
+  if (pack) {
+    packed_dG = scratch<T>(R * GD);
+    packed_xh = scratch<T>(R * XH);
+  }
   std::vector<T> dh(d.B * H, T(0)), dc(cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
     if (dh_n) std::memcpy(dh.data() + i * H, dh_n + order.perm[i] * H, H * sizeof(T));
@@ -597,30 +608,43 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
            cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
-    // GEMMs over all B*T rows (padding rows of dG and xh are zero), dW = dG^T [x | h_prev];
-    // threads split the G*H rows of dW.
+    // GEMMs over the rows of dG and xh (all B*T, padding rows zero, or the packed ones),
+    // dW = dG^T [x | h_prev]; threads split the G*H rows of dW.
+    const T *G_rows = dG, *X_rows = xh;
+    int64_t rows = BT;
+    if (pack) {
+      for (int64_t b = d.B * t / nt; b < d.B * (t + 1) / nt; ++b) {
+        const int64_t L = row0[b + 1] - row0[b];
+        std::memcpy(packed_dG.get() + row0[b] * GD, dG + b * d.T * GD, L * GD * sizeof(T));
+        std::memcpy(packed_xh.get() + row0[b] * XH, xh + b * d.T * XH, L * XH * sizeof(T));
+      }
+#pragma omp barrier
+      G_rows = packed_dG.get();
+      X_rows = packed_xh.get();
+      rows = R;
+    }
     const int64_t q0 = GH * t / nt, q1 = GH * (t + 1) / nt;
     const T beta = accumulate ? T(1) : T(0);
-    if (dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, dW_ih);
+    if (dW_ih) weight_grad_rows(q0, q1, q0, G_rows, GD, X_rows, XH, rows, D, beta, dW_ih);
     if (dW_hh && cell == Cell::kGru) {
       // Rows [0, 2H) take dr, dz (dG columns [0, 2H)); rows [2H, 3H) take dn * r (columns [3H, 4H)).
       const int64_t mid = std::min(std::max(q0, 2 * H), q1);
-      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
-      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+      weight_grad_rows(q0, mid, q0, G_rows, GD, X_rows + D, XH, rows, H, beta, dW_hh);
+      weight_grad_rows(mid, q1, mid + H, G_rows, GD, X_rows + D, XH, rows, H, beta, dW_hh);
     } else if (dW_hh) {
-      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, dW_hh);
+      weight_grad_rows(q0, q1, q0, G_rows, GD, X_rows + D, XH, rows, H, beta, dW_hh);
     }
     if (dx) gemm_valid_rows(t, nt, lengths, d.B, d.T, false, D, GH, dG, GD, W_ih, D, dx, D);
-    if (db_ih) column_sums_share(t, nt, dG, BT, GH, GD, db_ih, accumulate);
+    if (db_ih) column_sums_share(t, nt, G_rows, rows, GH, GD, db_ih, accumulate);
     if (db_hh) {
       if (cell == Cell::kGru) {
-        column_sums_share(t, nt, dG, BT, 2 * H, GD, db_hh, accumulate);
-        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, db_hh + 2 * H, accumulate);
+        column_sums_share(t, nt, G_rows, rows, 2 * H, GD, db_hh, accumulate);
+        column_sums_share(t, nt, G_rows + 3 * H, rows, H, GD, db_hh + 2 * H, accumulate);
       } else if (db_ih && !accumulate) {  // the same sums: both biases enter the same pre-activation
         const int64_t lo = GH * t / nt, hi = GH * (t + 1) / nt;
         std::copy(db_ih + lo, db_ih + hi, db_hh + lo);
       } else {
-        column_sums_share(t, nt, dG, BT, GH, GD, db_hh, accumulate);
+        column_sums_share(t, nt, G_rows, rows, GH, GD, db_hh, accumulate);
       }
     }
   });
