@@ -230,6 +230,10 @@ def test_bad_input_names_the_argument(rng):
         RNNAcceptor(V, 2, hidden=0)
     with pytest.raises(ValueError, match="s must be positive"):
         net.apply_max_norm(0)
+    for model in (net, RNNAcceptor(V, 2, embed_dim=E, hidden=3)):
+        model.forward(ids, lengths)
+        with pytest.raises(RuntimeError, match=r"call forward\(ids, lengths, train=True\) first"):
+            model.backward(np.ones((2, 2), np.float32))
 
 
 TORCH_CASES = [("cnn", dict()), ("cnn", dict(pooling="avg", multichannel=True)), ("cnn", dict(static=True)),
@@ -243,13 +247,14 @@ def test_same_logits_and_gradients_as_pytorch(kind, kw, rng):
     if kw.get("static") or kw.get("multichannel"):
         kw = dict(kw, pretrained=rng.standard_normal((V, 6)).astype(np.float32))
     if kind == "cnn":
-        net = TextCNN(V, 3, embed_dim=6, widths=(2, 3, 5), maps=5, seed=2, **kw)
+        net = TextCNN(V, 3, embed_dim=6, widths=(2, 3, 5), maps=5, dropout=0.0, seed=2, **kw)
     else:
-        net = RNNAcceptor(V, 3, embed_dim=6, hidden=7, seed=2, **kw)
+        net = RNNAcceptor(V, 3, embed_dim=6, hidden=7, dropout=0.0, seed=2, **kw)
     mirror = to_torch(net).eval()
     ids, lengths = _batch(rng, [1, 7, 4, 2, 3], T=9)
     y = np.array([0, 2, 1, 1, 0])
-    logits = net.forward(ids, lengths)
+    np.testing.assert_array_equal(net.forward(ids, lengths, train=True), net.forward(ids, lengths))
+    logits = net.forward(ids, lengths, train=True)
     loss = SoftmaxCrossEntropy()
     loss.forward(logits, y)
     net.backward(loss.backward())

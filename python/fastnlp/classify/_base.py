@@ -100,16 +100,20 @@ class SentenceNet(Module):
 
     def forward(self, ids, lengths, train=False):
         """ids (B, T) int padded with 0, lengths (B) in [1, T] -> logits (B, n_classes). With train,
-        dropout is applied and what backward needs is kept."""
+        dropout is applied and what backward needs is kept (inference skips keeping it)."""
         ids, lengths = check_batch(type(self).__name__, ids, lengths)
-        feat = self._encode(self._embed(ids), lengths)
+        self._trained = bool(train)
+        feat = self._encode(self._embed(ids), lengths, self._trained)
         self._mask = None
         if train and self.dropout > 0:
             feat, self._mask = dropout(feat, self.dropout, seed=int(self._drop_rng.integers(0, 2**63)))
         return self.output.forward(feat)
 
     def backward(self, dlogits):
-        """Accumulates the gradients of all trainable parameters from d loss / d logits (B, n_classes)."""
+        """Accumulates the gradients of all trainable parameters from d loss / d logits (B, n_classes),
+        for the last forward, which must have been a train=True one."""
+        if not getattr(self, "_trained", False):
+            raise RuntimeError(f"{type(self).__name__}.backward: call forward(ids, lengths, train=True) first")
         dlogits = np.ascontiguousarray(dlogits, dtype=self.output.W.value.dtype)
         dfeat = self.output.backward(dlogits)
         if self._mask is not None:

@@ -48,7 +48,7 @@ class TextCNN(SentenceNet):
                              rng=rng) for w in self.widths]
         self._init_head(self.maps * len(self.widths), n_classes, dropout, seed, rng, dtype)
 
-    def _encode(self, x, lengths):
+    def _encode(self, x, lengths, train):
         return np.concatenate([conv.forward(x, lengths) for conv in self.convs], axis=1)
 
     def _encode_backward(self, dfeat):

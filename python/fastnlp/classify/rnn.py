@@ -43,7 +43,14 @@ class RNNAcceptor(SentenceNet):
         self._init_head(self._dirs * self.hidden, n_classes, dropout, seed, rng, dtype)
         self._cache = None
 
-    def _encode(self, x, lengths):
+    def _recurrent_layers(self):
+        if self.bidirectional:
+            return [s.layers[0] for s in self.rnn.forward_layers + self.rnn.backward_layers]
+        return self.rnn.layers
+
+    def _encode(self, x, lengths, train):
+        for layer in self._recurrent_layers():
+            layer.need_workspace = train  # inference keeps no BPTT workspace
         out, h_n = self.rnn.forward(x, lengths)
         if self.cell == "lstm":
             h_n = h_n[0]

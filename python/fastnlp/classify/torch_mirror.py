@@ -3,6 +3,8 @@ here only): what benchmarks/bench_classify_speed.py times against and the tests 
 gradients with. to_torch(net) builds the mirror; grads_from_torch(net, mirror) reads its gradients
 back in fastnlp's layouts."""
 
+import functools
+
 import numpy as np
 
 
@@ -19,13 +21,15 @@ def to_torch(net, sparse=True):
     from .rnn import RNNAcceptor
 
     if isinstance(net, TextCNN):
-        return _TorchTextCNN(net, sparse)
+        return _module_classes()[0](net, sparse)
     if isinstance(net, RNNAcceptor):
-        return _TorchRNNAcceptor(net, sparse)
+        return _module_classes()[1](net, sparse)
     raise TypeError(f"to_torch: expected a TextCNN or RNNAcceptor, got {type(net).__name__}")
 
 
+@functools.lru_cache(maxsize=None)
 def _module_classes():
+    """(TorchTextCNN, TorchRNNAcceptor), defined on first use so that torch stays optional."""
     import torch
     from torch import nn
 
@@ -98,8 +102,8 @@ def _module_classes():
                            bidirectional=net.bidirectional)
             self.dirs = 2 if net.bidirectional else 1
             with torch.no_grad():
-                for name, value in _rnn_weights(net):
-                    getattr(self.rnn, name).copy_(_t(value))
+                for name, p in _rnn_params(net):
+                    getattr(self.rnn, name).copy_(_t(p.value))
 
         def forward(self, ids, lengths):
             from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -124,33 +128,22 @@ def _module_classes():
     return TorchTextCNN, TorchRNNAcceptor
 
 
-def _rnn_weights(net):
-    """(torch parameter name, array) for every recurrent weight of an RNNAcceptor."""
-    rnn = net.rnn
-    pairs = []
+_RNN_NAMES = (("W_ih", "weight_ih"), ("W_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))
+
+
+def _rnn_params(net):
+    """(torch parameter name, fastnlp Parameter) for every recurrent weight of an RNNAcceptor."""
+    places = [(k, "") for k in range(net.layers)]
     if net.bidirectional:
-        stacks = [(k, "", rnn.forward_layers[k].layers[0]) for k in range(net.layers)]
-        stacks += [(k, "_reverse", rnn.backward_layers[k].layers[0]) for k in range(net.layers)]
-    else:
-        stacks = [(k, "", layer) for k, layer in enumerate(rnn.layers)]
-    for k, suffix, layer in stacks:
-        for ours, theirs in (("W_ih", "weight_ih"), ("W_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
-            pairs.append((f"{theirs}_l{k}{suffix}", getattr(layer, ours).value))
-    return pairs
-
-
-def _TorchTextCNN(net, sparse):
-    return _module_classes()[0](net, sparse)
-
-
-def _TorchRNNAcceptor(net, sparse):
-    return _module_classes()[1](net, sparse)
+        places += [(k, "_reverse") for k in range(net.layers)]
+    stacks = [(k, suffix, layer) for (k, suffix), layer in zip(places, net._recurrent_layers())]
+    return [(f"{theirs}_l{k}{suffix}", getattr(layer, ours)) for k, suffix, layer in stacks
+            for ours, theirs in _RNN_NAMES]
 
 
 def grads_from_torch(net, mirror):
     """{Parameter name path: gradient array in fastnlp's layout} of the mirror's trainable weights
     (embedding gradients dense (V, E)); keys match named_gradients(net)."""
-    import torch
 
     def g(p):
         if p.grad is None:
@@ -164,14 +157,13 @@ def grads_from_torch(net, mirror):
     from .cnn import TextCNN
 
     if isinstance(net, TextCNN):
-        for k, (c, m) in enumerate(zip(net.convs, mirror.convs)):
+        for k, m in enumerate(mirror.convs):
             H, D, K = m.weight.shape
             out[f"convs.{k}.W"] = g(m.weight).transpose(0, 2, 1).reshape(H, K * D)
             out[f"convs.{k}.b"] = g(m.bias)
     else:
-        for name, _ in _rnn_weights(net):
+        for name, _ in _rnn_params(net):
             out["rnn." + name] = g(getattr(mirror.rnn, name))
-    del torch
     return out
 
 
@@ -194,16 +186,6 @@ def named_gradients(net):
         for k, c in enumerate(net.convs):
             out[f"convs.{k}.W"], out[f"convs.{k}.b"] = c.W.grad, c.b.grad
     else:
-        layer_of = {}
-        if net.bidirectional:
-            for k in range(net.layers):
-                layer_of[(k, "")] = net.rnn.forward_layers[k].layers[0]
-                layer_of[(k, "_reverse")] = net.rnn.backward_layers[k].layers[0]
-        else:
-            for k, layer in enumerate(net.rnn.layers):
-                layer_of[(k, "")] = layer
-        for (k, suffix), layer in layer_of.items():
-            for ours, theirs in (("W_ih", "weight_ih"), ("W_hh", "weight_hh"), ("b_ih", "bias_ih"),
-                                 ("b_hh", "bias_hh")):
-                out[f"rnn.{theirs}_l{k}{suffix}"] = getattr(layer, ours).grad
+        for name, p in _rnn_params(net):
+            out["rnn." + name] = p.grad
     return out
