@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..nn import Embedding, Linear, Module
-from ._dropout import dropout, dropout_backward
+from ..ops import dropout, dropout_backward
 
 
 def check_positive_int(cls, name, v):
