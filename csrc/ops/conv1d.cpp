@@ -1,6 +1,7 @@
 // Conv1d over time: plain-loop references, and fast kernels that unfold the windows (im2col: each
 // window is one contiguous copy of K rows of x) and multiply them by the filters with a BLAS GEMM
-// (one per cache-sized block of sequences), with the bias + activation epilogue and the pooling
+// (one per cache-sized block of sequences; the forward unfolds only each sequence's own output
+// positions, so a batch's padding costs nothing), with the bias + activation epilogue and the pooling
 // fused in the passes around it. Max-pooling's backward touches one window per (sequence,
 // filter), so it is a gather / scatter of B*H rows instead of a dense GEMM.
 #include "ops/conv1d.h"
@@ -95,6 +96,15 @@ void max_rows(const double* z, int64_t rows, int64_t H, double* best, int64_t* a
       }
 }
 
+// row (K*D) = the window of output position t of sequence b (length L), zeros outside [0, L).
+template <typename T>
+void unfold_window(const T* x, T* row, int64_t b, int64_t t, int64_t P, int64_t L, const Conv1dDims& d) {
+  const Window w = window_of(t, P, d.K, L);
+  std::memset(row, 0, w.j0 * d.D * sizeof(T));
+  std::memcpy(row + w.j0 * d.D, x + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D * sizeof(T));
+  std::memset(row + w.j1 * d.D, 0, (d.K - w.j1) * d.D * sizeof(T));
+}
+
 // cols (rows of sequences [b0, b1), K*D): row (b, t) is the window of output position t, zeros
 // where it leaves [0, lengths[b]) and for t past the sequence's last output. Zero rather than left
 // stale: the backward multiplies these rows by zero gradients, and 0 * garbage could be NaN.
@@ -110,12 +120,29 @@ void im2col(ConvMode mode, const T* x, const int64_t* lengths, T* cols, const Co
         std::memset(row, 0, KD * sizeof(T));
         continue;
       }
-      const Window w = window_of(t, P, d.K, L);
-      std::memset(row, 0, w.j0 * d.D * sizeof(T));
-      std::memcpy(row + w.j0 * d.D, x + (b * d.T + t - P + w.j0) * d.D, (w.j1 - w.j0) * d.D * sizeof(T));
-      std::memset(row + w.j1 * d.D, 0, (d.K - w.j1) * d.D * sizeof(T));
+      unfold_window(x, row, b, t, P, L, d);
     }
   }
+}
+
+// Packed windows: the rows of sequences [b0, b1), only each sequence's own Tb output positions,
+// one sequence after another (a batch padded to its longest sentence would otherwise multiply
+// rows of zeros). offsets[n - b0] is where sequence n's rows start; returns the row count.
+template <typename T>
+int64_t im2col_packed(ConvMode mode, const T* x, const int64_t* lengths, T* cols, int64_t* offsets,
+                      const Conv1dDims& d, int64_t b0, int64_t b1) {
+  const int64_t KD = d.K * d.D, P = pad_of(mode, d.K);
+  int64_t r = 0;
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t L = length_of(lengths, b, d.T), Tb = conv1d_out_len(mode, L, d.K);
+    offsets[b - b0] = r;
+    for (int64_t t = 0; t < Tb; ++t, ++r) {
+      T* row = cols + r * KD;
+      unfold_window(x, row, b, t, P, L, d);
+    }
+  }
+  offsets[b1 - b0] = r;
+  return r;
 }
 
 // dx rows of sequences [b0, b1) = their windows in dcols (rows of those sequences, K*D) added back
@@ -246,33 +273,40 @@ void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
   const int threads = conv_threads(d, T_out);
   const int64_t nb = block_sequences<T>(d, T_out);
   parallel_region(threads, [&](int t, int nt) {
-    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
-    std::unique_ptr<T[]> cols = scratch<T>(std::min(nb, last - first) * T_out * KD), z_buf;
-    if (in.pool == Pool::kMax) z_buf = scratch<T>(std::min(nb, last - first) * T_out * d.H);
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt, cap = std::min(nb, last - first);
+    std::unique_ptr<T[]> cols = scratch<T>(cap * T_out * KD), z_buf = scratch<T>(cap * T_out * d.H);
+    std::vector<int64_t> off(cap + 1);
     for (int64_t b0 = first; b0 < last; b0 += nb) {
-      const int64_t b1 = std::min(last, b0 + nb), rows = (b1 - b0) * T_out;
-      im2col(in.mode, in.x, in.lengths, cols.get(), d, T_out, b0, b1);
-      T* z = in.pool == Pool::kMax ? z_buf.get() : o.y + b0 * T_out * d.H;
-      gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, in.W, KD, T(0), z, d.H);
+      const int64_t b1 = std::min(last, b0 + nb);
+      const int64_t rows = im2col_packed(in.mode, in.x, in.lengths, cols.get(), off.data(), d, b0, b1);
+      T* z = z_buf.get();
+      if (rows > 0) gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, in.W, KD, T(0), z, d.H);
       if (in.pool == Pool::kMax) {
         // The bias is the same at every t and the activations are monotone: pool the raw
         // products, then apply bias + activation to B*H values instead of B*T_out*H.
         for (int64_t n = b0; n < b1; ++n) {
-          const int64_t Tb = conv1d_out_len(in.mode, length_of(in.lengths, n, d.T), d.K);
-          max_rows(z + (n - b0) * T_out * d.H, Tb, d.H, o.pooled + n * d.H, o.argmax + n * d.H);
+          const int64_t Tb = off[n - b0 + 1] - off[n - b0];
+          if (Tb > 0) {
+            max_rows(z + off[n - b0] * d.H, Tb, d.H, o.pooled + n * d.H, o.argmax + n * d.H);
+          } else {  // no output position: pools zeros, as the padded product would
+            std::fill(o.pooled + n * d.H, o.pooled + (n + 1) * d.H, T(0));
+            std::fill(o.argmax + n * d.H, o.argmax + (n + 1) * d.H, int64_t{0});
+          }
         }
         bias_act_forward(in.act, o.pooled + b0 * d.H, in.b, b1 - b0, d.H);
         continue;
       }
       bias_act_forward(in.act, z, in.b, rows, d.H);
       for (int64_t n = b0; n < b1; ++n) {
-        const int64_t Tb = conv1d_out_len(in.mode, length_of(in.lengths, n, d.T), d.K);
+        const int64_t Tb = off[n - b0 + 1] - off[n - b0];
+        const T* zn = z + off[n - b0] * d.H;
         T* yn = o.y + n * T_out * d.H;
+        std::memcpy(yn, zn, Tb * d.H * sizeof(T));
         std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
         if (in.pool != Pool::kAvg) continue;
         T* pn = o.pooled + n * d.H;
         std::memset(pn, 0, d.H * sizeof(T));
-        for (int64_t s = 0; s < Tb; ++s) axpy(T(1), yn + s * d.H, pn, d.H);
+        for (int64_t s = 0; s < Tb; ++s) axpy(T(1), zn + s * d.H, pn, d.H);
         for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
       }
     }

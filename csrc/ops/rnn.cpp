@@ -115,6 +115,35 @@ void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N,
        C + m0 * ldc, ldc);
 }
 
+// Thread t's share of C = A op(W) over the rows of each sequence's own steps only, rows
+// [b T, b T + lengths[b]) of A (rows, K) and C (rows, N), with C's padding rows zeroed: the
+// thread's sequences are packed into one GEMM, so a batch padded to its longest sequence does not
+// pay for its padding. Without lengths, a plain share of one GEMM over all B*T rows.
+template <typename T>
+void gemm_valid_rows(int t, int nt, const int64_t* lengths, int64_t B, int64_t T_, bool trans_w, int64_t N,
+                     int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T* C, int64_t ldc) {
+  if (!lengths) {
+    gemm_share(t, nt, false, trans_w, B * T_, N, K, A, lda, W, ldw, T(0), C, ldc);
+    return;
+  }
+  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
+  int64_t rows = 0;
+  for (int64_t b = b0; b < b1; ++b) rows += lengths[b];
+  std::unique_ptr<T[]> a = scratch<T>(rows * K), c = scratch<T>(rows * N);
+  for (int64_t b = b0, r = 0; b < b1; ++b)
+    for (int64_t s = 0; s < lengths[b]; ++s, ++r) std::memcpy(a.get() + r * K, A + (b * T_ + s) * lda, K * sizeof(T));
+  if (rows > 0) gemm(false, trans_w, rows, N, K, T(1), a.get(), K, W, ldw, T(0), c.get(), N);
+  for (int64_t b = b0, r = 0; b < b1; ++b)
+    for (int64_t s = 0; s < T_; ++s) {
+      T* dst = C + (b * T_ + s) * ldc;
+      if (s < lengths[b]) {
+        std::memcpy(dst, c.get() + (r++) * N, N * sizeof(T));
+      } else {
+        std::memset(dst, 0, N * sizeof(T));
+      }
+    }
+}
+
 // Rows [q0, q1) of a weight gradient dW (G*H, N) = beta dW + dG[:, c0 + (q - q0)]^T X: the dG
 // columns from c0 on, against X (BT, N) with row stride ldx.
 template <typename T>
@@ -223,10 +252,11 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
 
   const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
-    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's rows). And x into
+    // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
+    // steps only). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
     // gradients, and 0 * whatever padding held (NaN included) must stay 0.
-    gemm_share(t, nt, false, true, BT, GH, D, in.x, D, in.W_ih, D, T(0), cache, CW);
+    gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, cache, CW);
     for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
       if (row % d.T < rnn_length(in.lengths, row / d.T, d.T)) {
@@ -281,6 +311,17 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
   T* dG = dG_buf.get();
   zero_padding(dG, in.lengths, d.B, d.T, GD);
+  // With lengths, the rows of each sequence's own steps of dG and xh are packed (sequence b's at
+  // row0[b]) before the weight gradients, which then sum over sum(lengths) rows instead of B*T.
+  std::vector<int64_t> row0(d.B + 1, 0);
+  for (int64_t b = 0; b < d.B; ++b) row0[b + 1] = row0[b] + rnn_length(in.lengths, b, d.T);
+  const int64_t R = row0[d.B];
+  const bool pack = in.lengths != nullptr && R < BT;
+  std::unique_ptr<T[]> packed_dG, packed_xh;
+  if (pack) {
+    packed_dG = scratch<T>(R * GD);
+    packed_xh = scratch<T>(R * XH);
+  }
   std::vector<T> dh(d.B * H, T(0)), dc(in.cell == Cell::kLstm ? d.B * H : 0, T(0)), zeros(H, T(0));
   for (int64_t i = 0; i < d.B; ++i) {
     if (gr.dh_n) std::memcpy(dh.data() + i * H, gr.dh_n + order.perm[i] * H, H * sizeof(T));
@@ -316,30 +357,43 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
            in.cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
-    // GEMMs over all B*T rows (padding rows of dG and xh are zero), dW = dG^T [x | h_prev];
-    // threads split the G*H rows of dW.
+    // GEMMs over the rows of dG and xh (all B*T, padding rows zero, or the packed ones),
+    // dW = dG^T [x | h_prev]; threads split the G*H rows of dW.
+    const T *G_rows = dG, *X_rows = xh;
+    int64_t rows = BT;
+    if (pack) {
+      for (int64_t b = d.B * t / nt; b < d.B * (t + 1) / nt; ++b) {
+        const int64_t L = row0[b + 1] - row0[b];
+        std::memcpy(packed_dG.get() + row0[b] * GD, dG + b * d.T * GD, L * GD * sizeof(T));
+        std::memcpy(packed_xh.get() + row0[b] * XH, xh + b * d.T * XH, L * XH * sizeof(T));
+      }
+#pragma omp barrier
+      G_rows = packed_dG.get();
+      X_rows = packed_xh.get();
+      rows = R;
+    }
     const int64_t q0 = GH * t / nt, q1 = GH * (t + 1) / nt;
     const T beta = gr.accumulate ? T(1) : T(0);
-    if (gr.dW_ih) weight_grad_rows(q0, q1, q0, dG, GD, xh, XH, BT, D, beta, gr.dW_ih);
+    if (gr.dW_ih) weight_grad_rows(q0, q1, q0, G_rows, GD, X_rows, XH, rows, D, beta, gr.dW_ih);
     if (gr.dW_hh && in.cell == Cell::kGru) {
       // Rows [0, 2H) take dr, dz (dG columns [0, 2H)); rows [2H, 3H) take dn * r (columns [3H, 4H)).
       const int64_t mid = std::min(std::max(q0, 2 * H), q1);
-      weight_grad_rows(q0, mid, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
-      weight_grad_rows(mid, q1, mid + H, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+      weight_grad_rows(q0, mid, q0, G_rows, GD, X_rows + D, XH, rows, H, beta, gr.dW_hh);
+      weight_grad_rows(mid, q1, mid + H, G_rows, GD, X_rows + D, XH, rows, H, beta, gr.dW_hh);
     } else if (gr.dW_hh) {
-      weight_grad_rows(q0, q1, q0, dG, GD, xh + D, XH, BT, H, beta, gr.dW_hh);
+      weight_grad_rows(q0, q1, q0, G_rows, GD, X_rows + D, XH, rows, H, beta, gr.dW_hh);
     }
-    if (gr.dx) gemm_share(t, nt, false, false, BT, D, GH, dG, GD, in.W_ih, D, T(0), gr.dx, D);
-    if (gr.db_ih) column_sums_share(t, nt, dG, BT, GH, GD, gr.db_ih, gr.accumulate);
+    if (gr.dx) gemm_valid_rows(t, nt, in.lengths, d.B, d.T, false, D, GH, dG, GD, in.W_ih, D, gr.dx, D);
+    if (gr.db_ih) column_sums_share(t, nt, G_rows, rows, GH, GD, gr.db_ih, gr.accumulate);
     if (gr.db_hh) {
       if (in.cell == Cell::kGru) {
-        column_sums_share(t, nt, dG, BT, 2 * H, GD, gr.db_hh, gr.accumulate);
-        column_sums_share(t, nt, dG + 3 * H, BT, H, GD, gr.db_hh + 2 * H, gr.accumulate);
+        column_sums_share(t, nt, G_rows, rows, 2 * H, GD, gr.db_hh, gr.accumulate);
+        column_sums_share(t, nt, G_rows + 3 * H, rows, H, GD, gr.db_hh + 2 * H, gr.accumulate);
       } else if (gr.db_ih && !gr.accumulate) {  // the same sums: both biases enter the same pre-activation
         const int64_t lo = GH * t / nt, hi = GH * (t + 1) / nt;
         std::copy(gr.db_ih + lo, gr.db_ih + hi, gr.db_hh + lo);
       } else {
-        column_sums_share(t, nt, dG, BT, GH, GD, gr.db_hh, gr.accumulate);
+        column_sums_share(t, nt, G_rows, rows, GH, GD, gr.db_hh, gr.accumulate);
       }
     }
   });

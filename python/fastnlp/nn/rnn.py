@@ -38,6 +38,8 @@ class RNNLayer(Module):
                 self.b_ih.value[H:2 * H] = forget_bias
                 self.b_hh.value[H:2 * H] = 0
         self._cache = None
+        # False for inference: the kernel then keeps no workspace, and backward is unavailable.
+        self.need_workspace = True
 
     def _biases(self):
         return (self.b_ih.value if self.b_ih is not None else None,
@@ -47,14 +49,14 @@ class RNNLayer(Module):
         """x (B, T, D) -> (out (B, T, H), h_n (B, H), c_n (B, H) or None)."""
         b_ih, b_hh = self._biases()
         out, h_n, c_n, ws = ops.rnn(self.cell, x, self.W_ih.value, self.W_hh.value, b_ih, b_hh, lengths,
-                                    h0, c0, self.reverse)
-        self._cache = (x, lengths, h0, c0, ws)
+                                    h0, c0, self.reverse, need_workspace=self.need_workspace)
+        self._cache = (x, lengths, h0, c0, ws) if ws is not None else None
         return out, h_n, c_n
 
     def backward(self, dout=None, dh_n=None, dc_n=None, need_dx=True):
         """Adds the weight gradients into the Parameters' .grad; returns (dx, dh0, dc0)."""
         if self._cache is None:
-            raise RuntimeError(f"{self.cell} layer backward: call forward first")
+            raise RuntimeError(f"{self.cell} layer backward: call forward first, with need_workspace True")
         x, lengths, h0, c0, ws = self._cache
         b_ih, b_hh = self._biases()
         params = {"dW_ih": self.W_ih, "dW_hh": self.W_hh, "db_ih": self.b_ih, "db_hh": self.b_hh}
