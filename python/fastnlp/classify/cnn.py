@@ -1,0 +1,62 @@
+"""Kim's (2014) convolutional sentence classifier on fastnlp's kernels: word embeddings, one
+convolution per filter width with ReLU and max (or average) pooling over time fused in the conv
+kernel, dropout, and a softmax output layer (the loss is fastnlp.nn.SoftmaxCrossEntropy)."""
+
+import numpy as np
+
+from ..nn import Conv1d
+from ._base import SentenceNet, check_positive_int
+
+POOLINGS = ("max", "avg")
+
+
+class TextCNN(SentenceNet):
+    """TextCNN(vocab_size, n_classes, embed_dim=300, widths=(3, 4, 5), maps=100, dropout=0.5,
+    pooling='max', pretrained=None, static=False, multichannel=False, seed=0)
+
+    Kim's variants: CNN-rand (no pretrained), CNN-static (pretrained, static=True), CNN-non-static
+    (pretrained), CNN-multichannel (pretrained, multichannel=True: a frozen and a fine-tuned copy).
+
+    Short sentences: the convolutions are wide (width - 1 zero vectors on each side of each
+    sentence, as Kim pads every sentence with zero vectors), so a sentence of any length >= 1 gets
+    length + width - 1 windows per filter; positions past a sentence's length are padding that never
+    enters a window's sum, the max or the average, so padding a batch further changes nothing.
+    Token id 0 is the padding id by convention; its embedding is never read inside a sentence's length
+    unless the sentence contains id 0.
+
+    forward(ids (B, T), lengths (B), train=False) -> logits (B, n_classes);
+    backward(dlogits) accumulates gradients: conv and output layers dense, the embedding a sparse-row
+    gradient (none when static). parameters() lists every Parameter (a static embedding's never gets
+    a gradient, so optimizers leave it alone). self.output is the output Linear (max-norm).
+    dtype (float32; float64 for gradient checks) is the parameters' dtype.
+    """
+
+    def __init__(self, vocab_size, n_classes, embed_dim=300, widths=(3, 4, 5), maps=100, dropout=0.5,
+                 pooling="max", pretrained=None, static=False, multichannel=False, seed=0, dtype=np.float32):
+        widths = tuple(widths)
+        if not widths:
+            raise ValueError("TextCNN: widths must name at least one filter width")
+        self.widths = tuple(check_positive_int("TextCNN", "widths", w) for w in widths)
+        self.maps = check_positive_int("TextCNN", "maps", maps)
+        if pooling not in POOLINGS:
+            raise ValueError(f"TextCNN: pooling must be 'max' or 'avg', got {pooling!r}")
+        self.pooling = pooling
+        rng = np.random.default_rng(seed)
+        self._init_embeddings(vocab_size, embed_dim, pretrained, static, multichannel, rng, dtype)
+        in_dim = self.embed_dim * (2 if self.multichannel else 1)
+        self.convs = [Conv1d(in_dim, self.maps, w, mode="wide", activation="relu", pool=pooling, dtype=dtype,
+                             rng=rng) for w in self.widths]
+        self._init_head(self.maps * len(self.widths), n_classes, dropout, seed, rng, dtype)
+
+    def _encode(self, x, lengths):
+        return np.concatenate([conv.forward(x, lengths) for conv in self.convs], axis=1)
+
+    def _encode_backward(self, dfeat):
+        need_dx = self._needs_dx
+        dx = None
+        m = self.maps
+        for k, conv in enumerate(self.convs):
+            d = conv.backward(np.ascontiguousarray(dfeat[:, k * m:(k + 1) * m]), need_dx=need_dx)
+            if need_dx:
+                dx = d if dx is None else np.add(dx, d, out=dx)
+        return dx

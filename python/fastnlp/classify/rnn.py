@@ -1,0 +1,88 @@
+"""RNN acceptors (Goldberg ch. 14) on fastnlp's recurrent kernels: word embeddings, an Elman / LSTM /
+GRU over each sentence (stacked, optionally bidirectional), the last state or the max / mean of the
+states as the sentence vector, dropout, and a softmax output layer."""
+
+import numpy as np
+
+from ..nn import GRU, LSTM, RNN, BiRNN
+from ._base import SentenceNet, check_positive_int
+
+CELLS = {"lstm": LSTM, "gru": GRU, "elman": RNN}
+POOLINGS = ("last", "max", "mean")
+
+
+class RNNAcceptor(SentenceNet):
+    """RNNAcceptor(vocab_size, n_classes, embed_dim=300, hidden=150, cell='lstm', layers=1,
+    bidirectional=False, pooling='last', dropout=0.5, pretrained=None, static=False, seed=0)
+
+    Ragged batches follow ``lengths``: the recurrence stops at each sentence's end, so 'last' is
+    the top layer's state at position lengths-1 (bidirectional: that, concatenated with the backward
+    direction's state after reading the sentence back to position 0), and 'max' / 'mean' pool the
+    top layer's states over positions < lengths only. The sentence vector (hidden, or 2*hidden when
+    bidirectional) goes through dropout (train only) to the output layer; there is no dropout between
+    stacked layers. Same forward / backward / parameters contract as TextCNN.
+    """
+
+    def __init__(self, vocab_size, n_classes, embed_dim=300, hidden=150, cell="lstm", layers=1,
+                 bidirectional=False, pooling="last", dropout=0.5, pretrained=None, static=False, seed=0,
+                 dtype=np.float32):
+        if cell not in CELLS:
+            raise ValueError(f"RNNAcceptor: cell must be 'lstm', 'gru' or 'elman', got {cell!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"RNNAcceptor: pooling must be 'last', 'max' or 'mean', got {pooling!r}")
+        self.hidden = check_positive_int("RNNAcceptor", "hidden", hidden)
+        self.layers = check_positive_int("RNNAcceptor", "layers", layers)
+        self.cell, self.bidirectional, self.pooling = cell, bool(bidirectional), pooling
+        rng = np.random.default_rng(seed)
+        self._init_embeddings(vocab_size, embed_dim, pretrained, static, False, rng, dtype)
+        if self.bidirectional:
+            self.rnn = BiRNN(CELLS[cell], self.embed_dim, self.hidden, self.layers, dtype=dtype, rng=rng)
+        else:
+            self.rnn = CELLS[cell](self.embed_dim, self.hidden, self.layers, dtype=dtype, rng=rng)
+        self._dirs = 2 if self.bidirectional else 1
+        self._init_head(self._dirs * self.hidden, n_classes, dropout, seed, rng, dtype)
+        self._cache = None
+
+    def _encode(self, x, lengths):
+        out, h_n = self.rnn.forward(x, lengths)
+        if self.cell == "lstm":
+            h_n = h_n[0]
+        B, T, F = out.shape
+        if self.pooling == "last":
+            # h_n (dirs*layers, B, H): the top layer's entries are the last `dirs`.
+            feat = np.concatenate(list(h_n[-self._dirs:]), axis=1)
+            self._cache = (out.shape, h_n.shape, None, lengths)
+        elif self.pooling == "mean":
+            # out is zero past each sentence's length, so the sum over T is the sum over the sentence.
+            feat = out.sum(axis=1) / lengths[:, None].astype(out.dtype)
+            self._cache = (out.shape, None, None, lengths)
+        else:
+            valid = np.arange(T)[None, :] < lengths[:, None]
+            masked = np.where(valid[:, :, None], out, -np.inf)
+            argmax = masked.argmax(axis=1)  # (B, F): the first position of each maximum
+            feat = np.take_along_axis(out, argmax[:, None, :], axis=1)[:, 0, :]
+            self._cache = (out.shape, None, argmax, lengths)
+        return np.ascontiguousarray(feat)
+
+    def _encode_backward(self, dfeat):
+        out_shape, hn_shape, argmax, lengths = self._cache
+        B, T, F = out_shape
+        H = self.hidden
+        if self.pooling == "last":
+            dh_n = np.zeros(hn_shape, dfeat.dtype)
+            for j in range(self._dirs):
+                dh_n[hn_shape[0] - self._dirs + j] = dfeat[:, j * H:(j + 1) * H]
+            dout = None
+        elif self.pooling == "mean":
+            valid = (np.arange(T)[None, :] < lengths[:, None]).astype(dfeat.dtype)
+            dout = valid[:, :, None] * (dfeat / lengths[:, None].astype(dfeat.dtype))[:, None, :]
+            dh_n = None
+        else:
+            dout = np.zeros(out_shape, dfeat.dtype)
+            np.put_along_axis(dout, argmax[:, None, :], dfeat[:, None, :], axis=1)
+            dh_n = None
+        if self.cell == "lstm":
+            dx = self.rnn.backward(dout, dh_n, None)
+        else:
+            dx = self.rnn.backward(dout, dh_n)
+        return dx if self._needs_dx else None
