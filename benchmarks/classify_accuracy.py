@@ -13,6 +13,7 @@ Results are written after every finished run, so an interrupted run keeps what i
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -36,6 +37,7 @@ RUNS = {
     "mlp": ("mlp", None, None, "MLP (64 tanh), uni+bigram bag"),
 }
 CV = ("mr", "subj", "cr", "mpqa")
+ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
 
 
 def run_one(task, model, vectors, folds, data_dir, quick, log):
@@ -89,6 +91,8 @@ def main(argv=None):
     p.add_argument("--progress", action="store_true", help="the training progress line on stderr")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 fold, 1 epoch, a slice of each set")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--append", action="store_true", help="keep the rows of the existing results file for the "
+                   "(task, run) pairs not run now (to measure the table in pieces)")
     args = p.parse_args(argv)
     if args.threads:
         fastnlp.set_num_threads(args.threads)
@@ -101,6 +105,12 @@ def main(argv=None):
     run = Run("classify_accuracy", args, threads=fastnlp.get_num_threads(), quick=args.quick)
     data_dir = os.path.join(args.data, "classification")
     rows = []
+    out_dir = args.out or RESULTS
+    if args.append:
+        path = os.path.join(out_dir, run.name + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                rows = [r for r in json.load(f)["rows"] if r["task"] not in tasks or r["run"] not in runs]
     for task in tasks:
         for name in runs:
             model, vec, kim_row, desc = RUNS[name]
@@ -119,7 +129,8 @@ def main(argv=None):
                 except ImportError as e:   # a network not in this build, or vectors not installed
                     row["error"] = str(e)
             rows.append(row)
-            run.write(rows, render(rows, args), out_dir=args.out or RESULTS)
+            rows.sort(key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
+            run.write(rows, render(rows, args), out_dir=out_dir)
     print(render(rows, args))
 
 
