@@ -21,9 +21,6 @@ class MeanEmbedding(nn.Module):
     """forward(ids (B,T) padded with 0, lengths (B,), train) -> logits: mean of the words' embeddings,
     inverted dropout drawn from the network's own Generator, then a Linear layer."""
 
-    fail_at = None   # the forward call that raises KeyboardInterrupt (simulated interrupt)
-    calls = 0
-
     def __init__(self, vocab_size, n_classes, embed_dim=8, dropout=0.5, pretrained=None, seed=0):
         self.emb = nn.Embedding(vocab_size, embed_dim, seed=seed)
         if pretrained is not None:
@@ -33,9 +30,6 @@ class MeanEmbedding(nn.Module):
         self.rng = np.random.default_rng(seed + 2)
 
     def forward(self, ids, lengths, train=False):
-        MeanEmbedding.calls += 1
-        if MeanEmbedding.calls == MeanEmbedding.fail_at:
-            raise KeyboardInterrupt
         e = self.emb.forward(ids)
         self._mask = (ids != 0)[:, :, None].astype(np.float32) / lengths[:, None, None].astype(np.float32)
         h = (e * self._mask).sum(1)
@@ -55,6 +49,10 @@ def _tiny(config, n_inputs, n_classes, pretrained):
 
 N.register("tiny", N.NetworkSpec("sequence", {"embed_dim": 8, "dropout": 0.5, "optimizer": "adagrad", "lr": 0.3,
                                               "epochs": 4, "batch_size": 8, "max_norm": 3.0}, _tiny))
+
+SMALL = {"tiny": {}, "mlp": {"hidden": 5},
+         "cnn": {"embed_dim": 6, "widths": [2, 3], "maps": 3, "optimizer": "adagrad", "lr": 0.1, "batch_size": 8},
+         "lstm": {"embed_dim": 5, "hidden": 4, "optimizer": "adagrad", "lr": 0.1, "batch_size": 8, "epochs": 3}}
 
 POS = ["good", "great", "fine", "superb", "lovely", "fun"]
 NEG = ["bad", "awful", "dull", "poor", "boring", "weak"]
@@ -193,12 +191,21 @@ def test_pretrained_vectors_reach_the_network(tmp_path):
     assert clf.training_data["pretrained_found"] == 2
     clf.save(tmp_path / "m")   # a model trained with vectors loads without them
     assert np.array_equal(Classifier.load(tmp_path / "m").network.emb.W.value, W)
+    # TextCNN with a static and a fine-tuned channel: the static one keeps the vectors, through save/load
+    cnn = Classifier("cnn", **dict(SMALL["cnn"], embed_dim=6, multichannel=True, epochs=1))
+    cnn.fit(toy(40, 0), vectors=path, progress=None)
+    static = cnn.network.static_embedding.W.value
+    assert np.all(static[cnn.vocab.word_to_index["good"]] == 1.0)
+    cnn.save(tmp_path / "c")
+    back = Classifier.load(tmp_path / "c")
+    assert np.array_equal(back.network.static_embedding.W.value, static)
+    assert np.array_equal(back.predict_proba(["good film", "bad"]), cnn.predict_proba(["good film", "bad"]))
 
 
-@pytest.mark.parametrize("model", ["maxent", "mlp", "tiny"])
+@pytest.mark.parametrize("model", ["maxent", "mlp", "tiny", "cnn", "lstm"])
 def test_save_load_round_trip(tmp_path, model):
     train, dev = toy(200, 0), toy(60, 1)
-    clf = Classifier(model, epochs=2).fit(train, progress=None)
+    clf = Classifier(model, **dict(SMALL.get(model, {}), epochs=2)).fit(train, progress=None)
     path = tmp_path / "model.fnlp"
     clf.save(path)
     back = Classifier.load(path)
@@ -241,43 +248,36 @@ def test_corrupted_model_files(tmp_path):
         Classifier.load(str(tmp_path / "shape"))
 
 
-@pytest.mark.parametrize("model, interrupt_at", [("tiny", 23), ("tiny", 31), ("mlp", 7)])
-def test_resume_equals_uninterrupted(tmp_path, model, interrupt_at):
+@pytest.mark.parametrize("model, interrupt_at", [("tiny", 23), ("tiny", 31), ("mlp", 7), ("cnn", 19), ("lstm", 26)])
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch, model, interrupt_at):
     """An interrupted run continued from its checkpoint ends with exactly the uninterrupted run's
     parameters (optimizer state, shuffling and dropout streams restored)."""
     train = toy(120, 0)
-    full = Classifier(model, epochs=3).fit(train, progress=None)
+    config = dict({"epochs": 3}, **SMALL[model])
+    full = Classifier(model, **config).fit(train, progress=None)
     ckpt = str(tmp_path / "run.ckpt")
-    MeanEmbedding.calls, MeanEmbedding.fail_at = 0, interrupt_at
-    if model != "tiny":   # interrupt the bag model through its forward as well
-        from fastnlp.classify.bow import BagOfNgrams
+    cls = type(full.network)
+    real, count = cls.forward, {"n": 0}
 
-        real = BagOfNgrams.forward
-        count = {"n": 0}
+    def forward(self, *args, **kwargs):   # a Ctrl-C in the middle of the interrupt_at-th forward
+        count["n"] += 1
+        if count["n"] == interrupt_at:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
 
-        def forward(self, bag, train=False):
-            count["n"] += 1
-            if count["n"] == interrupt_at:
-                raise KeyboardInterrupt
-            return real(self, bag, train)
-
-        BagOfNgrams.forward = forward
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            Classifier(model, epochs=3).fit(train, checkpoint=ckpt, checkpoint_every=0, progress=None)
-    finally:
-        MeanEmbedding.fail_at = None
-        if model != "tiny":
-            BagOfNgrams.forward = real
+    monkeypatch.setattr(cls, "forward", forward)
+    with pytest.raises(KeyboardInterrupt):
+        Classifier(model, **config).fit(train, checkpoint=ckpt, checkpoint_every=0, progress=None)
+    monkeypatch.setattr(cls, "forward", real)
     assert os.path.exists(ckpt)
-    resumed = Classifier(model, epochs=3).fit(train, checkpoint=ckpt, resume=True, progress=None)
+    resumed = Classifier(model, **config).fit(train, checkpoint=ckpt, resume=True, progress=None)
     for a, b in zip(full.network.parameters(), resumed.network.parameters()):
         assert np.array_equal(a.value, b.value)
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
     with pytest.raises(ValueError, match="checkpoint was made on other training data"):
-        Classifier(model, epochs=3).fit(toy(121, 0), checkpoint=ckpt, resume=True, progress=None)
+        Classifier(model, **config).fit(toy(121, 0), checkpoint=ckpt, resume=True, progress=None)
     with pytest.raises(ValueError, match="checkpoint was made with other settings"):
-        Classifier(model, epochs=4).fit(train, checkpoint=ckpt, resume=True, progress=None)
+        Classifier(model, **dict(config, epochs=4)).fit(train, checkpoint=ckpt, resume=True, progress=None)
 
 
 def test_progress_line():
