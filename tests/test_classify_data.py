@@ -13,6 +13,13 @@ CLS = os.path.join(DATA, "classification")
 needs_data = pytest.mark.skipif(not os.path.isdir(CLS), reason=f"classification data not found at {CLS}")
 
 
+def rejects(f, text, read, pattern):
+    """Writes text to f and checks that read(f) raises ValueError matching pattern."""
+    f.write_text(text)
+    with pytest.raises(ValueError, match=pattern):
+        read(str(f))
+
+
 def test_tokenize_follows_kims_clean_str():
     assert D.tokenize("It's a (good) film, isn't it?!") == \
         ["it", "'s", "a", "(", "good", ")", "film", ",", "is", "n't", "it", "?", "!"]
@@ -62,15 +69,10 @@ def test_read_trec_coarse_labels_and_errors(tmp_path):
     ds = D.read_trec(str(f))
     assert ds.labels == ["DESC", "NUM"]
     assert ds.sentences[1] == ["When", "was", "NASA", "founded", "?"]   # TREC keeps case
-    f.write_text("DESC:manner How ?\nFOO:bar What ?\n")
-    with pytest.raises(ValueError, match=r"trec:2: expected 'COARSE:fine question'.*'FOO:bar What \?'"):
-        D.read_trec(str(f))
-    f.write_text("no label here\n")
-    with pytest.raises(ValueError, match=r"trec:1: expected 'COARSE:fine question'"):
-        D.read_trec(str(f))
-    f.write_text("HUM:ind\n")
-    with pytest.raises(ValueError, match=r"trec:1: "):
-        D.read_trec(str(f))
+    rejects(f, "DESC:manner How ?\nFOO:bar What ?\n", D.read_trec,
+            r"trec:2: expected 'COARSE:fine question'.*'FOO:bar What \?'")
+    rejects(f, "no label here\n", D.read_trec, r"trec:1: expected 'COARSE:fine question'")
+    rejects(f, "HUM:ind\n", D.read_trec, r"trec:1: no question after the label")
 
 
 def test_parse_tree():
@@ -104,12 +106,8 @@ def test_read_sst_binary_fine_and_phrases(tmp_path):
     assert list(zip(ph.sentences, ph.labels)) == [(["good"], "positive"), (["a", "good"], "positive"),
                                                   (["a", "good", "film"], "positive"), (["bad"], "negative"),
                                                   (["a", "bad"], "negative")]
-    f.write_text("(4 (2 a) (2 b))\n\n")
-    with pytest.raises(ValueError, match=r"trees.txt:2: blank line"):
-        D.read_sst(str(f))
-    f.write_text("(4 (2 a) (2 b))\n(4 (2 a) (5 b))\n")
-    with pytest.raises(ValueError, match=r"trees.txt:2: label '5'"):
-        D.read_sst(str(f))
+    rejects(f, "(4 (2 a) (2 b))\n\n", D.read_sst, r"trees.txt:2: blank line")
+    rejects(f, "(4 (2 a) (2 b))\n(4 (2 a) (5 b))\n", D.read_sst, r"trees.txt:2: label '5'")
 
 
 def test_folds_fixed_and_balanced():
