@@ -79,7 +79,24 @@ def load_pretrained(spec):
         from ..tagging.train import load_glove
 
         words, vectors = load_glove(None)
-        return {w: vectors[i] for i, w in enumerate(words)}
+        return _Table(words, vectors)
     from ..keyedvectors import load_vectors
 
     return load_vectors(spec)
+
+
+class _Table:
+    """word -> row of a (V, D) array (a memory map stays one), as embedding_table reads vectors."""
+
+    def __init__(self, words, vectors):
+        self.index = {}
+        for i, w in enumerate(words):
+            self.index.setdefault(w, i)
+        self.vectors = vectors
+        self.vector_size = vectors.shape[1]
+
+    def __contains__(self, word):
+        return word in self.index
+
+    def __getitem__(self, word):
+        return self.vectors[self.index[word]]
