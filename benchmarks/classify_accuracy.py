@@ -40,14 +40,14 @@ CV = ("mr", "subj", "cr", "mpqa")
 ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
 
 
-def run_one(task, model, vectors, folds, data_dir, quick, log):
+def run_one(task, model, vectors, folds, data_dir, quick, log, overrides):
     """[(fold or None, accuracy, seconds, epochs)] of one model on one task."""
     from fastnlp.classify import Classifier, load_task
 
     out = []
     for fold in (range(folds) if task in CV else [None]):
         train, dev = load_task(task, data_dir, fold=fold or 0)
-        options = {}
+        options = dict(overrides)
         if quick:   # a smoke run: a slice of the data, one epoch
             train, dev = train.subset(range(min(len(train), 1500))), dev.subset(range(min(len(dev), 300)))
             options["epochs"] = 1
@@ -91,6 +91,9 @@ def main(argv=None):
     p.add_argument("--progress", action="store_true", help="the training progress line on stderr")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 fold, 1 epoch, a slice of each set")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a default (a JSON value, e.g. --set optimizer='\"adagrad\"' --set lr=0.01); "
+                        "the rows say so")
     p.add_argument("--append", action="store_true", help="keep the rows of the existing results file for the "
                    "(task, run) pairs not run now (to measure the table in pieces)")
     args = p.parse_args(argv)
@@ -102,36 +105,55 @@ def main(argv=None):
         if r not in RUNS:
             raise SystemExit(f"--runs: unknown run {r!r}; expected among {', '.join(RUNS)}")
     folds = 1 if args.quick else args.folds
+    overrides = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value   # a bare string: --set optimizer=adagrad
     run = Run("classify_accuracy", args, threads=fastnlp.get_num_threads(), quick=args.quick)
     data_dir = os.path.join(args.data, "classification")
-    rows = []
     out_dir = args.out or RESULTS
-    if args.append:
-        path = os.path.join(out_dir, run.name + ".json")
-        if os.path.exists(path):
-            with open(path) as f:
-                rows = [r for r in json.load(f)["rows"] if r["task"] not in tasks or r["run"] not in runs]
+    path = os.path.join(out_dir, run.name + ".json")
+
+    def others(done):
+        """With --append, the rows already in the results file (re-read at every write, so runs of
+        other (task, run) pairs going on beside this one are kept) that this run has not replaced."""
+        if not (args.append and os.path.exists(path)):
+            return []
+        with open(path) as f:
+            keep = json.load(f)["rows"]
+        ours = {(r["task"], r["run"]) for r in done}
+        return [r for r in keep if (r["task"], r["run"]) not in ours]
+
+    mine = []
     for task in tasks:
         for name in runs:
             model, vec, kim_row, desc = RUNS[name]
             vectors = {"glove": "glove", "w2v": args.w2v, None: None}[vec]
-            row = {"task": task, "run": name, "model": model, "description": desc, "vectors": vectors,
+            note = ", ".join(f"{k}={v}" for k, v in overrides.items())
+            row = {"task": task, "run": name, "model": model, "overrides": overrides,
+                   "description": desc + (f" [not the defaults: {note}]" if note else ""), "vectors": vectors,
                    "kim": KIM[kim_row][task] if kim_row else None, "accuracy": None, "seconds": None,
-                   "protocol": (f"{folds}-fold CV mean" if task in CV else
+                   "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
+                                f"mean of folds 0-{folds - 1} of 10" if task in CV else
                                 "dev (10% of TREC.train)" if task == "trec" else "dev.txt sentences")}
             if vec == "w2v" and not args.w2v:
                 row["error"] = "no --w2v vectors given"
             else:
                 try:
-                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress)
+                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides)
                     row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
                                seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
                 except ImportError as e:   # a network not in this build, or vectors not installed
                     row["error"] = str(e)
-            rows.append(row)
-            rows.sort(key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
+            mine.append(row)
+            rows = sorted(others(mine) + mine, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
             run.write(rows, render(rows, args), out_dir=out_dir)
-    print(render(rows, args))
+    print(render(mine, args))
 
 
 if __name__ == "__main__":
