@@ -13,7 +13,7 @@ import pytest
 from fastnlp import nn
 from fastnlp.classify import Classifier, Dataset, Vocabulary, pad_batch
 from fastnlp.classify import networks as N
-from fastnlp.classify.vocab import PAD, UNK, batches, embedding_table
+from fastnlp.classify.vocab import PAD, UNK, batches, bucketed_batches, embedding_table
 from fastnlp.cli import main
 
 
@@ -86,6 +86,14 @@ def test_vocabulary_and_padding():
     assert sorted(np.concatenate(batches(10, 3, np.random.default_rng(0))).tolist()) == list(range(10))
     with pytest.raises(ValueError, match="batch size must be a positive integer, got 0"):
         batches(10, 0)
+    lengths = np.random.default_rng(1).integers(1, 60, 1003)
+    got = bucketed_batches(lengths, 10, np.random.default_rng(2), pool=5)
+    assert sorted(np.concatenate(got).tolist()) == list(range(1003))   # every example once per epoch
+    assert max(len(b) for b in got) == 10
+    spread = np.mean([np.ptp(lengths[b]) for b in got])   # batches hold similar lengths
+    assert spread < 0.3 * np.mean([np.ptp(lengths[b]) for b in batches(1003, 10, np.random.default_rng(2))])
+    again = bucketed_batches(lengths, 10, np.random.default_rng(2), pool=5)
+    assert all(np.array_equal(a, b) for a, b in zip(got, again))
 
 
 def test_embedding_table_pretrained_and_random():
@@ -161,6 +169,8 @@ def test_bad_options():
         Classifier("tiny", optimizer="lbfgs")
     with pytest.raises(ValueError, match="epochs must be a non-negative integer, got 1.5"):
         Classifier("maxent", epochs=1.5)
+    with pytest.raises(ValueError, match="bucket must be a non-negative integer, got -1"):
+        Classifier("cnn", bucket=-1)
     with pytest.raises(ValueError, match=r"call fit\(\) or Classifier.load\(\) first"):
         Classifier("maxent").predict(["x"])
     clf = Classifier("maxent", epochs=1).fit(toy(40, 0), progress=None)

@@ -16,7 +16,7 @@ from .. import nn, ops, optim, safeformat
 from . import bow
 from . import networks as N
 from .data import Dataset, split_dev, tokenize
-from .vocab import Vocabulary, batches, embedding_table, load_pretrained, pad_batch
+from .vocab import Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
 
 FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-classifier", "fastnlp-classifier-checkpoint", 1
 _EVAL_BATCH = 500
@@ -144,9 +144,10 @@ class Classifier:
 
     def _check_config(self):
         c = self.config
-        for name in ("epochs", "batch_size", "min_count", "max_iter"):
-            if int(c[name]) != c[name] or c[name] < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'epochs' else 'positive'} "
+        for name in ("epochs", "batch_size", "min_count", "max_iter", "bucket"):
+            low = 0 if name in ("epochs", "bucket") else 1
+            if int(c[name]) != c[name] or c[name] < low:
+                raise ValueError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} "
                                  f"integer, got {c[name]!r}")
         if c["optimizer"] not in ("adadelta", "adam", "adagrad", "sgd", "lbfgs"):
             raise ValueError(f"optimizer must be one of adadelta, adam, adagrad, sgd, lbfgs, got {c['optimizer']!r}")
@@ -263,11 +264,15 @@ class Classifier:
             start_epoch, start_batch, best, best_score, sums = self._restore(state, params, opt, rng)
         loss_fn = nn.SoftmaxCrossEntropy()
         n = len(y)
+        lengths = [len(ids) for ids in X] if self.spec.input == "sequence" else None
         prog = _Progress(progress, n * (c["epochs"] - start_epoch) - start_batch * c["batch_size"])
         last_save = time.perf_counter()
         for epoch in range(start_epoch, c["epochs"]):
             epoch_rng = rng.bit_generator.state
-            chunks = batches(n, c["batch_size"], rng)
+            if self.spec.input == "sequence" and c["bucket"]:
+                chunks = bucketed_batches(lengths, c["batch_size"], rng, c["bucket"])
+            else:
+                chunks = batches(n, c["batch_size"], rng)
             t0 = time.perf_counter()
             for b in range(start_batch, len(chunks)):
                 idx = chunks[b]

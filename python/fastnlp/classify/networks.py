@@ -27,6 +27,8 @@ TRAIN_DEFAULTS = {
     "weight_decay": 0.0,
     "max_norm": 3.0,         # L2 bound on each class's row of the output layer (Kim's s = 3); None: off
     "valid_fraction": 0.1,   # held out of the training data for early selection when fit gets no dev
+    "bucket": 50,            # sequence models: batches drawn from pools of this many batches sorted by
+                             # length (less padding); 0: plain shuffled batches
     "min_count": 1,          # vocabulary: words seen at least this often in training
     "seed": 0,
     "max_iter": 200,         # lbfgs only: iterations

@@ -51,6 +51,23 @@ def batches(n, size, rng=None):
     return [order[s:s + size] for s in range(0, n, size)]
 
 
+def bucketed_batches(lengths, size, rng, pool=50):
+    """Shuffled minibatches of similar lengths: a random permutation is cut into pools of `pool`
+    batches, each pool is sorted by length (stably) and cut into batches, and the batches are
+    shuffled. A batch is padded to its longest sentence, so this saves the work on padding
+    (SST's phrases: mostly short, a few 50 tokens long) while every epoch still draws a new order."""
+    if int(size) != size or size < 1:
+        raise ValueError(f"batch size must be a positive integer, got {size!r}")
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths))
+    out = []
+    for s in range(0, len(order), size * pool):
+        chunk = order[s:s + size * pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        out.extend(chunk[k:k + size] for k in range(0, len(chunk), size))
+    return [out[i] for i in rng.permutation(len(out))]
+
+
 def embedding_table(vocab, dim, vectors=None, seed=0, scale=0.25):
     """(len(vocab), dim) float32: row PAD zero; each word's pretrained vector when `vectors` (a
     KeyedVectors or {word: vector}) has it (as is, else lowercased); U[-scale, scale] otherwise.
