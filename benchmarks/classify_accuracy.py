@@ -139,6 +139,7 @@ def main(argv=None):
                    "description": desc + (f" [not the defaults: {note}]" if note else ""), "vectors": vectors,
                    "kim": KIM[kim_row][task] if kim_row else None, "accuracy": None, "seconds": None,
                    "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
+                                "fold 0 of 10" if task in CV and folds == 1 else
                                 f"mean of folds 0-{folds - 1} of 10" if task in CV else
                                 "dev (10% of TREC.train)" if task == "trec" else "dev.txt sentences")}
             if vec == "w2v" and not args.w2v:
