@@ -381,6 +381,132 @@ def cases(rng, quick):
                fastnlp=lambda: ops.adagrad_update_sparse(E, accE, ids, dye, lr, eps, wd), numpy=n_adagrad_sparse,
                torch=None, check=None)
 
+    # ---- dropout on the 1M activations above: forward drawing a fresh mask (p = 0.5), and the
+    # backward through a given mask (checked against the peers)
+    pd, keep = 0.5, F32(0.5)
+    mask = np.empty(n, np.uint8)
+    n_u, n_keep = np.empty(n, F32), np.empty(n, bool)
+    gen = np.random.default_rng(1)
+    seeds = iter(range(1, 1 << 62))
+
+    def n_dropout():  # uniform floats, compare, multiply, scale: NumPy's fastest spelling with out=
+        gen.random(n, dtype=F32, out=n_u)
+        np.greater_equal(n_u, pd, out=n_keep)
+        np.multiply(x, n_keep, out=n_out)
+        return np.divide(n_out, keep, out=n_out)
+
+    _, given = ops.dropout(x, pd, seed=7)
+
+    def n_dropout_bwd():
+        np.multiply(dy, given, out=n_dx)
+        return np.divide(n_dx, keep, out=n_dx)
+
+    if torch:
+        t_given = torch.from_numpy(given.astype(bool))
+
+    yield dict(name=f"dropout fwd ({size})", kind="fused",
+               fastnlp=lambda: ops.dropout(x, pd, seed=next(seeds), out=out), numpy=n_dropout,
+               torch=inference(lambda: torch.nn.functional.dropout(tx, pd, training=True)) if torch else None,
+               check=None)
+    yield dict(name=f"dropout bwd ({size})", kind="fused",
+               fastnlp=lambda: ops.dropout_backward(dy, given, pd, out=dx), numpy=n_dropout_bwd,
+               torch=inference(lambda: torch.ops.aten.native_dropout_backward(tdy, t_given, 1 / (1 - pd)))
+               if torch else None, check=True)
+
+    # ---- Adam and AdaDelta on the 1M parameters above (each call one step; the step count grows)
+    b1, b2 = 0.9, 0.999
+    m1, v1, n_m, n_v = (np.zeros(npar, F32) for _ in range(4))
+    ag, adx, n_ag, n_adx = (np.zeros(npar, F32) for _ in range(4))
+    steps = {"fastnlp": 0, "numpy": 0, "torch": 0}
+
+    def f_adam():
+        steps["fastnlp"] += 1
+        ops.adam_update(p, g, m1, v1, steps["fastnlp"], lr, b1, b2, eps, wd)
+
+    def n_adam():
+        steps["numpy"] += 1
+        t = steps["numpy"]
+        np.multiply(n_p, wd, out=t1)
+        np.add(t1, g, out=t1)  # g' = g + wd p
+        np.multiply(n_m, b1, out=n_m)
+        np.multiply(t1, 1 - b1, out=t2)
+        np.add(n_m, t2, out=n_m)
+        np.multiply(n_v, b2, out=n_v)
+        np.multiply(t1, t1, out=t2)
+        np.multiply(t2, 1 - b2, out=t2)
+        np.add(n_v, t2, out=n_v)
+        np.sqrt(n_v, out=t2)
+        np.divide(t2, np.sqrt(1 - b2**t), out=t2)
+        np.add(t2, eps, out=t2)
+        np.divide(n_m, t2, out=t1)
+        np.multiply(t1, lr / (1 - b1**t), out=t1)
+        np.subtract(n_p, t1, out=n_p)
+
+    def n_adadelta():
+        np.multiply(n_p, wd, out=t1)
+        np.add(t1, g, out=t1)
+        np.multiply(n_ag, 0.95, out=n_ag)
+        np.multiply(t1, t1, out=t2)
+        np.multiply(t2, 0.05, out=t2)
+        np.add(n_ag, t2, out=n_ag)
+        np.add(n_adx, 1e-6, out=t2)
+        np.sqrt(t2, out=t2)
+        np.multiply(t1, t2, out=t1)
+        np.add(n_ag, 1e-6, out=t2)
+        np.sqrt(t2, out=t2)
+        np.divide(t1, t2, out=t1)  # dx
+        np.multiply(n_adx, 0.95, out=n_adx)
+        np.multiply(t1, t1, out=t2)
+        np.multiply(t2, 0.05, out=t2)
+        np.add(n_adx, t2, out=n_adx)
+        np.subtract(n_p, t1, out=n_p)
+
+    if torch:
+        tm, tv, tag, tadx = (torch.zeros(npar) for _ in range(4))
+
+        def t_adam():  # torch.optim.Adam's single-tensor step, written out
+            steps["torch"] += 1
+            t = steps["torch"]
+            gg = tg.add(tp, alpha=wd)
+            tm.lerp_(gg, 1 - b1)
+            tv.mul_(b2).addcmul_(gg, gg, value=1 - b2)
+            denom = (tv.sqrt() / (1 - b2**t) ** 0.5).add_(eps)
+            tp.addcdiv_(tm, denom, value=-lr / (1 - b1**t))
+
+        def t_adadelta():  # torch.optim.Adadelta's single-tensor step, written out
+            gg = tg.add(tp, alpha=wd)
+            tag.mul_(0.95).addcmul_(gg, gg, value=0.05)
+            std = tag.add(1e-6).sqrt_()
+            delta = tadx.add(1e-6).sqrt_().div_(std).mul_(gg)
+            tadx.mul_(0.95).addcmul_(delta, delta, value=0.05)
+            tp.add_(delta, alpha=-1.0)
+
+    yield dict(name=f"adam update ({psize})", kind="fused", fastnlp=f_adam, numpy=n_adam,
+               torch=inference(t_adam) if torch else None, check=None)
+    yield dict(name=f"adadelta update ({psize})", kind="fused",
+               fastnlp=lambda: ops.adadelta_update(p, g, ag, adx, 1.0, 0.95, 1e-6, wd), numpy=n_adadelta,
+               torch=inference(t_adadelta) if torch else None, check=None)
+
+    mE, vE, n_mE, n_vE = (np.zeros_like(E) for _ in range(4))
+    sparse_steps = {"fastnlp": 0, "numpy": 0}
+
+    def f_adam_sparse():
+        sparse_steps["fastnlp"] += 1
+        ops.adam_update_sparse(E, mE, vE, ids, dye, sparse_steps["fastnlp"], lr, b1, b2, eps, wd)
+
+    def n_adam_sparse():
+        sparse_steps["numpy"] += 1
+        t = sparse_steps["numpy"]
+        u, rows = np_segment_sum(ids, dye)
+        rows += wd * n_E[u]
+        mu = n_mE[u] * b1 + (1 - b1) * rows
+        vu = n_vE[u] * b2 + (1 - b2) * rows * rows
+        n_mE[u], n_vE[u] = mu, vu
+        n_E[u] -= lr / (1 - b1**t) * mu / (np.sqrt(vu) / np.sqrt(1 - b2**t) + eps)
+
+    yield dict(name=f"adam sparse rows (N={N}, D={De})", kind="fused", fastnlp=f_adam_sparse, numpy=n_adam_sparse,
+               torch=None, check=None)
+
 
 def _arrays(v):
     if torch is not None and isinstance(v, torch.Tensor):

@@ -265,15 +265,44 @@ enum class RowSink : int {
   kWriteRows = 0,  // rows[u] = sum                      (embedding_backward_sparse)
   kSgd = 1,        // P[id] -= lr * (sum + wd * P[id])   (sgd_update_sparse)
   kAdagrad = 2,    // AdaGrad on P[id], acc[id]           (adagrad_update_sparse)
+  kAdam = 3,       // Adam on P[id], m[id], v[id]         (adam_update_sparse)
+  kAdadelta = 4,   // AdaDelta on P[id], acc[id], acc2[id] (adadelta_update_sparse)
 };
 
 struct RowSinkArgs {
   RowSink kind = RowSink::kWriteRows;
   float* rows = nullptr;  // kWriteRows: (U, D) output
   float* P = nullptr;     // kSgd / kAdagrad: (V, D) parameters
-  float* acc = nullptr;   // kAdagrad: (V, D) accumulators
+  float* acc = nullptr;   // kAdagrad: (V, D) accumulators; kAdadelta: acc_g
+  float* acc2 = nullptr;  // kAdadelta: (V, D) acc_dx
+  float* m = nullptr;     // kAdam: (V, D) first moments
+  float* v = nullptr;     // kAdam: (V, D) second moments
   float lr = 0.0f, eps = 0.0f, wd = 0.0f;
+  float beta1 = 0.0f, beta2 = 0.0f, step_size = 0.0f, bc2_sqrt = 1.0f;  // kAdam (ops/optim.h: adam_scales)
+  float rho = 0.0f;                                                      // kAdadelta
 };
+
+// One element of Adam and of AdaDelta, the operations of csrc/ops/optim.cpp (adam_element,
+// adadelta_element) in the same order; shared by optim.cu's dense kernels and the row sinks.
+__device__ __forceinline__ void adam_element(float& p, float g, float& m, float& v, float beta1, float beta2,
+                                             float eps, float wd, float step_size, float bc2_sqrt) {
+  const float gi = g + wd * p;
+  const float mi = beta1 * m + (1.0f - beta1) * gi;
+  const float vi = beta2 * v + (1.0f - beta2) * gi * gi;
+  m = mi;
+  v = vi;
+  p -= step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+}
+
+__device__ __forceinline__ void adadelta_element(float& p, float g, float& acc_g, float& acc_dx, float lr,
+                                                 float rho, float eps, float wd) {
+  const float gi = g + wd * p;
+  const float a = rho * acc_g + (1.0f - rho) * gi * gi;
+  acc_g = a;
+  const float dx = sqrtf(acc_dx + eps) / sqrtf(a + eps) * gi;
+  acc_dx = rho * acc_dx + (1.0f - rho) * dx * dx;
+  p -= lr * dx;
+}
 
 // Sorts ids (N) on the device, sums the rows of dy (N, D) that share an id (in their original
 // order, so the result is deterministic) and hands each sum to `sink`. When unique_ids is not

@@ -60,6 +60,22 @@ template <typename I>
 void adagrad_update_sparse(float* P, float* acc, const I* ids, const float* rows, int64_t N,
                            int64_t D, float lr, float eps, float wd);
 
+// Adam and AdaDelta (see ops/optim.h), dense and on sparse rows (coalesced like the ones above).
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, int64_t step, float lr, float beta1,
+                 float beta2, float eps, float wd);
+void adadelta_update(float* p, const float* g, float* acc_g, float* acc_dx, int64_t n, float lr, float rho,
+                     float eps, float wd);
+template <typename I>
+void adam_update_sparse(float* P, float* m, float* v, const I* ids, const float* rows, int64_t N, int64_t D,
+                        int64_t step, float lr, float beta1, float beta2, float eps, float wd);
+template <typename I>
+void adadelta_update_sparse(float* P, float* acc_g, float* acc_dx, const I* ids, const float* rows, int64_t N,
+                            int64_t D, float lr, float rho, float eps, float wd);
+
+// Dropout (see ops/dropout.h): the same mask as the CPU for the same seed.
+void dropout_forward(const float* x, uint8_t* mask, float* y, int64_t n, double p, uint64_t seed, bool draw);
+void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, double p);
+
 // ---- Sequence ops (conv1d.cu, rnn.cu): the fused steps around the cuBLAS products that
 // fastnlp.ops._gpu runs through CuPy. lengths: (B) int64 on the device, already checked on the
 // host (1 <= lengths[b] <= T; narrow conv: >= K), or null for all T.

@@ -80,6 +80,17 @@ __global__ void reduce_runs_kernel(const I* __restrict__ unique, const int* __re
           *p -= sink.lr * g / (sqrtf(acc) + sink.eps);
           break;
         }
+        case RowSink::kAdam: {
+          const int64_t o = id * D + c;
+          adam_element(sink.P[o], s, sink.m[o], sink.v[o], sink.beta1, sink.beta2, sink.eps, sink.wd,
+                       sink.step_size, sink.bc2_sqrt);
+          break;
+        }
+        case RowSink::kAdadelta: {
+          const int64_t o = id * D + c;
+          adadelta_element(sink.P[o], s, sink.acc[o], sink.acc2[o], sink.lr, sink.rho, sink.eps, sink.wd);
+          break;
+        }
       }
     }
   }

@@ -16,6 +16,8 @@ void bind_softmax(pybind11::module_& m);
 void bind_sampled_softmax(pybind11::module_& m);
 void bind_embedding(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
+void bind_optim_adaptive(pybind11::module_& m);  // Adam, AdaDelta (bind_optim.cpp)
+void bind_dropout(pybind11::module_& m);
 void bind_conv1d(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 void bind_word2vec(pybind11::module_& m);

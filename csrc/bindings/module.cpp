@@ -40,6 +40,8 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_sampled_softmax(m);
   fastnlp::bindings::bind_embedding(m);
   fastnlp::bindings::bind_optim(m);
+  fastnlp::bindings::bind_optim_adaptive(m);
+  fastnlp::bindings::bind_dropout(m);
   fastnlp::bindings::bind_conv1d(m);
   fastnlp::bindings::bind_rnn(m);
   fastnlp::bindings::bind_word2vec(m);

@@ -169,4 +169,155 @@ FASTNLP_INSTANTIATE_SPARSE(double, int64_t)
 #undef FASTNLP_INSTANTIATE
 #undef FASTNLP_INSTANTIATE_SPARSE
 
+// ---- Adam and AdaDelta ----------------------------------------------------------------------------
+
+namespace {
+
+// One element's Adam step, shared by the reference loop and the SIMD clone (the same operations in
+// the same order; the clone may still fuse multiply-adds the reference rounds twice).
+template <typename T>
+FASTNLP_INLINE void adam_element(T& p, T g, T& m, T& v, T beta1, T beta2, T eps, T wd, T step_size,
+                                 T bc2_sqrt) {
+  const T gi = g + wd * p;
+  const T mi = beta1 * m + (T(1) - beta1) * gi;
+  const T vi = beta2 * v + (T(1) - beta2) * gi * gi;
+  m = mi;
+  v = vi;
+  // eps after the bias correction of sqrt(v), as torch.optim.Adam: it bounds the step where v ~ 0.
+  p -= step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
+}
+
+// AdaDelta's step: the ratio of two RMS (of past updates and of gradients) makes it unit-free;
+// eps inside both square roots starts acc_dx's RMS at sqrt(eps), so the first steps are not zero.
+template <typename T>
+FASTNLP_INLINE void adadelta_element(T& p, T g, T& acc_g, T& acc_dx, T lr, T rho, T eps, T wd) {
+  const T gi = g + wd * p;
+  const T a = rho * acc_g + (T(1) - rho) * gi * gi;
+  acc_g = a;
+  const T dx = std::sqrt(acc_dx + eps) / std::sqrt(a + eps) * gi;
+  acc_dx = rho * acc_dx + (T(1) - rho) * dx * dx;
+  p -= lr * dx;
+}
+
+FASTNLP_SIMD_CLONES void adam_chunk_f32(float* p, const float* g, float* m, float* v, int64_t n, float beta1,
+                                        float beta2, float eps, float wd, float step_size, float bc2_sqrt) {
+  for (int64_t i = 0; i < n; ++i) adam_element(p[i], g[i], m[i], v[i], beta1, beta2, eps, wd, step_size, bc2_sqrt);
+}
+
+FASTNLP_SIMD_CLONES void adadelta_chunk_f32(float* p, const float* g, float* acc_g, float* acc_dx, int64_t n,
+                                            float lr, float rho, float eps, float wd) {
+  for (int64_t i = 0; i < n; ++i) adadelta_element(p[i], g[i], acc_g[i], acc_dx[i], lr, rho, eps, wd);
+}
+
+// Float: the SIMD clones; double: the same element loop, plain.
+template <typename T>
+void adam_chunk(T* p, const T* g, T* m, T* v, int64_t n, T beta1, T beta2, T eps, T wd, T step_size,
+                T bc2_sqrt) {
+  if constexpr (std::is_same_v<T, float>) {
+    adam_chunk_f32(p, g, m, v, n, beta1, beta2, eps, wd, step_size, bc2_sqrt);
+  } else {
+    for (int64_t i = 0; i < n; ++i) adam_element(p[i], g[i], m[i], v[i], beta1, beta2, eps, wd, step_size, bc2_sqrt);
+  }
+}
+
+template <typename T>
+void adadelta_chunk(T* p, const T* g, T* acc_g, T* acc_dx, int64_t n, T lr, T rho, T eps, T wd) {
+  if constexpr (std::is_same_v<T, float>) adadelta_chunk_f32(p, g, acc_g, acc_dx, n, lr, rho, eps, wd);
+  else adadelta_update_ref(p, g, acc_g, acc_dx, n, lr, rho, eps, wd);
+}
+
+}  // namespace
+
+template <typename T>
+void adam_update_ref(T* p, const T* g, T* m, T* v, int64_t n, int64_t step, T lr, T beta1, T beta2, T eps,
+                     T wd) {
+  const AdamScales s = adam_scales(step, lr, beta1, beta2);
+  for (int64_t i = 0; i < n; ++i)
+    adam_element(p[i], g[i], m[i], v[i], beta1, beta2, eps, wd, T(s.step_size), T(s.bc2_sqrt));
+}
+
+template <typename T>
+void adam_update(T* p, const T* g, T* m, T* v, int64_t n, int64_t step, T lr, T beta1, T beta2, T eps, T wd) {
+  const AdamScales s = adam_scales(step, lr, beta1, beta2);
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+    adam_chunk(p + lo, g + lo, m + lo, v + lo, hi - lo, beta1, beta2, eps, wd, T(s.step_size), T(s.bc2_sqrt));
+  });
+}
+
+template <typename T>
+void adadelta_update_ref(T* p, const T* g, T* acc_g, T* acc_dx, int64_t n, T lr, T rho, T eps, T wd) {
+  for (int64_t i = 0; i < n; ++i) adadelta_element(p[i], g[i], acc_g[i], acc_dx[i], lr, rho, eps, wd);
+}
+
+template <typename T>
+void adadelta_update(T* p, const T* g, T* acc_g, T* acc_dx, int64_t n, T lr, T rho, T eps, T wd) {
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+    adadelta_chunk(p + lo, g + lo, acc_g + lo, acc_dx + lo, hi - lo, lr, rho, eps, wd);
+  });
+}
+
+// References: the plain coalesced gradient, then the dense reference step on each touched row (as
+// sgd_update_sparse_ref).
+template <typename T, typename I>
+void adam_update_sparse_ref(T* P, T* m, T* v, const I* ids, const T* rows, int64_t N, int64_t D, int64_t step,
+                            T lr, T beta1, T beta2, T eps, T wd) {
+  std::vector<I> uniq(N);
+  std::vector<T> sum(N * D);
+  const int64_t U = embedding_backward_sparse_ref(ids, rows, uniq.data(), sum.data(), N, D);
+  for (int64_t u = 0; u < U; ++u) {
+    const int64_t o = static_cast<int64_t>(uniq[u]) * D;
+    adam_update_ref(P + o, sum.data() + u * D, m + o, v + o, D, step, lr, beta1, beta2, eps, wd);
+  }
+}
+
+template <typename T, typename I>
+void adadelta_update_sparse_ref(T* P, T* acc_g, T* acc_dx, const I* ids, const T* rows, int64_t N, int64_t D,
+                                T lr, T rho, T eps, T wd) {
+  std::vector<I> uniq(N);
+  std::vector<T> sum(N * D);
+  const int64_t U = embedding_backward_sparse_ref(ids, rows, uniq.data(), sum.data(), N, D);
+  for (int64_t u = 0; u < U; ++u) {
+    const int64_t o = static_cast<int64_t>(uniq[u]) * D;
+    adadelta_update_ref(P + o, sum.data() + u * D, acc_g + o, acc_dx + o, D, lr, rho, eps, wd);
+  }
+}
+
+template <typename T, typename I>
+void adam_update_sparse(T* P, T* m, T* v, const I* ids, const T* rows, int64_t N, int64_t D, int64_t step,
+                        T lr, T beta1, T beta2, T eps, T wd) {
+  const AdamScales s = adam_scales(step, lr, beta1, beta2);
+  for_each_coalesced_row(ids, rows, N, D, [&](int64_t r, const T* g) {
+    adam_chunk(P + r * D, g, m + r * D, v + r * D, D, beta1, beta2, eps, wd, T(s.step_size), T(s.bc2_sqrt));
+  });
+}
+
+template <typename T, typename I>
+void adadelta_update_sparse(T* P, T* acc_g, T* acc_dx, const I* ids, const T* rows, int64_t N, int64_t D,
+                            T lr, T rho, T eps, T wd) {
+  for_each_coalesced_row(ids, rows, N, D, [&](int64_t r, const T* g) {
+    adadelta_chunk(P + r * D, g, acc_g + r * D, acc_dx + r * D, D, lr, rho, eps, wd);
+  });
+}
+
+#define FASTNLP_INSTANTIATE(T)                                                                         \
+  template void adam_update_ref<T>(T*, const T*, T*, T*, int64_t, int64_t, T, T, T, T, T);             \
+  template void adam_update<T>(T*, const T*, T*, T*, int64_t, int64_t, T, T, T, T, T);                 \
+  template void adadelta_update_ref<T>(T*, const T*, T*, T*, int64_t, T, T, T, T);                     \
+  template void adadelta_update<T>(T*, const T*, T*, T*, int64_t, T, T, T, T);
+#define FASTNLP_INSTANTIATE_SPARSE(T, I)                                                                 \
+  template void adam_update_sparse_ref<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, int64_t, T, T, \
+                                             T, T, T);                                                   \
+  template void adam_update_sparse<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, int64_t, T, T, T, \
+                                         T, T);                                                          \
+  template void adadelta_update_sparse_ref<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, T, T, T, T); \
+  template void adadelta_update_sparse<T, I>(T*, T*, T*, const I*, const T*, int64_t, int64_t, T, T, T, T);
+FASTNLP_INSTANTIATE(float)
+FASTNLP_INSTANTIATE(double)
+FASTNLP_INSTANTIATE_SPARSE(float, int32_t)
+FASTNLP_INSTANTIATE_SPARSE(float, int64_t)
+FASTNLP_INSTANTIATE_SPARSE(double, int32_t)
+FASTNLP_INSTANTIATE_SPARSE(double, int64_t)
+#undef FASTNLP_INSTANTIATE
+#undef FASTNLP_INSTANTIATE_SPARSE
+
 }  // namespace fastnlp

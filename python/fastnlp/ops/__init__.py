@@ -6,7 +6,9 @@ from .linear import linear, linear_backward
 from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward, softmax_cross_entropy
 from .sampled_softmax import ClassSampler, SampledSoftmaxResult, sampled_softmax
 from .embedding import embedding, embedding_backward, embedding_backward_sparse
-from .optim import adagrad_update, adagrad_update_sparse, sgd_update, sgd_update_sparse
+from .dropout import dropout, dropout_backward
+from .optim import (adadelta_update, adadelta_update_sparse, adagrad_update, adagrad_update_sparse, adam_update,
+                    adam_update_sparse, sgd_update, sgd_update_sparse)
 from .conv import conv1d, conv1d_backward, conv_out_len
 from .rnn import (CELLS, cell_gates, clip_grad_norm, elman, gru, lstm, rnn, rnn_backward, rnn_cell,
                   rnn_cell_backward, rnn_workspace_size)

@@ -1,3 +1,4 @@
-"""Optimizers over fastnlp.nn Parameters: dense gradients and sparse row gradients."""
+"""Optimizers over fastnlp.nn Parameters: dense gradients and sparse row gradients; each one's
+state_dict() / load_state_dict() saves and restores its state for resuming training."""
 
-from .optimizers import SGD, AdaGrad, Optimizer
+from .optimizers import SGD, AdaDelta, AdaGrad, Adam, Optimizer

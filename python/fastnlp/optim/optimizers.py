@@ -1,10 +1,15 @@
-"""SGD and AdaGrad over Parameters. A Parameter's dense ``grad`` gets the dense kernel, its
-``sparse_grad`` (ids, rows) the sparse-row kernel, which updates only those rows."""
+"""SGD, AdaGrad, Adam and AdaDelta over Parameters. A Parameter's dense ``grad`` gets the dense
+kernel, its ``sparse_grad`` (ids, rows) the sparse-row kernel, which updates only those rows.
+
+Every optimizer's state (accumulators, moments, step counts, and the learning rate) comes out of
+``state_dict()`` as NumPy arrays and goes back with ``load_state_dict``, so training can resume."""
 
 import math
 
+import numpy as np
+
 from .. import ops
-from .._device import array_module
+from .._device import array_module, is_gpu
 
 
 def _check_hyper(name, value, positive):
@@ -13,7 +18,18 @@ def _check_hyper(name, value, positive):
         raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
+def _check_unit(owner, name, value):
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+
+
+def _host_copy(a):
+    return a.get() if is_gpu(a) else np.array(a, copy=True)
+
+
 class Optimizer:
+    _steps = None  # {id(param): updates taken}, for optimizers whose update depends on it (Adam)
+
     def __init__(self, params, lr, weight_decay=0.0):
         self.params = list(params)
         if not self.params:
@@ -35,6 +51,53 @@ class Optimizer:
             if p.sparse_grad is not None:
                 self._sparse(p, *p.sparse_grad)
                 p.sparse_grad = None
+
+    # ---- state, for resuming training ----
+
+    def _state(self):
+        """{name: array} per parameter, in self.params order: the arrays the kernels update in place
+        (subclasses with state override this)."""
+        return [{} for _ in self.params]
+
+    def state_dict(self):
+        """The state as {key: NumPy array} (copies): ``lr`` (0-d float64) and, for parameter i,
+        ``"{i}.{name}"`` for each of its state arrays (e.g. ``0.exp_avg``) and ``"{i}.step"`` (0-d int64)
+        where the update counts steps."""
+        d = {"lr": np.array(self.lr, np.float64)}
+        for i, states in enumerate(self._state()):
+            for name, a in states.items():
+                d[f"{i}.{name}"] = _host_copy(a)
+        if self._steps is not None:
+            d.update({f"{i}.step": np.array(self._steps[id(p)], np.int64) for i, p in enumerate(self.params)})
+        return d
+
+    def load_state_dict(self, d):
+        """Restores a state_dict() of an optimizer of the same kind over parameters of the same shapes
+        (values are copied into this optimizer's own arrays, on their device)."""
+        want = self.state_dict()
+        missing = sorted(set(want) - set(d))
+        extra = sorted(set(d) - set(want))
+        if missing or extra:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: keys do not match this optimizer: "
+                             f"missing {missing}, unexpected {extra}")
+        for key, ref in want.items():
+            got = np.asarray(d[key])
+            if got.shape != ref.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key} must have shape {ref.shape}, "
+                                 f"got {got.shape}")
+            if got.dtype.kind != ref.dtype.kind:
+                raise TypeError(f"{type(self).__name__}.load_state_dict: {key} must be {ref.dtype}, got {got.dtype}")
+        lr = float(d["lr"])
+        _check_hyper("lr", lr, positive=True)
+        if self._steps is not None:
+            steps = [int(d[f"{i}.step"]) for i in range(len(self.params))]
+            if any(s < 0 for s in steps):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: step counts must be >= 0, got {steps}")
+            self._steps = {id(p): s for p, s in zip(self.params, steps)}
+        self.lr = lr
+        for i, states in enumerate(self._state()):
+            for name, a in states.items():
+                a[...] = array_module(a).asarray(d[f"{i}.{name}"], dtype=a.dtype)
 
 
 class SGD(Optimizer):
@@ -66,3 +129,73 @@ class AdaGrad(Optimizer):
 
     def _sparse(self, p, ids, rows):
         ops.adagrad_update_sparse(p.value, self._acc[id(p)], ids, rows, self.lr, self.eps, self.weight_decay)
+
+    def _state(self):
+        return [{"sum": acc} for acc in self.accumulators]
+
+
+class Adam(Optimizer):
+    """Kingma & Ba (2015) with bias correction, as torch.optim.Adam (weight decay added to the
+    gradient, L2 style). Each parameter counts its own steps (those in which it had a gradient);
+    sparse gradients update their rows lazily, as torch.optim.SparseAdam."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        _check_hyper("eps", eps, positive=True)
+        try:
+            beta1, beta2 = (float(b) for b in betas)
+        except (TypeError, ValueError):
+            raise TypeError(f"Adam: betas must be a pair of floats in [0, 1), got {betas!r}") from None
+        _check_unit("Adam", "betas[0]", beta1)
+        _check_unit("Adam", "betas[1]", beta2)
+        self.betas = (beta1, beta2)
+        self.eps = float(eps)
+        self.exp_avg = [array_module(p.value).zeros_like(p.value) for p in self.params]
+        self.exp_avg_sq = [array_module(p.value).zeros_like(p.value) for p in self.params]
+        self._m = {id(p): a for p, a in zip(self.params, self.exp_avg)}
+        self._v = {id(p): a for p, a in zip(self.params, self.exp_avg_sq)}
+        self._steps = {id(p): 0 for p in self.params}
+
+    def step(self):
+        for p in self.params:  # a parameter with both gradients takes both updates at one step count
+            if p.grad is not None or p.sparse_grad is not None:
+                self._steps[id(p)] += 1
+        super().step()
+
+    def _dense(self, p):
+        ops.adam_update(p.value, p.grad, self._m[id(p)], self._v[id(p)], self._steps[id(p)], self.lr,
+                        *self.betas, self.eps, self.weight_decay)
+
+    def _sparse(self, p, ids, rows):
+        ops.adam_update_sparse(p.value, self._m[id(p)], self._v[id(p)], ids, rows, self._steps[id(p)], self.lr,
+                               *self.betas, self.eps, self.weight_decay)
+
+    def _state(self):
+        return [{"exp_avg": m, "exp_avg_sq": v} for m, v in zip(self.exp_avg, self.exp_avg_sq)]
+
+
+class AdaDelta(Optimizer):
+    """Zeiler (2012), as torch.optim.Adadelta: per coordinate, the update is the gradient scaled by
+    RMS(past updates) / RMS(gradients), both decayed by rho; lr scales it (1.0 in the paper)."""
+
+    def __init__(self, params, lr=1.0, rho=0.95, eps=1e-6, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        _check_hyper("eps", eps, positive=True)
+        _check_unit("AdaDelta", "rho", float(rho))
+        self.rho = float(rho)
+        self.eps = float(eps)
+        self.square_avg = [array_module(p.value).zeros_like(p.value) for p in self.params]
+        self.acc_delta = [array_module(p.value).zeros_like(p.value) for p in self.params]
+        self._ag = {id(p): a for p, a in zip(self.params, self.square_avg)}
+        self._adx = {id(p): a for p, a in zip(self.params, self.acc_delta)}
+
+    def _dense(self, p):
+        ops.adadelta_update(p.value, p.grad, self._ag[id(p)], self._adx[id(p)], self.lr, self.rho, self.eps,
+                            self.weight_decay)
+
+    def _sparse(self, p, ids, rows):
+        ops.adadelta_update_sparse(p.value, self._ag[id(p)], self._adx[id(p)], ids, rows, self.lr, self.rho,
+                                   self.eps, self.weight_decay)
+
+    def _state(self):
+        return [{"square_avg": a, "acc_delta": b} for a, b in zip(self.square_avg, self.acc_delta)]
