@@ -51,8 +51,9 @@ N.register("tiny", N.NetworkSpec("sequence", {"embed_dim": 8, "dropout": 0.5, "o
                                               "epochs": 4, "batch_size": 8, "max_norm": 3.0}, _tiny))
 
 SMALL = {"tiny": {}, "mlp": {"hidden": 5},
-         "cnn": {"embed_dim": 6, "widths": [2, 3], "maps": 3, "optimizer": "adagrad", "lr": 0.1, "batch_size": 8},
-         "lstm": {"embed_dim": 5, "hidden": 4, "optimizer": "adagrad", "lr": 0.1, "batch_size": 8, "epochs": 3}}
+         "cnn": {"embed_dim": 6, "widths": [2, 3], "maps": 3, "batch_size": 8},                 # AdaDelta
+         "lstm": {"embed_dim": 5, "hidden": 4, "lr": 0.01, "batch_size": 8, "epochs": 3},     # Adam
+         "gru": {"embed_dim": 5, "hidden": 4, "optimizer": "sgd", "lr": 0.1, "batch_size": 8, "epochs": 3}}
 
 POS = ["good", "great", "fine", "superb", "lovely", "fun"]
 NEG = ["bad", "awful", "dull", "poor", "boring", "weak"]
@@ -258,7 +259,7 @@ def test_corrupted_model_files(tmp_path):
         Classifier.load(str(tmp_path / "shape"))
 
 
-@pytest.mark.parametrize("model, interrupt_at", [("tiny", 23), ("tiny", 31), ("mlp", 7), ("cnn", 19), ("lstm", 26)])
+@pytest.mark.parametrize("model, interrupt_at", [("tiny", 23), ("tiny", 31), ("mlp", 7), ("cnn", 19), ("lstm", 26), ("gru", 12)])
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch, model, interrupt_at):
     """An interrupted run continued from its checkpoint ends with exactly the uninterrupted run's
     parameters (optimizer state, shuffling and dropout streams restored)."""
