@@ -37,6 +37,7 @@ BENCHMARKS = {
     "tagger_selection": ("tagger_selection.py", "tagger_selection", False),
     "tagger": ("bench_tagger.py", "bench_tagger", False),
     "classify": ("bench_classify.py", "bench_classify", False),
+    "classify_accuracy": ("classify_accuracy.py", "classify_accuracy", False),
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),
     "word2vec": ("bench_word2vec.py", "bench_word2vec", False),
     "cuda": ("bench_cuda.py", "bench_cuda", True),

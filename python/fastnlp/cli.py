@@ -236,6 +236,9 @@ def build_parser():
     sub.add_parser("info", help="build and device information")
     _add_word2vec(sub)
     _add_tag(sub)
+    from .classify.cli import add_parser as _add_classify
+
+    _add_classify(sub)
     return parser
 
 
@@ -251,6 +254,10 @@ def main(argv=None):
         return _run("word2vec", _word2vec, args)
     elif args.command == "tag":
         return _run("tag", _tag, args)
+    elif args.command == "classify":
+        from .classify.cli import run
+
+        return _run("classify", run, args)
     return 0
 
 

@@ -11,76 +11,20 @@ Default data: MR sentence polarity (Pang & Lee 2005), 10-fold cross-validation.
 import argparse
 import json
 import os
-import re
 import time
 
 import numpy as np
 
 from .. import nn, optim
-
-TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+from ..classify.bow import BagEmbedding, Featurizer, bag_rows, ngrams
+from ..classify.data import folds as fold_of, read_labelled_lines
 
 
 def load_mr(folder):
-    """(texts, labels) from rt-polarity.pos / .neg (Latin-1)."""
-    texts, labels = [], []
-    for label, name in ((1, "rt-polarity.pos"), (0, "rt-polarity.neg")):
-        path = os.path.join(folder, name)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"MR data not found: {path}")
-        with open(path, encoding="latin-1") as f:
-            for line in f:
-                if line.strip():
-                    texts.append(line.strip())
-                    labels.append(label)
-    return texts, np.array(labels, np.int64)
-
-
-def ngrams(text, n):
-    toks = TOKEN.findall(text.lower())
-    feats = list(toks)
-    for k in range(2, n + 1):
-        feats += [" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)]
-    return sorted(set(feats))  # binary features: each n-gram once per sentence
-
-
-class Featurizer:
-    """Maps n-gram lists to a flat id array + offsets (a CSR bag), vocabulary from training data."""
-
-    def __init__(self, docs):
-        self.vocab = {}
-        for d in docs:
-            for f in d:
-                self.vocab.setdefault(f, len(self.vocab))
-
-    def __call__(self, docs):
-        ids, offsets = [], [0]
-        for d in docs:
-            ids.extend(self.vocab[f] for f in d if f in self.vocab)
-            offsets.append(len(ids))
-        return np.array(ids, np.int64), np.array(offsets, np.int64)
-
-
-class BagEmbedding(nn.Module):
-    """Sum of the embedding rows of each bag (a sparse x dense product): (ids, offsets) -> (B, D).
-    The gradient is sparse: only the rows of n-grams present in the batch."""
-
-    def __init__(self, num_features, dim, seed):
-        self.emb = nn.Embedding(num_features, dim, scale=0.01, seed=seed)
-        self.b = nn.Parameter(np.zeros(dim, np.float32), "b")
-
-    def forward(self, bag):
-        ids, offsets = bag
-        self._lengths = np.diff(offsets)
-        rows = self.emb.forward(ids)
-        out = np.zeros((len(offsets) - 1, rows.shape[1]), np.float32)
-        nonempty = self._lengths > 0
-        out[nonempty] = np.add.reduceat(rows, offsets[:-1][nonempty], axis=0)
-        return out + self.b.value
-
-    def backward(self, dy):
-        self.emb.backward(np.repeat(dy, self._lengths, axis=0))
-        self.b.grad = dy.sum(0) if self.b.grad is None else self.b.grad + dy.sum(0)
+    """(token lists, labels 0/1) from rt-polarity.pos / .neg through the library's reader."""
+    files = {"negative": os.path.join(folder, "rt-polarity.neg"), "positive": os.path.join(folder, "rt-polarity.pos")}
+    data = read_labelled_lines(files)
+    return data.sentences, np.array([int(y == "positive") for y in data.labels], np.int64)
 
 
 def train_eval(model, head, bags_tr, y_tr, bags_te, y_te, epochs, lr, weight_decay, batch, seed):
@@ -90,19 +34,13 @@ def train_eval(model, head, bags_tr, y_tr, bags_te, y_te, epochs, lr, weight_dec
     opt = optim.AdaGrad(params, lr=lr, weight_decay=weight_decay)
     loss_fn = nn.SoftmaxCrossEntropy()
     rng = np.random.default_rng(seed)
-    ids_tr, off_tr = bags_tr
     n = len(y_tr)
-
-    def batch_bag(idx):
-        starts, ends = off_tr[idx], off_tr[idx + 1]
-        ids = np.concatenate([ids_tr[s:e] for s, e in zip(starts, ends)]) if len(idx) else ids_tr[:0]
-        return ids, np.concatenate([[0], np.cumsum(ends - starts)])
 
     for _ in range(epochs):
         order = rng.permutation(n)
         for s in range(0, n, batch):
             idx = order[s:s + batch]
-            h = model.forward(batch_bag(idx))
+            h = model.forward(bag_rows(bags_tr, idx))
             logits = head.forward(h) if head is not None else h
             loss_fn.forward(logits, y_tr[idx])
             g = loss_fn.backward()
@@ -148,9 +86,9 @@ def main(argv=None):
     ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args(argv)
 
-    texts, labels = load_mr(args.data)
+    texts, labels = load_mr(args.data)   # Kim's clean_str tokens, lowercased
     docs = [ngrams(t, args.ngrams) for t in texts]
-    folds = np.random.default_rng(args.seed).permutation(len(docs)) % args.folds
+    folds = fold_of(len(docs), args.folds, args.seed)
     results = {"maxent": [], "mlp": [], "sklearn_logreg": []}
     t0 = time.time()
     for k in range(args.folds):

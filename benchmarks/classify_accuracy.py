@@ -1,0 +1,161 @@
+"""Accuracy of fastnlp.classify's models with their documented defaults (fixed before any run; see
+README's classification section) beside Kim's (2014) figures: TextCNN with random embeddings, with
+GloVe 6B 50-d and with fastnlp's own word2vec vectors; the LSTM acceptor; the maxent and MLP
+baselines. MR, SUBJ, CR, MPQA: k-fold cross-validation mean over the fixed folds (each fold trains
+on the other nine; the best epoch is chosen on 10% of those, never on the scored fold); TREC: the
+fixed ~10% dev split carved from TREC.train; SST-2 / SST-5: dev.txt sentences (training on every
+phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
+
+    nice -n 5 python benchmarks/classify_accuracy.py [--runs cnn-rand,lstm-rand,...] [--tasks mr,trec,sst2]
+        [--folds 10] [--w2v VECTORS] [--quick]
+
+Results are written after every finished run, so an interrupted run keeps what it measured.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DATA, RESULTS, Run, table  # noqa: E402
+
+# Kim (2014), Table 2: CNN-rand, CNN-static (word2vec 300-d, 100B words of Google News), CNN-non-static
+KIM = {"cnn-rand": {"mr": 76.1, "sst5": 45.0, "sst2": 82.7, "subj": 89.6, "trec": 91.2, "cr": 79.8, "mpqa": 83.4},
+       "cnn-static": {"mr": 81.0, "sst5": 45.5, "sst2": 86.8, "subj": 93.0, "trec": 92.8, "cr": 84.7, "mpqa": 89.6},
+       "cnn-non-static": {"mr": 81.5, "sst5": 48.0, "sst2": 87.2, "subj": 93.4, "trec": 93.6, "cr": 84.3,
+                          "mpqa": 89.5}}
+# run name -> (model, vectors: None | "glove" | "w2v", Kim's row it is compared with, description)
+RUNS = {
+    "cnn-rand": ("cnn", None, "cnn-rand", "TextCNN, random embeddings (300-d)"),
+    "cnn-glove": ("cnn", "glove", "cnn-non-static", "TextCNN, GloVe 6B 50-d, fine-tuned"),
+    "cnn-w2v": ("cnn", "w2v", "cnn-non-static", "TextCNN, fastnlp word2vec, fine-tuned"),
+    "lstm-rand": ("lstm", None, None, "LSTM acceptor, random embeddings (300-d)"),
+    "lstm-glove": ("lstm", "glove", None, "LSTM acceptor, GloVe 6B 50-d, fine-tuned"),
+    "maxent": ("maxent", None, None, "maxent, uni+bigram bag"),
+    "mlp": ("mlp", None, None, "MLP (64 tanh), uni+bigram bag"),
+}
+CV = ("mr", "subj", "cr", "mpqa")
+ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
+
+
+def run_one(task, model, vectors, folds, data_dir, quick, log, overrides):
+    """[(fold or None, accuracy, seconds, epochs)] of one model on one task."""
+    from fastnlp.classify import Classifier, load_task
+
+    out = []
+    for fold in (range(folds) if task in CV else [None]):
+        train, dev = load_task(task, data_dir, fold=fold or 0)
+        options = dict(overrides)
+        if quick:   # a smoke run: a slice of the data, one epoch
+            train, dev = train.subset(range(min(len(train), 1500))), dev.subset(range(min(len(dev), 300)))
+            options["epochs"] = 1
+        t0 = time.perf_counter()
+        clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
+        acc = clf.evaluate(dev)
+        out.append((fold, acc, time.perf_counter() - t0, len(clf.history)))
+        print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({out[-1][2]:.0f} s)", flush=True)
+    return out
+
+
+def render(rows, args):
+    def kim(r):
+        return "-" if r["kim"] is None else f"{r['kim']:.1f}"
+
+    lines = [table(rows, [("task", "task"), ("model", "description"),
+                          ("accuracy %", lambda r: "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}"),
+                          ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds")])]
+    lines.append("\nKim's column: CNN-rand for random embeddings, CNN-non-static (300-d word2vec trained on "
+                 "100B words of Google News) for pretrained ones; his TREC and SST figures are on the official "
+                 "test sets, ours on the dev splits named in the protocol column. Defaults of each model as "
+                 "README lists them, seed 0" + (" (QUICK: 1 epoch on a slice of the data)" if args.quick else "")
+                 + ".")
+    failed = [r for r in rows if r.get("error")]
+    for r in failed:
+        lines.append(f"\n{r['task']} {r['run']}: not measured ({r['error']})")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    import fastnlp
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=DATA)
+    p.add_argument("--runs", default="cnn-rand,cnn-glove,lstm-rand,maxent,mlp",
+                   help=f"comma-separated among {', '.join(RUNS)}")
+    p.add_argument("--tasks", default="mr,trec,sst2", help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")
+    p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
+    p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--progress", action="store_true", help="the training progress line on stderr")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 fold, 1 epoch, a slice of each set")
+    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a default (a JSON value, e.g. --set optimizer='\"adagrad\"' --set lr=0.01); "
+                        "the rows say so")
+    p.add_argument("--append", action="store_true", help="keep the rows of the existing results file for the "
+                   "(task, run) pairs not run now (to measure the table in pieces)")
+    args = p.parse_args(argv)
+    if args.threads:
+        fastnlp.set_num_threads(args.threads)
+    runs = [r for r in args.runs.split(",") if r]
+    tasks = [t for t in args.tasks.split(",") if t]
+    for r in runs:
+        if r not in RUNS:
+            raise SystemExit(f"--runs: unknown run {r!r}; expected among {', '.join(RUNS)}")
+    folds = 1 if args.quick else args.folds
+    overrides = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value   # a bare string: --set optimizer=adagrad
+    run = Run("classify_accuracy", args, threads=fastnlp.get_num_threads(), quick=args.quick)
+    data_dir = os.path.join(args.data, "classification")
+    out_dir = args.out or RESULTS
+    path = os.path.join(out_dir, run.name + ".json")
+
+    def others(done):
+        """With --append, the rows already in the results file (re-read at every write, so runs of
+        other (task, run) pairs going on beside this one are kept) that this run has not replaced."""
+        if not (args.append and os.path.exists(path)):
+            return []
+        with open(path) as f:
+            keep = json.load(f)["rows"]
+        ours = {(r["task"], r["run"]) for r in done}
+        return [r for r in keep if (r["task"], r["run"]) not in ours]
+
+    mine = []
+    for task in tasks:
+        for name in runs:
+            model, vec, kim_row, desc = RUNS[name]
+            vectors = {"glove": "glove", "w2v": args.w2v, None: None}[vec]
+            note = ", ".join(f"{k}={v}" for k, v in overrides.items())
+            row = {"task": task, "run": name, "model": model, "overrides": overrides,
+                   "description": desc + (f" [not the defaults: {note}]" if note else ""), "vectors": vectors,
+                   "kim": KIM[kim_row][task] if kim_row else None, "accuracy": None, "seconds": None,
+                   "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
+                                "fold 0 of 10" if task in CV and folds == 1 else
+                                f"mean of folds 0-{folds - 1} of 10" if task in CV else
+                                "dev (10% of TREC.train)" if task == "trec" else "dev.txt sentences")}
+            if vec == "w2v" and not args.w2v:
+                row["error"] = "no --w2v vectors given"
+            else:
+                try:
+                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides)
+                    row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
+                               seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
+                except ImportError as e:   # a network not in this build, or vectors not installed
+                    row["error"] = str(e)
+            mine.append(row)
+            rows = sorted(others(mine) + mine, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
+            run.write(rows, render(rows, args), out_dir=out_dir)
+    print(render(mine, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,490 @@
+"""Classifier: one API (fit / predict / predict_proba / evaluate / save / load) over TextCNN, the
+RNN acceptors and the bag-of-n-gram maxent / MLP. Training: shuffled minibatches, a choice of
+optimizer, max-norm on the output layer, the best epoch on a selection split kept, a progress line,
+and periodic atomic checkpoints from which `resume=True` continues exactly."""
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from .. import nn, ops, optim, safeformat
+from . import bow
+from . import networks as N
+from .data import Dataset, split_dev, tokenize
+from .vocab import Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
+
+FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-classifier", "fastnlp-classifier-checkpoint", 1
+_EVAL_BATCH = 500
+
+
+def _as_dataset(data, what):
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        sentences, labels = data
+        return Dataset([tokenize(s) if isinstance(s, str) else list(s) for s in sentences], list(labels))
+    raise TypeError(f"{what} must be a Dataset or a (sentences, labels) pair, got {type(data).__name__}")
+
+
+def _fingerprint(data):
+    h = hashlib.sha256()
+    for s, y in zip(data.sentences, data.labels):
+        h.update(("\x1f".join(s) + "\x1e" + str(y) + "\x1d").encode("utf-8"))
+    return h.hexdigest()
+
+
+def _flatten(obj, prefix, arrays):
+    """A JSON skeleton of a nested optimizer state, its arrays moved into `arrays`."""
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = obj
+        return {"__array__": prefix}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _flatten(v, f"{prefix}.{i}", arrays)] for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, (list, tuple)):
+        return [_flatten(v, f"{prefix}.{i}", arrays) for i, v in enumerate(obj)]
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if obj is None or isinstance(obj, (int, float, str, bool)):
+        return obj
+    raise TypeError(f"checkpoint: cannot store optimizer state of type {type(obj).__name__}")
+
+
+def _unflatten(obj, arrays):
+    if isinstance(obj, dict) and "__array__" in obj:
+        return arrays[obj["__array__"]]
+    if isinstance(obj, dict) and "__dict__" in obj:
+        return {k: _unflatten(v, arrays) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_unflatten(v, arrays) for v in obj]
+    return obj
+
+
+def _optimizer_state(opt):
+    """The optimizer's state_dict(); for one without (SGD, AdaGrad here before optim grew them) its
+    lists of per-parameter arrays and its numbers, which is all such an optimizer keeps."""
+    if hasattr(opt, "state_dict"):
+        return {"state_dict": opt.state_dict()}
+    return {"attrs": {k: v for k, v in vars(opt).items()
+                      if isinstance(v, (int, float)) or (isinstance(v, list) and v and
+                                                         all(isinstance(a, np.ndarray) for a in v))}}
+
+
+def _load_optimizer_state(opt, state):
+    if "state_dict" in state:
+        opt.load_state_dict(state["state_dict"])
+        return
+    for k, v in state["attrs"].items():
+        current = getattr(opt, k)
+        if isinstance(current, list):   # copy in place: the optimizer may hold other references to them
+            for dst, src in zip(current, v):
+                dst[...] = src
+        else:
+            setattr(opt, k, v)
+
+
+class _Progress:
+    """One status line: epoch, examples done, running loss and accuracy, sentences/s, ETA."""
+
+    def __init__(self, stream, total_examples):
+        self.stream, self.total = stream, total_examples
+        self.tty = bool(stream) and hasattr(stream, "isatty") and stream.isatty()
+        self.start, self.last, self.done = time.perf_counter(), 0.0, 0
+
+    def update(self, epoch, epochs, seen, n, loss, acc, force=False):
+        now = time.perf_counter()
+        if self.stream is None or (not force and now - self.last < (0.5 if self.tty else 10.0)):
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta_s = "?" if math.isnan(eta) else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+        line = (f"epoch {epoch + 1}/{epochs} {seen}/{n} loss {loss:.4f} acc {acc * 100:.2f}% "
+                f"{rate:.0f} sent/s ETA {eta_s}")
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+
+    def message(self, text):
+        if self.stream is not None:
+            self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+            self.stream.flush()
+
+
+class Classifier:
+    """A sentence classifier: model one of fastnlp.classify.networks.NETWORKS ("cnn", "lstm",
+    "gru", "maxent", "mlp"); keyword arguments override that model's defaults (networks.defaults).
+
+        clf = Classifier("cnn", epochs=10).fit(train, vectors="vectors.bin")
+        clf.evaluate(dev); clf.predict(["a gripping , funny film"]); clf.save("mr.cnn")
+    """
+
+    def __init__(self, model="cnn", **config):
+        base = N.defaults(model)
+        unknown = sorted(set(config) - set(base) - {"vectors"})
+        if unknown:
+            raise ValueError(f"Classifier({model!r}): unknown option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(base))}")
+        self.model = model
+        self.spec = N.NETWORKS[model]
+        self._given = set(config)
+        self.config = dict(base, **{"vectors": None, **config})
+        self._check_config()
+        self.labels = None
+        self.vocab = None
+        self.featurizer = None
+        self.network = None
+        self.lower = True
+        self.history = []
+        self.training_data = {}
+
+    def _check_config(self):
+        c = self.config
+        for name in ("epochs", "batch_size", "min_count", "max_iter", "bucket"):
+            low = 0 if name in ("epochs", "bucket") else 1
+            if int(c[name]) != c[name] or c[name] < low:
+                raise ValueError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} "
+                                 f"integer, got {c[name]!r}")
+        if c["optimizer"] not in ("adadelta", "adam", "adagrad", "sgd", "lbfgs"):
+            raise ValueError(f"optimizer must be one of adadelta, adam, adagrad, sgd, lbfgs, got {c['optimizer']!r}")
+        if c["optimizer"] == "lbfgs" and self.spec.input != "bag":
+            raise ValueError("optimizer 'lbfgs' trains the full-batch maxent / mlp models only")
+        if c["max_norm"] is not None and not (c["max_norm"] > 0):
+            raise ValueError(f"max_norm must be > 0 or None, got {c['max_norm']!r}")
+        if not 0 <= c["valid_fraction"] < 1:
+            raise ValueError(f"valid_fraction must be in [0, 1), got {c['valid_fraction']!r}")
+
+    # ---- inputs ----------------------------------------------------------------------------------
+
+    def _encode(self, sentences):
+        """What the network's batches are cut from: id lists (sequence) or one n-gram bag (bag)."""
+        sentences = [tokenize(s, self.lower) if isinstance(s, str) else list(s) for s in sentences]
+        if self.spec.input == "bag":
+            return self.featurizer([bow.ngrams(s, self.config["ngrams"]) for s in sentences])
+        return [self.vocab.encode(s) for s in sentences]
+
+    def _batch(self, encoded, index):
+        if self.spec.input == "bag":
+            return (bow.bag_rows(encoded, index),)
+        widths = self.config.get("widths") or [1]
+        return pad_batch([encoded[i] for i in index], min_length=max(widths))
+
+    def _count(self, encoded):
+        return len(encoded[1]) - 1 if self.spec.input == "bag" else len(encoded)
+
+    def _targets(self, labels, what):
+        index = {name: i for i, name in enumerate(self.labels)}
+        try:
+            return np.array([index[y] for y in labels], np.int64)
+        except KeyError as e:
+            raise ValueError(f"{what}: label {e.args[0]!r} is not one of the model's labels {self.labels}") from None
+
+    def _build(self, train_sentences, vectors, label_names):
+        c = self.config
+        self.labels = list(label_names)
+        pretrained = None
+        if self.spec.input == "bag":
+            self.featurizer = bow.Featurizer([bow.ngrams(s, c["ngrams"]) for s in train_sentences])
+            n_inputs = len(self.featurizer.vocab)
+        else:
+            self.vocab = Vocabulary.build(train_sentences, c["min_count"])
+            n_inputs = len(self.vocab)
+            if vectors is not None:
+                kv = load_pretrained(vectors) if isinstance(vectors, (str, os.PathLike)) else vectors
+                dim = kv.vector_size if hasattr(kv, "vector_size") else len(next(iter(kv.values())))
+                if "embed_dim" not in self._given:
+                    c["embed_dim"] = dim
+                pretrained, found = embedding_table(self.vocab, c["embed_dim"], kv, seed=c["seed"])
+                self.training_data["pretrained_found"] = found
+                c["vectors"] = os.fspath(vectors) if isinstance(vectors, (str, os.PathLike)) else "given"
+        self.network = self.spec.build(c, n_inputs, len(self.labels), pretrained)
+
+    # ---- training --------------------------------------------------------------------------------
+
+    def _optimizer(self, params):
+        c = self.config
+        name = {"adadelta": "AdaDelta", "adam": "Adam", "adagrad": "AdaGrad", "sgd": "SGD"}[c["optimizer"]]
+        cls = getattr(optim, name, None)
+        if cls is None:
+            raise ValueError(f"optimizer {c['optimizer']!r} needs fastnlp.optim.{name}, which this build lacks")
+        return cls(params, lr=c["lr"], weight_decay=c["weight_decay"])
+
+    def _max_norm(self):
+        out = getattr(self.network, "output", None)
+        s = self.config["max_norm"]
+        if s is None or out is None:
+            return
+        W = out.W.value                     # (n_classes, in_dim): one row per class
+        norms = np.sqrt((W * W).sum(1, keepdims=True))
+        W *= np.minimum(1.0, s / np.maximum(norms, 1e-12)).astype(W.dtype)
+
+    def fit(self, train, dev=None, vectors=None, checkpoint=None, checkpoint_every=60.0, resume=False,
+            progress=sys.stderr):
+        """Trains on `train` (a Dataset, or (sentences, labels)); the epoch scoring best on `dev`
+        (default: a seeded valid_fraction of train held out) is kept. vectors: "glove", a vectors
+        file, or a KeyedVectors / {word: vector} (sequence models). checkpoint: a path written
+        atomically every `checkpoint_every` seconds and at each epoch's end; resume=True continues
+        from it exactly. progress: a stream for the status line, or None. Returns self."""
+        train = _as_dataset(train, "train")
+        if len(train) == 0:
+            raise ValueError("train: no examples")
+        c = self.config
+        if dev is None and c["valid_fraction"] > 0 and len(train) >= 20:
+            train, dev = split_dev(train, c["valid_fraction"], seed=c["seed"] + 1)
+        elif dev is not None:
+            dev = _as_dataset(dev, "dev")
+        self.lower = train.name != "trec"
+        label_names = train.label_names or sorted(set(train.labels))
+        self.training_data = {"name": train.name, "examples": len(train), "selection": len(dev) if dev else 0,
+                              "fingerprint": _fingerprint(train)}
+        state = None
+        if resume:
+            if checkpoint is None:
+                raise ValueError("resume=True needs checkpoint=PATH")
+            if os.path.exists(checkpoint):
+                state = self._read_checkpoint(checkpoint, self.training_data["fingerprint"])
+        if state is None:
+            self._build(train.sentences, vectors, label_names)
+        else:
+            self.labels = state["labels"]
+        y = self._targets(train.labels, "train")
+        X = self._encode(train.sentences)
+        Xd, yd = (self._encode(dev.sentences), self._targets(dev.labels, "dev")) if dev else (None, None)
+        if c["optimizer"] == "lbfgs":
+            return self._fit_lbfgs(X, y, progress)
+        params = self.network.parameters()
+        opt = self._optimizer(params)
+        rng = np.random.default_rng(c["seed"])
+        start_epoch, start_batch, best, best_score, sums = 0, 0, None, -1.0, [0.0, 0, 0]
+        if state is not None:
+            start_epoch, start_batch, best, best_score, sums = self._restore(state, params, opt, rng)
+        loss_fn = nn.SoftmaxCrossEntropy()
+        n = len(y)
+        lengths = [len(ids) for ids in X] if self.spec.input == "sequence" else None
+        prog = _Progress(progress, n * (c["epochs"] - start_epoch) - start_batch * c["batch_size"])
+        last_save = time.perf_counter()
+        for epoch in range(start_epoch, c["epochs"]):
+            epoch_rng = rng.bit_generator.state
+            if self.spec.input == "sequence" and c["bucket"]:
+                chunks = bucketed_batches(lengths, c["batch_size"], rng, c["bucket"])
+            else:
+                chunks = batches(n, c["batch_size"], rng)
+            t0 = time.perf_counter()
+            for b in range(start_batch, len(chunks)):
+                idx = chunks[b]
+                logits = self.network.forward(*self._batch(X, idx), train=True)
+                loss = loss_fn.forward(logits, y[idx])
+                self.network.backward(loss_fn.backward())
+                opt.step()
+                opt.zero_grad()
+                self._max_norm()
+                sums[0] += float(loss) * len(idx)
+                sums[1] += int((logits.argmax(1) == y[idx]).sum())
+                sums[2] += len(idx)
+                prog.done += len(idx)
+                prog.update(epoch, c["epochs"], sums[2], n, sums[0] / sums[2], sums[1] / sums[2])
+                if checkpoint and time.perf_counter() - last_save >= checkpoint_every and b + 1 < len(chunks):
+                    self._write_checkpoint(checkpoint, params, opt, epoch, b + 1, epoch_rng, best, best_score, sums)
+                    last_save = time.perf_counter()
+            start_batch = 0
+            score = self._accuracy(Xd, yd) if dev else sums[1] / max(sums[2], 1)
+            self.history.append({"epoch": epoch + 1, "loss": sums[0] / max(sums[2], 1),
+                                 "train_accuracy": sums[1] / max(sums[2], 1),
+                                 "selection_accuracy": score if dev else None,
+                                 "seconds": time.perf_counter() - t0})
+            prog.message(f"epoch {epoch + 1}/{c['epochs']}: loss {self.history[-1]['loss']:.4f} train acc "
+                         f"{self.history[-1]['train_accuracy'] * 100:.2f}%"
+                         + (f" selection acc {score * 100:.2f}%" if dev else ""))
+            if dev is None or score > best_score:
+                best_score, best = score, [p.value.copy() for p in params]
+            sums = [0.0, 0, 0]
+            if checkpoint:
+                self._write_checkpoint(checkpoint, params, opt, epoch + 1, 0, rng.bit_generator.state, best,
+                                       best_score, sums)
+                last_save = time.perf_counter()
+        if best is not None:
+            for p, v in zip(params, best):
+                p.value[...] = v
+        return self
+
+    def _fit_lbfgs(self, X, y, progress):
+        """Full-batch L-BFGS (SciPy) on mean cross-entropy + weight_decay/2 |theta|^2."""
+        try:
+            from scipy.optimize import minimize
+        except ImportError as e:
+            raise ImportError("optimizer 'lbfgs' needs SciPy: pip install 'fastnlp[lbfgs]'") from e
+        c, net, loss_fn = self.config, self.network, nn.SoftmaxCrossEntropy()
+        params = net.parameters()
+        sizes = [p.value.size for p in params]
+        n = len(y)
+
+        def set_theta(theta):
+            k = 0
+            for p, s in zip(params, sizes):
+                p.value[...] = theta[k:k + s].reshape(p.value.shape)
+                k += s
+
+        def fg(theta):
+            set_theta(theta)
+            net.zero_grad()
+            total = 0.0
+            for idx in batches(n, 4096):
+                logits = net.forward(*self._batch(X, idx), train=False)
+                total += float(loss_fn.forward(logits, y[idx])) * len(idx)
+                net.backward(loss_fn.backward(scale=len(idx) / n))
+            grads = []
+            for p in params:
+                g = np.zeros(p.value.shape, np.float64)
+                if p.grad is not None:
+                    g += p.grad
+                if p.sparse_grad is not None:
+                    np.add.at(g, np.asarray(p.sparse_grad[0]), p.sparse_grad[1])
+                grads.append(g.ravel())
+            net.zero_grad()
+            wd = c["weight_decay"]
+            return total / n + 0.5 * wd * float(theta @ theta), np.concatenate(grads) + wd * theta
+
+        theta0 = np.concatenate([p.value.ravel() for p in params]).astype(np.float64)
+        res = minimize(fg, theta0, jac=True, method="L-BFGS-B", options={"maxiter": c["max_iter"]})
+        set_theta(res.x)
+        self.history.append({"lbfgs_iterations": int(res.nit), "loss": float(res.fun), "message": str(res.message)})
+        if progress is not None:
+            progress.write(f"lbfgs: {res.nit} iterations, objective {res.fun:.4f} ({res.message})\n")
+        return self
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+
+    def _write_checkpoint(self, path, params, opt, epoch, batch, epoch_rng, best, best_score, sums):
+        arrays = {f"param.{i}": p.value for i, p in enumerate(params)}
+        if best is not None:
+            arrays.update({f"best.{i}": v for i, v in enumerate(best)})
+        opt_state = _flatten(_optimizer_state(opt), "opt", arrays)
+        header = self._header()
+        header.update(epoch=epoch, batch=batch, epoch_rng=epoch_rng, best_score=best_score,
+                      has_best=best is not None, sums=sums, optimizer_state=opt_state,
+                      network_rngs=[g.bit_generator.state for g in N.generators(self.network)])
+        arrays.update(self._vocab_arrays())
+        safeformat.save(path, CHECKPOINT_FORMAT, VERSION, header, arrays)
+
+    def _read_checkpoint(self, path, fingerprint):
+        header, arrays, bad = safeformat.load(path, CHECKPOINT_FORMAT, VERSION, (), "classifier checkpoint")
+        if header.get("model") != self.model:
+            raise ValueError(f"{path}: checkpoint of a {header.get('model')!r} model, not {self.model!r}")
+        if header["training_data"].get("fingerprint") != fingerprint:
+            raise ValueError(f"{path}: checkpoint was made on other training data; remove it to start afresh")
+        # the vectors (and the embedding size they set) were read when the checkpoint was started
+        free = {"vectors"} | (set() if "embed_dim" in self._given else {"embed_dim"})
+        if {k: v for k, v in header["config"].items() if k not in free} != \
+                {k: v for k, v in json.loads(json.dumps(self.config)).items() if k not in free}:
+            raise ValueError(f"{path}: checkpoint was made with other settings: {header['config']}")
+        self.config.update({k: header["config"][k] for k in free if k in header["config"]})
+        self._restore_inputs(header, arrays, bad)
+        return {"header": header, "arrays": arrays, "labels": header["labels"]}
+
+    def _restore(self, state, params, opt, rng):
+        header, arrays = state["header"], state["arrays"]
+        self._set_params(params, arrays, "param", ValueError)
+        _load_optimizer_state(opt, _unflatten(header["optimizer_state"], arrays))
+        for g, s in zip(N.generators(self.network), header["network_rngs"]):
+            g.bit_generator.state = s
+        rng.bit_generator.state = header["epoch_rng"]
+        self.history = header["history"]
+        best = [arrays[f"best.{i}"] for i in range(len(params))] if header["has_best"] else None
+        return header["epoch"], header["batch"], best, header["best_score"], header["sums"]
+
+    # ---- prediction ------------------------------------------------------------------------------
+
+    def _check_fitted(self):
+        if self.network is None:
+            raise ValueError("Classifier: call fit() or Classifier.load() first")
+
+    def _logits(self, encoded):
+        n = self._count(encoded)
+        out = [self.network.forward(*self._batch(encoded, idx), train=False) for idx in batches(n, _EVAL_BATCH)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
+
+    def _accuracy(self, encoded, y):
+        return float((self._logits(encoded).argmax(1) == y).mean()) if len(y) else float("nan")
+
+    def predict_proba(self, sentences):
+        """(n, n_classes) class probabilities; sentences: token lists, or strings (tokenized as in training)."""
+        self._check_fitted()
+        logits = self._logits(self._encode(sentences))
+        return ops.softmax(np.ascontiguousarray(logits, np.float32)) if len(logits) else logits
+
+    def predict(self, sentences):
+        """The label name of each sentence."""
+        self._check_fitted()
+        return [self.labels[k] for k in self._logits(self._encode(sentences)).argmax(1)]
+
+    def evaluate(self, data):
+        """Accuracy on a Dataset or (sentences, labels)."""
+        self._check_fitted()
+        data = _as_dataset(data, "data")
+        return self._accuracy(self._encode(data.sentences), self._targets(data.labels, "evaluate"))
+
+    # ---- files -----------------------------------------------------------------------------------
+
+    def _header(self):
+        return {"model": self.model, "config": self.config, "labels": self.labels, "lower": self.lower,
+                "training_data": self.training_data, "history": self.history}
+
+    def _vocab_arrays(self):
+        words = self.featurizer.features if self.spec.input == "bag" else self.vocab.index_to_word
+        blob, offsets = safeformat.encode_strings(words)
+        return {"vocab_blob": blob, "vocab_offsets": offsets}
+
+    def _restore_inputs(self, header, arrays, bad):
+        words = safeformat.decode_strings(arrays["vocab_blob"], arrays["vocab_offsets"], bad)
+        self.labels, self.lower = header["labels"], bool(header["lower"])
+        self.training_data = header["training_data"]
+        if self.spec.input == "bag":
+            self.featurizer = bow.Featurizer(features=words)
+        else:
+            if words[:2] != ["<pad>", "<unk>"]:
+                raise bad("vocabulary does not start with <pad>, <unk>")
+            self.vocab = Vocabulary(words[2:])
+        pretrained = None
+        if self.config.get("vectors") and self.spec.input == "sequence":
+            pretrained = np.zeros((len(words), self.config["embed_dim"]), np.float32)  # overwritten below
+        self.network = self.spec.build(self.config, len(words), len(self.labels), pretrained)
+
+    def _set_params(self, params, arrays, prefix, bad):
+        for i, p in enumerate(params):
+            v = arrays.get(f"{prefix}.{i}")
+            if v is None or v.shape != p.value.shape or v.dtype != p.value.dtype:
+                got = None if v is None else f"{v.shape} {v.dtype}"
+                raise bad(f"parameter {i} ({p.name}) should be {p.value.shape} {p.value.dtype}, got {got}")
+            p.value[...] = v
+        if f"{prefix}.{len(params)}" in arrays:
+            raise bad(f"more parameters than a {self.model} network has")
+
+    def save(self, path):
+        """Writes the model to `path` in fastnlp's safe format (atomically; never pickle)."""
+        self._check_fitted()
+        arrays = {f"param.{i}": p.value for i, p in enumerate(self.network.parameters())}
+        arrays.update(self._vocab_arrays())
+        safeformat.save(path, FORMAT, VERSION, self._header(), arrays)
+
+    @classmethod
+    def load(cls, path):
+        header, arrays, bad = safeformat.load(path, FORMAT, VERSION, ("vocab_blob", "vocab_offsets"), "classifier")
+        try:
+            clf = cls(header["model"], **{k: v for k, v in header["config"].items()})
+            labels = header["labels"]
+            if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
+                raise bad("labels must be a non-empty list of strings")
+            clf._restore_inputs(header, arrays, bad)
+            clf.history = header.get("history", [])
+            clf._set_params(clf.network.parameters(), arrays, "param", bad)
+        except (KeyError, TypeError) as e:
+            raise bad(f"header lacks or mangles {e}") from e
+        except ValueError as e:
+            if str(e).startswith(os.fspath(path)):
+                raise
+            raise bad(str(e)) from e
+        return clf

@@ -1,0 +1,339 @@
+"""Classifier: vocabulary and batching, the maxent / MLP baselines (minibatch and L-BFGS), save/load
+and corrupted files, checkpoint + resume equal to uninterrupted training, and the `fastnlp classify`
+command line end to end. The sequence-model paths run on a tiny stand-in network (mean of word
+embeddings, dropout, softmax layer) that keeps the TextCNN / RNNAcceptor contract."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+from fastnlp import nn
+from fastnlp.classify import Classifier, Dataset, Vocabulary, pad_batch
+from fastnlp.classify import networks as N
+from fastnlp.classify.vocab import PAD, UNK, batches, bucketed_batches, embedding_table
+from fastnlp.cli import main
+
+
+class MeanEmbedding(nn.Module):
+    """forward(ids (B,T) padded with 0, lengths (B,), train) -> logits: mean of the words' embeddings,
+    inverted dropout drawn from the network's own Generator, then a Linear layer."""
+
+    def __init__(self, vocab_size, n_classes, embed_dim=8, dropout=0.5, pretrained=None, seed=0):
+        self.emb = nn.Embedding(vocab_size, embed_dim, seed=seed)
+        if pretrained is not None:
+            self.emb.W.value[...] = pretrained
+        self.output = nn.Linear(embed_dim, n_classes, seed=seed + 1)
+        self.p = dropout
+        self.rng = np.random.default_rng(seed + 2)
+
+    def forward(self, ids, lengths, train=False):
+        e = self.emb.forward(ids)
+        self._mask = (ids != 0)[:, :, None].astype(np.float32) / lengths[:, None, None].astype(np.float32)
+        h = (e * self._mask).sum(1)
+        self._drop = (self.rng.random(h.shape) >= self.p).astype(np.float32) / (1 - self.p) if train else None
+        return self.output.forward(h if self._drop is None else h * self._drop)
+
+    def backward(self, dlogits):
+        dh = self.output.backward(dlogits)
+        if self._drop is not None:
+            dh = dh * self._drop
+        self.emb.backward(np.ascontiguousarray(dh[:, None, :] * self._mask, np.float32))
+
+
+def _tiny(config, n_inputs, n_classes, pretrained):
+    return MeanEmbedding(n_inputs, n_classes, config["embed_dim"], config["dropout"], pretrained, config["seed"])
+
+
+N.register("tiny", N.NetworkSpec("sequence", {"embed_dim": 8, "dropout": 0.5, "optimizer": "adagrad", "lr": 0.3,
+                                              "epochs": 4, "batch_size": 8, "max_norm": 3.0}, _tiny))
+
+SMALL = {"tiny": {}, "mlp": {"hidden": 5},
+         "cnn": {"embed_dim": 6, "widths": [2, 3], "maps": 3, "batch_size": 8},                 # AdaDelta
+         "lstm": {"embed_dim": 5, "hidden": 4, "lr": 0.01, "batch_size": 8, "epochs": 3},     # Adam
+         "gru": {"embed_dim": 5, "hidden": 4, "optimizer": "sgd", "lr": 0.1, "batch_size": 8, "epochs": 3}}
+
+POS = ["good", "great", "fine", "superb", "lovely", "fun"]
+NEG = ["bad", "awful", "dull", "poor", "boring", "weak"]
+FILL = ["the", "a", "film", "plot", "was", "is", "very", "quite"]
+
+
+def toy(n, seed):
+    """Sentences whose label is which sentiment word they carry, among filler words."""
+    rng = np.random.default_rng(seed)
+    sents, labels = [], []
+    for i in range(n):
+        label = "positive" if i % 2 else "negative"
+        words = list(rng.choice(FILL, rng.integers(1, 6))) + [rng.choice(POS if i % 2 else NEG)]
+        rng.shuffle(words)
+        sents.append([str(w) for w in words])
+        labels.append(label)
+    return Dataset(sents, labels, "toy", ["negative", "positive"])
+
+
+def test_vocabulary_and_padding():
+    v = Vocabulary.build([["a", "b", "a"], ["c"]])
+    assert v.index_to_word == ["<pad>", "<unk>", "a", "b", "c"] and len(v) == 5
+    assert v.encode(["c", "zzz", "a"]) == [4, UNK, 2]
+    assert Vocabulary.build([["a", "b", "a"]], min_count=2).index_to_word == ["<pad>", "<unk>", "a"]
+    with pytest.raises(ValueError, match="min_count must be a positive integer, got 0"):
+        Vocabulary.build([], min_count=0)
+    ids, lengths = pad_batch([[5, 6, 7], [], [2]])
+    assert ids.dtype == np.int32 and lengths.dtype == np.int32
+    assert ids.tolist() == [[5, 6, 7], [PAD, 0, 0], [2, 0, 0]] and lengths.tolist() == [3, 1, 1]
+    assert pad_batch([[1]], min_length=5)[0].shape == (1, 5)
+    assert sorted(np.concatenate(batches(10, 3, np.random.default_rng(0))).tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="batch size must be a positive integer, got 0"):
+        batches(10, 0)
+    lengths = np.random.default_rng(1).integers(1, 60, 1003)
+    got = bucketed_batches(lengths, 10, np.random.default_rng(2), pool=5)
+    assert sorted(np.concatenate(got).tolist()) == list(range(1003))   # every example once per epoch
+    assert max(len(b) for b in got) == 10
+    spread = np.mean([np.ptp(lengths[b]) for b in got])   # batches hold similar lengths
+    assert spread < 0.3 * np.mean([np.ptp(lengths[b]) for b in batches(1003, 10, np.random.default_rng(2))])
+    again = bucketed_batches(lengths, 10, np.random.default_rng(2), pool=5)
+    assert all(np.array_equal(a, b) for a, b in zip(got, again))
+
+
+def test_embedding_table_pretrained_and_random():
+    v = Vocabulary(["Good", "bad", "zzz"])
+    vecs = {"good": np.full(4, 7.0), "bad": np.arange(4.0)}
+    table, found = embedding_table(v, 4, vecs, seed=3)
+    assert found == 2 and table.dtype == np.float32
+    assert np.all(table[PAD] == 0)
+    assert np.all(table[2] == 7.0) and np.all(table[3] == np.arange(4.0))   # "Good" found lowercased
+    assert np.all(np.abs(table[[UNK, 4]]) <= 0.25) and np.any(table[4] != 0)
+    with pytest.raises(ValueError, match="embed_dim is 5 but the pretrained vectors have 4 dimensions"):
+        embedding_table(v, 5, vecs)
+
+
+@pytest.mark.parametrize("model", ["maxent", "mlp"])
+def test_bag_models_learn_the_toy_task(model):
+    train, dev = toy(300, 0), toy(100, 1)
+    clf = Classifier(model, epochs=5, lr=0.2).fit(train, dev, progress=None)
+    assert clf.evaluate(dev) >= 0.95
+    proba = clf.predict_proba(dev.sentences)
+    assert proba.shape == (100, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert clf.predict(["the film was great", "a dull plot"]) == ["positive", "negative"]
+    assert len(clf.history) == 5
+
+
+def test_lbfgs_maxent():
+    pytest.importorskip("scipy")
+    train = toy(200, 0)
+    clf = Classifier("maxent", optimizer="lbfgs", max_iter=50, weight_decay=1e-3).fit(train, progress=None)
+    assert clf.evaluate(toy(100, 1)) >= 0.95
+    assert clf.history[-1]["lbfgs_iterations"] >= 1
+
+
+def test_lbfgs_gradient_matches_finite_differences(monkeypatch):
+    """The full-batch objective's gradient (sparse rows included) against central differences."""
+    pytest.importorskip("scipy")
+    import scipy.optimize
+
+    captured = {}
+
+    def fake_minimize(fg, theta0, **kw):
+        captured["fg"], captured["theta0"] = fg, theta0
+        return scipy.optimize.OptimizeResult(x=theta0, nit=0, fun=0.0, message="captured")
+
+    monkeypatch.setattr(scipy.optimize, "minimize", fake_minimize)
+    Classifier("mlp", hidden=3, optimizer="lbfgs", weight_decay=0.1).fit(toy(30, 0), progress=None)
+    fg, theta = captured["fg"], captured["theta0"] + 0.05
+    _, g = fg(theta)
+    rng = np.random.default_rng(0)
+    for k in rng.choice(len(theta), 25, replace=False):
+        e = np.zeros_like(theta)
+        e[k] = 1e-2
+        num = (fg(theta + e)[0] - fg(theta - e)[0]) / 2e-2
+        assert abs(num - g[k]) <= 2e-3 + 2e-2 * abs(num), k
+
+
+def test_lbfgs_without_scipy(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    with pytest.raises(ImportError, match=r"optimizer 'lbfgs' needs SciPy: pip install 'fastnlp\[lbfgs\]'"):
+        Classifier("maxent", optimizer="lbfgs").fit(toy(30, 0), progress=None)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match=r"model must be one of .*got 'bert'"):
+        Classifier("bert")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) hiden"):
+        Classifier("mlp", hiden=3)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        Classifier("maxent", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="optimizer 'lbfgs' trains the full-batch maxent / mlp models only"):
+        Classifier("tiny", optimizer="lbfgs")
+    with pytest.raises(ValueError, match="epochs must be a non-negative integer, got 1.5"):
+        Classifier("maxent", epochs=1.5)
+    with pytest.raises(ValueError, match="bucket must be a non-negative integer, got -1"):
+        Classifier("cnn", bucket=-1)
+    with pytest.raises(ValueError, match=r"call fit\(\) or Classifier.load\(\) first"):
+        Classifier("maxent").predict(["x"])
+    clf = Classifier("maxent", epochs=1).fit(toy(40, 0), progress=None)
+    with pytest.raises(ValueError, match=r"evaluate: label 'neutral' is not one of the model's labels"):
+        clf.evaluate(([["x"]], ["neutral"]))
+    with pytest.raises(TypeError, match="train must be a Dataset or a \\(sentences, labels\\) pair"):
+        Classifier("maxent").fit([["x"]])
+
+
+def test_sequence_model_learns_and_max_norm_holds():
+    train, dev = toy(400, 0), toy(100, 1)
+    clf = Classifier("tiny", max_norm=0.5).fit(train, dev, progress=None)
+    assert clf.evaluate(dev) >= 0.9
+    norms = np.sqrt((clf.network.output.W.value ** 2).sum(1))
+    assert np.all(norms <= 0.5 + 1e-5)
+
+
+def test_pretrained_vectors_reach_the_network(tmp_path):
+    from fastnlp import KeyedVectors
+
+    kv = KeyedVectors(["good", "bad"], np.array([[1.0] * 6, [-1.0] * 6], np.float32))
+    path = str(tmp_path / "v.txt")
+    kv.save_word2vec_format(path, binary=False)
+    clf = Classifier("tiny", epochs=0).fit(toy(40, 0), vectors=path, progress=None)
+    assert clf.config["embed_dim"] == 6 and clf.config["vectors"] == path
+    W = clf.network.emb.W.value
+    assert np.all(W[clf.vocab.word_to_index["good"]] == 1.0) and np.all(W[PAD] == 0)
+    assert clf.training_data["pretrained_found"] == 2
+    clf.save(tmp_path / "m")   # a model trained with vectors loads without them
+    assert np.array_equal(Classifier.load(tmp_path / "m").network.emb.W.value, W)
+    # TextCNN with a static and a fine-tuned channel: the static one keeps the vectors, through save/load
+    cnn = Classifier("cnn", **dict(SMALL["cnn"], embed_dim=6, multichannel=True, epochs=1))
+    cnn.fit(toy(40, 0), vectors=path, progress=None)
+    static = cnn.network.static_embedding.W.value
+    assert np.all(static[cnn.vocab.word_to_index["good"]] == 1.0)
+    cnn.save(tmp_path / "c")
+    back = Classifier.load(tmp_path / "c")
+    assert np.array_equal(back.network.static_embedding.W.value, static)
+    assert np.array_equal(back.predict_proba(["good film", "bad"]), cnn.predict_proba(["good film", "bad"]))
+
+
+@pytest.mark.parametrize("model", ["maxent", "mlp", "tiny", "cnn", "lstm"])
+def test_save_load_round_trip(tmp_path, model):
+    train, dev = toy(200, 0), toy(60, 1)
+    clf = Classifier(model, **dict(SMALL.get(model, {}), epochs=2)).fit(train, progress=None)
+    path = tmp_path / "model.fnlp"
+    clf.save(path)
+    back = Classifier.load(path)
+    assert back.model == model and back.labels == clf.labels and back.config == clf.config
+    assert np.array_equal(back.predict_proba(dev.sentences), clf.predict_proba(dev.sentences))
+    assert back.training_data["examples"] == clf.training_data["examples"]
+    with open(path, "rb") as f:
+        assert f.read(4) == b"PK\x03\x04"   # an .npz container (read with allow_pickle=False)
+
+
+def test_corrupted_model_files(tmp_path):
+    clf = Classifier("maxent", epochs=1).fit(toy(60, 0), progress=None)
+    path = str(tmp_path / "m")
+    clf.save(path)
+    raw = open(path, "rb").read()
+    cut = tmp_path / "cut"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"cut: not a valid classifier"):
+        Classifier.load(str(cut))
+    flipped = bytearray(raw)
+    flipped[len(raw) // 3] ^= 0xFF
+    (tmp_path / "flip").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"flip: not a valid classifier"):
+        Classifier.load(str(tmp_path / "flip"))
+    (tmp_path / "text").write_text("hello")
+    with pytest.raises(ValueError, match=r"text: not a valid classifier"):
+        Classifier.load(str(tmp_path / "text"))
+    with pytest.raises(FileNotFoundError):
+        Classifier.load(str(tmp_path / "missing"))
+    # a valid container of another kind, and one whose parameters do not fit the header
+    from fastnlp import safeformat
+
+    header, arrays, _ = safeformat.load(path, "fastnlp-classifier", 1, (), "classifier")
+    safeformat.save(str(tmp_path / "other"), "fastnlp-tagger", 1, header, arrays)
+    with pytest.raises(ValueError, match=r"other: not a valid classifier .*expected 'fastnlp-classifier'"):
+        Classifier.load(str(tmp_path / "other"))
+    arrays["param.0"] = arrays["param.0"][:-1]
+    safeformat.save(str(tmp_path / "shape"), "fastnlp-classifier", 1, header, arrays)
+    with pytest.raises(ValueError, match=r"shape: not a valid classifier \(parameter 0 \(W\) should be"):
+        Classifier.load(str(tmp_path / "shape"))
+
+
+@pytest.mark.parametrize("model, interrupt_at", [("tiny", 23), ("tiny", 31), ("mlp", 7), ("cnn", 19), ("lstm", 26), ("gru", 12)])
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch, model, interrupt_at):
+    """An interrupted run continued from its checkpoint ends with exactly the uninterrupted run's
+    parameters (optimizer state, shuffling and dropout streams restored)."""
+    train = toy(120, 0)
+    config = dict({"epochs": 3}, **SMALL[model])
+    full = Classifier(model, **config).fit(train, progress=None)
+    ckpt = str(tmp_path / "run.ckpt")
+    cls = type(full.network)
+    real, count = cls.forward, {"n": 0}
+
+    def forward(self, *args, **kwargs):   # a Ctrl-C in the middle of the interrupt_at-th forward
+        count["n"] += 1
+        if count["n"] == interrupt_at:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "forward", forward)
+    with pytest.raises(KeyboardInterrupt):
+        Classifier(model, **config).fit(train, checkpoint=ckpt, checkpoint_every=0, progress=None)
+    monkeypatch.setattr(cls, "forward", real)
+    assert os.path.exists(ckpt)
+    resumed = Classifier(model, **config).fit(train, checkpoint=ckpt, resume=True, progress=None)
+    for a, b in zip(full.network.parameters(), resumed.network.parameters()):
+        assert np.array_equal(a.value, b.value)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
+    with pytest.raises(ValueError, match="checkpoint was made on other training data"):
+        Classifier(model, **config).fit(toy(121, 0), checkpoint=ckpt, resume=True, progress=None)
+    with pytest.raises(ValueError, match="checkpoint was made with other settings"):
+        Classifier(model, **dict(config, epochs=4)).fit(train, checkpoint=ckpt, resume=True, progress=None)
+
+
+def test_progress_line():
+    out = io.StringIO()
+    Classifier("maxent", epochs=2).fit(toy(100, 0), progress=out)
+    text = out.getvalue()
+    assert "epoch 1/2" in text and "epoch 2/2" in text and "selection acc" in text
+    assert "sent/s" in text and "ETA" in text
+
+
+@pytest.fixture
+def mr_dir(tmp_path):
+    d = tmp_path / "classification" / "mr"
+    d.mkdir(parents=True)
+    data = toy(200, 5)
+    for label, name in (("positive", "rt-polarity.pos"), ("negative", "rt-polarity.neg")):
+        lines = [" ".join(s) for s, y in zip(data.sentences, data.labels) if y == label]
+        (d / name).write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return str(tmp_path / "classification")
+
+
+def test_cli_train_predict(tmp_path, mr_dir, capsys):
+    model = str(tmp_path / "mr.maxent")
+    assert main(["classify", "train", "--task", "mr", "--model", "maxent", "--data-dir", mr_dir, "--fold", "3",
+                 "--seed", "1", "--no-progress", "-o", model]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["task"] == "mr" and out["fold"] == 3 and out["train_examples"] + out["dev_examples"] == 200
+    assert out["dev_accuracy"] >= 0.9
+    assert os.path.exists(model) and not os.path.exists(model + ".ckpt")
+    inp = tmp_path / "in.txt"
+    inp.write_text("a great film\n\nthe plot was dull\n")
+    assert main(["classify", "predict", model, str(inp)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["positive", Classifier.load(model).predict([""])[0], "negative"]
+
+
+def test_cli_errors(tmp_path, mr_dir, capsys):
+    model = str(tmp_path / "m")
+    assert main(["classify", "train", "--task", "mr", "--model", "maxent", "--data-dir", mr_dir, "--resume",
+                 "-o", model]) == 1
+    assert "fastnlp classify: error: --resume: no checkpoint" in capsys.readouterr().err
+    assert main(["classify", "train", "--task", "mr", "--model", "maxent", "--data-dir", str(tmp_path / "none"),
+                 "-o", model]) == 1
+    assert "classification data not found" in capsys.readouterr().err
+    (tmp_path / "bad").write_text("junk")
+    assert main(["classify", "predict", str(tmp_path / "bad"), "-"]) == 1
+    assert "not a valid classifier" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["classify", "train", "--task", "imdb", "--model", "cnn", "-o", model])
