@@ -340,3 +340,13 @@ def test_gpu_layer_and_bad_input(rng, cp):
         ops.dropout(x, 0.5, mask=np.ones((4, 5), np.uint8))
     with pytest.raises(TypeError, match="dropout: the CUDA kernels take float32, got x as float64"):
         ops.dropout(cp.ones(3), 0.5)
+
+
+def test_overlapping_buffers_are_refused():
+    buf = np.arange(10, dtype=np.float32)
+    with pytest.raises(ValueError, match="out overlaps x in memory"):
+        ops.dropout(buf[:-1], 0.5, seed=1, out=buf[1:])
+    y, mask = ops.dropout(buf, 0.5, seed=1, out=buf)  # the identical array: in place
+    assert y is buf or np.shares_memory(y, buf)
+    with pytest.raises(ValueError, match="out overlaps dy in memory"):
+        ops.dropout_backward(buf[:-1], mask[:-1], 0.5, out=buf[1:])

@@ -497,3 +497,15 @@ def test_gpu_optimizer_state_dict(rng, cp):
     opt2.load_state_dict(d)
     assert isinstance(opt2.exp_avg[0], cp.ndarray)
     np.testing.assert_array_equal(cp.asnumpy(opt2.exp_avg[0]), d["0.exp_avg"])
+
+
+def test_overlapping_state_is_refused():
+    buf = np.zeros(20, np.float32)
+    p, g = np.ones(10, np.float32), np.ones(10, np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        ops.adam_update(p, g, buf[:10], buf[5:15], 1, 0.1)
+    with pytest.raises(ValueError, match="overlaps"):
+        ops.adadelta_update(p, g, p, buf[:10])
+    P = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        ops.adam_update_sparse(P, P, np.zeros_like(P), np.array([1]), np.ones((1, 3), np.float32), 1, 0.1)

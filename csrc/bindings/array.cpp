@@ -19,6 +19,18 @@ DType dtype_from(char kind, int64_t itemsize) {
   return DType::kOther;
 }
 
+// The name an error message shows; py::str(dtype) only for the rare other dtypes, since formatting
+// it costs microseconds on every call, more than a small kernel.
+const char* dtype_name_of(DType t) {
+  switch (t) {
+    case DType::kFloat32: return "float32";
+    case DType::kFloat64: return "float64";
+    case DType::kInt32: return "int32";
+    case DType::kInt64: return "int64";
+    default: return nullptr;
+  }
+}
+
 // [lo, hi): the lowest and one past the highest byte any element of `a` occupies.
 void set_extent(Array& a, const std::vector<int64_t>& strides, int64_t itemsize) {
   const uintptr_t base = reinterpret_cast<uintptr_t>(a.data);
@@ -44,7 +56,8 @@ Array from_numpy(const char* op, const char* name, const py::array& arr) {
   const py::dtype dt = arr.dtype();
   const char bo = dt.byteorder();
   a.dtype = (bo == '>') ? DType::kOther : dtype_from(dt.kind(), dt.itemsize());
-  a.dtype_name = py::str(dt).cast<std::string>();
+  const char* known = dtype_name_of(a.dtype);
+  a.dtype_name = known ? std::string(known) : py::str(dt).cast<std::string>();
   a.writeable = arr.writeable();
   a.contiguous = (arr.flags() & py::array::c_style) != 0;
   std::vector<int64_t> strides(arr.strides(), arr.strides() + arr.ndim());

@@ -54,6 +54,8 @@ void bind_dropout(py::module_& m) {
         Array x = float_in(op, "x", x_, -1);
         Array mask = mask_arg(op, mask_, x, draw);
         Array y = out_like(op, "out", y_, x);
+        expect_no_overlap(y, {&x, &mask}, /*same_ok=*/&x);
+        expect_no_overlap(mask, {&x});
         const Backend be = backend_for(op, {&x, &mask, &y}, reference);
         const int64_t n = x.size();
         py::gil_scoped_release nogil;
@@ -76,6 +78,7 @@ void bind_dropout(py::module_& m) {
         Array dy = float_in(op, "dy", dy_, -1);
         Array mask = mask_arg(op, mask_, dy, false);
         Array dx = out_like(op, "out", dx_, dy);
+        expect_no_overlap(dx, {&dy, &mask}, /*same_ok=*/&dy);
         const Backend be = backend_for(op, {&dy, &mask, &dx}, reference);
         const int64_t n = dy.size();
         py::gil_scoped_release nogil;

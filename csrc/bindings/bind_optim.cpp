@@ -179,6 +179,7 @@ DenseArgs dense_args(const char* op, const py::handle& p_, const py::handle& g_,
   a.g = grad_like(op, "g", g_, a.p);
   a.s1 = state_like(op, n1, s1_, a.p);
   a.s2 = state_like(op, n2, s2_, a.p);
+  for (const Array* o : {&a.p, &a.s1, &a.s2}) expect_no_overlap(*o, {&a.p, &a.g, &a.s1, &a.s2});
   a.be = backend_for(op, {&a.p, &a.g, &a.s1, &a.s2}, reference);
   a.n = a.p.size();
   return a;
@@ -205,6 +206,7 @@ SparseArgs sparse_args(const char* op, const py::handle& P_, const char* n1, con
   a.rows = float_in(op, "rows", rows_, -1);
   expect_same_dtype(a.rows, a.P);
   expect_rows_shape(a.rows, a.ids, D, " with D from P");
+  for (const Array* o : {&a.P, &a.s1, &a.s2}) expect_no_overlap(*o, {&a.P, &a.s1, &a.s2, &a.ids, &a.rows});
   a.be = backend_for(op, {&a.P, &a.s1, &a.s2, &a.ids, &a.rows}, reference);
   expect_ids_in_range(a.ids, ids_, V, "the rows of P");
   a.N = a.ids.size();
