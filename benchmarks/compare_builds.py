@@ -80,6 +80,8 @@ def main(argv=None):
                         key = tuple(row[k] for k in keys)
                         times.setdefault(key, {"before": [], "after": []})[label].append(_median(row[field]))
             for key, t in times.items():
+                if not t["before"] or not t["after"]:  # a case only one build has (a new op)
+                    continue
                 b, a = statistics.median(t["before"]), statistics.median(t["after"])
                 rows.append({"benchmark": bench, "case": " / ".join(str(k) for k in key), "unit": unit,
                              "before": b, "after": a, "after_over_before": a / b,
