@@ -6,7 +6,8 @@
 
 Modules: features (token features, the spec of the C++ featurizer), data (CoNLL / CoNLL-U readers),
 schemes (IOB1 / IOB2 / BIOES), metrics (conlleval F1, accuracy), tokenizer (PTB-style), network (the
-trainable window network), train (training and the shipped models), tagger (fast inference, model files).
+trainable window network), tasks (each shipped model's data: train / dev / held-out parts), train
+(training and the shipped models), tagger (fast inference, model files).
 """
 
 from .tagger import PRETRAINED, Tagger, load_tagger
