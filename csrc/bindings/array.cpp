@@ -76,13 +76,8 @@ Array from_cuda_interface(const char* op, const char* name, const py::handle& ob
   const char kind = typestr.size() >= 3 ? typestr[1] : '?';
   const int64_t itemsize = typestr.size() >= 3 ? std::stoll(typestr.substr(2)) : 0;
   a.dtype = (typestr[0] == '>') ? DType::kOther : dtype_from(kind, itemsize);
-  switch (a.dtype) {
-    case DType::kFloat32: a.dtype_name = "float32"; break;
-    case DType::kFloat64: a.dtype_name = "float64"; break;
-    case DType::kInt32: a.dtype_name = "int32"; break;
-    case DType::kInt64: a.dtype_name = "int64"; break;
-    default: a.dtype_name = typestr;
-  }
+  const char* known = dtype_name_of(a.dtype);
+  a.dtype_name = known ? std::string(known) : typestr;
   const py::tuple data = cai["data"].cast<py::tuple>();
   a.data = reinterpret_cast<void*>(data[0].cast<uintptr_t>());
   a.writeable = !data[1].cast<bool>();
