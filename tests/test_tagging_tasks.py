@@ -45,6 +45,39 @@ def test_every_tenth_partitions_documents():
     picked, rest = every_tenth(docs, 5)
     assert [s.tokens[0] for s in picked] == ["w5", "w15"]
     assert len(rest) == 21 and not {s.tokens[0] for s in picked} & {s.tokens[0] for s in rest}
+    dev, held, train = every_tenth(docs, 0, 5)
+    assert [s.tokens[0] for s in dev] == ["w0", "w10", "w20"] and held == picked
+    assert len(train) == 18 and sorted(dev + held + train) == sorted(s for _, ss in docs for s in ss)
+
+
+CONLLU = """# sent_id = a
+1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_
+
+# newdoc id = doc-1
+# sent_id = b
+1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_
+2\tcat\tcat\tNOUN\tNN\t_\t0\troot\t_\t_
+
+# sent_id = c
+1\tRun\trun\tVERB\tVB\t_\t0\troot\t_\t_
+
+# newdoc
+# sent_id = d
+1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_
+
+"""
+
+
+def test_read_conllu_documents_names_and_boundaries(tmp_path):
+    pytest.importorskip("conllu", reason="conllu (pip install '.[peers]') reads CoNLL-U")
+    path = tmp_path / "d.conllu"
+    path.write_text(CONLLU, encoding="utf-8")
+    docs = data.read_conllu_documents(str(path), tag_field="xpos")
+    assert [name for name, _ in docs] == ["0", "doc-1", "2"]
+    assert [[s.tags for s in sents] for _, sents in docs] == [[["UH"]], [["DT", "NN"], ["VB"]], [["VB"]]]
+    assert [s for _, sents in docs for s in sents] == data.read_conllu(str(path), tag_field="xpos")
+    with pytest.raises(ValueError, match="tag_field must be 'upos' or 'xpos'"):
+        data.read_conllu_documents(str(path), tag_field="lemma")
 
 
 def test_ewt_harmonization():

@@ -132,40 +132,76 @@ def read_conllu(path, tag_field="upos", max_sentences=None, encoding="utf-8"):
     ValueError naming the file and sentence, not a silently dropped sentence: a treebank without XPOS
     must be read with tag_field="upos". Needs the optional `conllu` package (pip install conllu).
     """
+    _check_tag_field(tag_field)
+    _check_max_sentences(max_sentences, "read_conllu")
+    conllu = _import_conllu()
+    sentences = []
+    if max_sentences == 0:
+        return sentences
+    for item in _conllu_items(conllu, path, tag_field, encoding):
+        if isinstance(item, Sentence):
+            sentences.append(item)
+            if len(sentences) == max_sentences:
+                break
+    return sentences
+
+
+def read_conllu_documents(path, tag_field="upos", encoding="utf-8"):
+    """The documents of a CoNLL-U file, as read_conllu reads its sentences: a list of (name,
+    sentences), a document starting at each `# newdoc` comment and named by its id (or numbered
+    from 0). Sentences before the first mark form a document of their own."""
+    _check_tag_field(tag_field)
+    conllu = _import_conllu()
+    documents = []
+    for item in _conllu_items(conllu, path, tag_field, encoding):
+        if isinstance(item, Sentence):
+            if not documents:
+                documents.append(("0", []))
+            documents[-1][1].append(item)
+        else:
+            documents.append((item or str(len(documents)), []))
+    return documents
+
+
+def _check_tag_field(tag_field):
     if tag_field not in ("upos", "xpos"):
         raise ValueError(f"read_conllu: tag_field must be 'upos' or 'xpos', got {tag_field!r}")
-    _check_max_sentences(max_sentences, "read_conllu")
+
+
+def _import_conllu():
     try:
         import conllu
     except ImportError:
         raise ImportError("read_conllu needs the optional 'conllu' package: pip install conllu") from None
+    return conllu
 
-    sentences = []
-    if max_sentences == 0:
-        return sentences
+
+def _conllu_items(conllu, path, tag_field, encoding):
+    """Yields each Sentence of a CoNLL-U file, preceded at each `# newdoc` comment by the document's
+    id ("" when it has none)."""
     with open(path, encoding=encoding) as f:
         try:
             for index, token_list in enumerate(conllu.parse_incr(f)):
+                meta = token_list.metadata
+                if "newdoc id" in meta or "newdoc" in meta:
+                    yield meta.get("newdoc id") or ""
                 tokens, tags = [], []
                 for token in token_list:
                     if not isinstance(token["id"], int):   # (1, "-", 2) range or (8, ".", 1) empty node
                         continue
                     tag = token.get(tag_field)          # absent from a line with too few columns
                     if tag is None or tag == "_":
-                        sent_id = token_list.metadata.get("sent_id", "?")
+                        sent_id = meta.get("sent_id", "?")
                         raise ValueError(f"{path}: sentence {index} (sent_id {sent_id}) word {token['id']} "
                                          f"{token['form']!r} has no {tag_field} tag")
                     tokens.append(token["form"])
                     tags.append(tag)
-                sentences.append(Sentence(tokens, tags))
-                if len(sentences) == max_sentences:
-                    break
+                yield Sentence(tokens, tags)
         except conllu.exceptions.ParseException as e:
             raise ValueError(f"{path}: not valid CoNLL-U: {e}") from None
         except UnicodeDecodeError as e:
             raise ValueError(f"{path}: not valid {encoding} ({e.reason}); pass encoding= for files in "
                              f"another encoding") from None
-    return sentences
 
 
 def split_train_dev(sentences, dev_fraction=0.1, seed=None):

@@ -14,7 +14,7 @@ Held-out text is carved by document where the corpus marks documents, so no docu
 import os
 from typing import List, NamedTuple
 
-from .data import Sentence, read_conll, read_conll_documents, read_conllu
+from .data import Sentence, read_conll, read_conll_documents, read_conllu, read_conllu_documents
 
 WSJ_SAMPLE = ("gold Penn Treebank POS tags of WSJ files wsj_0058-0199 (NLTK's Penn Treebank sample, LDC 1995, "
               "non-commercial research use)")
@@ -28,12 +28,14 @@ class TaskData(NamedTuple):
     heldout_name: str
 
 
-def every_tenth(documents, offset):
-    """Sentences of documents offset, offset + 10, ... and of the others: (picked, rest)."""
-    picked, rest = [], []
+def every_tenth(documents, *offsets):
+    """The sentences of documents offset, offset + 10, ... for each offset, then those of all other
+    documents: one list per offset, then the rest."""
+    parts = [[] for _ in range(len(offsets) + 1)]
     for i, (_, sentences) in enumerate(documents):
-        (picked if i % 10 == offset else rest).extend(sentences)
-    return picked, rest
+        k = i % 10
+        parts[offsets.index(k) if k in offsets else -1].extend(sentences)
+    return parts
 
 
 # EWT's PTB tags (XPOS) follow the UD English guidelines, which differ from the WSJ treebank's: EWT
@@ -61,24 +63,6 @@ def wsj_gold(data_dir):
     return [(name, [Sentence(s.tokens, [t.split("|")[0] for t in s.tags]) for s in sents]) for name, sents in docs]
 
 
-def ewt_documents(path, tag_field):
-    """EWT sentences grouped into documents by their `# newdoc` marks (sent_id prefix as fallback)."""
-    import conllu
-
-    docs = []
-    with open(path, encoding="utf-8") as f:
-        for tokens in conllu.parse_incr(f):
-            if "newdoc id" in tokens.metadata or "newdoc" in tokens.metadata or not docs:
-                docs.append([])
-            docs[-1].append(tokens)
-    sentences = read_conllu(path, tag_field=tag_field)  # the checked reader; the same order
-    out, i = [], 0
-    for doc in docs:
-        out.append((str(len(out)), sentences[i:i + len(doc)]))
-        i += len(doc)
-    return out
-
-
 def load_task_data(task, data_dir, corpora=None):
     """TaskData for one shipped task from the shared data directory. `corpora` (pos only) picks the
     training corpora: a tuple of "wsj" (gold sample), "ewt" (EWT train, harmonized), "conll2000"
@@ -94,10 +78,7 @@ def load_task_data(task, data_dir, corpora=None):
         if unknown or not corpora:
             raise ValueError(f"load_task_data: corpora must be a non-empty subset of wsj, ewt, conll2000, "
                              f"got {corpora!r}")
-        docs = wsj_gold(data_dir)
-        dev, _ = every_tenth(docs, 0)
-        heldout, _ = every_tenth(docs, 5)
-        train_wsj = [s for i, (_, sents) in enumerate(docs) if i % 10 not in (0, 5) for s in sents]
+        dev, heldout, train_wsj = every_tenth(wsj_gold(data_dir), 0, 5)
         train = train_wsj * corpora.count("wsj")
         if "ewt" in corpora:
             train = train + ewt_to_wsj_conventions(read_conllu(os.path.join(ewt, "en_ewt-ud-train.conllu"),
@@ -117,7 +98,7 @@ def load_task_data(task, data_dir, corpora=None):
         return TaskData(train, dev, read_conll(os.path.join(tagging, "conll2003", "valid.txt"), tag_column=3),
                         "CoNLL-2003 train, every 10th document", "CoNLL-2003 valid")
     if task == "upos":
-        docs = ewt_documents(os.path.join(ewt, "en_ewt-ud-train.conllu"), "upos")
+        docs = read_conllu_documents(os.path.join(ewt, "en_ewt-ud-train.conllu"), tag_field="upos")
         dev, train = every_tenth(docs, 0)
         return TaskData(train, dev, read_conllu(os.path.join(ewt, "en_ewt-ud-dev.conllu"), tag_field="upos"),
                         "UD EWT train, every 10th document", "UD EWT dev")
