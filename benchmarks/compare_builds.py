@@ -36,19 +36,28 @@ def _median(value):
     return value["median"] if isinstance(value, dict) else value
 
 
-def run_once(bench, label, before, out_dir, quick):
-    script, extra, _, _, _ = BENCHES[bench]
+def build_env(label, before):
+    """The environment a child runs in: the old package first on the path for "before"."""
     env = dict(os.environ)
     if label == "before":
         env["PYTHONPATH"] = before + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, os.path.join(HERE, script), "--out", out_dir] + extra + (["--quick"] if quick else [])
+    return env
+
+
+def package_dir(env):
+    """Where `import fastnlp` resolves in `env` (said in the results, so a wrong path shows)."""
     check = [sys.executable, "-c", "import fastnlp, os; print(os.path.dirname(fastnlp.__file__))"]
-    where = subprocess.run(check, env=env, capture_output=True, text=True, check=True).stdout.strip()
-    print(f"[{bench} {label}: fastnlp from {where}]", flush=True)
+    return subprocess.run(check, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def run_once(bench, label, env, out_dir, quick):
+    script, extra, _, _, _ = BENCHES[bench]
+    cmd = [sys.executable, os.path.join(HERE, script), "--out", out_dir] + extra + (["--quick"] if quick else [])
+    print(f"[{bench} {label}]", flush=True)
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     name = next(f for f in os.listdir(out_dir) if f.endswith(".json"))
     with open(os.path.join(out_dir, name)) as f:
-        return json.load(f), where
+        return json.load(f)
 
 
 def main(argv=None):
@@ -64,7 +73,10 @@ def main(argv=None):
     if unknown:
         p.error(f"--only: unknown {sorted(unknown)}; expected some of {list(BENCHES)}")
     run = Run("compare_builds", args, threads="as each benchmark sets them")
-    rows, sources = [], {}
+    envs = {label: build_env(label, args.before) for label in ("before", "after")}
+    sources = {label: package_dir(env) for label, env in envs.items()}
+    print(f"before: fastnlp from {sources['before']}; after: from {sources['after']}", flush=True)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for bench in benches:
             _, _, keys, field, unit = BENCHES[bench]
@@ -73,7 +85,7 @@ def main(argv=None):
                 for label in ("before", "after") if i % 2 == 0 else ("after", "before"):
                     out_dir = os.path.join(tmp, f"{bench}-{label}-{i}")
                     os.makedirs(out_dir)
-                    result, sources[label] = run_once(bench, label, args.before, out_dir, args.quick)
+                    result = run_once(bench, label, envs[label], out_dir, args.quick)
                     for row in result["rows"]:
                         if row.get(field) is None or row.get("library", "fastnlp") != "fastnlp":
                             continue
