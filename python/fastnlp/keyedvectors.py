@@ -7,6 +7,9 @@ Formats: word2vec's text and binary formats (readable and writable by word2vec.c
 training state in the same format.
 """
 
+import collections
+import logging
+import math
 import os
 import stat
 
@@ -15,7 +18,9 @@ import numpy as np
 from . import safeformat
 from ._atomic import atomic_write
 
-__all__ = ["KeyedVectors", "load_vectors"]
+__all__ = ["CorrelationResult", "KeyedVectors", "load_vectors"]
+
+logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "fastnlp.word2vec"
 FORMAT_VERSION = 1
@@ -100,6 +105,51 @@ def spearman(a, b):
     return float((ra * rb).sum() / den) if den > 0 else float("nan")
 
 
+CorrelationResult = collections.namedtuple("CorrelationResult", ["statistic", "pvalue"])
+CorrelationResult.__doc__ = """A correlation and its two-sided p-value, indexable as scipy.stats'
+PearsonRResult / SignificanceResult (``r[0]``, ``r[1]``) which gensim's evaluate_word_pairs returns."""
+
+
+def _betacf(a, b, x, eps=1e-15, tiny=1e-300, max_iter=10000):
+    """The continued fraction of the incomplete beta function (modified Lentz, Numerical Recipes 6.4)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, max_iter + 1):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a, b, x):
+    """The regularized incomplete beta function I_x(a, b) for a, b > 0, x in [0, 1]."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def correlation_pvalue(r, n):
+    """Two-sided p-value of a correlation r over n pairs under independence: t = r sqrt((n-2) /
+    (1-r^2)) with n-2 degrees of freedom, i.e. I_{1-r^2}((n-2)/2, 1/2) -- what scipy's pearsonr
+    (exact for normal data) and spearmanr (the t approximation) report."""
+    if n < 3 or not math.isfinite(r):
+        return float("nan")
+    return _betainc((n - 2) / 2.0, 0.5, max(0.0, 1.0 - r * r))
+
+
 class KeyedVectors:
     """Vectors (V, D) float32 keyed by word.
 
@@ -127,6 +177,7 @@ class KeyedVectors:
             self.key_to_index[k] = i
         self.vectors = vectors
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.norms = None  # (V,) L2 lengths, by fill_norms
         self._normed = None
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -170,26 +221,75 @@ class KeyedVectors:
     def invalidate_norms(self):
         """Call after the vectors changed in place (Word2Vec.train does)."""
         self._normed = None
+        self.norms = None
+
+    def fill_norms(self, force=False):
+        """Computes ``norms`` (V,), the L2 length of every vector, unless already there (gensim's
+        name); force=True recomputes them after the vectors changed in place."""
+        if force or self.norms is None or self.norms.shape != (len(self.vectors),):
+            self.norms = np.linalg.norm(self.vectors, axis=1)
+            self._normed = None
 
     def get_normed_vectors(self):
         """(V, D) unit-length copy of the vectors (zero vectors stay zero), cached."""
+        self.fill_norms()
         if self._normed is None or self._normed.shape != self.vectors.shape:
-            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._normed = (self.vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+            self._normed = (self.vectors / np.maximum(self.norms, 1e-12)[:, None]).astype(np.float32)
         return self._normed
 
     def _as_unit(self, item):
         if isinstance(item, str):
             return self.get_normed_vectors()[self.get_index(item)]
+        v = self._as_vector(item)
+        return v / max(float(np.linalg.norm(v)), 1e-12)
+
+    def _as_vector(self, item):
         v = np.asarray(item, dtype=np.float32)
         if v.shape != (self.vector_size,):
             raise ValueError(f"expected a word or a vector of shape ({self.vector_size},), got shape {v.shape}")
-        return v / max(float(np.linalg.norm(v)), 1e-12)
+        return v
 
     def similarity(self, w1, w2):
         """Cosine similarity of two words."""
         n = self.get_normed_vectors()
         return float(n[self.get_index(w1)] @ n[self.get_index(w2)])
+
+    def distance(self, w1, w2):
+        """Cosine distance of two words: ``1 - similarity(w1, w2)`` (gensim's name)."""
+        return 1.0 - self.similarity(w1, w2)
+
+    def distances(self, word_or_vector, other_words=()):
+        """Cosine distances (float32 array) from a word or vector to each of `other_words`, or to
+        every word in vocabulary order (itself included) when `other_words` is empty, computed as
+        gensim does: ``1 - (W @ v) / (|v| |W_i|)`` on the raw vectors (a zero vector gives NaN)."""
+        v = self.vectors[self.get_index(word_or_vector)] if isinstance(word_or_vector, str) \
+            else self._as_vector(word_or_vector)
+        if other_words is None or len(other_words) == 0:
+            others, norms = self.vectors, self._norms_filled()
+        else:
+            others = self.vectors[[self.get_index(w) for w in other_words]]
+            norms = np.linalg.norm(others, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 - (others @ v) / (np.linalg.norm(v) * norms)
+
+    def _norms_filled(self):
+        self.fill_norms()
+        return self.norms
+
+    def closer_than(self, key1, key2):
+        """The words closer (cosine) to `key1` than `key2` is, in vocabulary order, `key1` left out."""
+        return [self.index_to_key[i] for i in self._closer(key1, key2)]
+
+    def rank(self, key1, key2):
+        """1 + the number of words closer to `key1` than `key2` (gensim's rank: 1 for the nearest)."""
+        return len(self._closer(key1, key2)) + 1
+
+    def _closer(self, key1, key2):
+        d = self.distances(key1)
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        closer = d < d[i2]
+        closer[i1] = False
+        return np.flatnonzero(closer)
 
     def _limit(self, restrict_vocab):
         n = len(self)
@@ -209,16 +309,9 @@ class KeyedVectors:
 
     def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
         """The topn words closest (cosine) to the mean of the unit vectors of `positive` minus those
-        of `negative` (words or vectors), the given words excluded: [(word, cosine), ...]."""
-
-        def as_list(x):
-            if x is None:
-                return []
-            if isinstance(x, str) or (isinstance(x, np.ndarray) and x.ndim == 1):
-                return [x]
-            return list(x)
-
-        pos, neg = as_list(positive), as_list(negative)
+        of `negative` (words or vectors), the given words excluded: [(word, cosine), ...].
+        topn=None: the cosines (float32, vocabulary order, nothing excluded) as gensim returns them."""
+        pos, neg = _ensure_list(positive), _ensure_list(negative)
         if not pos and not neg:
             raise ValueError("most_similar: give at least one positive or negative word")
         mean = np.zeros(self.vector_size, dtype=np.float64)
@@ -233,7 +326,179 @@ class KeyedVectors:
             mean /= norm
         limit = self._limit(restrict_vocab)
         scores = self.get_normed_vectors()[:limit] @ mean.astype(np.float32)
-        return self._top(scores, exclude, topn)
+        return scores if topn is None else self._top(scores, exclude, topn)
+
+    def similar_by_word(self, word, topn=10, restrict_vocab=None):
+        """``most_similar(positive=[word], ...)`` (gensim's name)."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_key = similar_by_word
+
+    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
+        """The topn words closest (cosine) to `vector` (D,): ``most_similar(positive=[vector], ...)``."""
+        return self.most_similar(positive=[self._as_vector(vector)], topn=topn, restrict_vocab=restrict_vocab)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """The topn words maximizing prod_p cos'(w, p) / (prod_n cos'(w, n) + 1e-6), cos' = (1 +
+        cos) / 2 (Levy & Goldberg 2014's 3CosMul generalized, gensim's most_similar_cosmul); the
+        given words excluded. positive: at least one word or vector; vectors are normalized first
+        (gensim uses them as given). topn=None: all scores, nothing excluded. [(word, score), ...]."""
+        pos, neg = _ensure_list(positive), _ensure_list(negative)
+        if not pos:
+            raise ValueError("most_similar_cosmul: positive must hold at least one word or vector")
+        n = self.get_normed_vectors()[:self._limit(restrict_vocab)]
+
+        def shifted(items):
+            return [(1.0 + n @ self._as_unit(it)) / 2.0 for it in items]
+
+        scores = np.prod(shifted(pos), axis=0) / (np.prod(shifted(neg), axis=0) + 1e-6)
+        if topn is None:
+            return scores
+        return self._top(scores, {self.get_index(it) for it in pos + neg if isinstance(it, str)}, topn)
+
+    def doesnt_match(self, words):
+        """The word of `words` furthest (cosine) from the normalized mean of their unit vectors
+        (gensim's doesnt_match: unknown words are ignored with a warning; ValueError when none is
+        known; equal scores go to the smallest word, as gensim's sort does)."""
+        words = [words] if isinstance(words, str) else list(words)
+        used = [w for w in words if w in self.key_to_index]
+        if len(used) != len(words):
+            logger.warning("doesnt_match: ignoring words not in the vocabulary: %s",
+                           sorted(set(words) - set(used), key=str))
+        if not used:
+            raise ValueError("doesnt_match: none of the words given is in the vocabulary")
+        v = self.get_normed_vectors()[[self.key_to_index[w] for w in used]]
+        mean = self.get_mean_vector(v, pre_normalize=False, post_normalize=True)
+        return min(zip((v @ mean).tolist(), used))[1]
+
+    def n_similarity(self, ws1, ws2):
+        """Cosine similarity of the means of two lists of words (raw vectors, as gensim: words not in
+        the vocabulary are ignored; a side with none known has similarity 0). ZeroDivisionError
+        when a list is empty, as gensim."""
+        ws1, ws2 = ([ws] if isinstance(ws, str) else list(ws) for ws in (ws1, ws2))
+        if not ws1 or not ws2:
+            raise ZeroDivisionError(f"n_similarity: ws1 and ws2 must both hold words, got {len(ws1)} and "
+                                    f"{len(ws2)}")
+        m1, m2 = (self.get_mean_vector(ws, pre_normalize=False, post_normalize=True) for ws in (ws1, ws2))
+        return float(m1 @ m2)
+
+    def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False, ignore_missing=True):
+        """The weighted mean (float32, D) of words and/or vectors, divided by the sum of |weights|
+        of the keys used (gensim's get_mean_vector).
+
+        Parameters
+        ----------
+        keys : list of str or ndarray
+            Words (looked up) and vectors of shape (D,) (used as given).
+        weights : sequence of float, optional
+            One weight per key (default 1).
+        pre_normalize : bool
+            Use the words' unit vectors (vectors given as arrays are never normalized).
+        post_normalize : bool
+            Return the mean scaled to unit length (a zero mean stays zero).
+        ignore_missing : bool
+            Skip words not in the vocabulary; False raises KeyError naming the word.
+
+        Returns
+        -------
+        numpy.ndarray
+            The mean vector, float32 of shape (D,).
+
+        Raises
+        ------
+        ValueError
+            When keys is empty or weights has another length.
+        KeyError
+            A word not in the vocabulary, with ignore_missing=False.
+        """
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        if not keys:
+            raise ValueError("get_mean_vector: keys is empty (cannot compute a mean of nothing)")
+        weights = np.ones(len(keys), np.float32) if weights is None else np.asarray(weights, np.float32)
+        if weights.shape != (len(keys),):
+            raise ValueError(f"get_mean_vector: weights must hold one number per key ({len(keys)}), got shape "
+                             f"{weights.shape}")
+        mean = np.zeros(self.vector_size, np.float32)
+        total = 0.0
+        for w, key in zip(weights, keys):
+            if isinstance(key, str):
+                if key not in self.key_to_index:
+                    if ignore_missing:
+                        continue
+                    self.get_index(key)  # raises the KeyError naming it
+                vec = self.get_vector(key, norm=pre_normalize)
+            else:
+                vec = self._as_vector(key)
+            mean += w * vec
+            total += abs(float(w))
+        if total > 0:
+            mean /= np.float32(total)
+        if post_normalize:
+            mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        return mean
+
+    def add_vectors(self, keys, weights, replace=False):
+        """Appends words with their vectors (gensim's add_vectors). A word already present keeps its
+        vector unless replace=True. The vectors matrix is reallocated (a Word2Vec's ``wv`` no longer
+        matches its model afterwards); counts, when kept, are 0 for the new words.
+
+        Parameters
+        ----------
+        keys : str or list of str
+            The words; no word twice.
+        weights : array_like
+            Their vectors, shape (len(keys), D) (or (D,) for one word).
+        replace : bool
+            Overwrite the vectors of words already present.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, a word given twice, or a vector holding NaN or infinity.
+        TypeError
+            A key that is not a str.
+        """
+        if isinstance(keys, str):
+            keys = [keys]
+        keys = list(keys)
+        w = np.asarray(weights, dtype=np.float32)
+        if w.ndim == 1 and len(keys) == 1:
+            w = w.reshape(1, -1)
+        if w.shape != (len(keys), self.vector_size):
+            raise ValueError(f"add_vectors: weights must have shape (len(keys), vector_size) = "
+                             f"({len(keys)}, {self.vector_size}), got {w.shape}")
+        seen = set()
+        for i, k in enumerate(keys):
+            if not isinstance(k, str):
+                raise TypeError(f"add_vectors: keys must be str, got {type(k).__name__} at {i}")
+            if k in seen:
+                raise ValueError(f"add_vectors: the key '{k}' is given twice")
+            seen.add(k)
+        bad = _first_nonfinite_row(w)
+        if bad is not None:
+            raise ValueError(f"add_vectors: the vector of '{keys[bad]}' holds NaN or infinity")
+        new = [i for i, k in enumerate(keys) if k not in self.key_to_index]
+        old = [i for i, k in enumerate(keys) if k in self.key_to_index]
+        if replace and old:
+            self.vectors[[self.key_to_index[keys[i]] for i in old]] = w[old]
+        if new:
+            for i in new:
+                self.key_to_index[keys[i]] = len(self.index_to_key)
+                self.index_to_key.append(keys[i])
+            self.vectors = np.concatenate([self.vectors, w[new]])
+            if self.counts is not None:
+                self.counts = np.concatenate([self.counts, np.zeros(len(new), np.int64)])
+        self.invalidate_norms()
+
+    def add_vector(self, key, vector):
+        """Appends one word (gensim's add_vector); returns its row. A word already present keeps
+        its vector (see add_vectors)."""
+        self.add_vectors([key], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        return self.key_to_index[key]
+
+    def __setitem__(self, keys, weights):
+        """``kv["w"] = vector`` or ``kv[["a", "b"]] = (2, D)``: add_vectors with replace=True."""
+        self.add_vectors(keys, weights, replace=True)
 
     def analogy(self, a, b, c, topn=1, method="3cosadd", restrict_vocab=None):
         """a is to b as c is to ?: 3CosAdd argmax cos(d, b) - cos(d, a) + cos(d, c), or 3CosMul
@@ -247,13 +512,63 @@ class KeyedVectors:
         return self._top(scores, {ia, ib, ic}, topn)
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _lower_index(self, limit, case_insensitive):
+    def _fold_index(self, limit, case_insensitive, fold=str.lower):
         """word -> row among the first `limit`; case-insensitive keeps the most frequent spelling."""
         table = {}
         for i in range(limit - 1, -1, -1):
             k = self.index_to_key[i]
-            table[k.lower() if case_insensitive else k] = i
+            table[fold(k) if case_insensitive else k] = i
         return table
+
+    def _analogy_sections(self, path, table, fold, strict):
+        """The questions of an analogy file by section: [{"section", "words": [(a, b, c, d)],
+        "rows": [row ids, or None when a word is not in `table`]}] and the number of questions.
+        strict: a line that is not 4 words is a ValueError; otherwise skipped (gensim's)."""
+        sections, current, questions = [], None, 0
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                if line.startswith(":"):
+                    current = {"section": line[1:].strip(), "words": [], "rows": []}
+                    sections.append(current)
+                    continue
+                parts = [fold(w) for w in line.split()]
+                if len(parts) != 4:
+                    if strict:
+                        raise ValueError(f"{path}:{lineno}: an analogy line has 4 words, got {len(parts)}: {line!r}")
+                    logger.info("skipping line %d of %s: not 4 words", lineno, path)
+                    continue
+                if current is None:
+                    current = {"section": "(no section)", "words": [], "rows": []}
+                    sections.append(current)
+                questions += 1
+                ids = [table.get(w) for w in parts]
+                current["words"].append(tuple(parts))
+                current["rows"].append(None if None in ids else ids)
+        return sections, questions
+
+    def _analogy_hits(self, rows, limit, method, batch_size, spellings=None, eps=1e-3):
+        """Whether each question (Q, 4) of row ids is answered right: the best-scoring word among the
+        first `limit`, a, b and c excluded. spellings (limit,): each row's canonical row (its
+        most frequent spelling); when given, every spelling of a, b and c is excluded and any
+        spelling of d counts as right (gensim's case-insensitive protocol)."""
+        n = self.get_normed_vectors()[:limit]
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1, 4)
+        hits = np.zeros(len(rows), dtype=bool)
+        for s in range(0, len(rows), batch_size):
+            r = rows[s:s + batch_size]
+            scores = _analogy_scores(n, n[r[:, 0]], n[r[:, 1]], n[r[:, 2]], method, eps)
+            j = np.arange(len(r))
+            for col in range(3):
+                if spellings is None:
+                    scores[j, r[:, col]] = -np.inf
+                else:
+                    scores[spellings[None, :] == r[:, col, None]] = -np.inf
+            best = scores.argmax(axis=1)
+            hits[s:s + batch_size] = (best if spellings is None else spellings[best]) == r[:, 3]
+        return hits
 
     def evaluate_analogies(self, path, restrict_vocab=30000, method="3cosadd", case_insensitive=True,
                            batch_size=1024):
@@ -268,40 +583,12 @@ class KeyedVectors:
         if method not in ("3cosadd", "3cosmul"):
             raise ValueError(f"evaluate_analogies: method must be '3cosadd' or '3cosmul', got {method!r}")
         limit = self._limit(restrict_vocab)
-        table = self._lower_index(limit, case_insensitive)
-        sections, current = [], None
-        questions = 0
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                if line.startswith(":"):
-                    current = {"section": line[1:].strip(), "rows": []}
-                    sections.append(current)
-                    continue
-                parts = line.lower().split() if case_insensitive else line.split()
-                if len(parts) != 4:
-                    raise ValueError(f"{path}:{lineno}: an analogy line has 4 words, got {len(parts)}: {line!r}")
-                if current is None:
-                    current = {"section": "(no section)", "rows": []}
-                    sections.append(current)
-                questions += 1
-                ids = [table.get(w) for w in parts]
-                if None not in ids:
-                    current["rows"].append(ids)
-        n = self.get_normed_vectors()[:limit]
+        fold = str.lower if case_insensitive else str
+        sections, questions = self._analogy_sections(path, self._fold_index(limit, case_insensitive), fold, True)
         out, correct_all, total_all = [], 0, 0
         for sec in sections:
-            rows = np.array(sec["rows"], dtype=np.int64).reshape(-1, 4)
-            correct = 0
-            for s in range(0, len(rows), batch_size):
-                r = rows[s:s + batch_size]
-                scores = _analogy_scores(n, n[r[:, 0]], n[r[:, 1]], n[r[:, 2]], method)
-                j = np.arange(len(r))
-                for col in range(3):
-                    scores[j, r[:, col]] = -np.inf
-                correct += int((scores.argmax(axis=1) == r[:, 3]).sum())
+            rows = [r for r in sec["rows"] if r is not None]
+            correct = int(self._analogy_hits(rows, limit, method, batch_size).sum())
             total = len(rows)
             out.append({"section": sec["section"], "correct": correct, "total": total,
                         "accuracy": correct / total if total else 0.0})
@@ -319,39 +606,161 @@ class KeyedVectors:
             "method": method,
         }
 
-    def evaluate_similarity(self, path, case_insensitive=True, restrict_vocab=None):
-        """Spearman rho between human scores and cosine similarities on word pairs (``w1 w2 score``
-        per line, tab- or space-separated, ``#`` comments), e.g. WordSim-353. Pairs with an
-        unknown word are skipped and counted: {"spearman", "pearson", "pairs", "oov", "oov_rate"}."""
+    def evaluate_word_analogies(self, analogies, restrict_vocab=300000, case_insensitive=True, dummy4unknown=False,
+                                similarity_function="most_similar", batch_size=1024):
+        """gensim's evaluate_word_analogies: the evaluate_analogies protocol with gensim's return
+        value and case handling (words compared upper-cased; every spelling of a, b, c excluded).
+
+        Parameters
+        ----------
+        analogies : str or os.PathLike
+            A ``questions-words.txt``-style file; lines that are not 4 words are skipped.
+        restrict_vocab : int
+            Only the first words are searched; questions using others are out-of-vocabulary.
+        case_insensitive : bool
+            Compare upper-cased words, each taking its most frequent spelling's vector.
+        dummy4unknown : bool
+            Count out-of-vocabulary questions as incorrect instead of skipping them.
+        similarity_function : {"most_similar", "most_similar_cosmul"}
+            3CosAdd, or 3CosMul with most_similar_cosmul's 1e-6 (gensim accepts the name and
+            always uses most_similar).
+
+        Returns
+        -------
+        score : float
+            Accuracy over all the questions evaluated (0.0 when none).
+        sections : list of dict
+            Per section ``{"section", "correct": [(a, b, c, d)], "incorrect": [...]}``, then
+            ``"Total accuracy"`` over all of them.
+        """
+        methods = {"most_similar": ("3cosadd", 1e-3), "most_similar_cosmul": ("3cosmul", 1e-6)}
+        if similarity_function not in methods:
+            raise ValueError(f"evaluate_word_analogies: similarity_function must be 'most_similar' or "
+                             f"'most_similar_cosmul', got {similarity_function!r}")
+        method, eps = methods[similarity_function]
         limit = self._limit(restrict_vocab)
-        table = self._lower_index(limit, case_insensitive)
+        fold = str.upper if case_insensitive else str
+        table = self._fold_index(limit, case_insensitive, str.upper)
+        spellings = np.array([table[fold(k)] for k in self.index_to_key[:limit]], dtype=np.int64)
+        sections, questions = self._analogy_sections(analogies, table, fold, False)
+        out, oov = [], 0
+        for sec in sections:
+            known = [i for i, r in enumerate(sec["rows"]) if r is not None]
+            hits = self._analogy_hits([sec["rows"][i] for i in known], limit, method, batch_size, spellings, eps)
+            right = set(np.asarray(known)[hits].tolist()) if known else set()
+            oov += len(sec["rows"]) - len(known)
+            rows = range(len(sec["rows"])) if dummy4unknown else known
+            out.append({"section": sec["section"], "correct": [sec["words"][i] for i in rows if i in right],
+                        "incorrect": [sec["words"][i] for i in rows if i not in right]})
+        total = {"section": "Total accuracy", "correct": [q for s in out for q in s["correct"]],
+                 "incorrect": [q for s in out for q in s["incorrect"]]}
+        out.append(total)
+        n_eval = len(total["correct"]) + len(total["incorrect"])
+        logger.info("analogies: %d of %d questions have out-of-vocabulary words", oov, questions)
+        return (len(total["correct"]) / n_eval if n_eval else 0.0), out
+
+    def _pair_scores(self, path, table, fold, delimiter, strict, dummy4unknown=False):
+        """(human scores, model cosines, pairs read, pairs with an unknown word) of a word-pair file
+        (``w1 w2 score`` per line, ``#`` comments). delimiter None: a tab if the line has one,
+        else whitespace. strict: a malformed line is a ValueError; otherwise skipped (gensim's).
+        dummy4unknown: a pair with an unknown word scores 0 instead of being left out."""
         n = self.get_normed_vectors()
-        human, model, total = [], [], 0
+        human, model, total, oov = [], [], 0, 0
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
-                parts = line.split("\t") if "\t" in line else line.split()
-                if len(parts) < 3:
-                    raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line!r}")
-                w1, w2 = parts[0].strip(), parts[1].strip()
-                if case_insensitive:
-                    w1, w2 = w1.lower(), w2.lower()
+                if delimiter is None:
+                    parts = line.split("\t") if "\t" in line else line.split()
+                else:
+                    parts = line.split(delimiter)
                 try:
-                    score = float(parts[2])
+                    if len(parts) < 3 or (not strict and len(parts) != 3):
+                        raise ValueError(f"{path}:{lineno}: expected 'word1 word2 score', got {line!r}")
+                    try:
+                        score = float(parts[2])
+                    except ValueError:
+                        raise ValueError(f"{path}:{lineno}: the score {parts[2]!r} is not a number") from None
                 except ValueError:
-                    raise ValueError(f"{path}:{lineno}: the score {parts[2]!r} is not a number") from None
+                    if strict:
+                        raise
+                    logger.info("skipping invalid line %d of %s", lineno, path)
+                    continue
+                w1, w2 = fold(parts[0].strip()), fold(parts[1].strip())
                 total += 1
                 i1, i2 = table.get(w1), table.get(w2)
                 if i1 is None or i2 is None:
+                    oov += 1
+                    if dummy4unknown:
+                        human.append(score)
+                        model.append(0.0)
                     continue
                 human.append(score)
                 model.append(float(n[i1] @ n[i2]))
-        oov = total - len(human)
+        return human, model, total, oov
+
+    def evaluate_similarity(self, path, case_insensitive=True, restrict_vocab=None):
+        """Spearman rho between human scores and cosine similarities on word pairs (``w1 w2 score``
+        per line, tab- or space-separated, ``#`` comments), e.g. WordSim-353. Pairs with an
+        unknown word are skipped and counted: {"spearman", "pearson", "pairs", "oov", "oov_rate"}."""
+        limit = self._limit(restrict_vocab)
+        fold = str.lower if case_insensitive else str
+        human, model, total, oov = self._pair_scores(path, self._fold_index(limit, case_insensitive), fold, None, True)
         pearson = float(np.corrcoef(human, model)[0, 1]) if len(human) > 1 else float("nan")
         return {"spearman": spearman(human, model) if len(human) > 1 else float("nan"), "pearson": pearson,
                 "pairs": len(human), "oov": oov, "oov_rate": oov / total if total else 0.0}
+
+    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
+                            case_insensitive=True, dummy4unknown=False):
+        """gensim's evaluate_word_pairs: correlation of the model's cosines with human similarity
+        scores (the evaluate_similarity protocol, words compared upper-cased).
+
+        Parameters
+        ----------
+        pairs : str or os.PathLike
+            ``w1<delimiter>w2<delimiter>score`` per line, ``#`` comments; other lines are skipped.
+        delimiter : str
+            The field separator (a tab by default).
+        encoding : str
+            Only UTF-8 (or its aliases) is read.
+        restrict_vocab : int
+            Words beyond the first `restrict_vocab` count as unknown.
+        case_insensitive : bool
+            Compare upper-cased words, each taking its most frequent spelling's vector.
+        dummy4unknown : bool
+            Pairs with an unknown word get similarity 0 instead of being left out.
+
+        Returns
+        -------
+        pearson : CorrelationResult
+            (statistic, two-sided p-value), as scipy's pearsonr.
+        spearman : CorrelationResult
+            (statistic, two-sided p-value), as scipy's spearmanr.
+        oov_ratio : float
+            Percentage of pairs with an unknown word (of the pairs used when dummy4unknown).
+
+        Raises
+        ------
+        ValueError
+            No pair could be scored, or an encoding other than UTF-8.
+        """
+        if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
+            raise ValueError(f"evaluate_word_pairs: only UTF-8 files are read, got encoding={encoding!r}")
+        limit = self._limit(restrict_vocab)
+        fold = str.upper if case_insensitive else str
+        human, model, _, oov = self._pair_scores(pairs, self._fold_index(limit, case_insensitive, str.upper), fold,
+                                                  delimiter, False, dummy4unknown)
+        if not human:
+            raise ValueError(f"evaluate_word_pairs: no valid similarity judgement in {pairs}: a malformed file, "
+                             "or every pair has an unknown word")
+        n = len(human)
+        r_p = float(np.corrcoef(human, model)[0, 1]) if n > 1 else float("nan")
+        r_s = spearman(human, model) if n > 1 else float("nan")
+        oov_ratio = 100.0 * oov / n if dummy4unknown else 100.0 * oov / (n + oov)
+        logger.info("word pairs: pearson %.4f, spearman %.4f, %.1f%% with unknown words", r_p, r_s, oov_ratio)
+        return (CorrelationResult(r_p, correlation_pvalue(r_p, n)), CorrelationResult(r_s, correlation_pvalue(r_s, n)),
+                oov_ratio)
 
     # -- formats --------------------------------------------------------------------------------
     def save_word2vec_format(self, path, binary=False):
@@ -477,12 +886,21 @@ class KeyedVectors:
         return cls(words, arrays["vectors"], arrays.get("counts"))
 
 
-def _analogy_scores(n, a, b, c, method):
-    """Scores (Q, V) of every word in n (V, D, unit rows) for questions with unit vectors a, b, c (Q, D)."""
+def _ensure_list(x):
+    """A word or 1-D vector as a one-item list; None as []; rows of a 2-D array; a list as is."""
+    if x is None:
+        return []
+    if isinstance(x, str) or (isinstance(x, np.ndarray) and x.ndim == 1):
+        return [x]
+    return list(x)
+
+
+def _analogy_scores(n, a, b, c, method, eps=1e-3):
+    """Scores (Q, V) of every word in n (V, D, unit rows) for questions with unit vectors a, b, c (Q, D);
+    eps: 3CosMul's guard against a zero denominator."""
     if method == "3cosadd":
         return (b - a + c) @ n.T
     if method == "3cosmul":
-        eps = 1e-3
         ca, cb, cc = ((x @ n.T + 1.0) * 0.5 for x in (a, b, c))
         return cb * cc / (ca + eps)
     raise ValueError(f"analogy method must be '3cosadd' or '3cosmul', got {method!r}")
