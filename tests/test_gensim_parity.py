@@ -284,3 +284,124 @@ def test_correlation_pvalue_matches_scipy(n):
         if abs(rs.statistic) < 1:
             assert correlation_pvalue(float(rs.statistic), n) == pytest.approx(float(rs.pvalue), rel=1e-6, abs=1e-300)
     assert np.isnan(correlation_pvalue(0.5, 2)) and correlation_pvalue(1.0, 10) == 0.0
+
+
+# -- Word2Vec: online vocabulary update, callbacks -----------------------------------------------
+
+def _corpus(rng, words, n_sent, length=8):
+    return [[words[i] for i in rng.integers(0, len(words), length)] for _ in range(n_sent)]
+
+
+def _w2v(sentences, **kw):
+    from fastnlp import Word2Vec
+
+    return Word2Vec(sentences, **dict(dict(vector_size=16, min_count=2, epochs=2, workers=1, progress=False, seed=3), **kw))
+
+
+@pytest.mark.parametrize("hs,negative", [(0, 5), (1, 0)])
+def test_build_vocab_update_adds_words_and_trains_them(hs, negative, tmp_path):
+    from fastnlp import Word2Vec
+
+    rng = np.random.default_rng(0)
+    old, new = [f"a{i}" for i in range(30)], [f"b{i}" for i in range(10)]
+    first, second = _corpus(rng, old, 300), _corpus(rng, old[:10] + new, 300) + [["rare"]]
+    m = _w2v(first, hs=hs, negative=negative)
+    out_name = "syn1" if hs else "syn1neg"
+    words_before, vecs_before = list(m.wv.index_to_key), m.wv.vectors.copy()
+    out_before, counts_before = getattr(m, out_name).copy(), m.wv.counts.copy()
+    kv = m.wv
+    assert m.build_vocab(second, update=True) is m and m.wv is kv
+    V, D = len(words_before), 16
+    assert m.wv.index_to_key[:V] == words_before and sorted(m.wv.index_to_key[V:]) == sorted(new)
+    assert "rare" not in m.wv  # seen once, min_count=2
+    np.testing.assert_array_equal(m.wv.vectors[:V], vecs_before)
+    fresh = m.wv.vectors[V:].copy()
+    assert fresh.shape == (10, D) and np.all(np.abs(fresh) <= 1.0 / D) and len(np.unique(fresh)) == fresh.size
+    out = getattr(m, out_name)
+    np.testing.assert_array_equal(out[:V], out_before)
+    assert out.shape == (V + 10, D) and not out[V:].any()
+    in_second = {}
+    for s in second:
+        for w in s:
+            in_second[w] = in_second.get(w, 0) + 1
+    expect = {w: int(c) + in_second.get(w, 0) for w, c in zip(words_before, counts_before)}
+    expect.update({w: in_second[w] for w in new})
+    assert dict(zip(m.wv.index_to_key, m.wv.counts.tolist())) == expect
+    assert m.corpus_stats["vocab_words"] == sum(len(s) for s in second) - 1
+    assert m.epochs_done == 2
+    m.train()  # the default corpus is now the second one
+    assert m.epochs_done == 4
+    moved = np.abs(m.wv.vectors[V:] - fresh).max(axis=1)
+    assert (moved > 0).all()  # every new word was trained
+    untouched = [m.wv.get_index(w) for w in old[10:]]  # not in the second corpus: no update as input
+    np.testing.assert_array_equal(m.wv.vectors[untouched], vecs_before[untouched])
+    assert m.wv.most_similar("b0", topn=3)
+    m.save(tmp_path / "m.npz")
+    back = Word2Vec.load(tmp_path / "m.npz")
+    assert back.wv.index_to_key == m.wv.index_to_key and np.array_equal(back.wv.counts, m.wv.counts)
+    back.train(second, epochs=1)
+
+
+def test_build_vocab_update_matches_gensim_counts():
+    gensim_models = pytest.importorskip("gensim.models")
+    rng = np.random.default_rng(1)
+    old, new = [f"a{i}" for i in range(20)], [f"b{i}" for i in range(8)]
+    first, second = _corpus(rng, old, 100), _corpus(rng, old[:5] + new, 20) + [["rare", "b0"]]
+    ours = _w2v(first, epochs=1)
+    ours.build_vocab(second, update=True)
+    theirs = gensim_models.Word2Vec(first, vector_size=16, min_count=2, epochs=1, workers=1, seed=3)
+    theirs.build_vocab(second, update=True)
+    assert set(ours.wv.index_to_key) == set(theirs.wv.index_to_key)
+    assert set(ours.wv.index_to_key[:20]) == set(theirs.wv.index_to_key[:20])  # (gensim orders ties otherwise)
+    assert {w: int(c) for w, c in zip(ours.wv.index_to_key, ours.wv.counts)} == \
+        {w: int(theirs.wv.get_vecattr(w, "count")) for w in theirs.wv.index_to_key}
+
+
+def test_build_vocab_update_needs_a_vocabulary():
+    from fastnlp import Word2Vec
+
+    with pytest.raises(ValueError, match="update=True needs a vocabulary"):
+        Word2Vec(progress=False).build_vocab([["a", "b"]], update=True)
+
+
+def test_callback_hooks_order():
+    events = []
+
+    class Recorder:
+        def on_train_begin(self, model):
+            events.append("train_begin")
+
+        def on_epoch_begin(self, model):
+            events.append(("epoch_begin", model.epochs_done))
+
+        def on_epoch_end(self, model):
+            events.append(("epoch_end", model.epochs_done))
+
+        def on_train_end(self, model):
+            events.append("train_end")
+
+    class OnlyEnd:
+        def on_epoch_end(self, model):
+            events.append("only_end")
+
+    sents = _corpus(np.random.default_rng(2), [f"a{i}" for i in range(20)], 100)
+    m = _w2v(sents, callbacks=[Recorder(), lambda model, stats: events.append(("plain", stats["epoch"])), OnlyEnd()])
+    assert events == ["train_begin", ("epoch_begin", 0), ("epoch_end", 1), ("plain", 1), "only_end",
+                      ("epoch_begin", 1), ("epoch_end", 2), ("plain", 2), "only_end", "train_end"]
+    events.clear()
+    m.train(epochs=1, callbacks=[Recorder()])
+    assert events == ["train_begin", ("epoch_begin", 2), ("epoch_end", 3), "train_end"]
+    with pytest.raises(TypeError, match=r"callbacks\[1\] \(int\) has none of on_train_begin"):
+        m.train(epochs=1, callbacks=[Recorder(), 3])
+
+
+def test_gensim_callback_any2vec_subclass():
+    callbacks = pytest.importorskip("gensim.models.callbacks")
+    losses = []
+
+    class Loss(callbacks.CallbackAny2Vec):
+        def on_epoch_end(self, model):
+            losses.append(model.get_latest_training_loss())
+
+    _w2v(_corpus(np.random.default_rng(4), [f"a{i}" for i in range(20)], 100), epochs=3, callbacks=[Loss()])
+    assert len(losses) == 3 and all(x > 0 for x in losses)

@@ -3,7 +3,7 @@ softmax, trained entirely in C++ threads (Hogwild, the GIL released).
 
 Python only configures: the vocabulary is counted in C++ (files streamed line by line, or any
 re-iterable of token lists), then each epoch runs in ``fastnlp._C.Word2VecTrainer`` while this
-module polls its progress (tqdm bar, optional) and stops it cleanly on KeyboardInterrupt, leaving
+module polls its progress (a tqdm bar on stderr) and stops it cleanly on KeyboardInterrupt, leaving
 a usable model. With ``corpus_file`` every worker reads its own byte range of the files.
 
 Parameters follow gensim / word2vec.c (``vector_size`` or ``dim``, ``workers`` or ``threads``).
@@ -12,12 +12,12 @@ Parameters follow gensim / word2vec.c (``vector_size`` or ``dim``, ``workers`` o
 import logging
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
 from . import _C
+from ._progress import progress_bar
 from .keyedvectors import KeyedVectors, load_npz, save_npz
 
 __all__ = ["Word2Vec"]
@@ -94,9 +94,12 @@ class Word2Vec:
             reader thread feeds it; the vectors are copied back after every epoch) or 'emulated'
             (the device path run on the CPU, for tests).
         max_sentence: sentences longer than this are split (never truncated).
-        progress: show a tqdm progress bar (words/s, loss, ETA) when tqdm is installed.
-        callbacks: called after each epoch: objects with ``on_epoch_end(model)`` or callables
-            ``cb(model, stats)`` with stats the epoch's dict (see ``training_history``).
+        progress: show a tqdm progress bar on stderr (words/s, loss, ETA); False: none.
+        callbacks: gensim's CallbackAny2Vec hooks, objects with any of ``on_train_begin(model)``,
+            ``on_epoch_begin(model)``, ``on_epoch_end(model)``, ``on_train_end(model)`` (called in
+            that order; on_train_end also after a KeyboardInterrupt), or plain callables
+            ``cb(model, stats)`` called after each epoch with the epoch's dict (see
+            ``training_history``).
     """
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=None, window=5, min_count=5,
@@ -168,48 +171,120 @@ class Word2Vec:
                                  alpha_schedule=self.alpha_schedule)
 
     # -- vocabulary -------------------------------------------------------------------------------
-    def build_vocab(self, sentences=None, corpus_file=None):
+    def build_vocab(self, sentences=None, corpus_file=None, update=False):
         """Counts the corpus (C++; files streamed line by line) and sets up fresh vectors: word
-        vectors uniform in [-1/D, 1/D) from `seed`, output vectors zero."""
+        vectors uniform in [-1/D, 1/D) from `seed`, output vectors zero.
+
+        Parameters
+        ----------
+        sentences : re-iterable of token lists, optional
+            The corpus in memory. Give this or `corpus_file`.
+        corpus_file : path or list of paths, optional
+            Whitespace-tokenized text, one sentence per line.
+        update : bool
+            gensim's online update: keep the vocabulary and every trained row; add the corpus's
+            counts to the words already known and append its new words seen at least
+            `min_count` times (by descending count), their word vectors drawn as build_vocab
+            draws them and their output rows zero. The next train() rebuilds the Huffman tree
+            and noise table from the updated counts and trains the new words; its default corpus
+            becomes this one.
+
+        Returns
+        -------
+        Word2Vec
+            self.
+
+        Raises
+        ------
+        ValueError
+            Not exactly one of sentences / corpus_file, an empty corpus, min_count removing every
+            word, or update=True before any vocabulary was built.
+        """
         if (sentences is None) == (corpus_file is None):
             raise ValueError("build_vocab: give exactly one of sentences or corpus_file")
+        if update and self.wv is None:
+            raise ValueError("build_vocab: update=True needs a vocabulary to update: build one first "
+                             "(build_vocab without update, or Word2Vec.load)")
         counter = _C.VocabCounter(self.max_vocab_size or 0)
         t0 = time.perf_counter()
         if corpus_file is not None:
             paths = _paths(corpus_file)
             for p in paths:
                 counter.count_file(p)
-            self._corpus = ("files", paths)
+            corpus = ("files", paths)
             where = ", ".join(paths)
         else:
             _check_reiterable(sentences)
             counter.add_sentences(sentences)
-            self._corpus = ("sentences", sentences)
+            corpus = ("sentences", sentences)
             where = "the sentences given"
         if counter.total_words == 0:
             raise ValueError(f"word2vec: the corpus is empty: no tokens in {where}")
+        if update:
+            return self._update_vocab(counter, corpus, t0)
         words, counts = counter.finalize(self.min_count)
         if not words:
             raise ValueError(f"word2vec: min_count={self.min_count} removes every word: the corpus has "
                              f"{counter.distinct} distinct words, none seen {self.min_count} times")
-        self.corpus_stats = {"tokens": int(counter.total_words), "sentences": int(counter.sentences),
-                             "distinct": int(counter.distinct), "vocab_words": int(counts.sum()),
-                             "pruned_below": int(counter.min_reduce) - 1, "seconds": time.perf_counter() - t0}
+        self._corpus = corpus
+        self.corpus_stats = self._corpus_stats(counter, int(counts.sum()), t0)
         self._set_vocab(words, counts)
         V, D = len(words), self.vector_size
-        # Uniform in [-1/D, 1/D) as gensim 4 (word2vec.c uses half that range); on small corpora the
-        # wider start scored ~0.4 analogy points higher.
-        rng = np.random.default_rng(self.seed)
-        syn0 = rng.random((V, D), dtype=np.float32)
-        syn0 *= 2.0
-        syn0 -= 1.0
-        syn0 /= D
-        self.wv = KeyedVectors(words, syn0, counts)
+        self.wv = KeyedVectors(words, self._initial_vectors(np.random.default_rng(self.seed), V), counts)
         self.syn1neg = np.zeros((V, D), np.float32) if self.negative > 0 else None
         self.syn1 = np.zeros((V, D), np.float32) if self.hs else None
         self.epochs_done = 0
         self.training_history = []
         logger.info("word2vec vocabulary: %d words (of %d distinct), %d tokens", V, counter.distinct,
+                    counter.total_words)
+        return self
+
+    def _initial_vectors(self, rng, n):
+        """(n, D) word vectors uniform in [-1/D, 1/D), as gensim 4 (word2vec.c uses half that range);
+        on small corpora the wider start scored ~0.4 analogy points higher."""
+        D = self.vector_size
+        syn0 = rng.random((n, D), dtype=np.float32)
+        syn0 *= 2.0
+        syn0 -= 1.0
+        syn0 /= D
+        return syn0
+
+    @staticmethod
+    def _corpus_stats(counter, vocab_words, t0):
+        return {"tokens": int(counter.total_words), "sentences": int(counter.sentences),
+                "distinct": int(counter.distinct), "vocab_words": int(vocab_words),
+                "pruned_below": int(counter.min_reduce) - 1, "seconds": time.perf_counter() - t0}
+
+    def _update_vocab(self, counter, corpus, t0):
+        """build_vocab(update=True) once the new corpus is counted."""
+        seen, seen_counts = counter.finalize(1)
+        wv = self.wv
+        counts = wv.counts.copy()
+        new_words, new_counts, in_vocab = [], [], 0
+        for w, c in zip(seen, seen_counts.tolist()):
+            i = wv.key_to_index.get(w)
+            if i is not None:
+                counts[i] += c
+                in_vocab += c
+            elif c >= self.min_count:
+                new_words.append(w)
+                new_counts.append(c)
+                in_vocab += c
+        V, n = len(wv), len(new_words)
+        counts = np.concatenate([counts, np.asarray(new_counts, np.int64)])
+        words = wv.index_to_key + new_words
+        self._set_vocab(words, counts)  # checks the summed counts (C++) before anything changes
+        # The new rows' stream depends on the seed and where they start, never on the old rows.
+        wv.add_vectors(new_words, self._initial_vectors(np.random.default_rng([self.seed, V]), n))
+        wv.counts = counts
+        D = self.vector_size
+        if self.syn1neg is not None:
+            self.syn1neg = np.concatenate([self.syn1neg, np.zeros((n, D), np.float32)])
+        if self.syn1 is not None:
+            self.syn1 = np.concatenate([self.syn1, np.zeros((n, D), np.float32)])
+        self._corpus = corpus
+        self.corpus_stats = self._corpus_stats(counter, in_vocab, t0)
+        logger.info("word2vec vocabulary update: %d new words (now %d), %d tokens counted", n, V + n,
                     counter.total_words)
         return self
 
@@ -226,7 +301,7 @@ class Word2Vec:
         """Trains `epochs` more epochs (default: the model's), the learning rate decaying
         linearly from alpha to min_alpha over this call. The corpus defaults to the one
         build_vocab counted; a new corpus is trained with the existing vocabulary (unknown words
-        are skipped). total_words (sentences only): in-vocabulary words per epoch, counted when
+        are skipped: ``build_vocab(corpus, update=True)`` first adds them). total_words (sentences only): in-vocabulary words per epoch, counted when
         not given for a corpus other than the vocabulary's.
 
         KeyboardInterrupt stops the workers after their current sentence; the model stays usable
@@ -261,13 +336,15 @@ class Word2Vec:
             else:
                 total_words = self._count_in_vocab(source)
         trainer = _C.Word2VecTrainer(self._vocab, self.wv.vectors, self.syn1neg, self.syn1, config, device=device)
-        callbacks = self.callbacks if callbacks is None else list(callbacks)
+        callbacks = _check_callbacks(self.callbacks if callbacks is None else list(callbacks))
+        _call_hooks(callbacks, "on_train_begin", self)
         bar = _Progress(epochs, self.progress if progress is None else progress)
         self.interrupted = False
         t_start = time.perf_counter()
         history = []
         try:
             for e in range(epochs):
+                _call_hooks(callbacks, "on_epoch_begin", self)
                 t0 = time.perf_counter()
                 try:
                     if mode == "files":
@@ -300,8 +377,8 @@ class Word2Vec:
                 logger.info("word2vec epoch %d: loss %.4f, %.0f words/s", stats["epoch"], stats["loss"],
                             stats["words_per_sec"])
                 for cb in callbacks:
-                    if hasattr(cb, "on_epoch_end"):
-                        cb.on_epoch_end(self)
+                    if _is_hook_object(cb):
+                        _call_hooks([cb], "on_epoch_end", self)
                     else:
                         cb(self, stats)
         finally:
@@ -310,6 +387,7 @@ class Word2Vec:
                 trainer.stop()
                 trainer.wait()
             self.wv.invalidate_norms()
+        _call_hooks(callbacks, "on_train_end", self)
         seconds = time.perf_counter() - t_start
         tokens = sum(h["tokens"] for h in history)
         examples = sum(h["examples"] for h in history)
@@ -351,6 +429,14 @@ class Word2Vec:
         if chunk and not trainer.stopping:
             push()
         trainer.close_stream()
+
+    def save_training_curve(self, path):
+        """Saves the loss per epoch of ``training_history`` as an image (needs matplotlib:
+        ``fastnlp[plots]``); returns the path. ValueError before any training."""
+        from .plots import save_curve
+
+        return save_curve("Word2Vec", self.training_history, path,
+                          f"word2vec {'skip-gram' if self.sg else 'CBOW'}: loss per example")
 
     def get_latest_training_loss(self):
         """Summed loss of the last epoch trained (float64; gensim's float32 running sum stalls)."""
@@ -447,6 +533,29 @@ def _check_device(device):
             raise RuntimeError("Word2Vec: device='cuda' but no CUDA device is visible")
 
 
+_HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+def _is_hook_object(cb):
+    return any(callable(getattr(cb, h, None)) for h in _HOOKS)
+
+
+def _check_callbacks(callbacks):
+    for i, cb in enumerate(callbacks):
+        if not _is_hook_object(cb) and not callable(cb):
+            raise TypeError(f"train: callbacks[{i}] ({type(cb).__name__}) has none of {', '.join(_HOOKS)} and is "
+                            "not callable")
+    return callbacks
+
+
+def _call_hooks(callbacks, name, model):
+    """Calls `name`(model) on every callback object defining it (gensim's CallbackAny2Vec protocol)."""
+    for cb in callbacks:
+        hook = getattr(cb, name, None)
+        if callable(hook):
+            hook(model)
+
+
 def _check_reiterable(sentences):
     if isinstance(sentences, (str, bytes)):
         raise TypeError("word2vec: sentences must be an iterable of token lists, got a str "
@@ -474,38 +583,23 @@ def _jsonable(x):
 
 
 class _Progress:
-    """A tqdm bar over epochs (fractional), with words/s and the running loss; a line per epoch
-    on stderr when tqdm is missing; nothing when disabled."""
+    """A tqdm bar over epochs (fractional), with words/s, the running loss and the learning rate;
+    nothing when disabled."""
 
     def __init__(self, epochs, enabled):
-        self.epochs = epochs
-        self.bar = None
-        self.enabled = bool(enabled)
         self.done = 0.0
-        self.last_epoch = -1
-        if self.enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=epochs, unit="epoch", desc="word2vec",
+        self.bar = progress_bar(total=epochs, desc="word2vec", unit="epoch", enabled=enabled,
                                 bar_format="{l_bar}{bar}| {n:.2f}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
-            except ImportError:
-                self.bar = None
 
     def update(self, epoch, p, seconds):
-        if not self.enabled:
+        if self.bar.disable:
             return
         now = epoch + p["fraction"]
         wps = p["tokens"] / seconds if seconds > 0 else 0.0
         loss = p["loss"] / p["examples"] if p["examples"] else float("nan")
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{wps / 1e3:.0f}k words/s, loss {loss:.4f}, lr {p['alpha']:.5f}", refresh=False)
-            self.bar.update(max(0.0, now - self.done))
-            self.done = max(self.done, now)
-        elif p["fraction"] >= 1.0 and epoch != self.last_epoch:
-            self.last_epoch = epoch
-            print(f"word2vec epoch {epoch + 1}/{self.epochs}: {wps:.0f} words/s, loss {loss:.4f}", file=sys.stderr)
+        self.bar.set_postfix_str(f"{wps / 1e3:.0f}k words/s, loss {loss:.4f}, lr {p['alpha']:.5f}", refresh=False)
+        self.bar.update(max(0.0, now - self.done))
+        self.done = max(self.done, now)
 
     def close(self):
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
