@@ -762,6 +762,40 @@ class KeyedVectors:
         return (CorrelationResult(r_p, correlation_pvalue(r_p, n)), CorrelationResult(r_s, correlation_pvalue(r_s, n)),
                 oov_ratio)
 
+    # -- plots --------------------------------------------------------------------------------
+    def plot_embedding(self, words, path, method="pca", title=None, seed=0):
+        """Saves a 2-D map of the vectors of `words` (needs matplotlib: ``fastnlp[plots]``).
+
+        Parameters
+        ----------
+        words : list of str
+            At least 2 words in the vocabulary.
+        path : str or os.PathLike
+            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
+        method : {"pca", "tsne"}
+            PCA by NumPy's SVD, or t-SNE through scikit-learn (ImportError when it is missing).
+        title : str, optional
+            The figure's title (default: the method).
+        seed : int
+            t-SNE's random state.
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        ValueError
+            Fewer than 2 words, or an unknown method.
+        """
+        from .plots import plot_embedding
+
+        words = [words] if isinstance(words, str) else list(words)
+        return plot_embedding(self[words], words, path, method=method, title=title, seed=seed)
+
     # -- formats --------------------------------------------------------------------------------
     def save_word2vec_format(self, path, binary=False):
         """word2vec.c's format: a ``V D`` header line, then per word ``word`` + space + either D

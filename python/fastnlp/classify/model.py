@@ -1,11 +1,10 @@
 """Classifier: one API (fit / predict / predict_proba / evaluate / save / load) over TextCNN, the
 RNN acceptors and the bag-of-n-gram maxent / MLP. Training: shuffled minibatches, a choice of
-optimizer, max-norm on the output layer, the best epoch on a selection split kept, a progress line,
+optimizer, max-norm on the output layer, the best epoch on a selection split kept, a progress bar,
 and periodic atomic checkpoints from which `resume=True` continues exactly."""
 
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -13,6 +12,7 @@ import time
 import numpy as np
 
 from .. import nn, ops, optim, safeformat
+from .._progress import progress_bar
 from . import bow
 from . import networks as N
 from .data import Dataset, split_dev, tokenize
@@ -88,31 +88,26 @@ def _load_optimizer_state(opt, state):
 
 
 class _Progress:
-    """One status line: epoch, examples done, running loss and accuracy, sentences/s, ETA."""
+    """A tqdm bar over the examples of all epochs: epoch, running loss and accuracy, sentences/s,
+    ETA; epoch summaries written above it. Nothing when the stream is None."""
 
     def __init__(self, stream, total_examples):
-        self.stream, self.total = stream, total_examples
-        self.tty = bool(stream) and hasattr(stream, "isatty") and stream.isatty()
-        self.start, self.last, self.done = time.perf_counter(), 0.0, 0
+        self.stream, self.done = stream, 0
+        self.bar = progress_bar(total_examples, "train", unit="sent", enabled=stream is not None, file=stream,
+                                bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                           "{rate_fmt} ETA {remaining}{postfix}")
 
-    def update(self, epoch, epochs, seen, n, loss, acc, force=False):
-        now = time.perf_counter()
-        if self.stream is None or (not force and now - self.last < (0.5 if self.tty else 10.0)):
-            return
-        self.last = now
-        elapsed = now - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta_s = "?" if math.isnan(eta) else f"{int(eta // 60)}m{int(eta % 60):02d}s"
-        line = (f"epoch {epoch + 1}/{epochs} {seen}/{n} loss {loss:.4f} acc {acc * 100:.2f}% "
-                f"{rate:.0f} sent/s ETA {eta_s}")
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
+    def update(self, epoch, epochs, seen, n, loss, acc):
+        self.bar.set_description_str(f"epoch {epoch + 1}/{epochs}", refresh=False)
+        self.bar.set_postfix_str(f"loss {loss:.4f} acc {acc * 100:.2f}%", refresh=False)
+        self.bar.update(self.done - self.bar.n)
 
     def message(self, text):
         if self.stream is not None:
-            self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
-            self.stream.flush()
+            self.bar.write(text, file=self.stream)
+
+    def close(self):
+        self.bar.close()
 
 
 class Classifier:
@@ -141,6 +136,18 @@ class Classifier:
         self.lower = True
         self.history = []
         self.training_data = {}
+
+    @property
+    def training_history(self):
+        """One dict per epoch trained ({"epoch", "loss", "train_accuracy", "selection_accuracy",
+        "seconds"}); the same list as ``history``."""
+        return self.history
+
+    def save_training_curve(self, path):
+        """Saves loss and selection accuracy per epoch as an image (needs matplotlib); returns the path."""
+        from ..plots import save_curve
+
+        return save_curve("Classifier", self.history, path, f"{self.model}: loss and selection accuracy")
 
     def _check_config(self):
         c = self.config
@@ -306,6 +313,7 @@ class Classifier:
                 self._write_checkpoint(checkpoint, params, opt, epoch + 1, 0, rng.bit_generator.state, best,
                                        best_score, sums)
                 last_save = time.perf_counter()
+        prog.close()
         if best is not None:
             for p, v in zip(params, best):
                 p.value[...] = v

@@ -66,6 +66,17 @@ class Tagger:
     def task(self):
         return self.header.get("task", "")
 
+    @property
+    def training_history(self):
+        """One dict per epoch of the training run that chose the model ({"epoch", "loss", "dev", ...})."""
+        return self.header.get("history", [])
+
+    def save_training_curve(self, path):
+        """Saves loss and dev score per epoch as an image (needs matplotlib); returns the path."""
+        from ..plots import save_curve
+
+        return save_curve("Tagger", self.training_history, path, f"{self.task or 'tagger'}: loss and dev score")
+
     def __repr__(self):
         return (f"Tagger(task={self.task!r}, tags={len(self.tagset)}, families={list(self.families)}, "
                 f"window={self.window}, sll={self.transitions is not None})")

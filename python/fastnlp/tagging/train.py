@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from .._progress import progress_bar
 from ..glove import load_glove
 from ..optim import SGD, AdaGrad
 from . import _fast
@@ -113,13 +114,15 @@ def _stack(encoded, index):
 
 
 def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pretrained=None, log=print,
-                  scheme=None):
+                  scheme=None, progress=True):
     """Trains a WindowNetwork. `train`/`dev`: lists of (tokens, tags); `featurize(sentences) -> (ids,
     offsets)`; `evaluate(gold_tags, pred_tags) -> score` (higher is better), on the development tags
     decoded as the Tagger decodes (well-formed `scheme` sequences only, when a scheme is given). Keeps
     the parameters of the best development epoch; stops after `patience` epochs without improvement.
     With dev=None it trains exactly config.epochs epochs and keeps the last (the refit on train + dev
-    once the number of epochs was chosen). Returns (net, best_score or None, history)."""
+    once the number of epochs was chosen). progress: a tqdm bar on stderr over the sentences of
+    all epochs (False: none). Returns (net, best_score or None, history), history one dict per
+    epoch: {"epoch", "loss" (per token), "dev" (with a dev set), "seconds"}."""
     tag_id = {t: i for i, t in enumerate(tagset)}
     rng = np.random.default_rng(config.seed)
     net = WindowNetwork(family_sizes(config.families, lexicons), config.dims, len(tagset), config.window,
@@ -138,9 +141,16 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
     make = AdaGrad if config.optimizer == "adagrad" else SGD  # both update embedding rows sparsely
     optimizers = [make(dense, lr=config.lr), make([e.W for e in net.embeddings], lr=config.embedding_lr)]
     best, best_state, history, stale = -1.0, None, [], 0
+    bar = progress_bar(config.epochs * len(encoded), "tagger", unit="sent", enabled=progress)
+
+    def say(message):  # a log line above the bar, not through it
+        with bar.external_write_mode():
+            log(message)
+
     try:
         for epoch in range(config.epochs):
             t0, total, count = time.perf_counter(), 0.0, 0
+            bar.set_description_str(f"tagger epoch {epoch + 1}/{config.epochs}", refresh=False)
             for index in _batches(len(encoded), config.batch_sentences, rng):
                 ids, offsets, tags = _stack(encoded, index)
                 scores = net.forward(ids, offsets)
@@ -151,17 +161,19 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
                 net.zero_grad()
                 total += loss
                 count += len(tags)
+                bar.set_postfix_str(f"loss/token {total / max(count, 1):.4f}", refresh=False)
+                bar.update(len(index))
             if dev is None:
                 history.append({"epoch": epoch + 1, "loss": total / max(count, 1),
                                 "seconds": time.perf_counter() - t0})
-                log(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} ({time.perf_counter() - t0:.1f} s)")
+                say(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} ({time.perf_counter() - t0:.1f} s)")
                 continue
             pred = net.decode(net.forward(dev_ids, dev_offsets), dev_offsets, tagset, scheme)
             pred_tags = [[tagset[i] for i in pred[dev_offsets[s]:dev_offsets[s + 1]]] for s in range(len(dev))]
             score = evaluate([tags for _, tags in dev], pred_tags)
             history.append({"epoch": epoch + 1, "loss": total / max(count, 1), "dev": score,
                             "seconds": time.perf_counter() - t0})
-            log(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} dev {score:.2f} "
+            say(f"epoch {epoch + 1}: loss/token {total / max(count, 1):.4f} dev {score:.2f} "
                 f"({time.perf_counter() - t0:.1f} s)")
             if score > best:
                 best, stale = score, 0
@@ -173,7 +185,9 @@ def train_network(config, train, dev, lexicons, tagset, featurize, evaluate, pre
     except KeyboardInterrupt:  # Ctrl-C keeps the best epoch so far (the caller still saves it)
         if best_state is None:
             raise
-        log(f"interrupted: keeping epoch {max(history, key=lambda h: h['dev'])['epoch']} (dev {best:.2f})")
+        say(f"interrupted: keeping epoch {max(history, key=lambda h: h['dev'])['epoch']} (dev {best:.2f})")
+    finally:
+        bar.close()
     if dev is None:
         return net, None, history
     for p, value in zip(net.parameters(), best_state):
@@ -235,13 +249,15 @@ def load_pretrained(spec, limit):
     return out
 
 
-def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=print, corpora=None, refit=True):
+def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=print, corpora=None, refit=True,
+               progress=True):
     """Trains the tagger for `task` as it ships; returns (Tagger, dev score).
 
     The number of epochs is chosen on the task's dev part (early stopping); with `refit` (the default)
     a fresh network is then trained on train + dev for that many epochs, so the shipped model learns
     from all but the held-out part. The held-out part is scored once, at the end, and written to the
-    header next to the dev score it was not selected on."""
+    header next to the dev score it was not selected on. progress: tqdm bars on stderr (False: none).
+    The per-epoch history of the selection run is the Tagger's ``training_history``."""
     from .metrics import accuracy, conlleval
     from .tagger import Tagger
 
@@ -268,7 +284,7 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
         log(f"{task}: {len(train)} training sentences, {len(tagset)} tags, lexicon sizes "
             f"{[len(lex) for lex in lexicons]}")
         net, best, history = train_network(config, train, dev, lexicons, tagset, featurizer.featurize, evaluate,
-                                           pretrained, log=log, scheme=scheme)
+                                           pretrained, log=log, scheme=scheme, progress=progress)
         return net, best, history, lexicons
 
     net, best, history, lexicons = fit(data.train, data.dev, config)
@@ -313,15 +329,20 @@ def main(argv=None):
                              f"(default {','.join(TASKS['pos']['corpora'])})")
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="ship the early-stopped network instead of retraining it on train + dev")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.add_argument("--plot", action="store_true",
+                        help="also save each task's training curve next to its model (TASK.png; needs matplotlib)")
     args = parser.parse_args(argv)
     tasks = list(TASKS) if "all" in args.tasks else args.tasks
     os.makedirs(args.out_dir, exist_ok=True)
     for task in tasks:
         corpora = args.corpora.split(",") if args.corpora and task == "pos" else None
         tagger, best = train_task(task, args.data, args.embeddings, args.seed, args.epochs, corpora=corpora,
-                                  refit=args.refit)
+                                  refit=args.refit, progress=args.progress)
         path = os.path.join(args.out_dir, f"{task}.npz")
         tagger.save(path)
+        if args.plot:
+            tagger.save_training_curve(os.path.join(args.out_dir, f"{task}.png"))
         print(f"{task}: dev {TASKS[task]['metric']} {best:.2f} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
 
