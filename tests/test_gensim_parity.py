@@ -5,7 +5,6 @@ CallbackAny2Vec-style callbacks.
 Tolerance: fastnlp scores words with float32 unit rows, gensim divides raw dot products by the
 norms; the two agree to a few float32 ulps of a D=17 dot product: rtol 1e-5, atol 1e-6."""
 
-import os
 import warnings
 
 import numpy as np
@@ -69,7 +68,8 @@ def test_most_similar_family(pair):
     for pos, neg in ((["Cap1", "Land2"], ["Cap2"]), (["w3"], []), (["Land4", "w7", "cap5"], ["w1", "Cap0"])):
         _same_ranking(ours.most_similar_cosmul(pos, neg, topn=8), theirs.most_similar_cosmul(pos, neg, topn=8))
         _same_ranking(ours.most_similar(pos, neg, topn=8), theirs.most_similar(pos, neg, topn=8))
-        _close_where_finite(ours.most_similar_cosmul(pos, neg, topn=None), theirs.most_similar_cosmul(pos, neg, topn=None))
+        _close_where_finite(ours.most_similar_cosmul(pos, neg, topn=None),
+                            theirs.most_similar_cosmul(pos, neg, topn=None))
     # most_similar_cosmul('a', 'b') is most_similar_cosmul(['a'], ['b']); topn < 1 is []
     _same_ranking(ours.most_similar_cosmul("Cap3", "w2"), theirs.most_similar_cosmul("Cap3", "w2"))
     assert ours.most_similar_cosmul("Cap3", topn=0) == theirs.most_similar_cosmul("Cap3", topn=0) == []
@@ -80,7 +80,8 @@ def test_most_similar_family(pair):
                   theirs.similar_by_vector(v, topn=6, restrict_vocab=30))
     _close_where_finite(ours.most_similar("w4", topn=None), theirs.most_similar("w4", topn=None))
     zero = ours.get_index("Zero")
-    assert ours.most_similar("w4", topn=None)[zero] == 0 and ours.most_similar_cosmul("w4", topn=None)[zero] == pytest.approx(0.5 / (1 + 1e-6))
+    assert ours.most_similar("w4", topn=None)[zero] == 0
+    assert ours.most_similar_cosmul("w4", topn=None)[zero] == pytest.approx(0.5 / (1 + 1e-6))  # cos' = 1/2
     with pytest.raises(ValueError, match="positive must hold at least one"):
         ours.most_similar_cosmul(negative=["w1"])
     with pytest.raises(KeyError, match="'nope' not in vocabulary"):
@@ -295,7 +296,8 @@ def _corpus(rng, words, n_sent, length=8):
 def _w2v(sentences, **kw):
     from fastnlp import Word2Vec
 
-    return Word2Vec(sentences, **dict(dict(vector_size=16, min_count=2, epochs=2, workers=1, progress=False, seed=3), **kw))
+    base = dict(vector_size=16, min_count=2, epochs=2, workers=1, progress=False, seed=3)
+    return Word2Vec(sentences, **dict(base, **kw))
 
 
 @pytest.mark.parametrize("hs,negative", [(0, 5), (1, 0)])

@@ -13,6 +13,8 @@ import math
 import os
 import stat
 
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
 
 from . import safeformat
@@ -141,10 +143,23 @@ def _betainc(a, b, x):
     return 1.0 - front * _betacf(b, a, 1.0 - x) / b
 
 
-def correlation_pvalue(r, n):
+def correlation_pvalue(r: float, n: int) -> float:
     """Two-sided p-value of a correlation r over n pairs under independence: t = r sqrt((n-2) /
-    (1-r^2)) with n-2 degrees of freedom, i.e. I_{1-r^2}((n-2)/2, 1/2) -- what scipy's pearsonr
-    (exact for normal data) and spearmanr (the t approximation) report."""
+    (1-r^2)) with n-2 degrees of freedom, i.e. I_{1-r^2}((n-2)/2, 1/2), what scipy's pearsonr
+    (exact for normal data) and spearmanr (the t approximation) report.
+
+    Parameters
+    ----------
+    r : float
+        The correlation, in [-1, 1].
+    n : int
+        The number of pairs it was computed on.
+
+    Returns
+    -------
+    float
+        The p-value; NaN when n < 3 or r is not finite.
+    """
     if n < 3 or not math.isfinite(r):
         return float("nan")
     return _betainc((n - 2) / 2.0, 0.5, max(0.0, 1.0 - r * r))
@@ -223,9 +238,14 @@ class KeyedVectors:
         self._normed = None
         self.norms = None
 
-    def fill_norms(self, force=False):
-        """Computes ``norms`` (V,), the L2 length of every vector, unless already there (gensim's
-        name); force=True recomputes them after the vectors changed in place."""
+    def fill_norms(self, force: bool = False) -> None:
+        """Computes ``norms`` (V,), the L2 length of every vector, unless already there (gensim's name).
+
+        Parameters
+        ----------
+        force : bool
+            Recompute them (after the vectors changed in place).
+        """
         if force or self.norms is None or self.norms.shape != (len(self.vectors),):
             self.norms = np.linalg.norm(self.vectors, axis=1)
             self._normed = None
@@ -254,14 +274,38 @@ class KeyedVectors:
         n = self.get_normed_vectors()
         return float(n[self.get_index(w1)] @ n[self.get_index(w2)])
 
-    def distance(self, w1, w2):
-        """Cosine distance of two words: ``1 - similarity(w1, w2)`` (gensim's name)."""
+    def distance(self, w1: str, w2: str) -> float:
+        """Cosine distance of two words, ``1 - similarity(w1, w2)`` (gensim's name).
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        """
         return 1.0 - self.similarity(w1, w2)
 
-    def distances(self, word_or_vector, other_words=()):
-        """Cosine distances (float32 array) from a word or vector to each of `other_words`, or to
-        every word in vocabulary order (itself included) when `other_words` is empty, computed as
-        gensim does: ``1 - (W @ v) / (|v| |W_i|)`` on the raw vectors (a zero vector gives NaN)."""
+    def distances(self, word_or_vector: Union[str, np.ndarray], other_words: Sequence[str] = ()) -> np.ndarray:
+        """Cosine distances computed as gensim does, ``1 - (W @ v) / (|v| |W_i|)`` on the raw vectors.
+
+        Parameters
+        ----------
+        word_or_vector : str or ndarray
+            A word, or a vector of shape (D,).
+        other_words : sequence of str
+            The words to measure; empty: every word in vocabulary order (itself included).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 distances, NaN where a vector is zero (as gensim).
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        ValueError
+            A vector of another shape.
+        """
         v = self.vectors[self.get_index(word_or_vector)] if isinstance(word_or_vector, str) \
             else self._as_vector(word_or_vector)
         if other_words is None or len(other_words) == 0:
@@ -276,12 +320,14 @@ class KeyedVectors:
         self.fill_norms()
         return self.norms
 
-    def closer_than(self, key1, key2):
-        """The words closer (cosine) to `key1` than `key2` is, in vocabulary order, `key1` left out."""
+    def closer_than(self, key1: str, key2: str) -> List[str]:
+        """The words closer (cosine, see distances) to `key1` than `key2` is, in vocabulary order,
+        `key1` left out (gensim's name). KeyError for a word not in the vocabulary."""
         return [self.index_to_key[i] for i in self._closer(key1, key2)]
 
-    def rank(self, key1, key2):
-        """1 + the number of words closer to `key1` than `key2` (gensim's rank: 1 for the nearest)."""
+    def rank(self, key1: str, key2: str) -> int:
+        """1 + the number of words closer to `key1` than `key2` (gensim's rank: 1 for the nearest).
+        KeyError for a word not in the vocabulary."""
         return len(self._closer(key1, key2)) + 1
 
     def _closer(self, key1, key2):
@@ -328,21 +374,52 @@ class KeyedVectors:
         scores = self.get_normed_vectors()[:limit] @ mean.astype(np.float32)
         return scores if topn is None else self._top(scores, exclude, topn)
 
-    def similar_by_word(self, word, topn=10, restrict_vocab=None):
-        """``most_similar(positive=[word], ...)`` (gensim's name)."""
+    def similar_by_word(self, word: str, topn: Optional[int] = 10,
+                        restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
+        """``most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)`` (gensim's name)."""
         return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
 
     similar_by_key = similar_by_word
 
-    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
-        """The topn words closest (cosine) to `vector` (D,): ``most_similar(positive=[vector], ...)``."""
+    def similar_by_vector(self, vector: np.ndarray, topn: Optional[int] = 10,
+                          restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
+        """The topn words closest (cosine) to `vector`: ``most_similar(positive=[vector], ...)``.
+
+        Raises
+        ------
+        ValueError
+            A vector whose shape is not (D,).
+        """
         return self.most_similar(positive=[self._as_vector(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
-        """The topn words maximizing prod_p cos'(w, p) / (prod_n cos'(w, n) + 1e-6), cos' = (1 +
-        cos) / 2 (Levy & Goldberg 2014's 3CosMul generalized, gensim's most_similar_cosmul); the
-        given words excluded. positive: at least one word or vector; vectors are normalized first
-        (gensim uses them as given). topn=None: all scores, nothing excluded. [(word, score), ...]."""
+    def most_similar_cosmul(self, positive=None, negative=None, topn: Optional[int] = 10,
+                            restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
+        """Levy & Goldberg (2014)'s 3CosMul generalized, as gensim's most_similar_cosmul: the words
+        maximizing prod_p cos'(w, p) / (prod_n cos'(w, n) + 1e-6) with cos' = (1 + cos) / 2.
+
+        Parameters
+        ----------
+        positive : str, ndarray or list of them
+            At least one word or vector (vectors are normalized first; gensim uses them as given).
+        negative : str, ndarray or list of them, optional
+            Words or vectors in the denominator.
+        topn : int or None
+            How many words; None: every score (float64, vocabulary order, nothing excluded).
+        restrict_vocab : int, optional
+            Search only the first words.
+
+        Returns
+        -------
+        list of (str, float) or numpy.ndarray
+            The best words, the given words excluded, best first.
+
+        Raises
+        ------
+        ValueError
+            No positive word.
+        KeyError
+            A word not in the vocabulary.
+        """
         pos, neg = _ensure_list(positive), _ensure_list(negative)
         if not pos:
             raise ValueError("most_similar_cosmul: positive must hold at least one word or vector")
@@ -356,10 +433,15 @@ class KeyedVectors:
             return scores
         return self._top(scores, {self.get_index(it) for it in pos + neg if isinstance(it, str)}, topn)
 
-    def doesnt_match(self, words):
-        """The word of `words` furthest (cosine) from the normalized mean of their unit vectors
-        (gensim's doesnt_match: unknown words are ignored with a warning; ValueError when none is
-        known; equal scores go to the smallest word, as gensim's sort does)."""
+    def doesnt_match(self, words: Iterable[str]) -> str:
+        """The word furthest (cosine) from the normalized mean of the words' unit vectors (gensim's
+        doesnt_match: unknown words are ignored with a warning; equal scores go to the smallest word).
+
+        Raises
+        ------
+        ValueError
+            None of the words is in the vocabulary.
+        """
         words = [words] if isinstance(words, str) else list(words)
         used = [w for w in words if w in self.key_to_index]
         if len(used) != len(words):
@@ -371,10 +453,15 @@ class KeyedVectors:
         mean = self.get_mean_vector(v, pre_normalize=False, post_normalize=True)
         return min(zip((v @ mean).tolist(), used))[1]
 
-    def n_similarity(self, ws1, ws2):
-        """Cosine similarity of the means of two lists of words (raw vectors, as gensim: words not in
-        the vocabulary are ignored; a side with none known has similarity 0). ZeroDivisionError
-        when a list is empty, as gensim."""
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine similarity of the means of the raw vectors of two lists of words (gensim's: words
+        not in the vocabulary are ignored; a side with none known has similarity 0).
+
+        Raises
+        ------
+        ZeroDivisionError
+            A list is empty (gensim's exception).
+        """
         ws1, ws2 = ([ws] if isinstance(ws, str) else list(ws) for ws in (ws1, ws2))
         if not ws1 or not ws2:
             raise ZeroDivisionError(f"n_similarity: ws1 and ws2 must both hold words, got {len(ws1)} and "
@@ -382,7 +469,8 @@ class KeyedVectors:
         m1, m2 = (self.get_mean_vector(ws, pre_normalize=False, post_normalize=True) for ws in (ws1, ws2))
         return float(m1 @ m2)
 
-    def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False, ignore_missing=True):
+    def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True, post_normalize: bool = False,
+                        ignore_missing: bool = True) -> np.ndarray:
         """The weighted mean (float32, D) of words and/or vectors, divided by the sum of |weights|
         of the keys used (gensim's get_mean_vector).
 
@@ -437,7 +525,7 @@ class KeyedVectors:
             mean /= max(float(np.linalg.norm(mean)), 1e-12)
         return mean
 
-    def add_vectors(self, keys, weights, replace=False):
+    def add_vectors(self, keys: Union[str, Sequence[str]], weights, replace: bool = False) -> None:
         """Appends words with their vectors (gensim's add_vectors). A word already present keeps its
         vector unless replace=True. The vectors matrix is reallocated (a Word2Vec's ``wv`` no longer
         matches its model afterwards); counts, when kept, are 0 for the new words.
@@ -490,9 +578,19 @@ class KeyedVectors:
                 self.counts = np.concatenate([self.counts, np.zeros(len(new), np.int64)])
         self.invalidate_norms()
 
-    def add_vector(self, key, vector):
-        """Appends one word (gensim's add_vector); returns its row. A word already present keeps
-        its vector (see add_vectors)."""
+    def add_vector(self, key: str, vector) -> int:
+        """Appends one word (gensim's add_vector); a word already present keeps its vector.
+
+        Returns
+        -------
+        int
+            The word's row.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As add_vectors.
+        """
         self.add_vectors([key], np.asarray(vector, dtype=np.float32).reshape(1, -1))
         return self.key_to_index[key]
 
@@ -606,8 +704,9 @@ class KeyedVectors:
             "method": method,
         }
 
-    def evaluate_word_analogies(self, analogies, restrict_vocab=300000, case_insensitive=True, dummy4unknown=False,
-                                similarity_function="most_similar", batch_size=1024):
+    def evaluate_word_analogies(self, analogies, restrict_vocab: int = 300000, case_insensitive: bool = True,
+                                dummy4unknown: bool = False, similarity_function: str = "most_similar",
+                                batch_size: int = 1024) -> Tuple[float, List[dict]]:
         """gensim's evaluate_word_analogies: the evaluate_analogies protocol with gensim's return
         value and case handling (words compared upper-cased; every spelling of a, b, c excluded).
 
@@ -632,6 +731,13 @@ class KeyedVectors:
         sections : list of dict
             Per section ``{"section", "correct": [(a, b, c, d)], "incorrect": [...]}``, then
             ``"Total accuracy"`` over all of them.
+
+        Raises
+        ------
+        ValueError
+            An unknown similarity_function.
+        OSError
+            The file cannot be read.
         """
         methods = {"most_similar": ("3cosadd", 1e-3), "most_similar_cosmul": ("3cosmul", 1e-6)}
         if similarity_function not in methods:
@@ -711,8 +817,9 @@ class KeyedVectors:
         return {"spearman": spearman(human, model) if len(human) > 1 else float("nan"), "pearson": pearson,
                 "pairs": len(human), "oov": oov, "oov_rate": oov / total if total else 0.0}
 
-    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
-                            case_insensitive=True, dummy4unknown=False):
+    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True,
+                            dummy4unknown: bool = False) -> Tuple["CorrelationResult", "CorrelationResult", float]:
         """gensim's evaluate_word_pairs: correlation of the model's cosines with human similarity
         scores (the evaluate_similarity protocol, words compared upper-cased).
 
@@ -763,33 +870,25 @@ class KeyedVectors:
                 oov_ratio)
 
     # -- plots --------------------------------------------------------------------------------
-    def plot_embedding(self, words, path, method="pca", title=None, seed=0):
-        """Saves a 2-D map of the vectors of `words` (needs matplotlib: ``fastnlp[plots]``).
+    def plot_embedding(self, words: Sequence[str], path, method: str = "pca", title: Optional[str] = None,
+                       seed: int = 0) -> str:
+        """Saves a 2-D map of the vectors of `words` (needs matplotlib: ``fastnlp[plots]``), drawn by
+        fastnlp.plots.plot_embedding, which documents `path`, `method`, `title` and `seed`.
 
         Parameters
         ----------
         words : list of str
-            At least 2 words in the vocabulary.
-        path : str or os.PathLike
-            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
-        method : {"pca", "tsne"}
-            PCA by NumPy's SVD, or t-SNE through scikit-learn (ImportError when it is missing).
-        title : str, optional
-            The figure's title (default: the method).
-        seed : int
-            t-SNE's random state.
+            At least 2 words in the vocabulary, which label the points.
 
         Returns
         -------
         str
-            The path written.
+            The image file written.
 
         Raises
         ------
         KeyError
-            A word not in the vocabulary.
-        ValueError
-            Fewer than 2 words, or an unknown method.
+            A word not in the vocabulary (ValueError, ImportError: as plot_embedding).
         """
         from .plots import plot_embedding
 

@@ -171,7 +171,7 @@ class Word2Vec:
                                  alpha_schedule=self.alpha_schedule)
 
     # -- vocabulary -------------------------------------------------------------------------------
-    def build_vocab(self, sentences=None, corpus_file=None, update=False):
+    def build_vocab(self, sentences=None, corpus_file=None, update: bool = False) -> "Word2Vec":
         """Counts the corpus (C++; files streamed line by line) and sets up fresh vectors: word
         vectors uniform in [-1/D, 1/D) from `seed`, output vectors zero.
 
@@ -301,8 +301,9 @@ class Word2Vec:
         """Trains `epochs` more epochs (default: the model's), the learning rate decaying
         linearly from alpha to min_alpha over this call. The corpus defaults to the one
         build_vocab counted; a new corpus is trained with the existing vocabulary (unknown words
-        are skipped: ``build_vocab(corpus, update=True)`` first adds them). total_words (sentences only): in-vocabulary words per epoch, counted when
-        not given for a corpus other than the vocabulary's.
+        are skipped: ``build_vocab(corpus, update=True)`` first adds them). total_words
+        (sentences only): in-vocabulary words per epoch, counted when not given for a corpus
+        other than the vocabulary's.
 
         KeyboardInterrupt stops the workers after their current sentence; the model stays usable
         (``interrupted`` is set, the partial epoch is recorded). Returns a summary dict.
@@ -430,9 +431,26 @@ class Word2Vec:
             push()
         trainer.close_stream()
 
-    def save_training_curve(self, path):
-        """Saves the loss per epoch of ``training_history`` as an image (needs matplotlib:
-        ``fastnlp[plots]``); returns the path. ValueError before any training."""
+    def save_training_curve(self, path) -> str:
+        """Saves the loss per epoch of ``training_history`` as an image (fastnlp.plots).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            Nothing trained yet.
+        ImportError
+            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
+        """
         from .plots import save_curve
 
         return save_curve("Word2Vec", self.training_history, path,

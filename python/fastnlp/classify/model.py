@@ -138,13 +138,31 @@ class Classifier:
         self.training_data = {}
 
     @property
-    def training_history(self):
+    def training_history(self) -> list:
         """One dict per epoch trained ({"epoch", "loss", "train_accuracy", "selection_accuracy",
         "seconds"}); the same list as ``history``."""
         return self.history
 
-    def save_training_curve(self, path):
-        """Saves loss and selection accuracy per epoch as an image (needs matplotlib); returns the path."""
+    def save_training_curve(self, path) -> str:
+        """Saves loss and selection accuracy per epoch of ``training_history`` as an image (fastnlp.plots).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            Nothing trained yet.
+        ImportError
+            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
+        """
         from ..plots import save_curve
 
         return save_curve("Classifier", self.history, path, f"{self.model}: loss and selection accuracy")

@@ -67,12 +67,30 @@ class Tagger:
         return self.header.get("task", "")
 
     @property
-    def training_history(self):
+    def training_history(self) -> list:
         """One dict per epoch of the training run that chose the model ({"epoch", "loss", "dev", ...})."""
         return self.header.get("history", [])
 
-    def save_training_curve(self, path):
-        """Saves loss and dev score per epoch as an image (needs matplotlib); returns the path."""
+    def save_training_curve(self, path) -> str:
+        """Saves loss and dev score per epoch of ``training_history`` as an image (fastnlp.plots).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            No history in the model (one saved without it).
+        ImportError
+            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
+        """
         from ..plots import save_curve
 
         return save_curve("Tagger", self.training_history, path, f"{self.task or 'tagger'}: loss and dev score")
