@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["plot_training_curve", "plot_embedding", "project_2d"]
+__all__ = ["TrainingCurveMixin", "plot_training_curve", "plot_embedding", "project_2d"]
 
 # The per-epoch keys holding a development / selection score, by trainer: taggers record "dev",
 # classifiers "selection_accuracy".
@@ -193,9 +193,31 @@ def plot_embedding(vectors, labels: Sequence[str], path, method: str = "pca", ti
     return _save(fig, path)
 
 
-def save_curve(owner, history, path, title):
-    """The trainers' save_training_curve: plot_training_curve of `history`, a ValueError naming
-    `owner` when nothing was trained yet."""
-    if not history:
-        raise ValueError(f"{owner}.save_training_curve: no training history yet (train first)")
-    return plot_training_curve(history, path, title=title)
+class TrainingCurveMixin:
+    """``save_training_curve`` for the trainers (Word2Vec, Classifier, Tagger), which keep one dict
+    per epoch in ``training_history`` and name their curve in ``_curve_title()``."""
+
+    def save_training_curve(self, path) -> str:
+        """Saves the loss per epoch of ``training_history``, and the development score where there
+        is one, as an image (plot_training_curve).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            No training history yet.
+        ImportError
+            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
+        """
+        if not self.training_history:
+            raise ValueError(f"{type(self).__name__}.save_training_curve: no training history yet (train first)")
+        return plot_training_curve(self.training_history, path, title=self._curve_title())

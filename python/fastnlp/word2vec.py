@@ -19,6 +19,7 @@ import numpy as np
 from . import _C
 from ._progress import progress_bar
 from .keyedvectors import KeyedVectors, load_npz, save_npz
+from .plots import TrainingCurveMixin
 
 __all__ = ["Word2Vec"]
 
@@ -68,7 +69,7 @@ def _paths(corpus_file):
     return paths
 
 
-class Word2Vec:
+class Word2Vec(TrainingCurveMixin):
     """Word vectors trained by skip-gram (``sg=1``) or CBOW (``sg=0``).
 
     Args (gensim's names; word2vec.c's in brackets):
@@ -431,30 +432,8 @@ class Word2Vec:
             push()
         trainer.close_stream()
 
-    def save_training_curve(self, path) -> str:
-        """Saves the loss per epoch of ``training_history`` as an image (fastnlp.plots).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
-
-        Returns
-        -------
-        str
-            The path written.
-
-        Raises
-        ------
-        ValueError
-            Nothing trained yet.
-        ImportError
-            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
-        """
-        from .plots import save_curve
-
-        return save_curve("Word2Vec", self.training_history, path,
-                          f"word2vec {'skip-gram' if self.sg else 'CBOW'}: loss per example")
+    def _curve_title(self):
+        return f"word2vec {'skip-gram' if self.sg else 'CBOW'}: loss per example"
 
     def get_latest_training_loss(self):
         """Summed loss of the last epoch trained (float64; gensim's float32 running sum stalls)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import nn, ops, optim, safeformat
 from .._progress import progress_bar
+from ..plots import TrainingCurveMixin
 from . import bow
 from . import networks as N
 from .data import Dataset, split_dev, tokenize
@@ -110,7 +111,7 @@ class _Progress:
         self.bar.close()
 
 
-class Classifier:
+class Classifier(TrainingCurveMixin):
     """A sentence classifier: model one of fastnlp.classify.networks.NETWORKS ("cnn", "lstm",
     "gru", "maxent", "mlp"); keyword arguments override that model's defaults (networks.defaults).
 
@@ -143,29 +144,8 @@ class Classifier:
         "seconds"}); the same list as ``history``."""
         return self.history
 
-    def save_training_curve(self, path) -> str:
-        """Saves loss and selection accuracy per epoch of ``training_history`` as an image (fastnlp.plots).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
-
-        Returns
-        -------
-        str
-            The path written.
-
-        Raises
-        ------
-        ValueError
-            Nothing trained yet.
-        ImportError
-            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
-        """
-        from ..plots import save_curve
-
-        return save_curve("Classifier", self.history, path, f"{self.model}: loss and selection accuracy")
+    def _curve_title(self):
+        return f"{self.model}: loss and selection accuracy"
 
     def _check_config(self):
         c = self.config

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from .. import ops, safeformat
+from ..plots import TrainingCurveMixin
 from . import _fast
 from . import features as feat
 from .network import decode_scores
@@ -17,7 +18,7 @@ PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 PRETRAINED = ("pos", "chunk", "ner", "upos")
 
 
-class Tagger:
+class Tagger(TrainingCurveMixin):
     """A trained window tagger. `tag(tokens)` tags one sentence, `tag_batch(sentences)` many (faster per
     token: one featurizer call, one fused network call, one decode call, all in C++ with the GIL
     released). Chunk and NER tags come out in IOB2.
@@ -71,29 +72,8 @@ class Tagger:
         """One dict per epoch of the training run that chose the model ({"epoch", "loss", "dev", ...})."""
         return self.header.get("history", [])
 
-    def save_training_curve(self, path) -> str:
-        """Saves loss and dev score per epoch of ``training_history`` as an image (fastnlp.plots).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
-
-        Returns
-        -------
-        str
-            The path written.
-
-        Raises
-        ------
-        ValueError
-            No history in the model (one saved without it).
-        ImportError
-            matplotlib is not installed (``pip install 'fastnlp[plots]'``).
-        """
-        from ..plots import save_curve
-
-        return save_curve("Tagger", self.training_history, path, f"{self.task or 'tagger'}: loss and dev score")
+    def _curve_title(self):
+        return f"{self.task or 'tagger'}: loss and dev score"
 
     def __repr__(self):
         return (f"Tagger(task={self.task!r}, tags={len(self.tagset)}, families={list(self.families)}, "
