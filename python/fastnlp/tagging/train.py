@@ -299,6 +299,8 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
 def main(argv=None):
     import argparse
 
+    from .tagger import SUFFIX
+
     parser = argparse.ArgumentParser(prog="python -m fastnlp.tagging.train",
                                      description="Train the shipped window taggers from the shared data.")
     parser.add_argument("tasks", nargs="+", choices=list(TASKS) + ["all"])
@@ -320,7 +322,7 @@ def main(argv=None):
         corpora = args.corpora.split(",") if args.corpora and task == "pos" else None
         tagger, best = train_task(task, args.data, args.embeddings, args.seed, args.epochs, corpora=corpora,
                                   refit=args.refit)
-        path = os.path.join(args.out_dir, f"{task}.npz")
+        path = os.path.join(args.out_dir, f"{task}{SUFFIX}")
         tagger.save(path)
         print(f"{task}: dev {TASKS[task]['metric']} {best:.2f} -> {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
