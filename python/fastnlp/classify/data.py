@@ -243,9 +243,20 @@ def load_task(task, data_dir, fold=0):
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
 
-def default_data_dir():
-    """$FASTNLP_DATA/classification, else ../shared/data/classification from the working directory."""
-    root = os.environ.get("FASTNLP_DATA")
-    if root:
-        return os.path.join(root, "classification")
-    return os.path.join(os.getcwd(), "..", "shared", "data", "classification")
+def default_data_dir() -> str:
+    """The classification folder of the default data folder.
+
+    Returns
+    -------
+    str
+        ``$FASTNLP_DATA/classification``, else ``../shared/data/classification`` (from the working
+        directory) when ../shared/data exists.
+
+    Raises
+    ------
+    FileNotFoundError
+        When neither exists, saying where to get the data.
+    """
+    from .._data import data_dir
+
+    return os.path.join(data_dir(None, "classification"), "classification")
