@@ -242,7 +242,10 @@ def _run(name, command, args):
 
 
 def build_parser():
+    from . import installed_version, DIST_NAME
+
     parser = argparse.ArgumentParser(prog="fastnlp", description="fastnlp command line")
+    parser.add_argument("--version", action="version", version=f"{DIST_NAME} {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="build and device information")
     _add_word2vec(sub)
@@ -258,7 +261,7 @@ def main(argv=None):
     if args.command == "info":
         import fastnlp
 
-        print(f"fastnlp {fastnlp.__version__}")
+        print(f"{fastnlp.DIST_NAME} {fastnlp.installed_version()} (import fastnlp, {os.path.dirname(fastnlp.__file__)})")
         print(f"threads: {fastnlp.get_num_threads()}")
         print(f"cuda compiled: {fastnlp._C.cuda_compiled}, cuda available: {fastnlp.cuda_available()}")
     elif args.command == "word2vec":
