@@ -4,7 +4,7 @@ argmax), the safe model file, and the pretrained models that ship inside the pac
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -31,9 +31,24 @@ class Tagger:
 
     Inference reads the weights once, here: the scorer caches the first layer's contribution of each
     frequent feature id (about 24 MB). Build a new Tagger after changing the arrays.
+
+    Parameters
+    ----------
+    header : dict
+        At least families, dims, window, tagset; scheme (None or an IOB scheme) and the description.
+    lexicons : list of list of str
+        Per family, its entries in id order from 2 (caps: []).
+    tables : list of numpy.ndarray
+        Per family, its (entries + 2, dim) embedding table (float16 or float32).
+    W1, b1, W2, b2 : numpy.ndarray
+        The window network: (H, window * sum(dims)), (H,), (K, H), (K,), float32.
+    transitions, start : numpy.ndarray, optional
+        (K, K) and (K,) Viterbi scores of a sentence-level model (None: word-level).
     """
 
-    def __init__(self, header, lexicons, tables, W1, b1, W2, b2, transitions=None, start=None):
+    def __init__(self, header: dict, lexicons: List[List[str]], tables: List[np.ndarray], W1: np.ndarray,
+                 b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, transitions: Optional[np.ndarray] = None,
+                 start: Optional[np.ndarray] = None) -> None:
         self.header = dict(header)
         self.families = tuple(header["families"])
         self.window = int(header["window"])
