@@ -129,6 +129,15 @@ def test_files_of_the_old_npz_container_still_load(tmp_path):
     assert Tagger.load(tmp_path / "pos.npz").tag_batch(sentences) == tagger.tag_batch(sentences)
 
 
+def test_directories_and_fifos_are_refused_without_reading_them(tmp_path):
+    with pytest.raises(ValueError, match=r"not a valid fastnlp word2vec file \(not a regular file\)"):
+        KeyedVectors.load(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"fifo: not a valid fastnlp tagger file \(not a regular file\)"):
+        Tagger.load(fifo)
+
+
 def test_saving_refuses_arrays_the_format_cannot_hold(tmp_path):
     with pytest.raises(ValueError, match="array 'x' has dtype object"):
         safeformat.save(tmp_path / "o", "t", 1, {}, {"x": np.array([None])})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -203,9 +204,11 @@ def load(path: "str | os.PathLike[str]", format_name: str, max_version: int, req
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    if not stat.S_ISREG(os.stat(path).st_mode):   # a FIFO would block, a device never end
+        raise bad("not a regular file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
         if magic == _NPZ_MAGIC:
             (header_bytes, arrays), crcs = _load_npz(path, required, bad), None
         else:
