@@ -694,8 +694,9 @@ def test_fastnlp_format_round_trip_and_no_pickle(tmp_path):
     back = KeyedVectors.load(p)
     assert back.index_to_key == kv.index_to_key
     np.testing.assert_array_equal(back.vectors, kv.vectors)
-    with np.load(p, allow_pickle=False) as z:  # plain arrays only
-        assert {"header", "vectors", "words_utf8", "word_offsets"} <= set(z.files)
+    safetensors = pytest.importorskip("safetensors")   # a safetensors file: plain arrays + a JSON header
+    with safetensors.safe_open(str(p), framework="numpy") as z:
+        assert {"vectors", "words_utf8", "word_offsets"} <= set(z.keys()) and "fastnlp" in z.metadata()
     assert not [n for n in os.listdir(tmp_path) if ".tmp." in n]  # the temporary file is gone
 
 
