@@ -131,7 +131,7 @@ def main(argv=None):
     from fastnlp.classify.torch_mirror import to_torch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=DATA)
+    ap.add_argument("--data-dir", "--data", dest="data", default=DATA)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models", nargs="+", default=["textcnn", "lstm"], choices=["textcnn", "lstm"])
     ap.add_argument("--batches", type=int, default=20, help="batches of 50 in the timed slice of an epoch")

@@ -81,7 +81,7 @@ def main(argv=None):
     import fastnlp
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DATA)
+    p.add_argument("--data-dir", "--data", dest="data", default=DATA)
     p.add_argument("--runs", default="cnn-rand,cnn-glove,lstm-rand,maxent,mlp",
                    help=f"comma-separated among {', '.join(RUNS)}")
     p.add_argument("--tasks", default="mr,trec,sst2", help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")

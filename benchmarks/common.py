@@ -45,7 +45,8 @@ def bench_parser(doc, quick, data=False, **timing):
     parser returned, then passes the parsed args to Run."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if data:
-        p.add_argument("--data", default=DATA, help="the shared data folder (default ../shared/data, or $FASTNLP_DATA)")
+        p.add_argument("--data-dir", "--data", dest="data", default=DATA,
+                       help="the shared data folder (default $FASTNLP_DATA, else ../shared/data)")
     for name, default in timing.items():
         if name not in _TIMING_HELP:
             raise TypeError(f"bench_parser: unknown timing argument {name!r} (one of {', '.join(_TIMING_HELP)})")

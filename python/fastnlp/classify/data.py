@@ -2,9 +2,12 @@
 MPQA, TREC, SST) and the tokenizer they share. Every reader returns a Dataset (token lists +
 label names); malformed input raises ValueError naming the file and line."""
 
+from __future__ import annotations
+
 import os
 import re
 from dataclasses import dataclass, field
+from typing import List, Tuple
 
 import numpy as np
 
@@ -16,8 +19,20 @@ _CLITIC = re.compile(r"('s|'ve|n't|'re|'d|'ll)")
 _PUNCT = re.compile(r"([,!()?])")
 
 
-def tokenize(text, lower=True):
-    """Kim's clean_str rules: 'It's a (good) film!' -> ['it', "'s", 'a', '(', 'good', ')', 'film', '!']."""
+def tokenize(text: str, lower: bool = True) -> List[str]:
+    """Kim's clean_str rules: 'It's a (good) film!' -> ['it', "'s", 'a', '(', 'good', ')', 'film', '!'].
+
+    Parameters
+    ----------
+    text : str
+        A sentence.
+    lower : bool
+        Lower-case it.
+
+    Returns
+    -------
+    list of str
+    """
     text = _DROP.sub(" ", text)
     text = _CLITIC.sub(r" \1", text)
     text = _PUNCT.sub(r" \1 ", text)
@@ -26,7 +41,24 @@ def tokenize(text, lower=True):
 
 @dataclass
 class Dataset:
-    """sentences: token lists; labels: the dataset's own label names, one per sentence."""
+    """A labelled set of sentences.
+
+    Parameters
+    ----------
+    sentences : list of list of str
+        Token lists.
+    labels : list of str
+        The dataset's own label names, one per sentence.
+    name : str
+        What it is, for messages.
+    label_names : list of str
+        Every label in a fixed order (default: sorted from labels).
+
+    Raises
+    ------
+    ValueError
+        sentences and labels of different lengths.
+    """
     sentences: list
     labels: list
     name: str = ""
@@ -113,8 +145,26 @@ def cv_split(data, fold, n_folds=N_FOLDS):
     return data.subset(np.flatnonzero(f != fold)), data.subset(np.flatnonzero(f == fold))
 
 
-def read_trec(path, lower=False):
-    """TREC questions, `COARSE:fine question` per line -> Dataset with the coarse labels."""
+def read_trec(path: str, lower: bool = False) -> Dataset:
+    """TREC questions, `COARSE:fine question` per line.
+
+    Parameters
+    ----------
+    path : str
+        TREC.train or a file like it.
+    lower : bool
+        Lower-case the tokens.
+
+    Returns
+    -------
+    Dataset
+        With the coarse labels.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line of a malformed line.
+    """
     sentences, labels = [], []
     for i, line in enumerate(read_lines(path), 1):
         head, _, question = line.partition(" ")
@@ -201,10 +251,23 @@ def _sst_label(label, fine):
     return None if label == 2 else ("negative" if label < 2 else "positive")
 
 
-def read_sst(path, fine=False, phrases=False):
-    """SST bracketed trees (one per line) -> Dataset. fine: SST-5 labels '0'..'4'; else SST-2
-    'negative' (0-1) / 'positive' (3-4) with neutral dropped. phrases: every labelled node of every
-    tree, each distinct phrase once (Kim's training set); else whole sentences only."""
+def read_sst(path: str, fine: bool = False, phrases: bool = False) -> Dataset:
+    """SST bracketed trees, one per line.
+
+    Parameters
+    ----------
+    path : str
+        train.txt or dev.txt.
+    fine : bool
+        SST-5 labels '0'..'4'; else SST-2 'negative' (0-1) / 'positive' (3-4) with neutral dropped.
+    phrases : bool
+        Every labelled node of every tree, each distinct phrase once (Kim's training set); else whole
+        sentences only.
+
+    Returns
+    -------
+    Dataset
+    """
     sentences, labels, seen, cache = [], [], set(), {}
     for i, line in enumerate(read_lines(path), 1):
         if not line.strip():
@@ -228,10 +291,30 @@ def read_sst(path, fine=False, phrases=False):
     return Dataset(sentences, labels, "sst5" if fine else "sst2", names)
 
 
-def load_task(task, data_dir, fold=0):
-    """(train, dev) Datasets of a task: CV tasks train on 9 folds and score `fold`; TREC holds out a
-    fixed ~10% of its training file; SST trains on every phrase of train.txt and scores dev.txt's
-    whole sentences."""
+def load_task(task: str, data_dir: str, fold: int = 0) -> Tuple[Dataset, Dataset]:
+    """The train and dev sets of a task.
+
+    CV tasks train on 9 folds and score `fold`; TREC holds out a fixed ~10% of its training file;
+    SST trains on every phrase of train.txt and scores dev.txt's whole sentences.
+
+    Parameters
+    ----------
+    task : str
+        One of ``TASKS`` (mr, subj, cr, mpqa, trec, sst2, sst5).
+    data_dir : str
+        The classification folder (``<data>/classification``).
+    fold : int
+        The held-out fold of a cross-validation task (0-9).
+
+    Returns
+    -------
+    train, dev : Dataset
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        An unknown task or fold, missing files ("classification data not found").
+    """
     if task in CV_TASKS:
         return cv_split(load_cv(task, data_dir), fold)
     if task == "trec":
@@ -243,9 +326,20 @@ def load_task(task, data_dir, fold=0):
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
 
-def default_data_dir():
-    """$FASTNLP_DATA/classification, else ../shared/data/classification from the working directory."""
-    root = os.environ.get("FASTNLP_DATA")
-    if root:
-        return os.path.join(root, "classification")
-    return os.path.join(os.getcwd(), "..", "shared", "data", "classification")
+def default_data_dir() -> str:
+    """The classification folder of the default data folder.
+
+    Returns
+    -------
+    str
+        ``$FASTNLP_DATA/classification``, else ``../shared/data/classification`` (from the working
+        directory) when ../shared/data exists.
+
+    Raises
+    ------
+    FileNotFoundError
+        When neither exists, saying where to get the data.
+    """
+    from .._data import data_dir
+
+    return os.path.join(data_dir(None, "classification"), "classification")

@@ -3,7 +3,10 @@ RNN acceptors and the bag-of-n-gram maxent / MLP. Training: shuffled minibatches
 optimizer, max-norm on the output layer, the best epoch on a selection split kept, a progress bar,
 and periodic atomic checkpoints from which `resume=True` continues exactly."""
 
+from __future__ import annotations
+
 import hashlib
+from typing import Any
 import json
 import os
 import sys
@@ -117,9 +120,22 @@ class Classifier(TrainingCurveMixin):
 
         clf = Classifier("cnn", epochs=10).fit(train, vectors="vectors.bin")
         clf.evaluate(dev); clf.predict(["a gripping , funny film"]); clf.save("mr.cnn")
+
+    Parameters
+    ----------
+    model : str
+        "cnn", "lstm", "gru", "maxent" or "mlp".
+    **config
+        Overrides of the model's defaults (``networks.defaults(model)``: epochs, lr, dropout, ...),
+        and ``vectors``.
+
+    Raises
+    ------
+    ValueError
+        An unknown model or setting, or a setting out of range (named).
     """
 
-    def __init__(self, model="cnn", **config):
+    def __init__(self, model: str = "cnn", **config: Any) -> None:
         base = N.defaults(model)
         unknown = sorted(set(config) - set(base) - {"vectors"})
         if unknown:

@@ -2,6 +2,10 @@
 GRU over each sentence (stacked, optionally bidirectional), the last state or the max / mean of the
 states as the sentence vector, dropout, and a softmax output layer."""
 
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from ..nn import GRU, LSTM, RNN, BiRNN
@@ -21,11 +25,39 @@ class RNNAcceptor(SentenceNet):
     top layer's states over positions < lengths only. The sentence vector (hidden, or 2*hidden when
     bidirectional) goes through dropout (train only) to the output layer; there is no dropout between
     stacked layers. Same forward / backward / parameters contract as TextCNN.
+
+    Parameters
+    ----------
+    vocab_size, n_classes : int
+        Rows of the embedding (ids from Vocabulary) and number of labels.
+    embed_dim : int
+        Word vector size (the pretrained vectors' when given).
+    hidden : int
+        State size per direction.
+    cell : {"lstm", "gru", "elman"}
+        The recurrence.
+    layers : int
+        Stacked layers.
+    bidirectional : bool
+        Also read each sentence backwards.
+    pooling : {"last", "max", "mean"}
+        The sentence vector from the top layer's states.
+    dropout : float
+        Dropout before the output layer (train only), in [0, 1).
+    pretrained : numpy.ndarray, optional
+        (vocab_size, embed_dim) initial embedding (e.g. ``vocab.embedding_table``).
+    static : bool
+        Keep the embedding fixed.
+    seed : int
+        The initialization's and dropout's randomness.
+    dtype : dtype
+        float32 (default) or float64 (gradient checks).
     """
 
-    def __init__(self, vocab_size, n_classes, embed_dim=300, hidden=150, cell="lstm", layers=1,
-                 bidirectional=False, pooling="last", dropout=0.5, pretrained=None, static=False, seed=0,
-                 dtype=np.float32):
+    def __init__(self, vocab_size: int, n_classes: int, embed_dim: int = 300, hidden: int = 150, cell: str = "lstm",
+                 layers: int = 1, bidirectional: bool = False, pooling: str = "last", dropout: float = 0.5,
+                 pretrained: Optional[np.ndarray] = None, static: bool = False, seed: int = 0,
+                 dtype: "np.typing.DTypeLike" = np.float32) -> None:
         if cell not in CELLS:
             raise ValueError(f"RNNAcceptor: cell must be 'lstm', 'gru' or 'elman', got {cell!r}")
         if pooling not in POOLINGS:

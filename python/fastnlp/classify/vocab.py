@@ -1,7 +1,10 @@
 """Word vocabulary, padded batches of ragged sentences, and the embedding table a network starts
 from (pretrained vectors where a word2vec-format file has the word, U[-0.25, 0.25] elsewhere as Kim)."""
 
+from __future__ import annotations
+
 from collections import Counter
+from typing import Iterable, List, Sequence, Tuple
 
 import numpy as np
 
@@ -9,9 +12,15 @@ PAD, UNK = 0, 1   # id 0 pads a batch, id 1 stands for every word not in the voc
 
 
 class Vocabulary:
-    """Words seen at least `min_count` times in training, ids from 2 in order of first appearance."""
+    """Words seen at least `min_count` times in training, ids from 2 in order of first appearance.
 
-    def __init__(self, words=()):
+    Parameters
+    ----------
+    words : iterable of str
+        The words, in id order from 2 (ids 0 and 1 are ``<pad>`` and ``<unk>``).
+    """
+
+    def __init__(self, words: Iterable[str] = ()) -> None:
         self.index_to_word = ["<pad>", "<unk>"] + [w for w in words if w not in ("<pad>", "<unk>")]
         self.word_to_index = {w: i for i, w in enumerate(self.index_to_word)}
         if len(self.word_to_index) != len(self.index_to_word):
@@ -32,9 +41,25 @@ class Vocabulary:
         return [get(w, UNK) for w in sentence]
 
 
-def pad_batch(id_lists, min_length=1):
-    """(ids (B, T) int32 padded with PAD, lengths (B,) int32) with T = max(longest, min_length).
-    An empty sentence counts as one PAD token (length 1), so every model sees a position."""
+def pad_batch(id_lists: Sequence[Sequence[int]], min_length: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """Pads token-id lists into one batch.
+
+    An empty sentence counts as one PAD token (length 1), so every model sees a position.
+
+    Parameters
+    ----------
+    id_lists : sequence of sequences of int
+        B sentences as ids.
+    min_length : int
+        The least T.
+
+    Returns
+    -------
+    ids : numpy.ndarray
+        (B, T) int32 padded with PAD (0), T = max(longest, min_length).
+    lengths : numpy.ndarray
+        (B,) int32.
+    """
     lengths = np.array([max(len(s), 1) for s in id_lists], np.int32)
     T = max(int(lengths.max()) if len(lengths) else 1, min_length)
     ids = np.zeros((len(id_lists), T), np.int32)

@@ -1,6 +1,10 @@
 """Conv1d: convolution over time with fused bias + activation and optional pooling over time,
 the sentence-encoder layer of Collobert et al. (2011) and Kim (2014)."""
 
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .. import ops
@@ -19,10 +23,33 @@ class Conv1d(Module):
     torch.nn.Conv1d.
 
     Caches x, lengths and the forward's outputs (y, or pooled and argmax) for backward.
+
+    Parameters
+    ----------
+    in_dim, out_dim, width : int
+        Input size, number of filters, filter width.
+    mode : {"narrow", "wide"}
+        Padding.
+    activation : str
+        One of ``ops.ACTIVATIONS``.
+    pool : {None, "max", "avg"}
+        Pooling over time.
+    bias : bool
+        Whether to have b.
+    dtype : dtype
+        float32 (default) or float64.
+    rng : numpy.random.Generator, optional
+        The initialization's randomness.
+
+    Raises
+    ------
+    ValueError
+        An unknown mode, pool or activation; sizes that are not positive integers.
     """
 
-    def __init__(self, in_dim, out_dim, width, mode="narrow", activation="identity", pool=None,
-                 bias=True, dtype=np.float32, rng=None):
+    def __init__(self, in_dim: int, out_dim: int, width: int, mode: str = "narrow", activation: str = "identity",
+                 pool: Optional[str] = None, bias: bool = True, dtype: "np.typing.DTypeLike" = np.float32,
+                 rng: Optional[np.random.Generator] = None) -> None:
         if mode not in ops.conv.MODES:
             raise ValueError(f"Conv1d: mode must be 'narrow' or 'wide', got {mode!r}")
         if pool not in ops.conv.POOLS:

@@ -1,8 +1,11 @@
 """Dropout as a layer: inverted dropout in training (fastnlp.ops.dropout), identity in evaluation.
 Caches the mask of the last training forward for backward."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Union
 
 import numpy as np
 
@@ -16,9 +19,21 @@ class Dropout(Module):
     ``seed`` (an int, a numpy Generator, or None) seeds the sequence of masks: each training
     forward draws its kernel seed from it, so a seeded layer repeats the same masks run after run
     (on any thread count or device). With None the seeds come from the global NumPy generator.
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in [0, 1).
+    seed : int, numpy.random.Generator or None
+        Seeds the sequence of masks.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A p that is not a number in [0, 1).
     """
 
-    def __init__(self, p, seed=None):
+    def __init__(self, p: float, seed: Union[int, np.random.Generator, None] = None) -> None:
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
             raise TypeError(f"Dropout: p must be a number in [0, 1), got {type(p).__name__}")
         if not (math.isfinite(p) and 0.0 <= p < 1.0):

@@ -1,5 +1,9 @@
 """Embedding lookup with sparse (or dense) gradients."""
 
+from __future__ import annotations
+
+from typing import Optional, Union
+
 import numpy as np
 
 from .. import ops
@@ -12,9 +16,23 @@ class Embedding(Module):
 
     With sparse=True (the default) backward leaves W.sparse_grad = (unique_ids, rows), so the
     optimizer touches only the rows this batch used; with sparse=False it adds into a dense W.grad.
+
+    Parameters
+    ----------
+    num_embeddings, dim : int
+        W's shape.
+    sparse : bool
+        Sparse row gradients (default) or a dense W.grad.
+    scale : float, optional
+        W is initialized U(-scale, scale); default 1 / sqrt(dim).
+    seed : int, numpy.random.Generator or None
+        The initialization's randomness.
+    dtype : dtype
+        float32 (default) or float64.
     """
 
-    def __init__(self, num_embeddings, dim, sparse=True, scale=None, seed=None, dtype=np.float32):
+    def __init__(self, num_embeddings: int, dim: int, sparse: bool = True, scale: Optional[float] = None,
+                 seed: Union[int, np.random.Generator, None] = None, dtype: "np.typing.DTypeLike" = np.float32) -> None:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         scale = 1.0 / np.sqrt(dim) if scale is None else scale
         self.W = Parameter(rng.uniform(-scale, scale, (num_embeddings, dim)).astype(dtype), "W")

@@ -1,5 +1,9 @@
 """Dense layers: Linear (fused bias + activation), the activations on their own, and Sequential."""
 
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
 import numpy as np
 
 from .. import ops
@@ -11,8 +15,23 @@ def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def glorot_uniform(shape, seed=None, dtype=np.float32):
-    """Glorot & Bengio (2010) uniform init for a (fan_out, fan_in) matrix."""
+def glorot_uniform(shape: Tuple[int, int], seed: Union[int, np.random.Generator, None] = None,
+                   dtype: "np.typing.DTypeLike" = np.float32) -> np.ndarray:
+    """Glorot & Bengio (2010) uniform init: U(-l, l) with ``l = sqrt(6 / (fan_in + fan_out))``.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (fan_out, fan_in).
+    seed : int, numpy.random.Generator or None
+        The randomness.
+    dtype : dtype
+        Of the result (default float32).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     fan_out, fan_in = shape
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return _rng(seed).uniform(-limit, limit, size=shape).astype(dtype)
@@ -27,9 +46,29 @@ def _add_grad(param, g):
 
 
 class Linear(Module):
-    """y = act(x W^T + b): x (B, in_dim) -> y (B, out_dim). Caches x and y for backward."""
+    """``y = act(x W^T + b)``: x (B, in_dim) -> y (B, out_dim). Caches x and y for backward.
 
-    def __init__(self, in_dim, out_dim, activation="identity", bias=True, seed=None, dtype=np.float32):
+    Parameters
+    ----------
+    in_dim, out_dim : int
+        Input and output sizes; W is (out_dim, in_dim), Glorot-uniform initialized.
+    activation : str
+        One of ``ops.ACTIVATIONS``, fused after the product.
+    bias : bool
+        Whether to have b (zeros at first).
+    seed : int, numpy.random.Generator or None
+        The initialization's randomness.
+    dtype : dtype
+        float32 (default) or float64.
+
+    Raises
+    ------
+    ValueError
+        An unknown activation.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, activation: str = "identity", bias: bool = True,
+                 seed: Union[int, np.random.Generator, None] = None, dtype: "np.typing.DTypeLike" = np.float32) -> None:
         if activation not in ops.ACTIVATIONS:
             raise ValueError(f"Linear: activation must be one of {ops.ACTIVATIONS}, got {activation!r}")
         self.activation = activation
@@ -59,9 +98,15 @@ class Linear(Module):
 
 
 class Activation(Module):
-    """An activation on its own; backward uses the cached output."""
+    """An activation on its own; backward uses the cached output.
 
-    def __init__(self, activation):
+    Parameters
+    ----------
+    activation : str
+        One of ``ops.ACTIVATIONS``.
+    """
+
+    def __init__(self, activation: str) -> None:
         if activation not in ops.ACTIVATIONS:
             raise ValueError(f"Activation: activation must be one of {ops.ACTIVATIONS}, got {activation!r}")
         self.activation = activation
@@ -78,29 +123,43 @@ class Activation(Module):
 
 
 class Sigmoid(Activation):
-    def __init__(self):
+    """``Activation("sigmoid")``."""
+
+    def __init__(self) -> None:
         super().__init__("sigmoid")
 
 
 class Tanh(Activation):
-    def __init__(self):
+    """``Activation("tanh")``."""
+
+    def __init__(self) -> None:
         super().__init__("tanh")
 
 
 class HardTanh(Activation):
-    def __init__(self):
+    """``Activation("hardtanh")``: clip to [-1, 1] (SENNA's hidden layer)."""
+
+    def __init__(self) -> None:
         super().__init__("hardtanh")
 
 
 class ReLU(Activation):
-    def __init__(self):
+    """``Activation("relu")``."""
+
+    def __init__(self) -> None:
         super().__init__("relu")
 
 
 class Sequential(Module):
-    """Layers applied in order; backward runs them in reverse."""
+    """Layers applied in order; backward runs them in reverse.
 
-    def __init__(self, *layers):
+    Parameters
+    ----------
+    *layers : Module
+        The layers, first to last.
+    """
+
+    def __init__(self, *layers: Module) -> None:
         self.layers = list(layers)
 
     def forward(self, x):

@@ -1,5 +1,7 @@
 """Losses: softmax + cross-entropy fused in one kernel."""
 
+from __future__ import annotations
+
 from .. import ops
 from .module import Module
 
@@ -7,9 +9,15 @@ from .module import Module
 class SoftmaxCrossEntropy(Module):
     """Mean cross-entropy of softmax(logits (B, C)) against integer targets (B); rows whose target
     equals ignore_index (padding) count for nothing. forward returns the loss as a float;
-    backward returns d loss / d logits (computed in the same pass as the loss)."""
+    backward returns d loss / d logits (computed in the same pass as the loss).
 
-    def __init__(self, ignore_index=-100):
+    Parameters
+    ----------
+    ignore_index : int
+        The target value of rows that count for nothing (default -100).
+    """
+
+    def __init__(self, ignore_index: int = -100) -> None:
         self.ignore_index = ignore_index
         self._dlogits = None
 

@@ -1,5 +1,9 @@
 """Parameter and Module: the small base every layer builds on."""
 
+from __future__ import annotations
+
+from typing import Any, List
+
 
 class Parameter:
     """A trainable array with its gradient.
@@ -7,9 +11,16 @@ class Parameter:
     ``grad`` is a dense array of the value's shape (or None before the first backward);
     ``sparse_grad`` is (ids, rows) for layers such as Embedding whose gradient touches a few
     rows only. Optimizers apply whichever is set, and zero_grad clears both.
+
+    Parameters
+    ----------
+    value : array
+        The parameter's array (NumPy or CuPy), updated in place by optimizers.
+    name : str
+        A name for messages and reprs.
     """
 
-    def __init__(self, value, name=""):
+    def __init__(self, value: Any, name: str = "") -> None:
         self.value = value
         self.name = name
         self.grad = None
@@ -32,7 +43,7 @@ class Module:
     """Base layer: subclasses set Parameters and sub-Modules as attributes and define
     forward(...) and backward(grad_output)."""
 
-    def parameters(self):
+    def parameters(self) -> List[Parameter]:
         """All Parameters of this module and its sub-modules, in attribute order."""
         seen = []
         for value in vars(self).values():

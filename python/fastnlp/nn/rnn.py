@@ -4,6 +4,10 @@ early (states frozen, outputs zero past each length). Weights per layer follow P
 layout (W_ih (G*H, D), W_hh (G*H, H), b_ih, b_hh (G*H)), so torch.nn weights copy over directly.
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional, Type
+
 import numpy as np
 
 from .. import ops
@@ -14,10 +18,28 @@ from .module import Module, Parameter
 
 class RNNLayer(Module):
     """One layer in one direction. Caches its input, lengths, initial states and the kernel's
-    workspace for backward."""
+    workspace for backward.
 
-    def __init__(self, cell, input_dim, hidden_dim, bias=True, reverse=False, forget_bias=None,
-                 dtype=np.float32, rng=None):
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+    input_dim, hidden_dim : int
+        D and H.
+    bias : bool
+        Whether to have b_ih and b_hh.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    forget_bias : float, optional
+        LSTM: the forget gate's initial bias.
+    dtype : dtype
+        float32 (default) or float64.
+    rng : numpy.random.Generator, optional
+        The initialization's randomness.
+    """
+
+    def __init__(self, cell: str, input_dim: int, hidden_dim: int, bias: bool = True, reverse: bool = False,
+                 forget_bias: Optional[float] = None, dtype: "np.typing.DTypeLike" = np.float32,
+                 rng: Optional[np.random.Generator] = None) -> None:
         G = ops.cell_gates(cell)
         for name, v in (("input_dim", input_dim), ("hidden_dim", hidden_dim)):
             if int(v) != v or v < 1:
@@ -76,8 +98,9 @@ class _Stacked(Module):
 
     cell = None
 
-    def __init__(self, input_dim, hidden_dim, num_layers=1, bias=True, reverse=False, dtype=np.float32,
-                 rng=None, forget_bias=None):
+    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int = 1, bias: bool = True,
+                 reverse: bool = False, dtype: "np.typing.DTypeLike" = np.float32,
+                 rng: Optional[np.random.Generator] = None, forget_bias: Optional[float] = None) -> None:
         if int(num_layers) != num_layers or num_layers < 1:
             raise ValueError(f"{type(self).__name__}: num_layers must be a positive integer, got {num_layers!r}")
         rng = np.random.default_rng() if rng is None else rng
@@ -130,6 +153,23 @@ class RNN(_Stacked):
     forward(x, lengths=None, h0=None) -> (out (B, T, H) of the top layer, h_n (num_layers, B, H)).
     backward(dout=None, dh_n=None) -> dx, adding the weight gradients into the Parameters; the
     gradient of h0 (when one was given) is left in self.dh0.
+
+    Parameters
+    ----------
+    input_dim, hidden_dim : int
+        D and H.
+    num_layers : int
+        Layers stacked, each reading the outputs of the one below.
+    bias : bool
+        Whether to have b_ih and b_hh.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    dtype : dtype
+        float32 (default) or float64.
+    rng : numpy.random.Generator, optional
+        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
+    forget_bias : float, optional
+        LSTM only: the forget gate's initial bias (None keeps the uniform initialization).
     """
 
     cell = "elman"
@@ -144,7 +184,25 @@ class RNN(_Stacked):
 
 class GRU(RNN):
     """GRU (PyTorch's variant: the reset gate multiplies W_hn h + b_hn), num_layers stacked.
-    Same interface as RNN."""
+    Same interface as RNN.
+
+    Parameters
+    ----------
+    input_dim, hidden_dim : int
+        D and H.
+    num_layers : int
+        Layers stacked, each reading the outputs of the one below.
+    bias : bool
+        Whether to have b_ih and b_hh.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    dtype : dtype
+        float32 (default) or float64.
+    rng : numpy.random.Generator, optional
+        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
+    forget_bias : float, optional
+        LSTM only: the forget gate's initial bias (None keeps the uniform initialization).
+    """
 
     cell = "gru"
 
@@ -155,12 +213,31 @@ class LSTM(_Stacked):
 
     forward(x, lengths=None, h0=None, c0=None) -> (out (B, T, H), (h_n, c_n) each (num_layers, B, H)).
     backward(dout=None, dh_n=None, dc_n=None) -> dx; gradients of h0 / c0 in self.dh0 / self.dc0.
+
+    Parameters
+    ----------
+    input_dim, hidden_dim : int
+        D and H.
+    num_layers : int
+        Layers stacked, each reading the outputs of the one below.
+    bias : bool
+        Whether to have b_ih and b_hh.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    dtype : dtype
+        float32 (default) or float64.
+    rng : numpy.random.Generator, optional
+        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
+    forget_bias : float, optional
+        LSTM only: the forget gate's initial bias (default 1.0; None keeps the uniform
+        initialization).
     """
 
     cell = "lstm"
 
-    def __init__(self, input_dim, hidden_dim, num_layers=1, bias=True, reverse=False, forget_bias=1.0,
-                 dtype=np.float32, rng=None):
+    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int = 1, bias: bool = True, reverse: bool = False,
+                 forget_bias: Optional[float] = 1.0, dtype: "np.typing.DTypeLike" = np.float32,
+                 rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng, forget_bias)
 
     def forward(self, x, lengths=None, h0=None, c0=None):
@@ -180,9 +257,26 @@ class BiRNN(Module):
     LSTM, returned as (h_n, c_n)) of shape (2*num_layers, B, H), ordered layer 0 forward, layer 0
     backward, layer 1 forward, ... as in torch.nn with bidirectional=True.
     backward(dout=None, dh_n=None[, dc_n=None]) -> dx.
+
+    Parameters
+    ----------
+    rnn_class : {RNN, GRU, LSTM}
+        The layer class of each direction.
+    input_dim, hidden_dim : int
+        D and H (per direction).
+    num_layers : int
+        Bidirectional layers stacked.
+    **kwargs
+        Passed to rnn_class (bias, dtype, rng, forget_bias; not reverse).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Another rnn_class, a num_layers that is not a positive integer.
     """
 
-    def __init__(self, rnn_class, input_dim, hidden_dim, num_layers=1, **kwargs):
+    def __init__(self, rnn_class: Type[Any], input_dim: int, hidden_dim: int, num_layers: int = 1,
+                 **kwargs: Any) -> None:
         if rnn_class not in (RNN, GRU, LSTM):
             raise TypeError(f"BiRNN: rnn_class must be fastnlp.nn.RNN, GRU or LSTM, got {rnn_class!r}")
         if int(num_layers) != num_layers or num_layers < 1:

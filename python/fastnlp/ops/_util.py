@@ -1,9 +1,15 @@
 """Small helpers shared by the functional ops: output allocation on the input's device, and the
 few checks needed before an output shape can be computed (the bindings check everything else)."""
 
+from typing import Any
+
 import numpy as np
 
 from .._device import array_module
+
+# The arrays the ops take and return: numpy.ndarray, or a CuPy array (anything with
+# __cuda_array_interface__) where an op runs on the GPU. Type hints name it Array.
+Array = Any
 
 
 def shape_of(op, name, x, ndim=None):

@@ -13,19 +13,38 @@ activation + pooling kernel; the backward scatters the pooling gradient, multipl
 folds the windows back into dx.
 """
 
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
 import numpy as np
 
 from .. import _C
 from .._device import is_gpu
 from . import _gpu
-from ._util import check_no_overlap, empty, shape_of
+from ._util import Array, check_no_overlap, empty, shape_of
 
 POOLS = (None, "none", "max", "avg")
 MODES = ("narrow", "wide")
 
 
-def conv_out_len(T, width, mode="narrow"):
-    """Output positions of a sequence of length T (0 when narrow and T < width)."""
+def conv_out_len(T: int, width: int, mode: str = "narrow") -> int:
+    """Output positions of a sequence of length T.
+
+    Parameters
+    ----------
+    T : int
+        Sequence length.
+    width : int
+        Filter width K.
+    mode : {"narrow", "wide"}
+        No padding, or K - 1 zeros each side.
+
+    Returns
+    -------
+    int
+        T - K + 1 (0 when T < K) narrow, T + K - 1 wide.
+    """
     if mode not in MODES:
         raise ValueError(f"conv1d: mode must be 'narrow' or 'wide', got {mode!r}")
     return T + width - 1 if mode == "wide" else max(0, T - width + 1)
@@ -43,14 +62,36 @@ def _sizes(op, x, W, mode, pool):
     return B, T, D, H, K, conv_out_len(T, K, mode)
 
 
-def conv1d(x, W, b=None, lengths=None, mode="narrow", activation="identity", pool=None):
-    """Conv over time of x (B, T, D) with W (H, K*D), b (H) or None, lengths (B) int or None.
+def conv1d(x: Array, W: Array, b: Optional[Array] = None, lengths: Optional[Array] = None, mode: str = "narrow",
+           activation: str = "identity", pool: Optional[str] = None) -> Union[Array, Tuple[Array, Array]]:
+    """Convolution over time with fused bias + activation and optional pooling (layout: this
+    module's docstring).
 
-    pool None: returns y (B, T_out, H) = act(conv + b), zero past each sequence's outputs.
-    pool 'max': returns (pooled (B, H), argmax (B, H) int64), the max over each sequence's valid
-    positions and where it was (what conv1d_backward needs).
-    pool 'avg': returns (pooled (B, H), y (B, T_out, H)), the mean over the valid positions and the
-    activations it averaged (what conv1d_backward needs).
+    Parameters
+    ----------
+    x : array
+        (B, T, D) inputs.
+    W : array
+        (H, K*D) filters.
+    b : array, optional
+        (H,) bias.
+    lengths : array, optional
+        (B,) int valid length of each sequence (None: all T).
+    mode : {"narrow", "wide"}
+        Padding, see :func:`conv_out_len`.
+    activation : str
+        One of ``ops.ACTIVATIONS``.
+    pool : {None, "max", "avg"}
+        Pooling over each sequence's valid positions.
+
+    Returns
+    -------
+    y : array
+        pool None: (B, T_out, H) = act(conv + b), zero past each sequence's outputs.
+    (pooled, argmax) : tuple of array
+        pool "max": (B, H) maxima and (B, H) int64 positions (what conv1d_backward needs).
+    (pooled, y) : tuple of array
+        pool "avg": (B, H) means and the (B, T_out, H) activations averaged.
     """
     B, T, D, H, K, T_out = _sizes("conv1d", x, W, mode, pool)
     pool = pool or "none"
@@ -67,15 +108,38 @@ def conv1d(x, W, b=None, lengths=None, mode="narrow", activation="identity", poo
     return y
 
 
-def conv1d_backward(x, W, dout, lengths=None, mode="narrow", activation="identity", pool=None, y=None,
-                    pooled=None, argmax=None, need_dx=True, need_db=True, dW=None, db=None,
-                    accumulate=False):
-    """Gradients of conv1d: returns (dx, dW, db).
+def conv1d_backward(x: Array, W: Array, dout: Array, lengths: Optional[Array] = None, mode: str = "narrow",
+                    activation: str = "identity", pool: Optional[str] = None, y: Optional[Array] = None,
+                    pooled: Optional[Array] = None, argmax: Optional[Array] = None, need_dx: bool = True,
+                    need_db: bool = True, dW: Optional[Array] = None, db: Optional[Array] = None,
+                    accumulate: bool = False) -> Tuple[Optional[Array], Array, Optional[Array]]:
+    """Gradients of :func:`conv1d`.
 
-    dout is the gradient of what conv1d returned first: y (B, T_out, H) for pool None, pooled (B, H)
-    otherwise. Pass the forward's y for pool None / 'avg', and pooled and argmax for 'max'. dx is
-    None unless need_dx, db None unless need_db. With accumulate, the gradients are added into the
-    given dW (and db); otherwise they are overwritten, or allocated when None.
+    Parameters
+    ----------
+    x, W, lengths, mode, activation, pool :
+        The forward's arguments.
+    dout : array
+        Gradient of what conv1d returned first: y (B, T_out, H) for pool None, pooled (B, H) otherwise.
+    y : array, optional
+        The forward's y (pool None or "avg").
+    pooled, argmax : array, optional
+        The forward's outputs for pool "max".
+    need_dx, need_db : bool
+        Whether to compute dx and db (None in their place otherwise).
+    dW, db : array, optional
+        Where to write (or, with accumulate, add) the gradients; allocated when None.
+    accumulate : bool
+        Add into the given dW (and db).
+
+    Returns
+    -------
+    dx : array or None
+        (B, T, D).
+    dW : array
+        (H, K*D).
+    db : array or None
+        (H,).
     """
     sizes = _sizes("conv1d_backward", x, W, mode, pool)
     if accumulate and (dW is None or (need_db and db is None)):

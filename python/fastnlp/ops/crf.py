@@ -14,8 +14,12 @@ gradients, and Viterbi still returns tag ids in [0, K) (which path is then unspe
 -inf transitions (forbidden moves) are fine; a sentence with no allowed path has log Z = -inf.
 """
 
+from __future__ import annotations
+
+from typing import Tuple
+
 from .. import _C
-from ._util import empty, shape_of
+from ._util import Array, empty, shape_of
 
 
 def _num_sentences(op, offsets):
@@ -25,9 +29,28 @@ def _num_sentences(op, offsets):
     return n - 1
 
 
-def crf_nll(scores, offsets, tags, transitions, start):
-    """Per-sentence negative log-likelihood (S,) = log Z - score(gold path), by the forward
-    algorithm in log space. Same dtype and device as scores."""
+def crf_nll(scores: Array, offsets: Array, tags: Array, transitions: Array, start: Array) -> Array:
+    """Per-sentence negative log-likelihood ``log Z - score(gold path)``, by the forward algorithm in
+    log space (layout: this module's docstring).
+
+    Parameters
+    ----------
+    scores : array
+        (N, K) tag scores of all tokens, float32 or float64.
+    offsets : array
+        (S + 1,) int64 sentence boundaries.
+    tags : array
+        (N,) int32 gold tags in [0, K).
+    transitions : array
+        (K, K) scores indexed [from, to].
+    start : array
+        (K,) scores of the first tag.
+
+    Returns
+    -------
+    array
+        (S,) nll, scores' dtype and device.
+    """
     op = "crf_nll"
     shape_of(op, "scores", scores, 2)
     nll = empty(scores, (_num_sentences(op, offsets),))
@@ -35,9 +58,27 @@ def crf_nll(scores, offsets, tags, transitions, start):
     return nll
 
 
-def crf_nll_backward(scores, offsets, tags, transitions, start, grad_nll):
-    """Gradients of sum_s grad_nll[s] * nll[s]: ``(dscores (N, K), dtransitions (K, K),
-    dstart (K,))``, from forward-backward marginals minus the gold path's indicators."""
+def crf_nll_backward(scores: Array, offsets: Array, tags: Array, transitions: Array, start: Array,
+                     grad_nll: Array) -> Tuple[Array, Array, Array]:
+    """Gradients of ``sum_s grad_nll[s] * nll[s]``: forward-backward marginals minus the gold path's
+    indicators.
+
+    Parameters
+    ----------
+    scores, offsets, tags, transitions, start : array
+        As for :func:`crf_nll`.
+    grad_nll : array
+        (S,) weight of each sentence's nll.
+
+    Returns
+    -------
+    dscores : array
+        (N, K).
+    dtransitions : array
+        (K, K).
+    dstart : array
+        (K,).
+    """
     op = "crf_nll_backward"
     N, K = shape_of(op, "scores", scores, 2)
     _num_sentences(op, offsets)
@@ -49,12 +90,25 @@ def crf_nll_backward(scores, offsets, tags, transitions, start, grad_nll):
     return dscores, dtransitions, dstart
 
 
-def viterbi_decode(scores, offsets, transitions, start):
-    """Best tag path per sentence: ``(tags (N,) int32, best_scores (S,))``.
+def viterbi_decode(scores: Array, offsets: Array, transitions: Array, start: Array) -> Tuple[Array, Array]:
+    """Best tag path per sentence.
 
     Ties go to the lowest tag id: the last tag is the lowest id among the best final tags, and
     each earlier tag the lowest id among the best predecessors of the tag after it (of all best
-    paths, the smallest compared from the last position backwards)."""
+    paths, the smallest compared from the last position backwards).
+
+    Parameters
+    ----------
+    scores, offsets, transitions, start : array
+        As for :func:`crf_nll` (-inf transitions forbid moves).
+
+    Returns
+    -------
+    tags : array
+        (N,) int32.
+    best_scores : array
+        (S,) the best path's score per sentence.
+    """
     op = "viterbi_decode"
     N, _ = shape_of(op, "scores", scores, 2)
     best = empty(scores, (_num_sentences(op, offsets),))

@@ -6,14 +6,17 @@ the same seed gives the same mask for any thread count, on the CPU and on the GP
 takes the forward's mask.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 import operator
+from typing import Optional, Tuple
 
 import numpy as np
 
 from .. import _C
-from ._util import empty, shape_of
+from ._util import Array, empty, shape_of
 
 
 def _check_p(op, p):
@@ -39,14 +42,35 @@ def _check_seed(seed):
     return seed
 
 
-def dropout(x, p, *, mask=None, seed=None, out=None):
-    """Inverted dropout of x (any shape, float32 or float64; NumPy or GPU arrays).
+def dropout(x: Array, p: float, *, mask: Optional[Array] = None, seed: Optional[int] = None,
+            out: Optional[Array] = None) -> Tuple[Array, Array]:
+    """Inverted dropout: ``y = x * mask / (1 - p)``.
 
-    Returns (y, mask): y = x * mask / (1 - p), mask uint8 of x's shape. With ``mask`` given it is
-    used as is (0 and 1 only) and returned; otherwise a new mask is drawn from ``seed`` (an int in
-    [0, 2**64); None draws one from the global NumPy generator), element i kept with probability
-    1 - p. p in [0, 1); p == 0 gives y == x and an all-ones mask. ``out`` (x's shape and dtype)
-    receives y and may be x itself.
+    Parameters
+    ----------
+    x : array
+        Any shape, float32 or float64; NumPy or GPU arrays.
+    p : float
+        Drop probability in [0, 1); 0 gives y == x and an all-ones mask.
+    mask : array, optional
+        uint8 of x's shape (0 and 1 only), applied as is and returned (injected randomness).
+    seed : int, optional
+        In [0, 2**64): the mask is drawn from it, identically on any thread count and on the GPU;
+        None draws a seed from the global NumPy generator. Not with ``mask``.
+    out : array, optional
+        Receives y (x's shape and dtype); may be x itself.
+
+    Returns
+    -------
+    y : array
+        x's shape and dtype.
+    mask : array
+        uint8 of x's shape, 1 = kept (element kept with probability 1 - p).
+
+    Raises
+    ------
+    TypeError, ValueError
+        p outside [0, 1), a bad seed, both mask and seed given.
     """
     p = _check_p("dropout", p)
     shape = shape_of("dropout", "x", x)
@@ -63,8 +87,25 @@ def dropout(x, p, *, mask=None, seed=None, out=None):
     return y, mask
 
 
-def dropout_backward(dy, mask, p, *, out=None):
-    """dx = dy * mask / (1 - p), mask and p those of the forward. ``out`` may be dy itself."""
+def dropout_backward(dy: Array, mask: Array, p: float, *, out: Optional[Array] = None) -> Array:
+    """``dx = dy * mask / (1 - p)``.
+
+    Parameters
+    ----------
+    dy : array
+        Gradient of the forward output.
+    mask : array
+        The forward's mask.
+    p : float
+        The forward's drop probability.
+    out : array, optional
+        Receives dx; may be dy itself.
+
+    Returns
+    -------
+    array
+        dx, dy's shape and dtype.
+    """
     p = _check_p("dropout_backward", p)
     dx = empty(dy, shape_of("dropout_backward", "dy", dy)) if out is None else out
     _C.dropout_backward(dy, mask, dx, p)

@@ -16,25 +16,50 @@ The forward fills a workspace (the activated gates and saved states) that the ba
 keep it with the inputs until the backward has run.
 """
 
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
 import numpy as np
 
 from .. import _C
 from .._device import array_module, is_gpu
 from . import _gpu
-from ._util import check_no_overlap, empty, shape_of
+from ._util import Array, check_no_overlap, empty, shape_of
 
 CELLS = ("elman", "lstm", "gru")
 
 
-def cell_gates(cell):
-    """G, the number of gate blocks in the weights of a cell (from C++: ops/rnn.h cell_gates)."""
+def cell_gates(cell: str) -> int:
+    """G, the number of gate blocks in the weights of a cell (from C++: ops/rnn.h cell_gates).
+
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+
+    Returns
+    -------
+    int
+        1, 4 or 3.
+    """
     if not isinstance(cell, str):
         raise ValueError(f"rnn: cell must be 'elman', 'lstm' or 'gru', got {cell!r}")
     return _C.rnn_cell_gates(cell)
 
 
-def rnn_workspace_size(cell, B, T, D, H):
-    """Elements of the workspace rnn() fills for rnn_backward()."""
+def rnn_workspace_size(cell: str, B: int, T: int, D: int, H: int) -> int:
+    """Elements of the workspace rnn() fills for rnn_backward().
+
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+    B, T, D, H : int
+        Batch, time steps, input and hidden sizes.
+
+    Returns
+    -------
+    int
+    """
     return _C.rnn_workspace_size(cell, int(B), int(T), int(D), int(H))
 
 
@@ -45,12 +70,41 @@ def _sizes(op, cell, x, W_hh):
     return G, B, T, D, H
 
 
-def rnn(cell, x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=None, reverse=False,
-        need_workspace=True):
-    """One direction of an RNN over x (B, T, D): returns (out (B, T, H), h_n (B, H), c_n, ws).
+def rnn(cell: str, x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = None, b_hh: Optional[Array] = None,
+        lengths: Optional[Array] = None, h0: Optional[Array] = None, c0: Optional[Array] = None,
+        reverse: bool = False, need_workspace: bool = True) -> Tuple[Array, Array, Optional[Array], Optional[Array]]:
+    """One direction of an RNN over a batch of sequences (layout: this module's docstring).
 
-    c_n is the LSTM's final cell state (None for the other cells); ws is the workspace for
-    rnn_backward (None unless need_workspace; inference can skip keeping it).
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+    x : array
+        (B, T, D) inputs, batch first.
+    W_ih, W_hh : array
+        (G*H, D) and (G*H, H) weights in PyTorch's layout and gate order.
+    b_ih, b_hh : array, optional
+        (G*H,) biases.
+    lengths : array, optional
+        (B,) int valid length of each sequence (None: all T).
+    h0 : array, optional
+        (B, H) initial state (None: zeros).
+    c0 : array, optional
+        (B, H) initial LSTM cell state.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    need_workspace : bool
+        Keep the workspace rnn_backward needs (inference can skip it).
+
+    Returns
+    -------
+    out : array
+        (B, T, H) every state (zero past each sequence's length).
+    h_n : array
+        (B, H) the last state of each sequence.
+    c_n : array or None
+        (B, H) the LSTM's last cell state; None for the other cells.
+    ws : array or None
+        The workspace for rnn_backward (None unless need_workspace).
     """
     G, B, T, D, H = _sizes("rnn", cell, x, W_hh)
     if is_gpu(x):
@@ -64,16 +118,36 @@ def rnn(cell, x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=Non
     return out, h_n, c_n, ws
 
 
-def rnn_backward(cell, x, W_ih, W_hh, ws, dout=None, dh_n=None, dc_n=None, b_ih=None, b_hh=None,
-                 lengths=None, h0=None, c0=None, reverse=False, need_dx=True, need_dh0=True,
-                 grads=None, accumulate=False):
+def rnn_backward(cell: str, x: Array, W_ih: Array, W_hh: Array, ws: Array, dout: Optional[Array] = None,
+                 dh_n: Optional[Array] = None, dc_n: Optional[Array] = None, b_ih: Optional[Array] = None,
+                 b_hh: Optional[Array] = None, lengths: Optional[Array] = None, h0: Optional[Array] = None,
+                 c0: Optional[Array] = None, reverse: bool = False, need_dx: bool = True, need_dh0: bool = True,
+                 grads: Optional[Dict[str, Optional[Array]]] = None,
+                 accumulate: bool = False) -> Dict[str, Optional[Array]]:
     """Backpropagation through time for rnn() called with the same arguments.
 
-    dout (B, T, H), dh_n / dc_n (B, H): gradients of out, h_n and c_n (None counts as zero).
-    Returns a dict with dx (None unless need_dx), dh0 and dc0 (LSTM) (None unless need_dh0), and
-    dW_ih, dW_hh, db_ih, db_hh. ``grads`` may hold preallocated dW_ih / dW_hh / db_ih / db_hh (a
-    missing or None one is allocated; db_* only when the matching bias is given); with accumulate
-    the gradients are added into them.
+    Parameters
+    ----------
+    cell, x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse :
+        The forward's arguments.
+    ws : array
+        The forward's workspace.
+    dout : array, optional
+        (B, T, H) gradient of out (None counts as zero).
+    dh_n, dc_n : array, optional
+        (B, H) gradients of h_n and c_n (None counts as zero).
+    need_dx, need_dh0 : bool
+        Whether to compute dx, and dh0 / dc0.
+    grads : dict, optional
+        Preallocated dW_ih / dW_hh / db_ih / db_hh (a missing or None one is allocated; db_* only
+        when the matching bias is given).
+    accumulate : bool
+        Add the weight gradients into ``grads`` instead of overwriting them.
+
+    Returns
+    -------
+    dict
+        dx (None unless need_dx), dh0 and dc0 (LSTM) (None unless need_dh0), dW_ih, dW_hh, db_ih, db_hh.
     """
     G, B, T, D, H = _sizes("rnn_backward", cell, x, W_hh)
     shape_of("rnn_backward", "W_ih", W_ih, 2)  # its shape sizes dW_ih: an array, not a list or None
@@ -110,35 +184,168 @@ def _needed(b_ih, b_hh):
     return ["dW_ih", "dW_hh"] + (["db_ih"] if b_ih is not None else []) + (["db_hh"] if b_hh is not None else [])
 
 
-def lstm(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, c0=None, reverse=False,
-         need_workspace=True):
-    """rnn('lstm', ...): returns (out, h_n, c_n, ws)."""
+def lstm(x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = None, b_hh: Optional[Array] = None,
+         lengths: Optional[Array] = None, h0: Optional[Array] = None, c0: Optional[Array] = None,
+         reverse: bool = False, need_workspace: bool = True) -> Tuple[Array, Array, Optional[Array], Optional[Array]]:
+    """``rnn("lstm", ...)``: gates i, f, g, o as torch.nn.LSTM.
+
+    Parameters
+    ----------
+    x : array
+        (B, T, D) inputs, batch first.
+    W_ih, W_hh : array
+        (G*H, D) and (G*H, H) weights in PyTorch's layout and gate order.
+    b_ih, b_hh : array, optional
+        (G*H,) biases.
+    lengths : array, optional
+        (B,) int valid length of each sequence (None: all T).
+    h0 : array, optional
+        (B, H) initial state (None: zeros).
+    c0 : array, optional
+        (B, H) initial cell state.
+    reverse : bool
+        Read each sequence backwards within its own length.
+    need_workspace : bool
+        Keep the workspace rnn_backward needs (inference can skip it).
+
+    Returns
+    -------
+    out : array
+        (B, T, H) every state (zero past each sequence's length).
+    h_n : array
+        (B, H) the last state of each sequence.
+    c_n : array or None
+        (B, H) the LSTM's last cell state; None for the other cells.
+    ws : array or None
+        The workspace for rnn_backward (None unless need_workspace).
+    """
     return rnn("lstm", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, c0, reverse, need_workspace)
 
 
-def gru(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, reverse=False, need_workspace=True):
-    """rnn('gru', ...): returns (out, h_n, None, ws)."""
+def gru(x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = None, b_hh: Optional[Array] = None,
+        lengths: Optional[Array] = None, h0: Optional[Array] = None, reverse: bool = False,
+        need_workspace: bool = True) -> Tuple[Array, Array, Optional[Array], Optional[Array]]:
+    """``rnn("gru", ...)``: gates r, z, n as torch.nn.GRU.
+
+    Parameters
+    ----------
+    x : array
+        (B, T, D) inputs, batch first.
+    W_ih, W_hh : array
+        (G*H, D) and (G*H, H) weights in PyTorch's layout and gate order.
+    b_ih, b_hh : array, optional
+        (G*H,) biases.
+    lengths : array, optional
+        (B,) int valid length of each sequence (None: all T).
+    h0 : array, optional
+        (B, H) initial state (None: zeros).
+    reverse : bool
+        Read each sequence backwards within its own length.
+    need_workspace : bool
+        Keep the workspace rnn_backward needs (inference can skip it).
+
+    Returns
+    -------
+    out : array
+        (B, T, H) every state (zero past each sequence's length).
+    h_n : array
+        (B, H) the last state of each sequence.
+    c_n : array or None
+        (B, H) the LSTM's last cell state; None for the other cells.
+    ws : array or None
+        The workspace for rnn_backward (None unless need_workspace).
+    """
     return rnn("gru", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, None, reverse, need_workspace)
 
 
-def elman(x, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, h0=None, reverse=False, need_workspace=True):
-    """rnn('elman', ...): h' = tanh(W_ih x + b_ih + W_hh h + b_hh); returns (out, h_n, None, ws)."""
+def elman(x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = None, b_hh: Optional[Array] = None,
+          lengths: Optional[Array] = None, h0: Optional[Array] = None, reverse: bool = False,
+          need_workspace: bool = True) -> Tuple[Array, Array, Optional[Array], Optional[Array]]:
+    """``rnn("elman", ...)``: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``.
+
+    Parameters
+    ----------
+    x : array
+        (B, T, D) inputs, batch first.
+    W_ih, W_hh : array
+        (G*H, D) and (G*H, H) weights in PyTorch's layout and gate order.
+    b_ih, b_hh : array, optional
+        (G*H,) biases.
+    lengths : array, optional
+        (B,) int valid length of each sequence (None: all T).
+    h0 : array, optional
+        (B, H) initial state (None: zeros).
+    reverse : bool
+        Read each sequence backwards within its own length.
+    need_workspace : bool
+        Keep the workspace rnn_backward needs (inference can skip it).
+
+    Returns
+    -------
+    out : array
+        (B, T, H) every state (zero past each sequence's length).
+    h_n : array
+        (B, H) the last state of each sequence.
+    c_n : array or None
+        (B, H) the LSTM's last cell state; None for the other cells.
+    ws : array or None
+        The workspace for rnn_backward (None unless need_workspace).
+    """
     return rnn("elman", x, W_ih, W_hh, b_ih, b_hh, lengths, h0, None, reverse, need_workspace)
 
 
-def rnn_cell(cell, x, h, W_ih, W_hh, b_ih=None, b_hh=None, c=None):
-    """One step: x (B, D), state h (B, H) (and c for the LSTM) -> (h', c', ws).
+def rnn_cell(cell: str, x: Array, h: Optional[Array], W_ih: Array, W_hh: Array, b_ih: Optional[Array] = None,
+             b_hh: Optional[Array] = None, c: Optional[Array] = None) -> Tuple[Array, Optional[Array], Array]:
+    """One step: a sequence of length 1 through the same kernels.
 
-    A sequence of length 1 through the same kernels; ws is for rnn_cell_backward.
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+    x : array
+        (B, D) inputs.
+    h : array or None
+        (B, H) state (None: zeros).
+    W_ih, W_hh, b_ih, b_hh : array
+        As for :func:`rnn`.
+    c : array, optional
+        (B, H) LSTM cell state.
+
+    Returns
+    -------
+    h_new : array
+        (B, H).
+    c_new : array or None
+        (B, H) for the LSTM.
+    ws : array
+        The workspace for rnn_cell_backward.
     """
     shape_of("rnn_cell", "x", x, 2)
     out, h_n, c_n, ws = rnn(cell, x[:, None, :], W_ih, W_hh, b_ih, b_hh, None, h, c)
     return h_n, c_n, ws
 
 
-def rnn_cell_backward(cell, x, h, W_ih, W_hh, ws, dh_new, dc_new=None, b_ih=None, b_hh=None, c=None,
-                      grads=None, accumulate=False):
-    """Gradients of rnn_cell: a dict with dx (B, D), dh (B, H), dc (LSTM) and the weight gradients."""
+def rnn_cell_backward(cell: str, x: Array, h: Optional[Array], W_ih: Array, W_hh: Array, ws: Array, dh_new: Array,
+                      dc_new: Optional[Array] = None, b_ih: Optional[Array] = None, b_hh: Optional[Array] = None,
+                      c: Optional[Array] = None, grads: Optional[Dict[str, Optional[Array]]] = None,
+                      accumulate: bool = False) -> Dict[str, Optional[Array]]:
+    """Gradients of :func:`rnn_cell`.
+
+    Parameters
+    ----------
+    cell, x, h, W_ih, W_hh, b_ih, b_hh, c :
+        The forward's arguments.
+    ws : array
+        The forward's workspace.
+    dh_new, dc_new : array
+        Gradients of the new state (and cell state).
+    grads, accumulate :
+        As for :func:`rnn_backward`.
+
+    Returns
+    -------
+    dict
+        dx (B, D), dh (B, H), dc (LSTM) and dW_ih, dW_hh, db_ih, db_hh.
+    """
     shape_of("rnn_cell_backward", "x", x, 2)
     g = rnn_backward(cell, x[:, None, :], W_ih, W_hh, ws, None, dh_new, dc_new, b_ih, b_hh, None, h, c,
                      grads=grads, accumulate=accumulate)
@@ -147,11 +354,26 @@ def rnn_cell_backward(cell, x, h, W_ih, W_hh, ws, dh_new, dc_new=None, b_ih=None
     return g
 
 
-def clip_grad_norm(grads, max_norm):
-    """Scales the arrays in ``grads`` in place so their global L2 norm is at most max_norm.
+def clip_grad_norm(grads: Sequence, max_norm: float) -> float:
+    """Scales the arrays in ``grads`` in place so their global L2 norm is at most max_norm
+    (Pascanu et al. 2013).
 
-    ``grads`` is a list of arrays, or of Parameters (their .grad is used; None is skipped).
-    Returns the norm before clipping (Pascanu et al. 2013).
+    Parameters
+    ----------
+    grads : sequence
+        Arrays, or Parameters (their .grad is used; None is skipped).
+    max_norm : float
+        Positive bound.
+
+    Returns
+    -------
+    float
+        The norm before clipping.
+
+    Raises
+    ------
+    ValueError
+        A max_norm that is not positive.
     """
     max_norm = float(max_norm)
     if not max_norm > 0:

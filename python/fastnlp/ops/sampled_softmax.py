@@ -7,14 +7,17 @@ row gathers and GEMMs in CuPy (cuBLAS) and fastnlp's CUDA kernel for the fused m
 (``_C.sampled_softmax_scores``).
 """
 
+from __future__ import annotations
+
 from collections import namedtuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import _C
 from .._device import array_module, is_gpu
 from . import _gpu
-from ._util import empty, shape_of
+from ._util import Array, empty, shape_of
 
 SampledSoftmaxResult = namedtuple("SampledSoftmaxResult", "loss dh grad_ids grad_rows grad_bias losses")
 SampledSoftmaxResult.__doc__ = """One sampled-softmax step.
@@ -24,11 +27,30 @@ samples), the rows of W the sparse gradient grad_rows (B + K, H) belongs to (ids
 scatter-add them); grad_bias (B + K): the same for b, or None when b is None; losses (B) per row."""
 
 
-def sampled_softmax(h, W, b, targets, samples, logq_targets, logq_samples):
-    """Loss and gradients of a sampled softmax over h (B, H), output embeddings W (V, H), bias
-    b (V) or None, true ids targets (B), shared sampled ids samples (K), and the log expected
-    counts logq_targets (B), logq_samples (K) (see ``ClassSampler``). Returns a
-    SampledSoftmaxResult."""
+def sampled_softmax(h: Array, W: Array, b: Optional[Array], targets: Array, samples: Array, logq_targets: Array,
+                    logq_samples: Array) -> SampledSoftmaxResult:
+    """Loss and gradients of a sampled softmax.
+
+    Parameters
+    ----------
+    h : array
+        (B, H) hidden states.
+    W : array
+        (V, H) output embeddings.
+    b : array or None
+        (V,) output bias.
+    targets : array
+        (B,) true class ids.
+    samples : array
+        (K,) sampled class ids, shared by the batch.
+    logq_targets, logq_samples : array
+        (B,) and (K,) log expected counts of those ids (``ClassSampler.logq``).
+
+    Returns
+    -------
+    SampledSoftmaxResult
+        loss, dh, the sparse output-layer gradients and per-row losses.
+    """
     op = "sampled_softmax"
     B, H = shape_of(op, "h", h, 2)
     V, _ = shape_of(op, "W", W, 2)
@@ -53,10 +75,15 @@ class ClassSampler:
     (Walker's alias method, deterministic for a seed), and gives each id's log expected count
     log(K * p(id)), the correction sampled_softmax subtracts from its logit.
 
-    ``num_samples`` is the default K for ``sample`` and ``logq``.
+    Parameters
+    ----------
+    probs : array_like
+        V non-negative weights (NumPy).
+    num_samples : int, optional
+        The default K for ``sample`` and ``logq``.
     """
 
-    def __init__(self, probs, num_samples=None):
+    def __init__(self, probs: Sequence[float], num_samples: Optional[int] = None) -> None:
         if is_gpu(probs):
             probs = probs.get()
         self._sampler = _C.AliasSampler(np.ascontiguousarray(np.asarray(probs, dtype=np.float64)))

@@ -2,48 +2,134 @@
 into one pass that also yields the gradient. Rows are the last axis of a (B, V) array; every op
 runs on the device of its input (NumPy: C++ kernels, CuPy: CUDA kernels)."""
 
+from __future__ import annotations
+
 import operator
+from typing import Optional, Tuple, Union
 
 from .. import _C
-from ._util import empty, shape_of
+from ._util import Array, empty, shape_of
 
 
-def softmax(x, out=None):
-    """softmax of each row of x (B, V). ``out`` may be x itself (in place)."""
+def softmax(x: Array, out: Optional[Array] = None) -> Array:
+    """Softmax of each row (max-subtracted, so large logits do not overflow).
+
+    Parameters
+    ----------
+    x : array
+        (B, V), float32 or float64.
+    out : array, optional
+        Receives the result; may be x itself (in place).
+
+    Returns
+    -------
+    array
+        (B, V), rows summing to 1.
+    """
     y = empty(x, shape_of("softmax", "x", x, 2)) if out is None else out
     _C.softmax_forward(x, y)
     return y
 
 
-def log_softmax(x, out=None):
-    """log_softmax of each row of x (B, V). ``out`` may be x itself (in place)."""
+def log_softmax(x: Array, out: Optional[Array] = None) -> Array:
+    """Log-softmax of each row: ``x - logsumexp(x)``.
+
+    Parameters
+    ----------
+    x : array
+        (B, V), float32 or float64.
+    out : array, optional
+        Receives the result; may be x itself (in place).
+
+    Returns
+    -------
+    array
+        (B, V).
+    """
     y = empty(x, shape_of("log_softmax", "x", x, 2)) if out is None else out
     _C.log_softmax_forward(x, y)
     return y
 
 
-def softmax_backward(y, dy, out=None):
-    """dx = y * (dy - sum_j dy_j y_j) from the softmax output y (B, V). ``out`` may be dy."""
+def softmax_backward(y: Array, dy: Array, out: Optional[Array] = None) -> Array:
+    """``dx = y * (dy - sum_j dy_j y_j)``, from the softmax output.
+
+    Parameters
+    ----------
+    y : array
+        The forward output (B, V).
+    dy : array
+        Gradient with respect to y, (B, V).
+    out : array, optional
+        Receives dx; may be dy itself.
+
+    Returns
+    -------
+    array
+        dx, (B, V).
+    """
     dx = empty(y, shape_of("softmax_backward", "y", y, 2)) if out is None else out
     _C.softmax_backward(y, dy, dx)
     return dx
 
 
-def log_softmax_backward(y, dy, out=None):
-    """dx = dy - exp(y) * sum_j dy_j from the log_softmax output y (B, V). ``out`` may be dy."""
+def log_softmax_backward(y: Array, dy: Array, out: Optional[Array] = None) -> Array:
+    """``dx = dy - exp(y) * sum_j dy_j``, from the log_softmax output.
+
+    Parameters
+    ----------
+    y : array
+        The forward output (B, V).
+    dy : array
+        Gradient with respect to y, (B, V).
+    out : array, optional
+        Receives dx; may be dy itself.
+
+    Returns
+    -------
+    array
+        dx, (B, V).
+    """
     dx = empty(y, shape_of("log_softmax_backward", "y", y, 2)) if out is None else out
     _C.log_softmax_backward(y, dy, dx)
     return dx
 
 
-def softmax_cross_entropy(logits, targets, ignore_index=-100, return_grad=True, grad_out=None,
-                          return_losses=False):
-    """Mean cross-entropy of softmax(logits (B, V)) against integer targets (B).
+def softmax_cross_entropy(logits: Array, targets: Array, ignore_index: int = -100, return_grad: bool = True,
+                          grad_out: Optional[Array] = None, return_losses: bool = False
+                          ) -> Union[Tuple[float, Optional[Array]], Tuple[float, Optional[Array], Array]]:
+    """Mean cross-entropy of ``softmax(logits)`` against integer targets, and its gradient, in one pass.
 
-    Rows whose target equals ``ignore_index`` count for nothing (loss 0, gradient 0); the mean is
-    over the other rows (0.0 when there are none). Returns ``(loss, dlogits)``, dlogits (B, V)
-    being the gradient of the mean loss (None unless return_grad), plus the per-row losses (B)
-    when return_losses. ``grad_out`` receives dlogits and may be logits itself (in place).
+    Parameters
+    ----------
+    logits : array
+        (B, V), float32 or float64.
+    targets : array
+        (B,) int32 or int64 class ids in [0, V), or ``ignore_index``.
+    ignore_index : int
+        Rows with this target count for nothing (loss 0, gradient 0); the mean is over the other
+        rows (0.0 when there are none).
+    return_grad : bool
+        Compute dlogits, the gradient of the mean loss (None otherwise).
+    grad_out : array, optional
+        Receives dlogits (B, V); may be logits itself (in place).
+    return_losses : bool
+        Also return the per-row losses (B,).
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    dlogits : array or None
+        (B, V).
+    losses : array
+        (B,), only when return_losses.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-integer or out-of-range ignore_index, grad_out without return_grad, a target out of
+        range, shapes that disagree.
     """
     B, V = shape_of("softmax_cross_entropy", "logits", logits, 2)
     try:

@@ -4,12 +4,16 @@ kernel, its ``sparse_grad`` (ids, rows) the sparse-row kernel, which updates onl
 Every optimizer's state (accumulators, moments, step counts, and the learning rate) comes out of
 ``state_dict()`` as NumPy arrays and goes back with ``load_state_dict``, so training can resume."""
 
+from __future__ import annotations
+
 import math
+from typing import Iterable, Tuple
 
 import numpy as np
 
 from .. import ops
 from .._device import array_module, is_gpu
+from ..nn.module import Parameter
 
 
 def _check_hyper(name, value, positive):
@@ -28,9 +32,28 @@ def _host_copy(a):
 
 
 class Optimizer:
+    """Base of the optimizers: ``step()`` updates every Parameter from its dense ``grad`` or sparse
+    ``sparse_grad``, ``zero_grad()`` clears them, ``state_dict()`` / ``load_state_dict()`` save and
+    restore the state.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to update (e.g. ``module.parameters()``); not empty.
+    lr : float
+        Learning rate (> 0).
+    weight_decay : float
+        L2 coefficient added to the gradient (>= 0).
+
+    Raises
+    ------
+    ValueError
+        No parameters, or a hyper-parameter out of range (named).
+    """
+
     _steps = None  # {id(param): updates taken}, for optimizers whose update depends on it (Adam)
 
-    def __init__(self, params, lr, weight_decay=0.0):
+    def __init__(self, params: Iterable[Parameter], lr: float, weight_decay: float = 0.0) -> None:
         self.params = list(params)
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
@@ -101,7 +124,17 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """p -= lr * (g + weight_decay * p)."""
+    """``p -= lr * (g + weight_decay * p)``; sparse gradients update their rows only.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to update (e.g. ``module.parameters()``); not empty.
+    lr : float
+        Learning rate (> 0).
+    weight_decay : float
+        L2 coefficient added to the gradient (>= 0).
+    """
 
     def _dense(self, p):
         ops.sgd_update(p.value, p.grad, self.lr, self.weight_decay)
@@ -111,9 +144,24 @@ class SGD(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """Duchi et al. (2010): acc += g^2; p -= lr * g / (sqrt(acc) + eps), per coordinate."""
+    """Duchi et al. (2010): ``acc += g^2; p -= lr * g / (sqrt(acc) + eps)``, per coordinate.
 
-    def __init__(self, params, lr=0.1, eps=1e-8, weight_decay=0.0, initial_accumulator_value=0.0):
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to update (e.g. ``module.parameters()``); not empty.
+    lr : float
+        Learning rate (> 0; default 0.1).
+    eps : float
+        Denominator guard.
+    weight_decay : float
+        L2 coefficient added to the gradient (>= 0).
+    initial_accumulator_value : float
+        acc's starting value (>= 0).
+    """
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 0.1, eps: float = 1e-8, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         _check_hyper("eps", eps, positive=True)
         _check_hyper("initial_accumulator_value", initial_accumulator_value, positive=False)
@@ -137,9 +185,24 @@ class AdaGrad(Optimizer):
 class Adam(Optimizer):
     """Kingma & Ba (2015) with bias correction, as torch.optim.Adam (weight decay added to the
     gradient, L2 style). Each parameter counts its own steps (those in which it had a gradient);
-    sparse gradients update their rows lazily, as torch.optim.SparseAdam."""
+    sparse gradients update their rows lazily, as torch.optim.SparseAdam.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to update (e.g. ``module.parameters()``); not empty.
+    lr : float
+        Learning rate (> 0; default 1e-3).
+    betas : (float, float)
+        Decay of the first and second moments, each in [0, 1).
+    eps : float
+        Denominator guard.
+    weight_decay : float
+        L2 coefficient added to the gradient (>= 0).
+    """
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         _check_hyper("eps", eps, positive=True)
         try:
@@ -176,9 +239,24 @@ class Adam(Optimizer):
 
 class AdaDelta(Optimizer):
     """Zeiler (2012), as torch.optim.Adadelta: per coordinate, the update is the gradient scaled by
-    RMS(past updates) / RMS(gradients), both decayed by rho; lr scales it (1.0 in the paper)."""
+    RMS(past updates) / RMS(gradients), both decayed by rho; lr scales it (1.0 in the paper).
 
-    def __init__(self, params, lr=1.0, rho=0.95, eps=1e-6, weight_decay=0.0):
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to update (e.g. ``module.parameters()``); not empty.
+    lr : float
+        Scale of the update (> 0; default 1.0).
+    rho : float
+        Decay of both running averages, in [0, 1).
+    eps : float
+        Guard inside both square roots.
+    weight_decay : float
+        L2 coefficient added to the gradient (>= 0).
+    """
+
+    def __init__(self, params: Iterable[Parameter], lr: float = 1.0, rho: float = 0.95, eps: float = 1e-6,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         _check_hyper("eps", eps, positive=True)
         _check_unit("AdaDelta", "rho", float(rho))

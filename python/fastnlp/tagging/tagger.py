@@ -1,7 +1,10 @@
 """Trained window taggers: the fast inference path (C++ featurizer -> fused window network -> Viterbi or
 argmax), the safe model file, and the pretrained models that ship inside the package."""
 
+from __future__ import annotations
+
 import os
+from typing import List, Optional
 
 import numpy as np
 
@@ -16,6 +19,7 @@ FORMAT_NAME = "fastnlp.tagger"
 FORMAT_VERSION = 1
 PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 PRETRAINED = ("pos", "chunk", "ner", "upos")
+SUFFIX = ".safetensors"   # the pretrained files' extension (fastnlp <= 0.1 shipped .npz)
 
 
 class Tagger(TrainingCurveMixin):
@@ -28,9 +32,24 @@ class Tagger(TrainingCurveMixin):
 
     Inference reads the weights once, here: the scorer caches the first layer's contribution of each
     frequent feature id (about 24 MB). Build a new Tagger after changing the arrays.
+
+    Parameters
+    ----------
+    header : dict
+        At least families, dims, window, tagset; scheme (None or an IOB scheme) and the description.
+    lexicons : list of list of str
+        Per family, its entries in id order from 2 (caps: []).
+    tables : list of numpy.ndarray
+        Per family, its (entries + 2, dim) embedding table (float16 or float32).
+    W1, b1, W2, b2 : numpy.ndarray
+        The window network: (H, window * sum(dims)), (H,), (K, H), (K,), float32.
+    transitions, start : numpy.ndarray, optional
+        (K, K) and (K,) Viterbi scores of a sentence-level model (None: word-level).
     """
 
-    def __init__(self, header, lexicons, tables, W1, b1, W2, b2, transitions=None, start=None):
+    def __init__(self, header: dict, lexicons: List[List[str]], tables: List[np.ndarray], W1: np.ndarray,
+                 b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, transitions: Optional[np.ndarray] = None,
+                 start: Optional[np.ndarray] = None) -> None:
         self.header = dict(header)
         self.families = tuple(header["families"])
         self.window = int(header["window"])
@@ -125,10 +144,31 @@ class Tagger(TrainingCurveMixin):
         safeformat.save(path, FORMAT_NAME, FORMAT_VERSION, self.header, arrays)
 
     @classmethod
-    def load(cls, path):
-        """Reads a file written by save; ValueError naming the file and the problem otherwise."""
+    def load(cls, path: "str | os.PathLike[str]", mmap: Optional[str] = None) -> "Tagger":
+        """Reads a file written by :meth:`save` (also the .npz files of fastnlp <= 0.1).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file.
+        mmap : {None, "r"}
+            ``"r"``: the float32 weights (W1, b1, W2, b2, transitions, float32 tables) are read-only
+            maps of the file, not copies; the scorer still builds its own cache from them. The file
+            is checked in full either way.
+
+        Returns
+        -------
+        Tagger
+
+        Raises
+        ------
+        FileNotFoundError
+            When `path` does not exist.
+        ValueError
+            Naming the file and the problem, for anything but a valid tagger file.
+        """
         header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION, ("W1", "b1", "W2", "b2"),
-                                              "fastnlp tagger file")
+                                              "fastnlp tagger file", mmap)
         for key in ("families", "dims", "window", "tagset"):
             if key not in header:
                 raise bad(f"header lacks '{key}'")
@@ -181,16 +221,54 @@ class Tagger(TrainingCurveMixin):
                    arrays.get("transitions"), arrays.get("start"))
 
 
-def load_tagger(name_or_path):
-    """A pretrained tagger shipped with fastnlp ("pos", "chunk", "ner", "upos") or one saved at a path."""
+def pretrained_path(name: str) -> str:
+    """The file of a pretrained model shipped with fastnlp.
+
+    Parameters
+    ----------
+    name : str
+        One of ``PRETRAINED`` ("pos", "chunk", "ner", "upos").
+
+    Returns
+    -------
+    str
+        ``<package>/tagging/pretrained/<name>.safetensors`` (which may be missing from a broken
+        installation).
+    """
+    return os.path.join(PRETRAINED_DIR, f"{name}{SUFFIX}")
+
+
+def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r") -> Tagger:
+    """A pretrained tagger shipped with fastnlp, or one saved at a path.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        "pos", "chunk", "ner", "upos", or the path of a file written by :meth:`Tagger.save`.
+    mmap : {"r", None}
+        ``"r"`` (default) maps the weights from the file instead of copying them
+        (see :meth:`Tagger.load`); None reads them into memory.
+
+    Returns
+    -------
+    Tagger
+
+    Raises
+    ------
+    FileNotFoundError
+        When a pretrained model is missing from the installation.
+    ValueError
+        When `name_or_path` is neither a pretrained name nor an existing file, or the file is not
+        a valid tagger.
+    """
     if name_or_path in PRETRAINED:
-        path = os.path.join(PRETRAINED_DIR, f"{name_or_path}.npz")
+        path = pretrained_path(name_or_path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"load_tagger: the pretrained {name_or_path!r} model is missing from this "
                                     f"installation ({path}); rebuild it with `python -m fastnlp.tagging.train "
                                     f"{name_or_path}`")
-        return Tagger.load(path)
+        return Tagger.load(path, mmap)
     if isinstance(name_or_path, (str, os.PathLike)) and os.path.exists(name_or_path):
-        return Tagger.load(name_or_path)
+        return Tagger.load(name_or_path, mmap)
     raise ValueError(f"load_tagger: expected one of {list(PRETRAINED)} or the path of a saved tagger, "
                      f"got {name_or_path!r}")

@@ -315,11 +315,13 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
 def main(argv=None):
     import argparse
 
+    from .._data import add_data_dir_argument, data_dir
+    from .tagger import SUFFIX
+
     parser = argparse.ArgumentParser(prog="python -m fastnlp.tagging.train",
                                      description="Train the shipped window taggers from the shared data.")
     parser.add_argument("tasks", nargs="+", choices=list(TASKS) + ["all"])
-    parser.add_argument("--data", default=os.environ.get("FASTNLP_DATA", os.path.join("..", "shared", "data")),
-                        help="the shared data directory (default ../shared/data or $FASTNLP_DATA)")
+    add_data_dir_argument(parser, "--data")
     parser.add_argument("--out-dir", default=os.path.join("python", "fastnlp", "tagging", "pretrained"))
     parser.add_argument("--embeddings", default="glove", help="glove | none | PATH of word2vec-format vectors")
     parser.add_argument("--epochs", type=int, default=None)
@@ -337,9 +339,9 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     for task in tasks:
         corpora = args.corpora.split(",") if args.corpora and task == "pos" else None
-        tagger, best = train_task(task, args.data, args.embeddings, args.seed, args.epochs, corpora=corpora,
-                                  refit=args.refit, progress=args.progress)
-        path = os.path.join(args.out_dir, f"{task}.npz")
+        tagger, best = train_task(task, data_dir(args.data_dir, "tagging"), args.embeddings, args.seed, args.epochs,
+                                  corpora=corpora, refit=args.refit, progress=args.progress)
+        path = os.path.join(args.out_dir, f"{task}{SUFFIX}")
         tagger.save(path)
         if args.plot:
             tagger.save_training_curve(os.path.join(args.out_dir, f"{task}.png"))
