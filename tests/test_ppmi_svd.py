@@ -138,3 +138,14 @@ def test_cli_bad_input(tmp_path, capsys):
     assert main(["embed", "cw", "x", "-o", "y", "--dim", "0"]) == 1
     assert "--dim must be >= 1, got 0" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "v")
+
+
+def test_cli_brown_without_the_brown_module(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("fastnlp.embeddings.brown") is not None:
+        pytest.skip("fastnlp.embeddings.brown is built here: its own tests cover `fastnlp embed brown`")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c\n")
+    assert main(["embed", "brown", str(corpus), "-o", str(tmp_path / "paths.txt")]) == 2
+    assert "Brown clustering is not part of this fastnlp build" in capsys.readouterr().err
