@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -122,15 +123,14 @@ class ShardFiles {
     files_.resize(static_cast<size_t>(K), nullptr);
     for (int64_t k = 0; k < K; ++k) {
       files_[k] = std::fopen(path(k).c_str(), "w+b");
-      if (!files_[k]) throw std::runtime_error(str_cat("cooccurrence: cannot create the shard file ", path(k)));
+      if (!files_[k]) {
+        const std::string failed = path(k);
+        close_and_remove();  // the destructor does not run when the constructor throws
+        throw std::runtime_error(str_cat("cooccurrence: cannot create the shard file ", failed));
+      }
     }
   }
-  ~ShardFiles() {
-    for (std::FILE* f : files_)
-      if (f) std::fclose(f);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  ~ShardFiles() { close_and_remove(); }
   ShardFiles(const ShardFiles&) = delete;
   ShardFiles& operator=(const ShardFiles&) = delete;
 
@@ -170,6 +170,15 @@ class ShardFiles {
   int64_t bytes() const { return bytes_; }
 
  private:
+  void close_and_remove() {
+    for (std::FILE*& f : files_) {
+      if (f) std::fclose(f);
+      f = nullptr;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
   int64_t K_;
   std::string dir_;
   std::vector<std::FILE*> files_;
@@ -261,7 +270,10 @@ struct CountWorker {
 // first worker exception.
 template <typename Fn, typename Poll>
 void run_polled(int threads, int64_t n, Fn&& fn, Poll&& poll, std::atomic<bool>* stop) {
-  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<int64_t> next{0};
+  int64_t done = 0;  // guarded by lock
+  std::mutex lock;
+  std::condition_variable changed;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t)
@@ -269,16 +281,26 @@ void run_polled(int threads, int64_t n, Fn&& fn, Poll&& poll, std::atomic<bool>*
       try {
         for (int64_t i; !stop->load() && (i = next.fetch_add(1)) < n;) {
           fn(i);
-          done.fetch_add(1);
+          std::lock_guard<std::mutex> g(lock);
+          ++done;
+          changed.notify_one();
         }
       } catch (...) {
         errors[t] = std::current_exception();
         stop->store(true);
+        changed.notify_one();
       }
     });
-  while (done.load() < n && !stop->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!poll(done.load())) stop->store(true);
+  {
+    std::unique_lock<std::mutex> g(lock);
+    while (done < n && !stop->load()) {
+      // Wakes when a task ends (so a small job never waits out the period) or every 100 ms.
+      changed.wait_for(g, std::chrono::milliseconds(100));
+      const int64_t now = done;
+      g.unlock();
+      if (!poll(now)) stop->store(true);
+      g.lock();
+    }
   }
   for (auto& th : pool) th.join();
   for (auto& e : errors)
