@@ -183,14 +183,14 @@ def markdown(rows, corpus_desc, args):
     out = []
     for r in rows:
         if "absent" in r or "error" in r:
-            out.append({"method": r["method"], "time": "-", "cpu": "-", "memory": "-", "analogy": "-", "sim": "-",
-                        "gain": r.get("absent") or r.get("error")})
+            out.append({"method": r["method"], "time": r.get("absent") or r.get("error"), "cpu": "-", "memory": "-",
+                        "analogy": "-", "sim": "-", "gain": ""})
             continue
         detail = ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())
         out.append({"method": r["method"], "time": f"{r['seconds']:.1f} s ({detail})",
                     "cpu": f"{r['cpu_seconds']:.1f} s",
                     "memory": f"{r['peak_rss_mb']:.0f} MB",
-                    "analogy": (f"{fmt(r['analogy_3cosadd'], 2)} / {fmt(r['analogy_3cosmul'], 2)}"
+                    "analogy": (f"{r['analogy_3cosadd']:.2f} / {r['analogy_3cosmul']:.2f}"
                                 if "analogy_3cosadd" in r else "-"),
                     "sim": fmt(r["wordsim_rho"], 3) if "wordsim_rho" in r else "-", "gain": ""})
     cols = [("method", "method"), ("wall time (phases, s)", "time"), ("CPU time", "cpu"), ("peak memory", "memory"),
