@@ -42,6 +42,7 @@ BENCHMARKS = {
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),
     "word2vec": ("bench_word2vec.py", "bench_word2vec", False),
     "load": ("bench_load.py", "load", False),
+    "embeddings": ("bench_embeddings.py", "embeddings", False),
     "cuda": ("bench_cuda.py", "bench_cuda", True),
     "sequence_cuda": ("bench_sequence_cuda.py", "bench_sequence_cuda", True),
 }

@@ -253,6 +253,9 @@ def build_parser():
     from .classify.cli import add_parser as _add_classify
 
     _add_classify(sub)
+    from .embeddings.cli import add_parser as _add_embed
+
+    _add_embed(sub)
     return parser
 
 
@@ -272,6 +275,10 @@ def main(argv=None):
         from .classify.cli import run
 
         return _run("classify", run, args)
+    elif args.command == "embed":
+        from .embeddings.cli import run as _embed
+
+        return _run("embed", _embed, args)
     return 0
 
 
