@@ -17,8 +17,9 @@ from .keyedvectors import KeyedVectors
 from .word2vec import Word2Vec
 from . import tagging
 from .tagging import Tagger, load_tagger
+from .pipeline import Doc, Pipeline, pipeline  # the function shadows the module name: fastnlp.pipeline("pos")
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "cuda_available", "set_num_threads", "get_num_threads",
+__all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "pipeline", "Pipeline", "Doc", "cuda_available", "set_num_threads", "get_num_threads",
            "__version__"]

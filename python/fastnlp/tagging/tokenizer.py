@@ -39,9 +39,18 @@ ABBREVIATIONS = frozenset("""
 _WORD = r"[^\W_]"                       # a letter or digit of any script
 _CLITIC = r"(?:[sSdDmM]|re|RE|Re|ll|LL|Ll|ve|VE|Ve)(?!" + _WORD + ")"   # after an apostrophe
 _NT = r"[nN]'[tT](?!" + _WORD + ")"
+_URL_END = r"""[^\s<>"'`.,;:!?()\[\]{}]"""     # the last character of a URL: no trailing punctuation
 
+# Every alternative matches non-whitespace characters only, and the last one any such character, so
+# the tokens of a text are exactly its non-whitespace characters, cut into pieces. The lookbehinds
+# that open the URL, e-mail, mention and abbreviation alternatives let each be tried only where its
+# run of characters begins, which keeps the scan linear in the length of the text.
 _TOKEN = re.compile(r"""
     ``|''                                          # quotes, already in treebank form
+  | (?<![\w.])(?:(?:https?|ftp)://|www\.)[^\s<>"]*""" + _URL_END + r"""   # URLs
+  | (?<![\w.+-])[\w.+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+   # e-mail addresses
+  | (?<![\w@])@[^\W\d]\w*                          # @mentions (not @2.50)
+  | (?<![\w#&])\#\w*[^\W\d_]\w*                    # #hashtags (not #1)
   | \.\.+                                          # ellipsis
   | --+                                            # dash
   | (?<![\w.])(?:                                  # abbreviations:
@@ -61,60 +70,194 @@ _TOKEN = re.compile(r"""
   | \S                                             # any other character alone
 """, re.VERBOSE)
 
-_OPEN_DOUBLE = re.compile(r'(?<![^\s(\[{<])"')
-_OPEN_SINGLE = re.compile(r"(?<![^\s(\[{<])'(?=[^\W\d_])(?!" + _CLITIC + ")")
-_TYPOGRAPHIC = str.maketrans({"\u201c": " `` ", "\u201d": " '' ", "\u2018": " ` ", "\u2019": "'",
-                              "\u2026": " ... ", "\u2014": " -- "})
+# The tokenizer reads the text with the typographic apostrophe as "'" (one character for one, so
+# offsets are unchanged); a token's norm is its text read so, with the quotes below rewritten.
+_APOSTROPHE = str.maketrans({"\u2019": "'"})
+_NORMS = {"\u201c": "``", "\u201d": "''", "\u2018": "`", "\u2026": "...", "\u2014": "--"}
+# A straight quote opens (`` or `) at the start of the text or after whitespace or an opening
+# bracket; a single one only before a letter that does not start a clitic ('s 'll ...).
+_OPENING_CONTEXT = frozenset(" \t\n\r\f\v([{<\u2018\u201c")
+_CLITIC_AHEAD = re.compile(_CLITIC)
 
 
-def tokenize(text):
-    """Tokens of `text` (a str), Penn Treebank style as described at the top of this module."""
+_CHUNK = re.compile(r"\S+")
+
+
+def tokenize_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
+    """Tokens of `text` as (norms, starts, ends): token i is ``text[starts[i]:ends[i]]``, a piece of the
+    original text (quotes are not rewritten in it), and ``norms[i]`` is its Penn Treebank form, the
+    one a tagger is fed: ``"`` opening a quotation becomes ````` and closing it ``''``, typographic
+    quotes, the ellipsis character and the em dash are mapped likewise, a typographic apostrophe
+    becomes ``'``. Every other token's norm is its text.
+
+    Parameters
+    ----------
+    text : str
+        Raw text.
+
+    Returns
+    -------
+    norms : list of str
+    starts, ends : list of int
+        Character offsets into `text`, increasing; the tokens cover its non-whitespace characters.
+
+    Raises
+    ------
+    TypeError
+        When `text` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize_with_offsets: text must be a str, got {type(text).__name__}")
+    read = text.translate(_APOSTROPHE) if "\u2019" in text else text
+    norms, starts, ends = [], [], []
+    match = _TOKEN.match
+    # Each whitespace-separated chunk is cut by matching the token pattern at its start, then at the
+    # end of each token, in the whole text (the lookarounds see past the chunk). A chunk of letters
+    # and digits only is one token (no alternative can cut it), the common case, taken without the
+    # pattern: this is what makes the tokenizer fast. Matching from each token's end gives the same
+    # tokens as scanning the text with finditer, since no token holds whitespace.
+    for chunk in _CHUNK.finditer(read):
+        word = chunk.group()
+        s, e = chunk.span()
+        if word.isalnum():
+            norms.append(word)
+            starts.append(s)
+            ends.append(e)
+            continue
+        while s < e:
+            t = match(read, s).end()
+            norm = read[s:t]
+            if t - s == 1 and not norm.isalnum():
+                if norm in _NORMS:
+                    norm = _NORMS[norm]
+                elif norm == '"' or norm == "'":
+                    opening = s == 0 or read[s - 1] in _OPENING_CONTEXT
+                    if norm == '"':
+                        norm = "``" if opening else "''"
+                    elif opening and read[s + 1:s + 2].isalpha() and not _CLITIC_AHEAD.match(read, s + 1):
+                        norm = "`"
+            norms.append(norm)
+            starts.append(s)
+            ends.append(t)
+            s = t
+    return norms, starts, ends
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of `text` (a str), Penn Treebank style as described at the top of this module: the norms
+    of tokenize_with_offsets."""
     if not isinstance(text, str):
         raise TypeError(f"tokenize: text must be a str, got {type(text).__name__}")
-    text = text.translate(_TYPOGRAPHIC)
-    text = _OPEN_DOUBLE.sub(" `` ", text).replace('"', " '' ")
-    text = _OPEN_SINGLE.sub(" ` ", text)
-    return _TOKEN.findall(text)
+    return tokenize_with_offsets(text)[0]
 
 
 # Sentence-final punctuation and the closing quotes/brackets after it, followed by whitespace and a
-# letter. Linear time on any input: a match may start only at the beginning of a run of . ! ? and the
-# run is taken whole, as an atomic group would (the lookahead + backreference idiom), because a
-# shorter prefix of the run can never be followed by whitespace; without this, a long run of periods
-# or quotes would be rescanned from every position in it.
+# letter or digit. Linear time on any input: a match may start only at the beginning of a run of . ! ?
+# and the run is taken whole, as an atomic group would (the lookahead + backreference idiom), because
+# a shorter prefix of the run can never be followed by whitespace; without this, a long run of
+# periods or quotes would be rescanned from every position in it.
 _BOUNDARY = re.compile(r"""(?=((?:(?<![.!?])[.!?]+|\u2026)['"\u2019\u201d)\]}]*))\1"""
-                       r"""(?=\s+[`'"\u2018\u201c(\[{]*[^\W\d_])""")
+                       r"""(?=\s+[`'"\u2018\u201c(\[{]*[^\W_])""")
 _OPENERS = re.compile(r"""\s*[`'"\u2018\u201c(\[{]*""")
+_NEXT_WORD = re.compile(r"[^\W_]+")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_INNER_PERIODS = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
+# Abbreviations that often end a sentence ("... and Smith Inc. The company ..."), and the words that
+# often start one ("A" is left out: "U.S. A" is more often an initial): after these abbreviations, or one with inner periods (U.S., p.m.), a sentence ends
+# when one of these words follows. Titles (Mr., Dr.) and initials never end one.
+_FINAL_ABBREVIATIONS = frozenset("Inc Corp Co Ltd Bros Cos Jr Sr etc al".split())
+_STARTERS = frozenset("""The An He She It They We I You This That These Those There Its His Her Their Our
+    My But And So Yet In On At For If When While After Before As Some Many Most All No""".split())
+# Before a number a period ends a sentence unless the word before it introduces the number.
+_NUMBER_ABBREVIATIONS = frozenset("No Nos no nos p pp Vol vol Ch ch Sec sec Art art Fig Figs fig figs "
+                                  "Op op Ex ex Tel tel Ph ph Rm rm Pt pt Ref ref Sect sect".split())
 
 
-def _is_abbreviation(word):
-    """True when `word` (the text before a period) is an abbreviation: a known one, an initial, or one
-    with inner periods (U.S -> "U.S.")."""
-    word = word.lstrip("`'\"([{\u2018\u201c")
-    return word in ABBREVIATIONS or (len(word) == 1 and word.isupper()) or \
-        re.fullmatch(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}", word) is not None
+def _abbreviation_kind(word):
+    """None when `word` (the text before a period, opening quotes and brackets stripped) is no
+    abbreviation; else "final" for one that may end a sentence (a known sentence-final one, or one
+    with inner periods: U.S -> "U.S."), "title" for the others (a known one, an initial)."""
+    if "@" in word or "/" in word or word[:4].lower() == "www.":   # an address, not an abbreviation
+        return None
+    if word in _FINAL_ABBREVIATIONS or _INNER_PERIODS.fullmatch(word) is not None:
+        return "final"
+    if word in ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+        return "title"
+    return None
 
 
-def sentences(text):
+def _ends_sentence(text, start, m, endpos):
+    """Whether the boundary candidate `m` (a _BOUNDARY match) in the sentence begun at `start` ends it."""
+    first = _OPENERS.match(text, m.end(), endpos).end()   # the next word's first character
+    word = _NEXT_WORD.match(text, first, endpos)
+    word = word.group() if word else ""
+    punct = m.group()
+    if word[:1].isdigit():
+        starts = True
+    elif word[:1].isupper():
+        starts = True
+    else:   # lower case: only a word with capitals further in (iPhone, eBay) starts a sentence
+        starts = not word.islower()
+    if not starts or not punct.startswith(".") or punct.startswith(".."):
+        return starts
+    # The word before the period: back to the previous whitespace, never before `start`. The walks
+    # of successive boundaries cover disjoint text (each ends at whitespace).
+    i = m.start()
+    while i > start and not text[i - 1].isspace():
+        i -= 1
+    before = text[i:m.start()].lstrip("`'\"([{\u2018\u201c")
+    if word[:1].isdigit():
+        return before not in _NUMBER_ABBREVIATIONS
+    kind = _abbreviation_kind(before) if i < m.start() else None
+    return kind is None or (kind == "final" and word in _STARTERS)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where the sentences of `text` are: (start, end) character offsets, the sentence being
+    ``text[start:end]`` without surrounding whitespace, split by the rules at the top of this module.
+    Linear time in the length of the text.
+
+    Parameters
+    ----------
+    text : str
+        Raw text.
+
+    Returns
+    -------
+    list of (int, int)
+        In order, none empty, none overlapping.
+
+    Raises
+    ------
+    TypeError
+        When `text` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"sentence_spans: text must be a str, got {type(text).__name__}")
+    spans = []
+
+    def add(a, b):
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            spans.append((a, b))
+
+    paragraph_start = 0
+    for end, after in [(p.start(), p.end()) for p in _PARAGRAPH.finditer(text)] + [(len(text), len(text))]:
+        start = paragraph_start
+        for m in _BOUNDARY.finditer(text, paragraph_start, end):
+            if _ends_sentence(text, start, m, end):
+                add(start, m.end())
+                start = m.end()
+        add(start, end)
+        paragraph_start = after
+    return spans
+
+
+def sentences(text: str) -> list[str]:
     """The sentences of `text` (a str) as stripped strings, split by the rules at the top of this module."""
     if not isinstance(text, str):
         raise TypeError(f"sentences: text must be a str, got {type(text).__name__}")
-    found = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        start = 0
-        for m in _BOUNDARY.finditer(paragraph):
-            first = _OPENERS.match(paragraph, m.end()).end()   # the next word's first letter
-            if not paragraph[first:first + 1].isupper():
-                continue
-            if m.group().startswith(".") and not m.group().startswith(".."):
-                # The word before the period: back to the previous whitespace, never before `start`.
-                # The walks of successive boundaries cover disjoint text (each ends at whitespace).
-                i = m.start()
-                while i > start and not paragraph[i - 1].isspace():
-                    i -= 1
-                if i < m.start() and _is_abbreviation(paragraph[i:m.start()]):
-                    continue
-            found.append(paragraph[start:m.end()].strip())
-            start = m.end()
-        found.append(paragraph[start:].strip())
-    return [s for s in found if s]
+    return [text[a:b] for a, b in sentence_spans(text)]
