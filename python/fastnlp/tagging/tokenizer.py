@@ -27,6 +27,8 @@ always ends a sentence. A sentence that ends with "U.S." is therefore not split 
 
 import re
 
+import numpy as np
+
 # Abbreviations that keep their period (written here without it).
 ABBREVIATIONS = frozenset("""
     Mr Mrs Ms Messrs Dr Prof Rev Hon Gen Gov Sen Sens Rep Reps Col Lt Capt Sgt Maj Adm Cmdr Supt St Mt Ft Jr Sr
@@ -80,10 +82,56 @@ _OPENING_CONTEXT = frozenset(" \t\n\r\f\v([{<\u2018\u201c")
 _CLITIC_AHEAD = re.compile(_CLITIC)
 
 
+# Whitespace as str.split() and the pattern's \s see it (every such character is below U+3001), and
+# the ASCII letters and digits: the tables behind the vectorized chunk search in tokenize_with_offsets.
+_SPACE_TABLE = np.array([chr(c).isspace() for c in range(0x3001)] + [False], dtype=bool)
+_ASCII_ALNUM = np.array([chr(c).isalnum() for c in range(128)] + [False], dtype=bool)
 _CHUNK = re.compile(r"\S+")
+_SHORT = 4096          # texts up to this many characters take the plain loop (faster there)
+_CACHE_LIMIT = 1 << 16
+_cut_cache = {}
 
 
-def tokenize_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
+def _cut(read, s, e, follower):
+    """The tokens of the chunk read[s:e] as ((norm, start, end) ...) relative to s. What follows the
+    chunk matters only to a final period (the initial and No. rules look past it): `follower` is the
+    class of the next chunk's first character then. Cached by (chunk, follower)."""
+    word = read[s:e]
+    key = (word, follower) if word[-1] == "." else word   # follower: None unless a final period
+    cut = _cut_cache.get(key)
+    if cut is not None:
+        return cut
+    match = _TOKEN.match
+    pieces = []
+    i = s
+    while i < e:
+        t = match(read, i).end()
+        norm = read[i:t]
+        if t - i == 1 and not norm.isalnum():
+            if norm in _NORMS:
+                norm = _NORMS[norm]
+            elif norm == '"' or norm == "'":
+                opening = i == s or read[i - 1] in _OPENING_CONTEXT   # a chunk follows whitespace
+                if norm == '"':
+                    norm = "``" if opening else "''"
+                elif opening and read[i + 1:i + 2].isalpha() and not _CLITIC_AHEAD.match(read, i + 1):
+                    norm = "`"
+        pieces.append((norm, i - s, t - s))
+        i = t
+    cut = tuple(pieces)
+    if len(_cut_cache) >= _CACHE_LIMIT:
+        _cut_cache.clear()
+    _cut_cache[key] = cut
+    return cut
+
+
+def _follower(chunk):
+    """The class of the first character of `chunk` as the pattern's lookaheads past a period see it."""
+    c = chunk[:1]
+    return c if c in ",;)" else "U" if "A" <= c <= "Z" else "0" if c.isdecimal() else ""
+
+
+def tokenize_with_offsets(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Tokens of `text` as (norms, starts, ends): token i is ``text[starts[i]:ends[i]]``, a piece of the
     original text (quotes are not rewritten in it), and ``norms[i]`` is its Penn Treebank form, the
     one a tagger is fed: ``"`` opening a quotation becomes ````` and closing it ``''``, typographic
@@ -98,7 +146,7 @@ def tokenize_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     Returns
     -------
     norms : list of str
-    starts, ends : list of int
+    starts, ends : numpy.ndarray of int64
         Character offsets into `text`, increasing; the tokens cover its non-whitespace characters.
 
     Raises
@@ -109,38 +157,96 @@ def tokenize_with_offsets(text: str) -> tuple[list[str], list[int], list[int]]:
     if not isinstance(text, str):
         raise TypeError(f"tokenize_with_offsets: text must be a str, got {type(text).__name__}")
     read = text.translate(_APOSTROPHE) if "\u2019" in text else text
+    if len(read) <= _SHORT:
+        return _tokenize_short(read)
+    # The tokens are the whitespace-separated chunks, each cut by matching the token pattern at its
+    # start, then at the end of each token, in the whole text (the lookarounds see past the chunk);
+    # this gives the same tokens as scanning the text with finditer, since no token holds whitespace.
+    # The chunks and which of them are plain runs of ASCII letters and digits (one token each: no
+    # alternative can cut them; the common case) are found with NumPy over the code points, so only
+    # the other chunks cost Python work, and their cuts are cached.
+    words = read.split()
+    if not words:
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    code = np.frombuffer(read.encode("utf-32-le"), dtype=np.uint32)
+    solid = ~_SPACE_TABLE[np.minimum(code, 0x3000)]
+    edges = np.flatnonzero(np.diff(solid.view(np.int8), prepend=0, append=0))
+    chunk_starts, chunk_ends = edges[0::2], edges[1::2]
+    other = ~_ASCII_ALNUM[np.minimum(code, 128)]
+    other_before = np.concatenate(([0], np.cumsum(other, dtype=np.int64)))
+    plain = other_before[chunk_ends] == other_before[chunk_starts]
+    complex_chunks = np.flatnonzero(~plain).tolist()
+    if not complex_chunks:
+        return words, chunk_starts.astype(np.int64), chunk_ends.astype(np.int64)
+    cs, ce = chunk_starts.tolist(), chunk_ends.tolist()
     norms, starts, ends = [], [], []
-    match = _TOKEN.match
-    # Each whitespace-separated chunk is cut by matching the token pattern at its start, then at the
-    # end of each token, in the whole text (the lookarounds see past the chunk). A chunk of letters
-    # and digits only is one token (no alternative can cut it), the common case, taken without the
-    # pattern: this is what makes the tokenizer fast. Matching from each token's end gives the same
-    # tokens as scanning the text with finditer, since no token holds whitespace.
-    for chunk in _CHUNK.finditer(read):
-        word = chunk.group()
-        s, e = chunk.span()
+    cut_starts, cut_ends, counts = [], [], []   # the tokens of the complex chunks
+    last = len(words) - 1
+    previous = 0
+    for k in complex_chunks:
+        norms += words[previous:k]
+        previous = k + 1
+        word = words[k]
+        if word.isalnum():   # letters or digits beyond ASCII: still one token
+            norms.append(word)
+            cut_starts.append(cs[k])
+            cut_ends.append(ce[k])
+            counts.append(1)
+            continue
+        s = cs[k]
+        follower = None
+        if word[-1] == ".":
+            follower = _follower(words[k + 1]) if k < last else ""
+        cut = _cut(read, s, ce[k], follower)
+        for norm, a, b in cut:
+            norms.append(norm)
+            cut_starts.append(s + a)
+            cut_ends.append(s + b)
+        counts.append(len(cut))
+    norms += words[previous:]
+    # Token counts per chunk -> where each chunk's tokens go in the output arrays.
+    per_chunk = np.ones(len(words), dtype=np.int64)
+    per_chunk[complex_chunks] = counts
+    first = np.concatenate(([0], np.cumsum(per_chunk)[:-1]))
+    starts = np.empty(len(norms), dtype=np.int64)
+    ends = np.empty(len(norms), dtype=np.int64)
+    starts[first[plain]] = chunk_starts[plain]
+    ends[first[plain]] = chunk_ends[plain]
+    where = np.repeat(first[complex_chunks], counts) + _ranges(counts)
+    starts[where] = cut_starts
+    ends[where] = cut_ends
+    return norms, starts, ends
+
+
+def _tokenize_short(read):
+    """tokenize_with_offsets on a short text: the same tokens, chunk by chunk in a Python loop, which
+    beats NumPy's per-call overhead below a few thousand characters."""
+    norms, starts, ends = [], [], []
+    for m in _CHUNK.finditer(read):
+        word = m.group()
+        s, e = m.span()
         if word.isalnum():
             norms.append(word)
             starts.append(s)
             ends.append(e)
             continue
-        while s < e:
-            t = match(read, s).end()
-            norm = read[s:t]
-            if t - s == 1 and not norm.isalnum():
-                if norm in _NORMS:
-                    norm = _NORMS[norm]
-                elif norm == '"' or norm == "'":
-                    opening = s == 0 or read[s - 1] in _OPENING_CONTEXT
-                    if norm == '"':
-                        norm = "``" if opening else "''"
-                    elif opening and read[s + 1:s + 2].isalpha() and not _CLITIC_AHEAD.match(read, s + 1):
-                        norm = "`"
+        follower = None
+        if word[-1] == ".":
+            after = _CHUNK.search(read, e)
+            follower = _follower(after.group()) if after else ""
+        for norm, a, b in _cut(read, s, e, follower):
             norms.append(norm)
-            starts.append(s)
-            ends.append(t)
-            s = t
-    return norms, starts, ends
+            starts.append(s + a)
+            ends.append(s + b)
+    return norms, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+def _ranges(counts):
+    """0..c-1 for each c in counts, concatenated."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    begin = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - begin
 
 
 def tokenize(text: str) -> list[str]:
