@@ -88,6 +88,8 @@ _SPACE_TABLE = np.array([chr(c).isspace() for c in range(0x3001)] + [False], dty
 _ASCII_ALNUM = np.array([chr(c).isalnum() for c in range(128)] + [False], dtype=bool)
 _CHUNK = re.compile(r"\S+")
 _SHORT = 4096          # texts up to this many characters take the plain loop (faster there)
+_GROUP = 1 << 16       # longer texts are tokenized this many characters at a time
+_GROUP_END = re.compile(r"[^.\s]\s")
 _CACHE_LIMIT = 1 << 16
 _cut_cache = {}
 
@@ -159,6 +161,28 @@ def tokenize_with_offsets(text: str) -> tuple[list[str], np.ndarray, np.ndarray]
     read = text.translate(_APOSTROPHE) if "\u2019" in text else text
     if len(read) <= _SHORT:
         return _tokenize_short(read)
+    if len(read) <= _GROUP:
+        return _tokenize_long(read)
+    # A long text is taken _GROUP characters at a time (bounding the scratch memory), each group
+    # ending at whitespace after a character other than a period: the pattern's lookaheads past a
+    # chunk (initials, No.) look only past a final period, so the cut changes no token.
+    norms, starts, ends = [], [], []
+    pos = 0
+    while pos < len(read):
+        end = len(read)
+        if pos + _GROUP < len(read):
+            cut = _GROUP_END.search(read, pos + _GROUP)
+            end = cut.start() + 1 if cut else len(read)
+        n, a, b = _tokenize_long(read[pos:end])
+        norms += n
+        starts.append(a + pos)
+        ends.append(b + pos)
+        pos = end
+    return norms, np.concatenate(starts), np.concatenate(ends)
+
+
+def _tokenize_long(read):
+    """tokenize_with_offsets on a text of a few thousand characters or more."""
     # The tokens are the whitespace-separated chunks, each cut by matching the token pattern at its
     # start, then at the end of each token, in the whole text (the lookarounds see past the chunk);
     # this gives the same tokens as scanning the text with finditer, since no token holds whitespace.
@@ -173,7 +197,7 @@ def tokenize_with_offsets(text: str) -> tuple[list[str], np.ndarray, np.ndarray]
     edges = np.flatnonzero(np.diff(solid.view(np.int8), prepend=0, append=0))
     chunk_starts, chunk_ends = edges[0::2], edges[1::2]
     other = ~_ASCII_ALNUM[np.minimum(code, 128)]
-    other_before = np.concatenate(([0], np.cumsum(other, dtype=np.int64)))
+    other_before = np.concatenate(([0], np.cumsum(other, dtype=np.int32 if len(code) < 1 << 31 else np.int64)))
     plain = other_before[chunk_ends] == other_before[chunk_starts]
     complex_chunks = np.flatnonzero(~plain).tolist()
     if not complex_chunks:
