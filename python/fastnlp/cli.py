@@ -225,19 +225,16 @@ def _read_sentences(stream, tokenized, paragraphs=False, name="<stdin>", encodin
                 carry = ""
                 continue
             carry += text + ("\n" if eol else "")
-            blank = blank or eol   # ... a new line starts
             if eol:
-                blank = True
-            if eol and len(carry) < _PIECE:
-                continue
+                blank = True   # a new line starts
         else:
             carry += text
             if eol:
                 yield carry, document, True
                 carry, document = "", document + 1
                 continue
-            if tokenized:
-                continue
+        if tokenized or len(carry) < _PIECE // 4:
+            continue
         cuts = _cut_points(carry) if len(carry) <= _MAX_CARRY else []
         if not cuts and len(carry) > _MAX_CARRY:
             space = _LAST_SPACE.search(carry)

@@ -193,7 +193,7 @@ def _tokenize_long(read):
     if not words:
         return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = np.frombuffer(read.encode("utf-32-le"), dtype=np.uint32)
-    solid = ~_SPACE_TABLE[np.minimum(code, 0x3000)]
+    solid = ~_SPACE_TABLE[np.minimum(code, 0x3001)]
     edges = np.flatnonzero(np.diff(solid.view(np.int8), prepend=0, append=0))
     chunk_starts, chunk_ends = edges[0::2], edges[1::2]
     other = ~_ASCII_ALNUM[np.minimum(code, 128)]
