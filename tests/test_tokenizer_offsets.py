@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from conftest import shared_data
 from fastnlp import cli
 from fastnlp.tagging import tokenizer as T
-from fastnlp.tagging.tokenizer import sentence_spans, sentences, tokenize, tokenize_with_offsets
+from fastnlp.tagging.tokenizer import sentence_spans, sentences, tokenize, tokenize_texts, tokenize_with_offsets
 
 
 def reference(text):
@@ -63,6 +63,10 @@ def check(text):
         with path(short, group):
             norms, starts, ends = tokenize_with_offsets(text)
         assert (norms, starts.tolist(), ends.tolist()) == want, (short, group)
+    # tokenize_texts tokenizes texts together: the same tokens for each
+    halves = [text[:len(text) // 2], "", text[len(text) // 2:], text]
+    for (norms, starts, ends), part in zip(tokenize_texts(halves), halves):
+        assert (norms, starts.tolist(), ends.tolist()) == reference(part)
     # the invariant: tokens are the text's pieces and cover all its non-whitespace characters
     pieces = [text[a:b] for a, b in zip(want[1], want[2])]
     assert all(p and not any(c.isspace() for c in p) for p in pieces)
@@ -131,6 +135,18 @@ def test_whole_tokens_and_norms(text, want):
     norms, starts, ends = tokenize_with_offsets(text)
     assert norms == want == tokenize(text)
     assert all(text[a:b] == n or n in ("``", "''", "`", "n't", "...") for n, a, b in zip(norms, starts, ends))
+
+
+def test_texts_tokenized_together_do_not_look_into_each_other():
+    # "J." before "Smith" is an initial, "No." before "5" an abbreviation: not across texts
+    texts = ["Ask J.", "Smith came.", "Call No.", "5 now.", "\u2019Tis", "x" * 100_000, "end."]
+    got = tokenize_texts(texts)
+    assert [g[0] for g in got] == [tokenize(t) for t in texts]
+    assert got[0][0] == ["Ask", "J", "."] and got[2][0] == ["Call", "No", "."]
+    assert tokenize("Ask J. Smith came. Call No. 5 now.") == ["Ask", "J.", "Smith", "came", ".", "Call", "No.",
+                                                              "5", "now", "."]
+    with pytest.raises(TypeError, match="tokenize_texts: texts\\[1\\] must be a str, got bytes"):
+        tokenize_texts(["a", b"b"])
 
 
 def test_sentence_spans_are_the_stripped_sentences():

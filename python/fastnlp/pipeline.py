@@ -26,7 +26,7 @@ import numpy as np
 
 from .tagging.schemes import chunks as _read_chunks
 from .tagging.tagger import Tagger, load_tagger
-from .tagging.tokenizer import sentence_spans, tokenize_with_offsets
+from .tagging.tokenizer import sentence_spans, tokenize_texts, tokenize_with_offsets
 
 __all__ = ["pipeline", "Pipeline", "Doc", "Token", "Span"]
 
@@ -213,11 +213,10 @@ class Doc:
         return out
 
 
-def _tokenize_doc(text: str):
-    """(norms, starts, ends, sentence bounds, the sentences' norms) of one text."""
-    norms, starts, ends = tokenize_with_offsets(text)
-    starts = np.array(starts, dtype=np.int64)
-    ends = np.array(ends, dtype=np.int64)
+def _tokenize_doc(text: str, tokens=None):
+    """(norms, starts, ends, sentence bounds, the sentences' norms) of one text, whose tokens
+    (tokenize_with_offsets) may be given."""
+    norms, starts, ends = tokenize_with_offsets(text) if tokens is None else tokens
     spans = sentence_spans(text)
     # Sentences are cut at whitespace, so each token lies inside one; bounds in token indices.
     bounds = np.searchsorted(starts, np.array([a for a, _ in spans] + [len(text)], dtype=np.int64))
@@ -336,12 +335,14 @@ class Pipeline:
     def _docs(self, texts: list[str], tokenized: bool = False) -> list[Doc]:
         """Docs of a list of texts: one tagger call per task for all their sentences. With tokenized,
         each text is one sentence of whitespace-separated tokens, taken as they are."""
-        parts = []
         for k, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"Pipeline: text must be a str, got {type(text).__name__}"
                                 + (f" (item {k} of the batch)" if len(texts) > 1 else ""))
-            parts.append(_whitespace_doc(text) if tokenized else _tokenize_doc(text))
+        if tokenized:
+            parts = [_whitespace_doc(text) for text in texts]
+        else:
+            parts = [_tokenize_doc(text, tokens) for text, tokens in zip(texts, tokenize_texts(texts))]
         flat = [sentence for part in parts for sentence in part[4]]
         # The taggers' scratch memory grows with the tokens of a call (~1.5 KB each): at most about
         # _CALL_TOKENS tokens per call.
