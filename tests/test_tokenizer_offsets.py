@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import shared_data
+from test_cli_robustness import _tag_in_process
 from fastnlp import cli
 from fastnlp.tagging import tokenizer as T
 from fastnlp.tagging.tokenizer import sentence_spans, sentences, tokenize, tokenize_texts, tokenize_with_offsets
@@ -169,14 +170,7 @@ DATA = ("Mr. Smith went to Paris. He liked\nit. \"Yes,\" said J. Doe.\n\n\nNew \
         "last line").encode()
 
 
-def _tag(monkeypatch, data, args, piece=None):
-    if piece is not None:
-        monkeypatch.setattr(cli, "_PIECE", piece)
-    out = io.StringIO()
-    monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
-    assert cli.main(["tag", *args]) == 0
-    return out.getvalue()
+_tag = _tag_in_process   # fastnlp tag run in this process on `data` as stdin; returns its output
 
 
 @pytest.mark.parametrize("paragraphs", [False, True])
