@@ -110,26 +110,29 @@ def memory_bounds(docs, line_mb, file_mb):
     return rows
 
 
-def splitter_cost(docs, sizes_mb):
-    """Time and peak memory (RSS growth) of sentences() on one single-line paragraph of each size."""
+def splitter_cost(data, sizes_mb):
+    """Time of sentences() on one single-line paragraph of each size, and its peak Python heap
+    (tracemalloc, in a second call: tracing slows it down) beyond the text itself."""
     rows = []
     for mb in sizes_mb:
         script = textwrap.dedent(f"""
-            import resource, sys, time
+            import sys, time, tracemalloc
             sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
             from bench_pipeline import ewt_documents
-            text = " ".join(ewt_documents({os.environ.get('FASTNLP_DATA_FOR_BENCH', '')!r}, {mb}))
+            text = " ".join(ewt_documents({data!r}, {mb}))
             from fastnlp.tagging import sentences
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             t0 = time.perf_counter()
             n = len(sentences(text))
             t = time.perf_counter() - t0
-            print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before, n, len(text))
+            tracemalloc.start()
+            sentences(text)
+            peak = tracemalloc.get_traced_memory()[1]
+            print(t, peak / 2**20, n, len(text))
         """)
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-        t, grow, n, chars = out.stdout.split()
+        t, peak, n, chars = out.stdout.split()
         rows.append({"megabytes": mb, "characters": int(chars), "sentences": int(n), "seconds": round(float(t), 2),
-                     "rss_growth_mb": round(float(grow), 1)})
+                     "peak_heap_mb": round(float(peak), 1)})
     return rows
 
 
@@ -142,10 +145,11 @@ def main(argv=None):
     p.add_argument("--line-mb", type=float, default=100.0, help="the single line of the memory check (default 100)")
     p.add_argument("--file-mb", type=float, default=300.0, help="the file of the memory check (default 300)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory checks")
+    p.add_argument("--memory-from", metavar="JSON", help="take the memory rows from an earlier results file "
+                   "(they take ~30 min under load) instead of measuring them; recorded in the results")
     args = p.parse_args(argv)
     if args.quick:
         args.mb, args.rounds, args.line_mb, args.file_mb = 0.3, 2, 5.0, 20.0
-    os.environ["FASTNLP_DATA_FOR_BENCH"] = args.data
     run = Run("pipeline", args, threads="1 (every implementation)")
     fastnlp.set_num_threads(1)
     docs = ewt_documents(args.data, args.mb)
@@ -198,8 +202,18 @@ def main(argv=None):
                      "time_vs_fastnlp_pos": None if k == "fastnlp_pos" else ratio(t[k], t["fastnlp_pos"])})
     for k, why in notes.items():
         rows.append({"id": k, "implementation": k, "note": why})
-    memory = [] if args.no_memory else memory_bounds(docs, args.line_mb, args.file_mb)
-    splitter = splitter_cost(docs, [0.3] if args.quick else [2, 5])
+    memory, memory_source = [], None
+    if args.memory_from:
+        import json
+
+        with open(args.memory_from, encoding="utf-8") as f:
+            earlier = json.load(f)
+        memory = earlier["memory"]
+        memory_source = {k: earlier["meta"][k] for k in ("commit", "date", "load_average_before",
+                                                         "load_average_after")}
+    elif not args.no_memory:
+        memory = memory_bounds(docs, args.line_mb, args.file_mb)
+    splitter = splitter_cost(args.data, [0.3] if args.quick else [2, 5])
     md = (f"{megabytes:.1f} MB of raw text ({len(docs):,} documents of ten EWT sentences, `# text =` lines of "
           f"train + dev, repeated), one thread, median over {args.rounds} interleaved rounds (lowest-highest "
           "round); each library's tokens counted by itself.\n\n"
@@ -212,10 +226,13 @@ def main(argv=None):
         md += ("\n\nPeak resident memory of `fastnlp tag --task pos` (whole process):\n\n"
                + table(memory, [("input", "input"), ("bytes", "bytes"), ("peak RSS MB", "peak_rss_mb"),
                                 ("seconds", "seconds"), ("MB/s", "mb_per_s")]))
+        if memory_source:
+            md += (f"\n\n(Memory rows from an earlier run: commit `{memory_source['commit'][:10]}`, "
+                   f"{memory_source['date']}, load average {memory_source['load_average_before'][0]:.1f} before.)")
     md += ("\n\n`sentences()` on one single-line paragraph:\n\n"
            + table(splitter, [("MB", "megabytes"), ("sentences", "sentences"), ("seconds", "seconds"),
-                              ("RSS growth MB", "rss_growth_mb")]))
-    print(run.write(rows, md, memory=memory, splitter=splitter, megabytes=megabytes))
+                              ("peak heap MB (text excluded)", "peak_heap_mb")]))
+    print(run.write(rows, md, memory=memory, memory_source=memory_source, splitter=splitter, megabytes=megabytes))
 
 
 def _k(s):
