@@ -17,6 +17,7 @@ from .keyedvectors import KeyedVectors
 from .word2vec import Word2Vec
 from . import tagging
 from .tagging import Tagger, load_tagger
+from .pipeline import Doc, Pipeline, pipeline  # the function shadows the module name: fastnlp.pipeline("pos")
 
 from ._version import __version__
 
@@ -39,5 +40,6 @@ def installed_version() -> str:
     except metadata.PackageNotFoundError:
         return __version__
 
-__all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "cuda_available", "set_num_threads", "get_num_threads",
-           "installed_version", "DIST_NAME", "__version__"]
+__all__ = ["ops", "nn", "optim", "tagging", "Word2Vec", "KeyedVectors", "Tagger", "load_tagger", "pipeline", "Pipeline",
+           "Doc", "cuda_available", "set_num_threads", "get_num_threads", "installed_version", "DIST_NAME",
+           "__version__"]
