@@ -17,13 +17,14 @@ import glob
 import itertools
 import logging
 import os
+import resource
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import Run, bench_parser, interleaved, per_second, ratio, table  # noqa: E402
+from common import Run, bench_parser, interleaved, per_second, ratio, stats, table  # noqa: E402
 
 
 def ewt_documents(data_dir, sentences_per_doc=10):
@@ -91,18 +92,21 @@ def main():
     for _ in nlp.pipe(itertools.islice(lines(), 2000), batch_size=args.batch_size):  # warm-up
         pass
     counted = {}
+    cpu = {}  # configuration -> CPU seconds per run (this process + its worker processes), per round
 
-    def pipe(n):
+    def pipe(n, name):
         def fn():
+            before = _cpu_seconds()
             counted[f"pipe{n}"] = sum(len(d) for d in nlp.pipe(lines(), batch_size=args.batch_size, n_process=n))
+            cpu.setdefault(name, []).append(_cpu_seconds() - before)  # the workers have exited: counted
         return fn
 
-    fns = {"pipe, 1 process": pipe(1), "pipe, 2 processes": pipe(2)}
+    fns = {name: pipe(n, name) for name, n in (("pipe, 1 process", 1), ("pipe, 2 processes", 2))}
     processes = {"pipe, 1 process": 1, "pipe, 2 processes": 2}
     clusters = []
     if Client is not None:
         for workers in (1, 2):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                    silence_logs=logging.ERROR)
             client = Client(cluster, set_as_default=False)
             clusters.append((cluster, client))
@@ -136,14 +140,24 @@ def main():
     for name, t in times.items():
         kind = "pipe" if name.startswith("pipe") else "Dask"
         rows.append({"configuration": name, "processes": processes[name], "seconds": t,
-                     "tokens_per_s": per_second(t, tokens), "speedup": ratio(base[kind], t)})
+                     "tokens_per_s": per_second(t, tokens), "speedup": ratio(base[kind], t),
+                     "cpu_seconds": stats(cpu[name]) if name in cpu else None,
+                     "tokens_per_cpu_s": per_second(stats(cpu[name]), tokens) if name in cpu else None})
     md = table(rows, [("configuration", "configuration"), ("processes", "processes"),
-                      ("tokens/s", lambda r: _k(r["tokens_per_s"])), ("speedup over 1", lambda r: _x(r["speedup"]))])
+                      ("tokens/s", lambda r: _k(r["tokens_per_s"])), ("speedup over 1", lambda r: _x(r["speedup"])),
+                      ("tokens per CPU second", lambda r: r["tokens_per_cpu_s"] and _k(r["tokens_per_cpu_s"]))])
     md += (f"\n\n{tokens:,} tokens ({size / 2**20:.1f} MB: {len(docs):,} EWT documents of 10 sentences, "
            f"{copies}x) per run, pipeline(\"pos\"), batch_size {args.batch_size}, fastnlp on 1 thread per process; "
            f"median over {args.rounds} interleaved round(s) (lowest-highest). Speedup: per round, against the "
-           "same kind's 1-process run.")
+           "same kind's 1-process run. Tokens per CPU second (pipe only: this process and its workers' user + "
+           "system time) is what load from other jobs changes least: a 2-process run that spends little more CPU "
+           "than the 1-process run scales near-linearly wherever 2 cores are free.")
     print(run.write(rows, md, tokens=tokens, bytes=size))
+
+
+def _cpu_seconds():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _load_pipeline(tasks):

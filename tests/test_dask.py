@@ -26,7 +26,7 @@ CORPUS = ["the cat sat on the mat", "the dog sat\ton a log  ", "", "a cat and a 
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
