@@ -36,6 +36,7 @@ BENCHMARKS = {
     "tagger_scores": ("tagger_scores.py", "tagger_scores", False),
     "tagger_selection": ("tagger_selection.py", "tagger_selection", False),
     "tagger": ("bench_tagger.py", "bench_tagger", False),
+    "pipeline": ("bench_pipeline.py", "pipeline", False),
     "scaling": ("bench_scaling.py", "scaling", False),
     "classify": ("bench_classify.py", "bench_classify", False),
     "classify_accuracy": ("classify_accuracy.py", "classify_accuracy", False),

@@ -21,6 +21,19 @@ from fastnlp.tagging import sentences
     ("First para\n\nsecond para", ["First para", "second para"]),
     ("Done.\u2026 Next \u201cOne.\u201d Two", ["Done.\u2026", "Next \u201cOne.\u201d", "Two"]),
     ("", []),
+    # lower-case starts: camel-case words start a sentence, plain lower case does not
+    ("He bought an iPhone. eBay sold it. then he left.", ["He bought an iPhone.", "eBay sold it. then he left."]),
+    # digits start a sentence, except after a word that introduces a number
+    ("He left. 12 men stayed. See No. 5 and p. 7 or Fig. 3.", ["He left.", "12 men stayed.",
+                                                              "See No. 5 and p. 7 or Fig. 3."]),
+    # abbreviations that may end a sentence do so before a common sentence starter only
+    ("It ended at 5 p.m. The bus left.", ["It ended at 5 p.m.", "The bus left."]),
+    ("Smith Jr. He left. AT&T Inc. said so. Mr. Jones came.",
+     ["Smith Jr.", "He left.", "AT&T Inc. said so.", "Mr. Jones came."]),
+    ("apples, pears etc. They rot. U.S. Army men came.", ["apples, pears etc.", "They rot.", "U.S. Army men came."]),
+    # titles and initials never end one; addresses are no abbreviations
+    ("Dr. The Great spoke. J. The Third came.", ["Dr. The Great spoke.", "J. The Third came."]),
+    ("Mail a.b@c.com. Then see www.x.org. Now.", ["Mail a.b@c.com.", "Then see www.x.org.", "Now."]),
 ])
 def test_documented_splits(text, want):
     assert sentences(text) == want

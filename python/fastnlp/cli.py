@@ -2,8 +2,10 @@
 
 import argparse
 import codecs
+import itertools
 import json
 import os
+import re
 import sys
 
 
@@ -111,106 +113,250 @@ def _word2vec(args):
 
 
 def _add_tag(sub):
-    t = sub.add_parser("tag", help="tag text with the shipped window taggers; prints word/TAG")
+    t = sub.add_parser("tag", help="tag raw text with the shipped window taggers; prints word/TAG, CoNLL "
+                       "columns or JSON lines with character offsets and entity / chunk spans")
     t.add_argument("file", nargs="?", default="-", metavar="FILE|-", help="input text (default: stdin)")
     t.add_argument("--task", default="pos", help="comma-separated tasks among pos, chunk, ner, upos, or paths "
                    "of saved taggers; one tag per task is printed after each word (default pos)")
+    t.add_argument("--format", choices=["slash", "conll", "jsonl"], default="slash",
+                   help="slash: word/TAG... one output line per input line (paragraph); conll: one token per "
+                   "line, its text then one tab-separated column per task, a blank line after each sentence; "
+                   "jsonl: one JSON object per input line (paragraph) with the text, token offsets and tags, "
+                   "sentences, and entity / chunk spans. A line (paragraph) over 1 MB is cut between "
+                   "sentences into several objects, each with \"part\" (0, 1, ...) and \"offset\" (of its text "
+                   "in the line, in characters). Default slash")
+    t.add_argument("--paragraphs", action="store_true",
+                   help="documents are paragraphs separated by blank lines (hard-wrapped lines are one text) "
+                   "instead of single lines")
     t.add_argument("--tokenized", action="store_true",
                    help="each input line is one sentence of whitespace-separated tokens, kept as is")
+    t.add_argument("--encoding", default="utf-8", help="input encoding (default utf-8)")
+    t.add_argument("--errors", choices=["strict", "replace"], default="strict",
+                   help="undecodable input bytes: strict stops with an error naming the line and byte offset, "
+                   "replace reads them as U+FFFD (default strict)")
+    t.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     t.add_argument("--threads", type=int, default=None, help="threads (default: all)")
-    t.add_argument("--batch", type=int, default=2000, help="sentences tagged per call (default 2000)")
+    t.add_argument("--batch", type=int, default=2000,
+                   help="texts (lines, paragraphs or pieces of long ones) per tagger call; a batch also ends "
+                   "at 1 MB of text (default 2000)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar (shown for file input on a terminal)")
 
 
 # A long input line is read and tagged this many bytes at a time, so memory stays bounded on any
 # input (a single 50 MB line used to take ~30x its size). Raw text is cut only between sentences;
-# a run of text with no sentence boundary longer than _MAX_CARRY characters is tagged as one sentence.
+# a run of text with no sentence boundary longer than _MAX_CARRY characters is cut at its last
+# whitespace (anywhere if it has none).
 _PIECE = 1 << 20
 _MAX_CARRY = 4 << 20
 
 
-def _line_pieces(stream):
-    """Yields (text, end_of_line) for each input line, in decoded pieces of at most _PIECE bytes."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    eol = True
+def _line_pieces(stream, name="<stdin>", encoding="utf-8", errors="strict"):
+    """Yields (text, end_of_line, bytes read) for each input line, in decoded pieces of at most _PIECE
+    bytes. With errors="strict", ValueError naming `name`, the line and the byte offset of the first
+    undecodable byte."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    except LookupError:
+        raise ValueError(f"--encoding: unknown encoding {encoding!r}") from None
+    eol, offset, line = True, 0, 1
     while True:
         raw = stream.readline(_PIECE)
         if not raw:
             break
         eol = raw.endswith(b"\n")
-        text = decoder.decode(raw, final=eol)   # a character cut between pieces is kept whole
-        yield (text.rstrip("\r\n") if eol else text), eol
+        pending = len(decoder.getstate()[0])   # bytes of a character cut at the previous piece
+        try:
+            text = decoder.decode(raw, final=eol)   # a character cut between pieces is kept whole
+        except UnicodeDecodeError as e:
+            at = offset - pending + e.start
+            raise ValueError(f"{name}: line {line}, byte offset {at}: cannot decode {e.object[e.start:e.end]!r} "
+                             f"as {encoding} ({e.reason}); give the right --encoding, or --errors replace") from None
+        offset += len(raw)
+        line += eol
+        yield (text.rstrip("\r\n") if eol else text), eol, len(raw)
     if not eol:   # the last line had no newline
-        yield decoder.decode(b"", final=True), True
+        try:
+            text = decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{name}: line {line}, byte offset {offset - len(e.object) + e.start}: the input "
+                             f"ends inside a {encoding} character; give the right --encoding, or --errors "
+                             "replace") from None
+        yield text, True, 0
 
 
-def _read_sentences(stream, tokenized):
-    """Yields (sentences, end_of_line): the complete sentences of the input as token lists, a piece
-    at a time; end_of_line closes an input line ([] and True for a blank line). With tokenized,
-    each line is one sentence."""
-    from .tagging.tokenizer import sentences, tokenize
+_WHOLE_CHUNK = re.compile(r"\S*\s")
+_LAST_SPACE = re.compile(r"\s\S*\Z")
 
-    carry = ""
-    for text, eol in _line_pieces(stream):
-        text = carry + text
-        carry = ""
-        if tokenized:
-            if not eol:
-                carry = text
+
+def _cut_points(text):
+    """Where `text` (the start of a longer document) may be cut: sentence starts about _PIECE // 4
+    characters apart, up to the last sentence whose first word is complete (so that the split of the
+    text read so far stands whatever follows); [] for nowhere."""
+    from .tagging.tokenizer import sentence_spans
+
+    starts = [a for a, _ in sentence_spans(text)[1:]]
+    while starts and not _WHOLE_CHUNK.match(text, starts[-1]):
+        starts.pop()   # at most twice: a sentence followed by another has a complete first word
+    cuts, last = [], 0
+    for a in starts:
+        if a - last >= _PIECE // 4 or a == starts[-1]:
+            cuts.append(a)
+            last = a
+    return cuts
+
+
+def _read_sentences(stream, tokenized, paragraphs=False, name="<stdin>", encoding="utf-8", errors="strict",
+                    progress=None):
+    """Yields (text, document, end_of_document): the texts to tag, a document (an input line, or a
+    paragraph) at a time, a long one in pieces cut between sentences (each piece at most about
+    _MAX_CARRY characters); `document` counts from 0. Blank lines are empty documents, except with
+    paragraphs, where they separate documents. With tokenized, each line is one document, whole."""
+    carry, document = "", 0
+    blank = True   # the current line holds only whitespace so far
+    for text, eol, size in _line_pieces(stream, name, encoding, errors):
+        if progress is not None:
+            progress.update(size)
+        if paragraphs:
+            blank = blank and not text.strip()
+            if eol and blank:   # a blank line ends the paragraph, if one is open
+                if carry.strip():
+                    yield carry.rstrip("\n"), document, True
+                    document += 1
+                carry = ""
                 continue
-            yield ([text.split()] if text.strip() else []), True
+            carry += text + ("\n" if eol else "")
+            if eol:
+                blank = True   # a new line starts
+        else:
+            carry += text
+            if eol:
+                yield carry, document, True
+                carry, document = "", document + 1
+                continue
+        if tokenized or len(carry) < _PIECE // 4:
             continue
-        found = sentences(text)
-        if not eol and found and len(text) <= _MAX_CARRY:
-            # the last sentence may go on in the next piece (rfind: it ends the text)
-            carry = text[text.rfind(found.pop()):]
-        yield [tokenize(s) for s in found], eol
+        cuts = _cut_points(carry) if len(carry) <= _MAX_CARRY else []
+        if not cuts and len(carry) > _MAX_CARRY:
+            space = _LAST_SPACE.search(carry)
+            cuts = [space.start() + 1 if space and space.start() > 0 else len(carry)]
+        last = 0
+        for cut in cuts:
+            yield carry[last:cut], document, False
+            last = cut
+        carry = carry[last:]
+    if paragraphs and carry.strip():
+        yield carry.rstrip("\n"), document, True
 
 
 def _tag(args):
+    import collections
+
     import fastnlp
-    from .tagging import load_tagger
+    from .pipeline import Pipeline
 
     if args.threads is not None:
         fastnlp.set_num_threads(args.threads)
-    taggers = [load_tagger(name.strip()) for name in args.task.split(",") if name.strip()]
-    if not taggers:
+    if args.processes < 1:
+        raise ValueError(f"--processes must be a positive integer, got {args.processes}")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be a positive integer, got {args.batch}")
+    if args.tokenized and args.paragraphs:
+        raise ValueError("--tokenized and --paragraphs cannot be combined: with --tokenized each line is a sentence")
+    if args.tokenized and args.processes > 1:
+        raise ValueError("--processes: --tokenized input is tagged in one process")
+    names = [name.strip() for name in args.task.split(",") if name.strip()]
+    if not names:
         raise ValueError("--task names no tagger")
-    stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    nlp = Pipeline(*names)
+    stdin = args.file == "-"
+    stream = sys.stdin.buffer if stdin else open(args.file, "rb")
+    progress = None
     out = sys.stdout
-    pending, count, line_open = [], 0, False
-
-    def flush():
-        nonlocal line_open
-        flat = [s for sents, _ in pending for s in sents]
-        tags = [tagger.tag_batch(flat) if flat else [] for tagger in taggers]
-        k = 0
-        for sents, eol in pending:
-            words = []
-            for sentence in sents:
-                for i, token in enumerate(sentence):
-                    words.append("/".join([token] + [t[k][i] for t in tags]))
-                k += 1
-            if words:
-                out.write((" " if line_open else "") + " ".join(words))
-                line_open = True
-            if eol:
-                out.write("\n")
-                line_open = False
-        pending.clear()
-        out.flush()   # each batch reaches a pipe as soon as it is tagged
-
     try:
-        for sents, eol in _read_sentences(stream, args.tokenized):
-            pending.append((sents, eol))
-            count += len(sents)
-            if count >= args.batch:
-                flush()
-                count = 0
-        flush()
+        if not stdin and not args.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            progress = tqdm(total=os.fstat(stream.fileno()).st_size, unit="B", unit_scale=True,
+                            desc="fastnlp tag", file=sys.stderr)
+        meta = collections.deque()
+
+        def texts():
+            for text, document, end in _read_sentences(stream, args.tokenized, args.paragraphs,
+                                                       "<stdin>" if stdin else args.file, args.encoding,
+                                                       args.errors, progress):
+                meta.append((document, end))
+                yield text
+
+        if args.tokenized:
+            def tagged():
+                source = texts()
+                while True:
+                    batch = list(itertools.islice(source, args.batch))
+                    if not batch:
+                        return
+                    yield from nlp._docs(batch, tokenized=True)
+
+            docs = tagged()
+        else:
+            docs = nlp.pipe(texts(), batch_size=args.batch, n_process=args.processes)
+        write = {"slash": _write_slash, "conll": _write_conll, "jsonl": _write_jsonl}[args.format]
+        write(out, docs, meta)
     finally:
-        if stream is not sys.stdin.buffer:
+        if progress is not None:
+            progress.close()
+        if not stdin:
             stream.close()
     return 0
+
+
+def _write_slash(out, docs, meta):
+    """word/TAG/TAG ... with the tokens' treebank forms, one line per document."""
+    line_open = False
+    for k, doc in enumerate(docs):
+        _, end = meta.popleft()
+        columns = [[names[i] for i in ids.tolist()] for names, ids in doc._tags.values()]
+        words = ["/".join(row) for row in zip(doc._norms, *columns)]
+        if words:
+            out.write((" " if line_open else "") + " ".join(words))
+            line_open = True
+        if end:
+            out.write("\n")
+            line_open = False
+        if not meta:
+            out.flush()   # a batch reaches a pipe as soon as it is tagged
+
+
+def _write_conll(out, docs, meta):
+    """One token per line: its text, then a tab-separated column per task; a blank line after each sentence."""
+    for doc in docs:
+        meta.popleft()
+        text = doc.text
+        starts, ends = doc._starts.tolist(), doc._ends.tolist()
+        columns = [[names[i] for i in ids.tolist()] for names, ids in doc._tags.values()]
+        bounds = doc._sent_bounds.tolist()
+        lines = []
+        for s in range(len(bounds) - 1):
+            for i in range(bounds[s], bounds[s + 1]):
+                lines.append("\t".join([text[starts[i]:ends[i]]] + [c[i] for c in columns]))
+            lines.append("")
+        if lines:
+            out.write("\n".join(lines) + "\n")
+        if not meta:
+            out.flush()
+
+
+def _write_jsonl(out, docs, meta):
+    """doc.to_json() per document, one per line; the pieces of a cut document carry part and offset."""
+    part, offset = 0, 0
+    for doc in docs:
+        _, end = meta.popleft()
+        record = doc.to_json()
+        if part or not end:
+            record["part"], record["offset"] = part, offset
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        part, offset = (0, 0) if end else (part + 1, offset + len(doc.text))
+        if not meta:
+            out.flush()
 
 
 def _run(name, command, args):

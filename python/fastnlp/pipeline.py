@@ -19,13 +19,14 @@ Chunk and NER tags are IOB2; ``doc.chunks`` and ``doc.ents`` are their spans.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from .tagging.schemes import chunks as _read_chunks
 from .tagging.tagger import Tagger, load_tagger
-from .tagging.tokenizer import sentence_spans, tokenize_with_offsets
+from .tagging.tokenizer import sentence_spans, tokenize_texts, tokenize_with_offsets
 
 __all__ = ["pipeline", "Pipeline", "Doc", "Token", "Span"]
 
@@ -212,11 +213,10 @@ class Doc:
         return out
 
 
-def _tokenize_doc(text: str):
-    """(norms, starts, ends, sentence bounds, the sentences' norms) of one text."""
-    norms, starts, ends = tokenize_with_offsets(text)
-    starts = np.array(starts, dtype=np.int64)
-    ends = np.array(ends, dtype=np.int64)
+def _tokenize_doc(text: str, tokens=None):
+    """(norms, starts, ends, sentence bounds, the sentences' norms) of one text, whose tokens
+    (tokenize_with_offsets) may be given."""
+    norms, starts, ends = tokenize_with_offsets(text) if tokens is None else tokens
     spans = sentence_spans(text)
     # Sentences are cut at whitespace, so each token lies inside one; bounds in token indices.
     bounds = np.searchsorted(starts, np.array([a for a, _ in spans] + [len(text)], dtype=np.int64))
@@ -224,6 +224,21 @@ def _tokenize_doc(text: str):
         bounds[0], bounds[-1] = 0, len(norms)
     b = bounds.tolist()
     return norms, starts, ends, bounds, [norms[b[s]:b[s + 1]] for s in range(len(b) - 1)]
+
+
+def _whitespace_doc(text: str):
+    """_tokenize_doc's parts for a text that is one sentence of whitespace-separated tokens."""
+    spans = [m.span() for m in _WHITESPACE_TOKEN.finditer(text)]
+    norms = [text[a:b] for a, b in spans]
+    starts = np.array([a for a, _ in spans], dtype=np.int64)
+    ends = np.array([b for _, b in spans], dtype=np.int64)
+    bounds = np.array([0, len(norms)] if norms else [0], dtype=np.int64)
+    return norms, starts, ends, bounds, [norms] if norms else []
+
+
+_WHITESPACE_TOKEN = re.compile(r"\S+")
+_BATCH_CHARS = 1 << 20
+_CALL_TOKENS = 1 << 15
 
 
 class Pipeline:
@@ -310,24 +325,43 @@ class Pipeline:
         return self._pipe(iter(texts), int(batch_size))
 
     def _pipe(self, texts, batch_size):
+        # A batch also ends at _BATCH_CHARS characters, so that a batch of long texts stays small.
         while True:
-            batch = list(itertools.islice(texts, batch_size))
+            batch, size = [], 0
+            for text in itertools.islice(texts, batch_size):
+                batch.append(text)
+                size += len(text) if isinstance(text, str) else 0
+                if size >= _BATCH_CHARS:
+                    break
             if not batch:
                 return
             yield from self._docs(batch)
 
-    def _docs(self, texts: list[str]) -> list[Doc]:
-        """Docs of a list of texts: one tagger call per task for all their sentences."""
-        parts = []
+    def _docs(self, texts: list[str], tokenized: bool = False) -> list[Doc]:
+        """Docs of a list of texts: one tagger call per task for all their sentences. With tokenized,
+        each text is one sentence of whitespace-separated tokens, taken as they are."""
         for k, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"Pipeline: text must be a str, got {type(text).__name__}"
                                 + (f" (item {k} of the batch)" if len(texts) > 1 else ""))
-            parts.append(_tokenize_doc(text))
+        if tokenized:
+            parts = [_whitespace_doc(text) for text in texts]
+        else:
+            parts = [_tokenize_doc(text, tokens) for text, tokens in zip(texts, tokenize_texts(texts))]
         flat = [sentence for part in parts for sentence in part[4]]
+        # The taggers' scratch memory grows with the tokens of a call (~1.5 KB each): at most about
+        # _CALL_TOKENS tokens per call.
+        groups, size, begin = [], 0, 0
+        for s, sentence in enumerate(flat):
+            size += len(sentence)
+            if size >= _CALL_TOKENS:
+                groups.append(flat[begin:s + 1])
+                size, begin = 0, s + 1
+        groups.append(flat[begin:])
         predictions = []
         for tagger in self.taggers:
-            pred = tagger.predict_ids(flat)[0] if flat else np.zeros(0, np.int32)
+            preds = [tagger.predict_ids(group)[0] for group in groups if group]
+            pred = np.concatenate(preds) if preds else np.zeros(0, np.int32)
             predictions.append((tuple(tagger.tagset), pred))
         docs, at = [], 0
         for text, (norms, starts, ends, bounds, _) in zip(texts, parts):
