@@ -1,7 +1,8 @@
 """Pipeline.pipe(..., n_process=N) for N > 1: batches of texts annotated in worker processes.
 
 Order-preserving and bounded: the input is read lazily and at most 2 * n_process batches are in
-flight at once, so memory follows batch_size, not the input. Each worker gets the pipeline once
+flight at once, each of batch_size texts or fewer (a batch also ends at Pipeline.pipe's character
+limit), so memory follows the batch, not the input. Each worker gets the pipeline once
 (inherited under fork; pickled by reference, i.e. reloaded from its model files, otherwise) and runs
 fastnlp's kernels on one thread. A worker's exception is raised again here with its message; Ctrl-C
 or a consumer that stops early ends the workers.
@@ -85,13 +86,15 @@ def resolve_n_process(n_process: int) -> int:
     return n_process
 
 
-def _batches(texts: Iterable[str], batch_size: int) -> Iterator[List[str]]:
-    batch = []
+def _batches(texts: Iterable[str], batch_size: int, max_chars: int) -> Iterator[List[str]]:
+    # As Pipeline.pipe's batches: batch_size texts, or fewer once they hold max_chars characters.
+    batch, size = [], 0
     for text in texts:
         batch.append(text)
-        if len(batch) == batch_size:
+        size += len(text) if isinstance(text, str) else 0
+        if len(batch) == batch_size or size >= max_chars:
             yield batch
-            batch = []
+            batch, size = [], 0
     if batch:
         yield batch
 
@@ -148,7 +151,9 @@ def _run(pipeline, texts, batch_size, n_process, context) -> Iterator[Any]:
     pending = deque()
     done = False
     try:
-        for batch in _batches(texts, batch_size):
+        from .pipeline import _BATCH_CHARS
+
+        for batch in _batches(texts, batch_size, _BATCH_CHARS):
             pending.append(executor.submit(_annotate_batch, batch))
             if len(pending) >= 2 * n_process:
                 yield from unpack_docs(pending.popleft().result())
