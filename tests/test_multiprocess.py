@@ -128,3 +128,14 @@ def test_ctrl_c_ends_the_parent_and_the_workers():
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert err.count("Traceback") == 1, err  # the parent's only: the workers ignore SIGINT
     assert all(_state(p) in ("gone", "Z") for p in pids), [(p, _state(p)) for p in pids]
+
+
+def test_cli_processes_2_prints_what_1_prints(monkeypatch):
+    from test_cli_robustness import _tag_in_process
+
+    data = ("\n".join(t for t in texts(40)) + "\n").encode()
+    args = ["--task", "pos,ner", "--format", "jsonl", "--batch", "4", "--quiet"]
+    one = _tag_in_process(monkeypatch, data, args)
+    assert one.count("\n") >= 30
+    assert _tag_in_process(monkeypatch, data, args + ["--processes", "2"]) == one
+    assert not multiprocessing.active_children()
