@@ -277,9 +277,12 @@ def test_tag_cli(tmp_path):
     assert line.startswith("Mr./NNP/O Smith/NNP/B-PER went/VBD/O"), line
     assert "Paris/NNP/B-LOC ././O He/PRP/O" in line  # two sentences on one line, both tagged
     path = tmp_path / "bad.txt"
-    path.write_bytes(b"caf\xe9 au lait\n")  # Latin-1, not UTF-8: replaced, never a crash
+    path.write_bytes(b"caf\xe9 au lait\n")  # Latin-1, not UTF-8: an error naming the place, or replaced on request
     out = subprocess.run([sys.executable, "-m", "fastnlp", "tag", "--tokenized", str(path)], capture_output=True,
                          timeout=120)
+    assert out.returncode == 1 and b"bad.txt: line 1, byte offset 3: cannot decode" in out.stderr, out.stderr
+    out = subprocess.run([sys.executable, "-m", "fastnlp", "tag", "--tokenized", "--errors", "replace", str(path)],
+                         capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.decode().startswith("caf\ufffd/")
     out = _cli(["--task", "nope"], b"x\n")

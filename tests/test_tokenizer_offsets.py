@@ -251,3 +251,22 @@ def test_bad_options_are_named(monkeypatch, capsys, args, message):
 def test_numpy_arrays_come_back():
     norms, starts, ends = tokenize_with_offsets("a b")
     assert starts.dtype == ends.dtype == np.int64 and norms == ["a", "b"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet, tty", [(False, True), (True, True), (False, False)])
+def test_progress_bar_only_for_files_on_a_terminal(tmp_path, monkeypatch, quiet, tty):
+    pytest.importorskip("tqdm")
+    path = tmp_path / "in.txt"
+    path.write_text("Hello there. Bye.\n")
+    err, out = (_Terminal if tty else io.StringIO)(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert cli.main(["tag", str(path)] + (["--quiet"] if quiet else [])) == 0
+    assert out.getvalue() == "Hello/UH there/RB ./. Bye/UH ./.\n"
+    shown = "fastnlp tag: 100%" in err.getvalue() and "18.0/18.0" in err.getvalue()
+    assert shown == (tty and not quiet), err.getvalue()

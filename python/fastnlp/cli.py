@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import re
+import stat
 import sys
 
 
@@ -139,7 +140,8 @@ def _add_tag(sub):
     t.add_argument("--batch", type=int, default=2000,
                    help="texts (lines, paragraphs or pieces of long ones) per tagger call; a batch also ends "
                    "at 1 MB of text (default 2000)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar (shown for file input on a terminal)")
+    t.add_argument("--quiet", action="store_true",
+                   help="no progress bar (shown for file input when stderr is a terminal and tqdm is installed)")
 
 
 # A long input line is read and tagged this many bytes at a time, so memory stays bounded on any
@@ -274,10 +276,14 @@ def _tag(args):
     out = sys.stdout
     try:
         if not stdin and not args.quiet and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            progress = tqdm(total=os.fstat(stream.fileno()).st_size, unit="B", unit_scale=True,
-                            desc="fastnlp tag", file=sys.stderr)
+            try:
+                from tqdm import tqdm
+            except ImportError:   # tqdm is optional: no bar without it
+                tqdm = None
+            if tqdm is not None:
+                info = os.fstat(stream.fileno())
+                progress = tqdm(total=info.st_size if stat.S_ISREG(info.st_mode) else None, unit="B",
+                                unit_scale=True, desc="fastnlp tag", file=sys.stderr)
         meta = collections.deque()
 
         def texts():
@@ -298,7 +304,10 @@ def _tag(args):
 
             docs = tagged()
         else:
-            docs = nlp.pipe(texts(), batch_size=args.batch, n_process=args.processes)
+            try:
+                docs = nlp.pipe(texts(), batch_size=args.batch, n_process=args.processes)
+            except NotImplementedError as e:
+                raise ValueError(f"--processes: {e}") from None
         write = {"slash": _write_slash, "conll": _write_conll, "jsonl": _write_jsonl}[args.format]
         write(out, docs, meta)
     finally:
