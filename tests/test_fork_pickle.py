@@ -136,3 +136,24 @@ def test_two_threads_tag_one_tagger_at_once(pos):
     assert not errors
     for key, results in got.items():
         assert all(r == expected[key[:-1]] for r in results), key
+
+
+def test_two_threads_share_one_pipeline():
+    # What a Dask worker with several threads does with its cached pipeline (fastnlp.dask.get_pipeline).
+    nlp = fastnlp.pipeline("pos,ner")
+    texts = [" ".join(" ".join(s) for s in SENTS[i:i + 5]) + f" Item {i}." for i in range(0, 300, 5)]
+    expected = [d.to_json() for d in nlp.pipe(texts, batch_size=8)]
+    got, errors = [None, None], []
+
+    def work(k):
+        try:
+            got[k] = [d.to_json() for d in nlp.pipe(texts, batch_size=8)]
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and got == [expected, expected]
