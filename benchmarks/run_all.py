@@ -37,6 +37,7 @@ BENCHMARKS = {
     "tagger_selection": ("tagger_selection.py", "tagger_selection", False),
     "tagger": ("bench_tagger.py", "bench_tagger", False),
     "pipeline": ("bench_pipeline.py", "pipeline", False),
+    "scaling": ("bench_scaling.py", "scaling", False),
     "classify": ("bench_classify.py", "bench_classify", False),
     "classify_accuracy": ("classify_accuracy.py", "classify_accuracy", False),
     "classify_speed": ("bench_classify_speed.py", "bench_classify_speed", False),

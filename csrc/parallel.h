@@ -1,5 +1,7 @@
 // Threading for the CPU kernels: one OpenMP pool sized by set_num_threads(). OpenBLAS runs
 // single-threaded inside it (blas.h), so there is never a second pool competing for the cores.
+// Fork safety: a process forked after this one started a team runs the kernels on one thread
+// (parallel.cpp says why).
 #pragma once
 
 #include <algorithm>
@@ -9,9 +11,13 @@
 
 namespace fastnlp {
 
-// Sets the threads used by fastnlp's loops and GEMMs; n <= 0 means all cores.
+// Sets the threads used by fastnlp's loops and GEMMs; n <= 0 means all cores. In a process
+// forked after its parent started an OpenMP team the request is kept but 1 thread is used.
 void set_num_threads(int n);
+// The threads the next parallel loop may use: 1 in such a forked child.
 int get_num_threads();
+// Records that this process is about to start an OpenMP team (libgomp's pool then exists).
+void note_team_start();
 
 // Calls f(begin, end) on contiguous chunks of [0, n), in parallel when the work is worth it:
 // `grain` is the smallest chunk (in items) that pays for waking a thread.
@@ -24,6 +30,7 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
     f(int64_t{0}, n);
     return;
   }
+  note_team_start();
 #pragma omp parallel num_threads(threads)
   {
     const int64_t t = omp_get_thread_num();
@@ -42,6 +49,7 @@ void parallel_region(int threads, F&& body) {
     body(0, 1);
     return;
   }
+  note_team_start();
 #pragma omp parallel num_threads(threads)
   body(omp_get_thread_num(), omp_get_num_threads());
 }

@@ -279,6 +279,11 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline(tasks={list(self._tasks)})"
 
+    def __reduce__(self):
+        # By reference: each Tagger pickles as its pretrained name, its file's path or its arrays
+        # (Tagger.__reduce__), never its C++ state; the tasks follow from the taggers.
+        return Pipeline, self.taggers
+
     def __call__(self, text: str) -> Doc:
         """The annotated :class:`Doc` of `text` (a str); TypeError otherwise."""
         return self._docs([text])[0]

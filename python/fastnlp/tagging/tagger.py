@@ -45,6 +45,15 @@ class Tagger(TrainingCurveMixin):
         The window network: (H, window * sum(dims)), (H,), (K, H), (K,), float32.
     transitions, start : numpy.ndarray, optional
         (K, K) and (K,) Viterbi scores of a sentence-level model (None: word-level).
+
+    Pickling is by reference, never through pickle's object graph of the C++ state: a pretrained
+    tagger pickles as its name, one read from a file as that file's path (unpickling checks that
+    the file's size and modification time are unchanged), any other one as its header, lexicons
+    (str) and arrays (plain ndarrays). An unpickled tagger runs on the CPU.
+
+    Thread safety: tag / tag_batch / predict_ids / scores may run in several threads at once on
+    one Tagger (CPU path): the featurizer and the scorer are read-only after construction and
+    every call has its own scratch. cuda() / cpu() must not run concurrently with tagging.
     """
 
     def __init__(self, header: dict, lexicons: List[List[str]], tables: List[np.ndarray], W1: np.ndarray,
@@ -68,6 +77,13 @@ class Tagger(TrainingCurveMixin):
         self._scorer = _fast.WindowScorer(self.tables, self.W1, self.b1, self.W2, self.b2, self.window)
         self._tag_names = np.asarray(self.tagset, dtype=object)
         self._gpu = None
+        self._source = None  # how pickle refers to this tagger: see __reduce__
+
+    def __reduce__(self):
+        if self._source is not None:
+            return _unpickle_tagger, self._source
+        return Tagger, (self.header, self.lexicons, self.tables, self.W1, self.b1, self.W2, self.b2,
+                        self.transitions, self.start)
 
     def cuda(self):
         """Runs the network on the GPU from now on (features stay on the CPU); returns self.
@@ -167,6 +183,7 @@ class Tagger(TrainingCurveMixin):
         ValueError
             Naming the file and the problem, for anything but a valid tagger file.
         """
+        stamp = _file_stamp(path) if os.path.exists(path) else None  # before reading: a later change shows
         header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION, ("W1", "b1", "W2", "b2"),
                                               "fastnlp tagger file", mmap)
         for key in ("families", "dims", "window", "tagset"):
@@ -217,8 +234,10 @@ class Tagger(TrainingCurveMixin):
         for name, a in arrays.items():
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise bad(f"{name} holds NaN or infinity")
-        return cls(header, lexicons, tables, arrays["W1"], arrays["b1"], arrays["W2"], arrays["b2"],
-                   arrays.get("transitions"), arrays.get("start"))
+        tagger = cls(header, lexicons, tables, arrays["W1"], arrays["b1"], arrays["W2"], arrays["b2"],
+                     arrays.get("transitions"), arrays.get("start"))
+        tagger._source = ("file", os.path.abspath(path), stamp)
+        return tagger
 
 
 def pretrained_path(name: str) -> str:
@@ -267,8 +286,31 @@ def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r
             raise FileNotFoundError(f"load_tagger: the pretrained {name_or_path!r} model is missing from this "
                                     f"installation ({path}); rebuild it with `python -m fastnlp.tagging.train "
                                     f"{name_or_path}`")
-        return Tagger.load(path, mmap)
+        tagger = Tagger.load(path, mmap)
+        tagger._source = ("pretrained", name_or_path)
+        return tagger
     if isinstance(name_or_path, (str, os.PathLike)) and os.path.exists(name_or_path):
         return Tagger.load(name_or_path, mmap)
     raise ValueError(f"load_tagger: expected one of {list(PRETRAINED)} or the path of a saved tagger, "
                      f"got {name_or_path!r}")
+
+
+def _file_stamp(path):
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def _unpickle_tagger(kind, name_or_path, stamp=None):
+    """Rebuilds a pickled Tagger from its reference (Tagger.__reduce__)."""
+    if kind == "pretrained":
+        return load_tagger(name_or_path)
+    if kind == "file":
+        try:
+            now = _file_stamp(name_or_path)
+        except OSError as e:
+            raise FileNotFoundError(f"unpickling a Tagger: its file {name_or_path} cannot be read here ({e})") from e
+        if tuple(stamp) != now:
+            raise ValueError(f"unpickling a Tagger: its file {name_or_path} changed since the tagger was pickled "
+                             f"(size, mtime_ns {tuple(stamp)} then, {now} now)")
+        return Tagger.load(name_or_path)
+    raise ValueError(f"unpickling a Tagger: unknown reference kind {kind!r}")
