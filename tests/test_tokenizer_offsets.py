@@ -32,7 +32,7 @@ def reference(text):
         if norm in T._NORMS:
             norm = T._NORMS[norm]
         elif norm in ('"', "'"):
-            opening = s == 0 or read[s - 1] in T._OPENING_CONTEXT
+            opening = s == 0 or read[s - 1].isspace() or read[s - 1] in T._OPENING_CONTEXT
             if norm == '"':
                 norm = "``" if opening else "''"
             elif opening and read[s + 1:s + 2].isalpha() and not T._CLITIC_AHEAD.match(read, s + 1):
@@ -56,6 +56,14 @@ def path(short, group):
 
 
 PATHS = [(1 << 60, 1 << 60), (0, 1 << 60), (0, 7), (0, 64)]
+
+
+def test_quote_after_any_whitespace_opens():
+    # hypothesis found U+001F (whitespace to str.isspace and \s) before a quote read differently by
+    # the reference and the fast path
+    for space in ("\x1f", "\x85", "\u2003", " "):
+        assert tokenize_with_offsets(space + '"a"')[0] == ["``", "a", "''"]
+        check(space + '"a"')
 
 
 def check(text):

@@ -88,8 +88,10 @@ _TOKEN = re.compile(r"""
 _APOSTROPHE = str.maketrans({"\u2019": "'"})
 _NORMS = {"\u201c": "``", "\u201d": "''", "\u2018": "`", "\u2026": "...", "\u2014": "--"}
 # A straight quote opens (`` or `) at the start of the text or after whitespace or an opening
-# bracket; a single one only before a letter that does not start a clitic ('s 'll ...).
-_OPENING_CONTEXT = frozenset(" \t\n\r\f\v([{<\u2018\u201c")
+# bracket; a single one only before a letter that does not start a clitic ('s 'll ...). Whitespace is
+# str.isspace()'s (the pattern's \s: also U+001C-U+001F, U+0085, ...); inside a chunk only the
+# brackets below can precede a quote.
+_OPENING_CONTEXT = frozenset("([{<\u2018\u201c")
 _CLITIC_AHEAD = re.compile(_CLITIC)
 
 
