@@ -23,5 +23,6 @@ void bind_rnn(pybind11::module_& m);
 void bind_word2vec(pybind11::module_& m);
 void bind_tagger(pybind11::module_& m);
 void bind_crf(pybind11::module_& m);
+void bind_brown(pybind11::module_& m);
 
 }  // namespace fastnlp::bindings

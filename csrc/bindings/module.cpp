@@ -47,4 +47,5 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_word2vec(m);
   fastnlp::bindings::bind_tagger(m);
   fastnlp::bindings::bind_crf(m);
+  fastnlp::bindings::bind_brown(m);
 }
