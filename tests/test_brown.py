@@ -178,6 +178,9 @@ def test_ctrl_c_stops_the_clustering(tmp_path):
     rng = np.random.default_rng(11)
     tokens = rng.integers(0, 12000, size=300_000).reshape(-1, 10)
     path = _corpus(tmp_path, [" ".join(f"w{t}" for t in row) for row in tokens])
+    # a process started in the background of a non-interactive shell ignores SIGINT: restore Python's
+    # handler for the test
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t0 = time.perf_counter()
     timer.start()
@@ -186,4 +189,5 @@ def test_ctrl_c_stops_the_clustering(tmp_path):
             brown_clusters(path, num_clusters=600, threads=2, progress=False)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, old)
     assert time.perf_counter() - t0 < 30
