@@ -69,7 +69,8 @@ def main(argv=None):
         for arm in args.arms:
             runs = []
             for seed in args.seeds:
-                key = f"{task}/{arm}/seed{seed}/epochs{args.epochs}" + ("/quick" if args.quick else "")
+                key = (f"{task}/{arm}/seed{seed}/epochs{args.epochs}" + ("/quick" if args.quick else "")
+                       + (f"/{os.path.basename(args.clusters)}" if arm == "clusters" else ""))
                 if key not in cache:
                     t0 = time.perf_counter()
                     tagger, best = train_task(task, args.data, seed=seed, epochs=args.epochs, refit=False,
@@ -106,7 +107,8 @@ def main(argv=None):
             f"cluster6, cluster10 and cluster20 (10-d each) from Brown clusters of the shared corpus "
             f"({len(brown)} words, {brown.num_clusters} clusters). Dev/held-out: "
             + "; ".join(f"{r['task']}: {r['dev_set']} / {r['heldout_set']}" for r in rows if r["features"] == "baseline")
-            + ".")
+            + ". The training runs may come from the run cache (--cache): the load average above is the "
+              "table's, not the runs'; their seconds are in the JSON.")
     print(run.write(rows, md, clusters={"path": args.clusters, "words": len(brown),
                                         "clusters": brown.num_clusters}))
 
