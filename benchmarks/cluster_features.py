@@ -4,7 +4,7 @@ class-based features add F1: Koo & Collins 2008, Turian et al. 2010). NER (CoNLL
 seeds; F1 on the dev split (which chose the best epoch) and on the held-out split (never selected on)
 of fastnlp.tagging.tasks. Writes benchmarks/results/cluster_features.{json,md}.
 
-    python benchmarks/cluster_features.py [--clusters PATHS] [--epochs 8] [--seeds 0 1 2] [--quick]
+    python benchmarks/cluster_features.py [--clusters PATHS] [--epochs 6] [--seeds 0 1 2] [--quick]
 
 The clusters: a Brown paths file (`fastnlp embed brown` / wcluster format), computed here from the
 shared corpus (C = 1000, --min-count) when --clusters does not exist yet. The shared corpus is
@@ -39,7 +39,7 @@ def main(argv=None):
                    help="Brown paths file; computed from the shared corpus and written here when missing")
     p.add_argument("--num-clusters", type=int, default=1000)
     p.add_argument("--min-count", type=int, default=40, help="for computing the clusters (see README)")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--tasks", nargs="+", default=["ner", "chunk"], choices=["ner", "chunk"])
     p.add_argument("--arms", nargs="+", default=["baseline", "clusters"], choices=["baseline", "clusters"],

@@ -41,6 +41,7 @@ BENCHMARKS = {
     "classify_speed": ("bench_classify_speed.py", "bench_classify_speed", False),
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),
     "word2vec": ("bench_word2vec.py", "bench_word2vec", False),
+    "cluster_features": ("cluster_features.py", "cluster_features", False),
     "cuda": ("bench_cuda.py", "bench_cuda", True),
     "sequence_cuda": ("bench_sequence_cuda.py", "bench_sequence_cuda", True),
 }
