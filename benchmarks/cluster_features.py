@@ -34,9 +34,10 @@ def main(argv=None):
     from fastnlp.embeddings.brown import BrownClusters, brown_clusters
     from fastnlp.tagging.train import train_task
 
-    p = bench_parser(__doc__, "1 seed, 1 epoch, chunking only", data=True)
-    p.add_argument("--clusters", default=os.path.join(tempfile.gettempdir(), "fastnlp_brown_en_c1000.txt"),
-                   help="Brown paths file; computed from the shared corpus and written here when missing")
+    p = bench_parser(__doc__, "1 seed, 1 epoch, chunking only, C = 100 clusters", data=True)
+    p.add_argument("--clusters", default=None,
+                   help="Brown paths file; computed from the shared corpus and written here when missing "
+                        "(default: fastnlp_brown_en_cC.txt in the temporary folder)")
     p.add_argument("--num-clusters", type=int, default=1000)
     p.add_argument("--min-count", type=int, default=40, help="for computing the clusters (see README)")
     p.add_argument("--epochs", type=int, default=6)
@@ -49,6 +50,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.epochs, args.tasks = args.seeds[:1], 1, ["chunk"]
+        args.num_clusters = min(args.num_clusters, 100)
+    if args.clusters is None:
+        args.clusters = os.path.join(tempfile.gettempdir(), f"fastnlp_brown_en_c{args.num_clusters}.txt")
     run = Run("cluster_features", args, threads=fastnlp.get_num_threads())
 
     cache = {}
