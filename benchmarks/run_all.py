@@ -45,6 +45,7 @@ BENCHMARKS = {
     "word2vec": ("bench_word2vec.py", "bench_word2vec", False),
     "load": ("bench_load.py", "load", False),
     "embeddings": ("bench_embeddings.py", "embeddings", False),
+    "cluster_features": ("cluster_features.py", "cluster_features", False),
     "cuda": ("bench_cuda.py", "bench_cuda", True),
     "sequence_cuda": ("bench_sequence_cuda.py", "bench_sequence_cuda", True),
 }

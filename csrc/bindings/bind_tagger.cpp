@@ -59,7 +59,8 @@ std::vector<std::string> strings_of(py::handle seq, const std::string& where) {
   return out;
 }
 
-std::unique_ptr<Featurizer> make_featurizer(py::handle families_, py::handle lexicons_) {
+std::unique_ptr<Featurizer> make_featurizer(py::handle families_, py::handle lexicons_, py::handle cluster_words_,
+                                            py::handle cluster_paths_) {
   expect_list(families_, [&] {
     return str_cat("Featurizer: families must be a list of str, got ", type_name(families_));
   });
@@ -80,7 +81,14 @@ std::unique_ptr<Featurizer> make_featurizer(py::handle families_, py::handle lex
     });
     lex[f] = strings_of(l, str_cat("lexicons[", f, "]"));
   }
-  return std::make_unique<Featurizer>(families, lex);
+  expect_list(cluster_words_, [&] {
+    return str_cat("Featurizer: cluster_words must be a list of str, got ", type_name(cluster_words_));
+  });
+  expect_list(cluster_paths_, [&] {
+    return str_cat("Featurizer: cluster_paths must be a list of str, got ", type_name(cluster_paths_));
+  });
+  return std::make_unique<Featurizer>(families, lex, strings_of(cluster_words_, "cluster_words"),
+                                      strings_of(cluster_paths_, "cluster_paths"));
 }
 
 // (ids (N, F) int32, offsets (S + 1) int64) for a list of token lists.
@@ -373,8 +381,10 @@ void bind_tagger(py::module_& m) {
   py::class_<Featurizer>(m, "Featurizer",
                          "Token features of the window tagger: the ids of fastnlp.tagging.features.featurize_ref.")
       .def(py::init(&make_featurizer), py::arg("families"), py::arg("lexicons"),
-           "families: list of 'word', 'caps', 'suffixN', 'prefixN'; lexicons[f]: the entries of family f "
-           "in id order from 2 (0 = PADDING, 1 = UNKNOWN; caps's lexicon is ignored).")
+           py::arg("cluster_words") = py::list(), py::arg("cluster_paths") = py::list(),
+           "families: list of 'word', 'caps', 'suffixN', 'prefixN', 'clusterN'; lexicons[f]: the entries of "
+           "family f in id order from 2 (0 = PADDING, 1 = UNKNOWN; caps's lexicon is ignored); "
+           "cluster_words[i] (normalized) has the Brown bit string cluster_paths[i] (clusterN families).")
       .def("featurize", &featurize, py::arg("sentences"),
            "ids (N, F) int32 and offsets (S + 1,) int64 for a list of S token lists.")
       .def_property_readonly("families", &Featurizer::family_names)

@@ -24,5 +24,6 @@ void bind_word2vec(pybind11::module_& m);
 void bind_tagger(pybind11::module_& m);
 void bind_crf(pybind11::module_& m);
 void bind_cooccurrence(pybind11::module_& m);
+void bind_brown(pybind11::module_& m);
 
 }  // namespace fastnlp::bindings

@@ -48,4 +48,5 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_tagger(m);
   fastnlp::bindings::bind_crf(m);
   fastnlp::bindings::bind_cooccurrence(m);
+  fastnlp::bindings::bind_brown(m);
 }

@@ -26,12 +26,24 @@ std::string quoted(std::string_view s) { return str_cat("'", s, "'"); }
 FeatureFamily parse_feature_family(std::string_view name) {
   if (name == "word") return {FeatureKind::kWord, 0};
   if (name == "caps") return {FeatureKind::kCaps, 0};
+  if (name.substr(0, 7) == "cluster") {
+    const std::string_view digits = name.substr(7);
+    bool ok = !digits.empty() && digits[0] != '0' && digits.size() <= 2;
+    int n = 0;
+    for (char c : digits) {
+      ok = ok && is_digit(c);
+      n = n * 10 + (c - '0');
+    }
+    FASTNLP_CHECK(ok && n >= 1 && n <= kMaxClusterBits, "features: ", quoted(name), " needs N in 1..",
+                  kMaxClusterBits);
+    return {FeatureKind::kCluster, n};
+  }
   const std::string_view head = name.substr(0, 6), digits = name.size() > 6 ? name.substr(6) : "";
   const bool suffix = head == "suffix", prefix = head == "prefix";
   bool all_digits = !digits.empty();
   for (char c : digits) all_digits = all_digits && is_digit(c);
   FASTNLP_CHECK((suffix || prefix) && all_digits, "features: unknown feature family ", quoted(name),
-                "; expected word, caps, suffixN or prefixN");
+                "; expected word, caps, suffixN, prefixN or clusterN");
   int n = 0;
   for (char c : digits) n = std::min(n * 10 + (c - '0'), 1000);  // saturate: only 1..9 is valid
   FASTNLP_CHECK(n >= 1 && n <= 9, "features: ", quoted(name), " needs N in 1..9");
@@ -76,7 +88,8 @@ std::string_view utf8_prefix(std::string_view s, int n) {
 }
 
 Featurizer::Featurizer(const std::vector<std::string>& families,
-                       const std::vector<std::vector<std::string>>& lexicons)
+                       const std::vector<std::vector<std::string>>& lexicons,
+                       const std::vector<std::string>& cluster_words, const std::vector<std::string>& cluster_paths)
     : names_(families) {
   const int64_t F = static_cast<int64_t>(families.size());
   FASTNLP_CHECK(lexicons.size() == families.size(), "Featurizer: expected one lexicon per family (", F,
@@ -103,6 +116,32 @@ Featurizer::Featurizer(const std::vector<std::string>& families,
     for (const std::string& e : lex) arena_[f] += e;
     sizes_[f] = static_cast<int64_t>(lex.size()) + kFeatureFirstEntry;
   }
+  FASTNLP_CHECK(cluster_words.size() == cluster_paths.size(), "Featurizer: ", cluster_words.size(),
+                " cluster words but ", cluster_paths.size(), " cluster paths");
+  size_t cluster_bytes = 0;
+  for (size_t i = 0; i < cluster_words.size(); ++i) {
+    const std::string& p = cluster_paths[i];
+    bool bits = !p.empty();
+    for (char c : p) bits = bits && (c == '0' || c == '1');
+    FASTNLP_CHECK(bits, "Featurizer: the cluster path of ", quoted(cluster_words[i]),
+                  " must be a non-empty string of 0 and 1, got ", quoted(p.substr(0, 80)));
+    cluster_bytes += cluster_words[i].size() + p.size();
+  }
+  cluster_arena_.reserve(cluster_bytes);
+  for (const std::string& w : cluster_words) cluster_arena_.insert(cluster_arena_.end(), w.begin(), w.end());
+  for (const std::string& p : cluster_paths) cluster_arena_.insert(cluster_arena_.end(), p.begin(), p.end());
+  clusters_.reserve(cluster_words.size());
+  size_t wpos = 0, ppos = cluster_bytes;
+  for (const std::string& p : cluster_paths) ppos -= p.size();
+  for (size_t i = 0; i < cluster_words.size(); ++i) {
+    const std::string_view w(cluster_arena_.data() + wpos, cluster_words[i].size());
+    const std::string_view p(cluster_arena_.data() + ppos, cluster_paths[i].size());
+    wpos += w.size();
+    ppos += p.size();
+    FASTNLP_CHECK(clusters_.emplace(w, p).second, "Featurizer: cluster word ", quoted(w), " is listed twice");
+  }
+  for (const FeatureFamily& fam : families_) has_cluster_family_ = has_cluster_family_ || fam.kind == FeatureKind::kCluster;
+
   maps_.resize(F);
   for (int64_t f = 0; f < F; ++f) {
     if (families_[f].kind == FeatureKind::kCaps) continue;
@@ -131,6 +170,11 @@ void Featurizer::featurize_token(std::string_view token, std::string* word, int3
   normalize_word(token, word);
   const std::string_view w(*word);
   const int64_t F = num_families();
+  std::string_view path;  // the word's bit string ("" when it has none)
+  if (has_cluster_family_) {
+    const auto it = clusters_.find(w);
+    if (it != clusters_.end()) path = it->second;
+  }
   for (int64_t f = 0; f < F; ++f) {
     const FeatureFamily fam = families_[f];
     switch (fam.kind) {
@@ -138,6 +182,9 @@ void Featurizer::featurize_token(std::string_view token, std::string* word, int3
       case FeatureKind::kCaps: ids[f] = caps_class(token); break;
       case FeatureKind::kSuffix: ids[f] = lookup(f, utf8_suffix(w, fam.n)); break;
       case FeatureKind::kPrefix: ids[f] = lookup(f, utf8_prefix(w, fam.n)); break;
+      case FeatureKind::kCluster:
+        ids[f] = path.empty() ? kFeatureUnknown : lookup(f, path.substr(0, static_cast<size_t>(fam.n)));
+        break;
     }
   }
 }

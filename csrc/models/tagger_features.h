@@ -1,5 +1,7 @@
 // Discrete token features of the SENNA window tagger, in C++: the same ids as
 // python/fastnlp/tagging/features.py's featurize_ref (that file is the spec), computed on UTF-8 bytes.
+// Besides the lexicons, a Featurizer may hold a cluster map (normalized word -> Brown bit string)
+// for the clusterN families.
 // The bindings collect the token strings; Featurizer::featurize runs without the GIL.
 #pragma once
 
@@ -26,12 +28,15 @@ enum CapsClass : int32_t {
 };
 constexpr int32_t kCapsSize = 6;
 
-enum class FeatureKind { kWord, kCaps, kSuffix, kPrefix };
+enum class FeatureKind { kWord, kCaps, kSuffix, kPrefix, kCluster };
+// The longest cluster prefix a clusterN family may ask for (features.MAX_CLUSTER_BITS).
+constexpr int kMaxClusterBits = 64;
 
-// A parsed family name: "word", "caps", "suffixN" or "prefixN" with N in 1..9 (ASCII digits).
+// A parsed family name: "word", "caps", "suffixN" or "prefixN" with N in 1..9, or "clusterN" with N
+// in 1..kMaxClusterBits (ASCII digits).
 struct FeatureFamily {
   FeatureKind kind = FeatureKind::kWord;
-  int n = 0;  // code points kept by suffixN / prefixN
+  int n = 0;  // code points kept by suffixN / prefixN, bits kept by clusterN
 };
 // Throws std::invalid_argument with features.py's messages on an unknown name or N outside 1..9.
 FeatureFamily parse_feature_family(std::string_view name);
@@ -49,9 +54,12 @@ std::string_view utf8_prefix(std::string_view s, int n);
 class Featurizer {
  public:
   // families: F names (see parse_feature_family); lexicons[f]: the entries of family f in id
-  // order starting at kFeatureFirstEntry (ignored for caps). Throws std::invalid_argument on a
-  // bad family name, a duplicate entry, or a lexicon too large for int32 ids.
-  Featurizer(const std::vector<std::string>& families, const std::vector<std::vector<std::string>>& lexicons);
+  // order starting at kFeatureFirstEntry (ignored for caps); cluster_words[i] (a normalized word)
+  // has the bit string cluster_paths[i], which clusterN families cut to N bits. Throws
+  // std::invalid_argument on a bad family name, a duplicate entry, a lexicon too large for int32
+  // ids, a cluster word listed twice or a path that is not a non-empty string of '0' and '1'.
+  Featurizer(const std::vector<std::string>& families, const std::vector<std::vector<std::string>>& lexicons,
+             const std::vector<std::string>& cluster_words = {}, const std::vector<std::string>& cluster_paths = {});
   // The maps view the arena's bytes: a copy would view the original's (moves keep them valid).
   Featurizer(const Featurizer&) = delete;
   Featurizer& operator=(const Featurizer&) = delete;
@@ -78,6 +86,11 @@ class Featurizer {
   // string_view needs no std::string (C++17 has no heterogeneous unordered_map::find).
   std::vector<std::string> arena_;
   std::vector<std::unordered_map<std::string_view, int32_t>> maps_;
+  // The cluster map, viewing cluster_arena_ (words then paths; a vector, whose move keeps its
+  // buffer, where a short std::string would move its bytes).
+  std::vector<char> cluster_arena_;
+  std::unordered_map<std::string_view, std::string_view> clusters_;
+  bool has_cluster_family_ = false;
 };
 
 }  // namespace fastnlp

@@ -16,22 +16,26 @@ from .features import check_family
 class Featurizer:
     """Maps sentences (lists of str tokens) to feature ids, one column per family.
 
-    families: names ("word", "caps", "suffixN", "prefixN", N in 1..9); lexicons[f]: the entries of
-    family f in id order starting at id 2 (ids 0 and 1 are PADDING and UNKNOWN); the lexicon of
-    caps is ignored (pass []). The lexicons are hashed once, here.
+    families: names ("word", "caps", "suffixN", "prefixN", N in 1..9, "clusterN", N in 1..64);
+    lexicons[f]: the entries of family f in id order starting at id 2 (ids 0 and 1 are PADDING and
+    UNKNOWN); the lexicon of caps is ignored (pass []); clusters: {normalized word: Brown bit
+    string} for the clusterN families. The lexicons are hashed once, here.
 
     Tokens holding lone surrogates (e.g. decoded with errors="surrogateescape") are encoded with
     "surrogatepass" (lexicon entries too), so they get the same ids as in featurize_ref.
     """
 
-    def __init__(self, families, lexicons):
+    def __init__(self, families, lexicons, clusters=None):
         families = list(families)
         for family in families:
             if not isinstance(family, str):
                 raise TypeError(f"Featurizer: families must be str, got {type(family).__name__}")
             check_family(family)
         self.families = families
-        self._impl = _C.Featurizer(families, list(lexicons))
+        clusters = {} if clusters is None else clusters
+        if not isinstance(clusters, dict):
+            raise TypeError(f"Featurizer: clusters must be a dict word -> bit string, got {type(clusters).__name__}")
+        self._impl = _C.Featurizer(families, list(lexicons), list(clusters), list(clusters.values()))
 
     @property
     def vocab_sizes(self):

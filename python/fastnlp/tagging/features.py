@@ -9,6 +9,10 @@ Feature families, named in model files:
   "caps"      capitalization class of the raw token (CAPS_* below)
   "suffixN"   last N code points of the normalized word (the whole word when shorter), N in 1..9
   "prefixN"   first N code points of the normalized word, N in 1..9
+  "clusterN"  first N bits of the Brown cluster bit string of the normalized word (all of it when
+              shorter), N in 1..64 (Koo & Collins 2008 and Turian et al. 2010 use 4, 6, 10, 20); the
+              bit strings come from a `clusters` map {normalized word: bit string} that the tagger
+              keeps in its model file; a word missing from it is UNKNOWN
 Lexicon ids (every family but caps): 0 = PADDING (outside the sentence), 1 = UNKNOWN, then entries.
 """
 
@@ -54,34 +58,53 @@ def caps_feature(token):
     return CAPS_MIXED
 
 
-def family_key(family, token):
-    """The string a lexicon looks up for `token` in `family` (caps has no lexicon: None)."""
+MAX_CLUSTER_BITS = 64
+
+
+def family_key(family, token, clusters=None):
+    """The string a lexicon looks up for `token` in `family` (caps has no lexicon: None; clusterN:
+    None when the word has no bit string in `clusters`)."""
     if family == "word":
         return normalize_word(token)
     if family == "caps":
         return None
     word = normalize_word(token)
+    if family.startswith("cluster") and family[7:].isdigit():
+        path = (clusters or {}).get(word)
+        return None if path is None else path[:int(family[7:])]
     if family.startswith("suffix") and family[6:].isdigit():
         return word[-int(family[6:]):]
     if family.startswith("prefix") and family[6:].isdigit():
         return word[:int(family[6:])]
-    raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN or prefixN")
+    raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN, prefixN or "
+                     "clusterN")
+
+
+def is_cluster_family(family):
+    return family.startswith("cluster")
 
 
 def check_family(family):
     if family in ("word", "caps"):
         return
+    if family[:7] == "cluster":
+        digits = family[7:]
+        if digits.isascii() and digits.isdigit() and digits[0] != "0" and int(digits) <= MAX_CLUSTER_BITS:
+            return
+        raise ValueError(f"features: {family!r} needs N in 1..{MAX_CLUSTER_BITS}")
     digits = family[6:]
     if family[:6] in ("suffix", "prefix") and digits.isascii() and digits.isdigit():
         if len(digits) == 1 and digits != "0":
             return
         raise ValueError(f"features: {family!r} needs N in 1..9")
-    raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN or prefixN")
+    raise ValueError(f"features: unknown feature family {family!r}; expected word, caps, suffixN, prefixN or "
+                     "clusterN")
 
 
-def featurize_ref(sentences, families, lexicons):
+def featurize_ref(sentences, families, lexicons, clusters=None):
     """Feature ids for `sentences` (lists of str tokens): int32 array (N, F), N = total tokens, with the
-    families in the given order; `lexicons[f]` maps a key to its id (ignored for caps).
+    families in the given order; `lexicons[f]` maps a key to its id (ignored for caps); `clusters`
+    maps a normalized word to its bit string (clusterN families).
     Returns (ids, offsets) where sentence s holds rows offsets[s]:offsets[s+1]."""
     import numpy as np
 
@@ -97,7 +120,8 @@ def featurize_ref(sentences, families, lexicons):
                 if family == "caps":
                     row.append(caps_feature(token))
                 else:
-                    row.append(lexicon.get(family_key(family, token), UNKNOWN))
+                    key = family_key(family, token, clusters)
+                    row.append(UNKNOWN if key is None else lexicon.get(key, UNKNOWN))
             rows.append(row)
         offsets.append(len(rows))
     ids = np.asarray(rows, dtype=np.int32).reshape(len(rows), len(families))

@@ -28,7 +28,8 @@ class Tagger(TrainingCurveMixin):
     released). Chunk and NER tags come out in IOB2.
 
     `header` describes the model: task, families, dims, window, tagset, scheme, and where the training
-    data came from (name, license) for the pretrained ones.
+    data came from (name, license) for the pretrained ones. A tagger with clusterN families holds its
+    cluster map `clusters` ({normalized word: Brown bit string}) and saves it in its model file.
 
     Inference reads the weights once, here: the scorer caches the first layer's contribution of each
     frequent feature id (about 24 MB). Build a new Tagger after changing the arrays.
@@ -58,9 +59,13 @@ class Tagger(TrainingCurveMixin):
 
     def __init__(self, header: dict, lexicons: List[List[str]], tables: List[np.ndarray], W1: np.ndarray,
                  b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, transitions: Optional[np.ndarray] = None,
-                 start: Optional[np.ndarray] = None) -> None:
+                 start: Optional[np.ndarray] = None,
+                 clusters: Optional[dict] = None) -> None:
         self.header = dict(header)
         self.families = tuple(header["families"])
+        self.clusters = dict(clusters) if clusters else {}
+        if any(feat.is_cluster_family(f) for f in self.families) and not self.clusters:
+            raise ValueError("Tagger: the clusterN families need `clusters`, a dict word -> bit string")
         self.window = int(header["window"])
         self.tagset = list(header["tagset"])
         self.lexicons = lexicons
@@ -71,7 +76,7 @@ class Tagger(TrainingCurveMixin):
         self.scheme = header.get("scheme")
         self.decode_transitions, self.decode_start = decode_scores(self.tagset, self.scheme, self.transitions,
                                                                    self.start)
-        self._featurizer = _fast.Featurizer(list(self.families), [list(lex) for lex in lexicons])
+        self._featurizer = _fast.Featurizer(list(self.families), [list(lex) for lex in lexicons], self.clusters)
         # The network with its first layer cached per frequent feature id: a snapshot of the weights
         # above (changing them later does not reach it).
         self._scorer = _fast.WindowScorer(self.tables, self.W1, self.b1, self.W2, self.b2, self.window)
@@ -83,7 +88,7 @@ class Tagger(TrainingCurveMixin):
         if self._source is not None:
             return _unpickle_tagger, self._source
         return Tagger, (self.header, self.lexicons, self.tables, self.W1, self.b1, self.W2, self.b2,
-                        self.transitions, self.start)
+                        self.transitions, self.start, self.clusters or None)
 
     def cuda(self):
         """Runs the network on the GPU from now on (features stay on the CPU); returns self.
@@ -157,6 +162,10 @@ class Tagger(TrainingCurveMixin):
             arrays[f"lexicon_{f}_utf8"], arrays[f"lexicon_{f}_offsets"] = safeformat.encode_strings(lexicon)
         if self.transitions is not None:
             arrays["transitions"], arrays["start"] = self.transitions, self.start
+        if self.clusters:
+            arrays["cluster_words_utf8"], arrays["cluster_words_offsets"] = safeformat.encode_strings(self.clusters)
+            arrays["cluster_paths_utf8"], arrays["cluster_paths_offsets"] = safeformat.encode_strings(
+                self.clusters.values())
         safeformat.save(path, FORMAT_NAME, FORMAT_VERSION, self.header, arrays)
 
     @classmethod
@@ -222,6 +231,20 @@ class Tagger(TrainingCurveMixin):
                 raise bad(f"table_{f} ({family}) must be float ({size}, {dim}), got {table.dtype} {table.shape}")
             tables.append(table)
             lexicons.append(lexicon)
+        clusters = None
+        if any(feat.is_cluster_family(f) for f in families):
+            for member in ("cluster_words_utf8", "cluster_words_offsets", "cluster_paths_utf8",
+                           "cluster_paths_offsets"):
+                if member not in arrays:
+                    raise bad(f"member '{member}' is missing (the clusterN families need the cluster map)")
+            words = safeformat.decode_strings(arrays["cluster_words_utf8"], arrays["cluster_words_offsets"], bad)
+            paths = safeformat.decode_strings(arrays["cluster_paths_utf8"], arrays["cluster_paths_offsets"], bad)
+            if len(words) != len(paths) or not words or len(set(words)) != len(words):
+                raise bad("the cluster map must hold distinct words, one bit string each")
+            for w, p in zip(words, paths):
+                if not p or p.strip("01"):
+                    raise bad(f"the cluster path of {w[:80]!r} must be a non-empty string of 0 and 1, got {p[:80]!r}")
+            clusters = dict(zip(words, paths))
         K, H = len(tagset), arrays["W1"].shape[0] if arrays["W1"].ndim == 2 else -1
         expected = {"W1": (H, window * sum(dims)), "b1": (H,), "W2": (K, H), "b2": (K,)}
         if "transitions" in arrays or "start" in arrays:
@@ -235,7 +258,7 @@ class Tagger(TrainingCurveMixin):
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise bad(f"{name} holds NaN or infinity")
         tagger = cls(header, lexicons, tables, arrays["W1"], arrays["b1"], arrays["W2"], arrays["b2"],
-                     arrays.get("transitions"), arrays.get("start"))
+                     arrays.get("transitions"), arrays.get("start"), clusters)
         tagger._source = ("file", os.path.abspath(path), stamp)
         return tagger
 

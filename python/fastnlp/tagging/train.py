@@ -50,9 +50,10 @@ class TaggerConfig:
         return dict(vars(self))
 
 
-def build_lexicons(sentences, families, pretrained_words=(), min_count=2, feature_min_count=2):
+def build_lexicons(sentences, families, pretrained_words=(), min_count=2, feature_min_count=2, clusters=None):
     """Lexicon entries per family (id order, first id 2): the training keys seen at least min_count times
-    (feature_min_count for affixes), plus for "word" the pretrained vocabulary (any count)."""
+    (feature_min_count for affixes and cluster prefixes), plus for "word" the pretrained vocabulary (any
+    count). `clusters` maps normalized words to Brown bit strings (clusterN families)."""
     lexicons = []
     for family in families:
         if family == "caps":
@@ -61,8 +62,9 @@ def build_lexicons(sentences, families, pretrained_words=(), min_count=2, featur
         counts = {}
         for tokens, _ in sentences:
             for token in tokens:
-                key = feat.family_key(family, token)
-                counts[key] = counts.get(key, 0) + 1
+                key = feat.family_key(family, token, clusters)
+                if key is not None:
+                    counts[key] = counts.get(key, 0) + 1
         threshold = min_count if family == "word" else feature_min_count
         entries = sorted((k for k, c in counts.items() if c >= threshold), key=lambda k: (-counts[k], k))
         if family == "word":
@@ -249,9 +251,29 @@ def load_pretrained(spec, limit):
     return out
 
 
+CLUSTER_BITS = (4, 6, 10, 20)  # prefix lengths of Koo & Collins 2008 and Turian et al. 2010
+CLUSTER_DIM = 10
+
+
+def load_clusters(spec):
+    """{normalized word: bit string} from a Brown paths file (or a BrownClusters): when normalization
+    merges several words, the most frequent one's path is kept."""
+    from ..embeddings.brown import BrownClusters
+
+    brown = spec if isinstance(spec, BrownClusters) else BrownClusters.load(spec)
+    out = {}
+    for word in sorted(brown.paths, key=lambda w: -brown.counts[w]):  # stable: file order among ties
+        out.setdefault(feat.normalize_word(word), brown.paths[word])
+    return out
+
+
 def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=print, corpora=None, refit=True,
-               progress=True):
+               clusters=None, progress=True):
     """Trains the tagger for `task` as it ships; returns (Tagger, dev score).
+
+    `clusters` (a Brown paths file or BrownClusters) adds the cluster-prefix families cluster4, cluster6,
+    cluster10 and cluster20 (CLUSTER_DIM each) to the task's features; the cluster map goes into the
+    model file.
 
     The number of epochs is chosen on the task's dev part (early stopping); with `refit` (the default)
     a fresh network is then trained on train + dev for that many epochs, so the shipped model learns
@@ -262,7 +284,13 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
     from .tagger import Tagger
 
     spec = TASKS[task]
-    config = TaggerConfig(**dict(spec["config"], seed=seed, **({} if epochs is None else {"epochs": epochs})))
+    settings = dict(spec["config"], seed=seed, **({} if epochs is None else {"epochs": epochs}))
+    cluster_map = None
+    if clusters is not None:
+        cluster_map = load_clusters(clusters)
+        settings["families"] = tuple(settings["families"]) + tuple(f"cluster{n}" for n in CLUSTER_BITS)
+        settings["dims"] = tuple(settings["dims"]) + (CLUSTER_DIM,) * len(CLUSTER_BITS)
+    config = TaggerConfig(**settings)
     if task == "pos":
         corpora = spec["corpora"] if corpora is None else tuple(corpora)
         data = load_task_data(task, data_dir, corpora)
@@ -279,8 +307,8 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
 
     def fit(train, dev, config):
         lexicons = build_lexicons(train, config.families, list(pretrained or ()), config.min_count,
-                                  config.feature_min_count)
-        featurizer = _fast.Featurizer(list(config.families), lexicons)
+                                  config.feature_min_count, cluster_map)
+        featurizer = _fast.Featurizer(list(config.families), lexicons, cluster_map)
         log(f"{task}: {len(train)} training sentences, {len(tagset)} tags, lexicon sizes "
             f"{[len(lex) for lex in lexicons]}")
         net, best, history = train_network(config, train, dev, lexicons, tagset, featurizer.featurize, evaluate,
@@ -298,13 +326,17 @@ def train_task(task, data_dir, embeddings="glove", seed=0, epochs=None, log=prin
               "scheme": scheme, "sll": config.sll,
               "training_data": description, "license": spec["license"],
               "embeddings": GLOVE if embeddings == "glove" else embeddings,
+              **({} if cluster_map is None else {"clusters": f"Brown clusters of {len(cluster_map)} words" + (
+                  f" from {os.path.basename(os.fspath(clusters))}" if isinstance(clusters, (str, os.PathLike))
+                  else "")}),
               "dev_" + spec["metric"]: round(best, 2), "dev_set": data.dev_name,
               "selection": f"epochs chosen on the dev set ({best_epoch})"
                            + ("; then retrained on train + dev for that many epochs" if refit else ""),
               "config": config.as_dict(), "history": history}
     tagger = Tagger(header, lexicons, [e.W.value for e in net.embeddings], net.hidden.W.value, net.hidden.b.value,
                     net.output.W.value, net.output.b.value,
-                    net.transitions.value if config.sll else None, net.start.value if config.sll else None)
+                    net.transitions.value if config.sll else None, net.start.value if config.sll else None,
+                    cluster_map)
     pred = tagger.tag_batch([s.tokens for s in data.heldout])
     held = evaluate([s.tags for s in data.heldout], pred)
     tagger.header.update({"heldout_" + spec["metric"]: round(held, 2), "heldout_set": data.heldout_name})
@@ -329,6 +361,8 @@ def main(argv=None):
     parser.add_argument("--corpora", default=None,
                         help="pos only: comma-separated training corpora among wsj, ewt, conll2000 "
                              f"(default {','.join(TASKS['pos']['corpora'])})")
+    parser.add_argument("--clusters", default=None,
+                        help="a Brown paths file (bitstring<TAB>word<TAB>count): adds cluster-prefix features")
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="ship the early-stopped network instead of retraining it on train + dev")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
@@ -340,7 +374,8 @@ def main(argv=None):
     for task in tasks:
         corpora = args.corpora.split(",") if args.corpora and task == "pos" else None
         tagger, best = train_task(task, data_dir(args.data_dir, "tagging"), args.embeddings, args.seed, args.epochs,
-                                  corpora=corpora, refit=args.refit, progress=args.progress)
+                                  corpora=corpora, refit=args.refit, progress=args.progress,
+                                  clusters=args.clusters)
         path = os.path.join(args.out_dir, f"{task}{SUFFIX}")
         tagger.save(path)
         if args.plot:
