@@ -128,7 +128,23 @@ class Doc:
     """An annotated text. Iterating gives its :class:`Token` objects, ``len(doc)`` is the number of
     tokens, ``doc[i]`` the i-th token; ``doc.text`` is the text as given, ``doc.sents`` its sentences,
     ``doc.ents`` / ``doc.chunks`` the entity / chunk spans (ValueError when the pipeline ran no ner /
-    chunk tagger), ``doc.tasks`` the tasks run and ``doc.to_json()`` all of it as a dict."""
+    chunk tagger), ``doc.tasks`` the tasks run and ``doc.to_json()`` all of it as a dict.
+
+    Docs are made by :class:`Pipeline`; the constructor is not meant for users.
+
+    Parameters
+    ----------
+    text : str
+        The text as given.
+    norms : list of str
+        Each token's Penn Treebank form (what the taggers saw).
+    starts, ends : numpy.ndarray
+        int64 (N,): each token's character offsets into `text`.
+    sent_bounds : numpy.ndarray
+        int64 (S+1,): sentence s is tokens ``sent_bounds[s]`` to ``sent_bounds[s+1]``.
+    tags : dict
+        task -> (tag names, int32 (N,) tag ids).
+    """
 
     __slots__ = ("text", "_norms", "_starts", "_ends", "_sent_bounds", "_tags", "_spans")
 
@@ -245,6 +261,11 @@ class Pipeline:
     """Taggers run over raw text: ``Pipeline(tagger, ...)`` from :class:`~fastnlp.tagging.Tagger` objects
     (or the names / paths ``load_tagger`` takes), usually made by :func:`pipeline`. Each tagger's task
     (its header's "task") names its tags on the tokens; the tasks must be distinct.
+
+    Parameters
+    ----------
+    *taggers : Tagger or str
+        The taggers, or names / paths for :func:`~fastnlp.tagging.load_tagger`, in the order they run.
 
     Raises
     ------
