@@ -239,6 +239,9 @@ def build_parser():
     from .classify.cli import add_parser as _add_classify
 
     _add_classify(sub)
+    from .lm.cli import add_parser as _add_lm
+
+    _add_lm(sub)
     return parser
 
 
@@ -258,6 +261,10 @@ def main(argv=None):
         from .classify.cli import run
 
         return _run("classify", run, args)
+    elif args.command == "lm":
+        from .lm.cli import run as run_lm
+
+        return _run("lm", run_lm, args)
     return 0
 
 
