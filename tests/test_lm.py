@@ -172,3 +172,143 @@ def test_log_uniform_sampler_probabilities():
         s.sample(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"ids must be in \[0, 50\)"):
         s.probability([50])
+
+
+def corpus(n_lines=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return [" ".join(WORDS[i] for i in rng.integers(1, len(WORDS), rng.integers(1, 8))) for _ in range(n_lines)]
+
+
+def write(path, lines):
+    path.write_text("".join(s + "\n" for s in lines), encoding="utf-8")
+    return str(path)
+
+
+def test_save_load_round_trip(tmp_path):
+    lm = tiny("gru", tied=True, dtype=np.float32)
+    lm.fit(read_tokens(write(tmp_path / "t.txt", corpus())), epochs=1, batch_size=3, bptt=4, progress=None)
+    lm.save(tmp_path / "m.lm")
+    back = RNNLanguageModel.load(tmp_path / "m.lm")
+    assert back.config == lm.config and back.vocab.index_to_word == lm.vocab.index_to_word
+    assert back.history == lm.history and back.W_out is back.embedding
+    for p, q in zip(lm.parameters(), back.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    np.testing.assert_array_equal(back.score(["the cat", "a dog sat"]), lm.score(["the cat", "a dog sat"]))
+    (tmp_path / "bad.lm").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a valid language model"):
+        RNNLanguageModel.load(tmp_path / "bad.lm")
+
+
+@pytest.mark.parametrize("sampled", [0, 3])
+def test_resume_continues_exactly(tmp_path, sampled):
+    tokens = read_tokens(write(tmp_path / "t.txt", corpus()))
+    opts = dict(batch_size=3, bptt=5, lr=0.5, decay_after=1, sampled=sampled, progress=None)
+    straight = tiny(dropout=0.3, dtype=np.float32).fit(tokens, valid=tokens[:50], epochs=3,
+                                                       checkpoint=str(tmp_path / "a.ckpt"), **opts)
+    first = tiny(dropout=0.3, dtype=np.float32).fit(tokens, valid=tokens[:50], epochs=1,
+                                                    checkpoint=str(tmp_path / "b.ckpt"), **opts)
+    resumed = tiny(dropout=0.3, dtype=np.float32).fit(tokens, valid=tokens[:50], epochs=3, resume=True,
+                                                      checkpoint=str(tmp_path / "b.ckpt"), **opts)
+    assert len(first.history) == 1 and [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert [h["lr"] for h in resumed.history] == [0.5, 0.25, 0.125]
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert [h["valid_perplexity"] for h in straight.history] == [h["valid_perplexity"] for h in resumed.history]
+    with pytest.raises(ValueError, match="other training settings"):
+        tiny(dropout=0.3, dtype=np.float32).fit(tokens, checkpoint=str(tmp_path / "b.ckpt"), resume=True,
+                                                **dict(opts, bptt=6))
+    with pytest.raises(ValueError, match="other training data"):
+        tiny(dropout=0.3, dtype=np.float32).fit(tokens[:-10], checkpoint=str(tmp_path / "b.ckpt"), resume=True,
+                                                **opts)
+    from fastnlp import safeformat
+    assert safeformat.load(tmp_path / "b.ckpt", CHECKPOINT_FORMAT, 1, (), "x")[0]["epoch"] == 3
+
+
+def test_training_lowers_perplexity(tmp_path):
+    """A few epochs on a text that repeats two sentences: the perplexity must fall from the uniform
+    model's (8 words) to near 1 (every word but a sentence's first is determined by its context)."""
+    lines = ["the cat sat on the mat", "a dog sat on a mat"] * 30
+    lm = RNNLanguageModel(Vocabulary.build(read_tokens(write(tmp_path / "t.txt", lines))), hidden=16, seed=1,
+                          init_scale=0.5)
+    before = lm.perplexity(read_tokens(str(tmp_path / "t.txt")))["perplexity"]
+    lm.fit(str(tmp_path / "t.txt"), epochs=4, batch_size=4, bptt=6, progress=None)
+    after = lm.perplexity(str(tmp_path / "t.txt"))["perplexity"]
+    assert before > 7 and after < 1.6, (before, after)
+
+
+def test_readers(tmp_path):
+    p = write(tmp_path / "w.tokens", [" ", " = Title = ", " ", " a b , c ", "", " d "])
+    assert list(iter_sentences(p, "wikitext")) == [["=", "Title", "="], ["a", "b", ",", "c"], ["d"]]
+    assert read_tokens(p, "ptb") == ["<eos>", "=", "Title", "=", "<eos>", "<eos>", "a", "b", ",", "c", "<eos>",
+                                     "<eos>", "d", "<eos>"]
+    v = Vocabulary.build(["b", "a", "b", "<unk>"])
+    assert v.index_to_word == ["b", "<unk>", "a", "<eos>"]   # by count, ties by string; <eos> always in
+    assert list(v.encode(["a", "zzz"])) == [2, 1]
+    with pytest.raises(ValueError, match="word 'zzz' is not in the vocabulary"):
+        Vocabulary(["<eos>", "a"]).encode(["a", "zzz"], "data")
+    with pytest.raises(ValueError, match="format must be one of"):
+        list(iter_sentences(p, "conll"))
+
+
+def test_generate_is_seeded():
+    lm = tiny("lstm", dtype=np.float32)
+    a = lm.generate(12, temperature=0.8, seed=5)
+    assert len(a) == 12 and set(a) <= set(WORDS)
+    assert a == lm.generate(12, temperature=0.8, seed=5)
+    assert a != lm.generate(12, temperature=0.8, seed=6)
+    cold = lm.generate(5, temperature=1e-3, seed=1, context="the cat")
+    assert cold == lm.generate(5, temperature=1e-3, seed=2, context="the cat")   # greedy in the limit
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(cell="lst"), "cell must be one of"),
+                                          (dict(tied=True, embed_dim=4), r"tied: embed_dim \(4\) must equal"),
+                                          (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
+                                          (dict(hidden=0), "hidden must be a positive int"),
+                                          (dict(init_scale=-1), "init_scale must be positive"),
+                                          (dict(fmt="csv"), "fmt must be one of")])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RNNLanguageModel(WORDS, **kwargs)
+
+
+def test_bad_call_arguments():
+    lm = tiny()
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        lm.generate(3, temperature=0)
+    with pytest.raises(ValueError, match="n_words must be an int"):
+        lm.generate(-1)
+    with pytest.raises(ValueError, match="unknown options"):
+        lm.fit(["the"] * 50, epoch=3)
+    with pytest.raises(ValueError, match="batch_size: 30 streams"):
+        lm.fit(["the"] * 50, batch_size=30, progress=None)
+    with pytest.raises(TypeError, match="one str"):
+        lm.score("the cat")
+    with pytest.raises(ValueError, match="ids must be 2-D"):
+        lm.forward(np.zeros(3, np.int64))
+
+
+def test_cli_train_eval_generate(tmp_path, capsys):
+    from fastnlp.cli import main
+
+    (tmp_path / "ptb").mkdir()
+    write(tmp_path / "ptb" / "ptb.train.txt", corpus(60))
+    valid = write(tmp_path / "ptb" / "ptb.valid.txt", corpus(10, seed=1))
+    model = str(tmp_path / "m.lm")
+    args = ["lm", "train", "--task", "ptb", "--data-dir", str(tmp_path), "-o", model, "--epochs", "1",
+            "--no-progress", "--sampled", "4"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["vocab_size"] == len(WORDS) and len(out["history"]) == 1
+    assert not os.path.exists(model + ".ckpt")
+    assert main(["lm", "eval", model, valid]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["tokens"] == len(read_tokens(valid)) and res["perplexity"] == pytest.approx(
+        out["valid_perplexity"], rel=1e-9)
+    assert main(["lm", "generate", model, "--words", "7", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert len(text.split()) <= 7 and text == (main(["lm", "generate", model, "--words", "7", "--seed", "3"]) or
+                                               capsys.readouterr().out)
+    assert main(["lm", "train", "--task", "ptb", "--data-dir", str(tmp_path / "none"), "-o", model]) == 1
+    assert "no ptb file" in capsys.readouterr().err
+    assert main(["lm", "eval", model, str(tmp_path / "missing.txt")]) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -565,7 +565,9 @@ class RNNLanguageModel:
             raise ValueError(f"{path}: checkpoint was made on other training data; remove it to start afresh")
         if ck.config != self.config or ck.vocab.index_to_word != self.vocab.index_to_word:
             raise ValueError(f"{path}: checkpoint was made for another model: {ck.config}")
-        if header["train_config"] != train_config:
+        # more (or fewer) epochs may be asked of a resumed run; every other setting must agree
+        if {k: v for k, v in header["train_config"].items() if k != "epochs"} != \
+                {k: v for k, v in train_config.items() if k != "epochs"}:
             raise ValueError(f"{path}: checkpoint was made with other training settings: {header['train_config']}")
         for p, q in zip(self.parameters(), ck.parameters()):
             p.value[...] = q.value
