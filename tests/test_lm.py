@@ -222,6 +222,10 @@ def test_resume_continues_exactly(tmp_path, sampled):
                                                 **opts)
     from fastnlp import safeformat
     assert safeformat.load(tmp_path / "b.ckpt", CHECKPOINT_FORMAT, 1, (), "x")[0]["epoch"] == 3
+    from_checkpoint = RNNLanguageModel.load(tmp_path / "b.ckpt")   # the model of a checkpoint loads too
+    assert from_checkpoint.history == resumed.history
+    for p, q in zip(from_checkpoint.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
 
 
 def test_training_lowers_perplexity(tmp_path):

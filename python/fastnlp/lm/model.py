@@ -545,14 +545,20 @@ class RNNLanguageModel:
 
     @classmethod
     def load(cls, path) -> "RNNLanguageModel":
-        """A model written by save().
+        """A model written by save(), or the model in a training checkpoint (MODEL.ckpt, e.g. of a
+        run stopped before its last epoch).
 
         Raises
         ------
         ValueError
             the file is not a valid fastnlp language model (the message says why).
         """
-        return cls._from_file(path, FORMAT, "language model")[0]
+        try:
+            return cls._from_file(path, FORMAT, "language model")[0]
+        except ValueError as e:
+            if f"header format is '{CHECKPOINT_FORMAT}'" not in str(e):
+                raise
+        return cls._from_file(path, CHECKPOINT_FORMAT, "language-model checkpoint")[0]
 
     def _write_checkpoint(self, path, epoch, fp):
         header = self._header()
