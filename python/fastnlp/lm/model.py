@@ -177,9 +177,30 @@ class RNNLanguageModel:
 
     # ---- forward / backward ------------------------------------------------------------------------
 
-    def forward(self, ids, state=None, train=False):
-        """The top layer's outputs for ids (B, T): (top (B*T, H), new state). With train, dropout is
-        on and the forward keeps what backward needs."""
+    def forward(self, ids: np.ndarray, state=None, train: bool = False):
+        """The top recurrent layer's outputs for a batch of segments.
+
+        Parameters
+        ----------
+        ids : numpy.ndarray
+            (B, T) word ids.
+        state : tuple, optional
+            (h, c) as from init_state or a previous forward (default: the zero state).
+        train : bool
+            Dropout on, and the forward keeps what loss_and_grad's backward needs.
+
+        Returns
+        -------
+        top : numpy.ndarray
+            (B*T, H), row b*T + t for stream b at step t (after dropout when train).
+        state : tuple
+            (h (layers, B, H), c (layers, B, H) or None): the state after the last step.
+
+        Raises
+        ------
+        ValueError
+            ids is not 2-D.
+        """
         ids = np.ascontiguousarray(ids, np.int64)
         if ids.ndim != 2:
             raise ValueError(f"ids must be 2-D (B, T), got shape {ids.shape}")
@@ -239,10 +260,12 @@ class RNNLanguageModel:
                 self.embedding.grad
             self.embedding.grad[...] = 0
 
-    def loss_and_grad(self, inputs, targets, state=None, scale=1.0, sampled=0, samples=None):
+    def loss_and_grad(self, inputs: np.ndarray, targets: np.ndarray, state=None, scale: float = 1.0,
+                      sampled: int = 0, samples=None):
         """One training step's forward and backward over inputs / targets (B, T) from ``state``.
 
-        Returns (mean loss per token, new state (detached)). The gradients of ``scale * mean loss``
+        Returns (mean loss per token (float), new state (arrays: no gradient flows back through
+        them into an earlier segment)). The gradients of ``scale * mean loss``
         are left in the Parameters: ``.grad`` (dense) and, for the embedding (and the output layer
         under sampled softmax), ``.sparse_grad`` = (unique ids, rows). ``sampled`` > 0 trains the
         output layer with sampled softmax over that many log-uniform samples (drawn from the
@@ -312,7 +335,8 @@ class RNNLanguageModel:
         (epoch counts from 0)."""
         return lr * lr_decay ** max(epoch + 1 - decay_after, 0)
 
-    def fit(self, train, valid=None, checkpoint=None, resume=False, progress=sys.stderr, **options):
+    def fit(self, train, valid=None, checkpoint: str = None, resume: bool = False, progress=sys.stderr,
+            **options) -> "RNNLanguageModel":
         """Trains by truncated BPTT over ``train`` (a path in the model's format, a token list or an
         id array); options override TRAIN_DEFAULTS (epochs, batch_size, bptt, lr, lr_decay,
         decay_after, max_grad_norm, sampled).
@@ -323,6 +347,22 @@ class RNNLanguageModel:
         applied by SGD at the epoch's learning rate. After each epoch the validation perplexity
         (when ``valid`` is given) joins self.history and the checkpoint (a path) is written
         atomically; resume=True continues from it exactly.
+
+        Parameters
+        ----------
+        train : str, list of str or numpy.ndarray
+            The training text (a path read in the model's format), its tokens, or their ids.
+        valid : same kinds, optional
+            Scored (perplexity) after every epoch.
+        checkpoint : str, optional
+            Path of the checkpoint written after every epoch.
+        resume : bool
+            Continue from ``checkpoint`` when it exists (same data, model and settings; the number
+            of epochs may differ).
+        progress : stream or None
+            Where the progress bar goes (None: nowhere).
+        **options
+            Training settings overriding TRAIN_DEFAULTS.
 
         Returns
         -------
@@ -398,7 +438,7 @@ class RNNLanguageModel:
     def _logits(self, top):
         return ops.linear(top, self.W_out.value, self.b_out.value)
 
-    def perplexity(self, data, fmt=None, batch_size=_EVAL_BATCH, bptt=_EVAL_BPTT) -> dict:
+    def perplexity(self, data, fmt: str = None, batch_size: int = _EVAL_BATCH, bptt: int = _EVAL_BPTT) -> dict:
         """Perplexity of the model on ``data`` (a path read in ``fmt``, default the model's format; a
         token list; or an id array), full softmax.
 
@@ -410,6 +450,12 @@ class RNNLanguageModel:
         -------
         dict
             perplexity, tokens (the number predicted), loss (mean negative log-likelihood, nats).
+
+        Raises
+        ------
+        ValueError
+            no tokens, batch_size or bptt not a positive int, a word outside the vocabulary when it
+            has no <unk>.
         """
         ids = self._read(data, "data", fmt)
         if len(ids) == 0:
@@ -442,7 +488,7 @@ class RNNLanguageModel:
         _, _, losses = ops.softmax_cross_entropy(self._logits(top), targets, return_grad=False, return_losses=True)
         return float(losses.sum(dtype=np.float64))
 
-    def score(self, sentences, batch_size=64) -> np.ndarray:
+    def score(self, sentences, batch_size: int = 64) -> np.ndarray:
         """log P(sentence) (natural log, float64) for each sentence: its words and the closing <eos>,
         each predicted from the words before it, starting from the zero state and an <eos> context.
 
@@ -450,6 +496,18 @@ class RNNLanguageModel:
         ----------
         sentences : list of str or list of list of str
             Whitespace-tokenized strings, or token lists; words outside the vocabulary are <unk>.
+        batch_size : int
+            Sentences run together (padded after their end, which cannot change their scores).
+
+        Returns
+        -------
+        numpy.ndarray
+            (len(sentences),) float64 log-probabilities.
+
+        Raises
+        ------
+        TypeError
+            sentences is a single str.
         """
         if isinstance(sentences, str):
             raise TypeError("sentences must be a list of sentences, got one str")
@@ -476,6 +534,11 @@ class RNNLanguageModel:
     def generate(self, n_words: int, temperature: float = 1.0, seed: int = 0, context=None) -> list:
         """n_words words sampled one at a time from softmax(logits / temperature), starting after
         ``context`` (a str or token list; default: a sentence start). <eos> marks sentence ends.
+
+        Returns
+        -------
+        list of str
+            The sampled words (the same for the same seed).
 
         Raises
         ------
@@ -523,7 +586,7 @@ class RNNLanguageModel:
         if f"param.{len(params)}" in arrays:
             raise bad("more parameters than this model has")
 
-    def save(self, path):
+    def save(self, path) -> None:
         """Writes the model to ``path`` in fastnlp's safe format (atomically; never pickle)."""
         safeformat.save(path, FORMAT, VERSION, self._header(), self._arrays())
 
