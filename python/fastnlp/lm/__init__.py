@@ -4,3 +4,6 @@ the PTB / WikiText readers and vocabulary, and the log-uniform sampler of sample
 from .data import EOS, UNK, Vocabulary, batchify, iter_sentences, read_tokens, task_files
 from .model import SIZES, TRAIN_DEFAULTS, RNNLanguageModel
 from .sampling import LogUniformSampler
+
+__all__ = ["EOS", "UNK", "SIZES", "TRAIN_DEFAULTS", "LogUniformSampler", "RNNLanguageModel", "Vocabulary", "batchify",
+           "iter_sentences", "read_tokens", "task_files"]

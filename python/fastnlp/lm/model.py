@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops, optim, safeformat
 from ..nn.module import Parameter
-from .data import EOS, FORMATS, Vocabulary, batchify, fingerprint, read_tokens
+from .data import FORMATS, Vocabulary, batchify, fingerprint, read_tokens
 from .sampling import LogUniformSampler
 
 FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-lm", "fastnlp-lm-checkpoint", 1
