@@ -239,26 +239,27 @@ class RNNLanguageModel:
             grads = {"dW_ih": W_ih.grad, "dW_hh": W_hh.grad, "db_ih": b_ih.grad, "db_hh": b_hh.grad}
             g = ops.rnn_backward(cell, x, W_ih.value, W_hh.value, ws, np.ascontiguousarray(d), None, None,
                                  b_ih.value, b_hh.value, None, h_k, c_k, need_dx=True, need_dh0=False,
-                                 grads=grads, accumulate=True)
+                                 grads=grads, accumulate=False)
             d = g["dx"]
         if masks[0] is not None:
             d = ops.dropout_backward(d, masks[0], p)
         self._cache = None
         return ids, d
 
-    def _zero_grads(self, sampled):
+    def _prepare_grads(self, sampled):
+        """Dense .grad arrays where the backward writes one, None where it leaves sparse rows. The
+        backward overwrites every dense gradient (rnn / linear backward without accumulate; the tied
+        embedding's rows are added after the output layer wrote it), so only the bias of a sampled
+        output layer, scattered into, is zeroed."""
+        dense_embedding = self.config["tied"] and not sampled
         for p in self.parameters():
             p.sparse_grad = None
-            if p is self.embedding or (p is self.W_out and sampled):
+            if (p is self.embedding and not dense_embedding) or (p is self.W_out and sampled):
                 p.grad = None   # sparse rows
             elif p.grad is None:
-                p.grad = np.zeros_like(p.value)
-            else:
-                p.grad[...] = 0
-        if self.config["tied"] and not sampled:
-            self.embedding.grad = np.zeros_like(self.embedding.value) if self.embedding.grad is None else \
-                self.embedding.grad
-            self.embedding.grad[...] = 0
+                p.grad = np.empty_like(p.value)
+        if sampled:
+            self.b_out.grad[...] = 0
 
     def loss_and_grad(self, inputs: np.ndarray, targets: np.ndarray, state=None, scale: float = 1.0,
                       sampled: int = 0, samples=None):
@@ -273,7 +274,7 @@ class RNNLanguageModel:
         loss.
         """
         targets = np.ascontiguousarray(targets, np.int64).reshape(-1)
-        self._zero_grads(sampled)
+        self._prepare_grads(sampled)
         top, new_state = self.forward(inputs, state, train=True)
         W, b = self.W_out, self.b_out
         out_rows = None
@@ -293,7 +294,7 @@ class RNNLanguageModel:
             loss, dlogits = ops.softmax_cross_entropy(logits, targets, grad_out=logits)
             if scale != 1.0:
                 dlogits *= self.dtype.type(scale)
-            dtop, _, _ = ops.linear_backward(top, W.value, dlogits, dlogits, dW=W.grad, db=b.grad, accumulate=True)
+            dtop, _, _ = ops.linear_backward(top, W.value, dlogits, dlogits, dW=W.grad, db=b.grad)
         ids, demb = self._backward(dtop)
         if self.config["tied"] and not sampled:
             ops.embedding_backward(ids, demb, self.embedding.grad)
