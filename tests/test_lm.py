@@ -316,3 +316,30 @@ def test_cli_train_eval_generate(tmp_path, capsys):
     assert "no ptb file" in capsys.readouterr().err
     assert main(["lm", "eval", model, str(tmp_path / "missing.txt")]) == 1
     assert "no such file" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 1
+    assert "--resume: no checkpoint" in capsys.readouterr().err
+
+
+def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
+    """A run stopped after its first epoch (its checkpoint left behind) and resumed by the CLI ends
+    with the model of an uninterrupted run."""
+    from fastnlp.cli import main
+
+    (tmp_path / "ptb").mkdir()
+    write(tmp_path / "ptb" / "ptb.train.txt", corpus(60))
+    write(tmp_path / "ptb" / "ptb.valid.txt", corpus(10, seed=1))
+    base = ["lm", "train", "--task", "ptb", "--data-dir", str(tmp_path), "--no-progress", "--sampled", "4",
+            "--epochs", "2"]
+    assert main(base + ["-o", str(tmp_path / "a.lm")]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    tokens = read_tokens(str(tmp_path / "ptb" / "ptb.train.txt"))
+    first = RNNLanguageModel(Vocabulary.build(tokens), hidden=200, layers=2, init_scale=0.1, seed=0)
+    first.fit(tokens, valid=str(tmp_path / "ptb" / "ptb.valid.txt"), checkpoint=str(tmp_path / "b.lm.ckpt"),
+              progress=None, epochs=1, sampled=4)
+    assert main(base + ["-o", str(tmp_path / "b.lm"), "--resume"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    for key in ("epoch", "lr", "train_loss", "valid_perplexity"):   # times differ, nothing else
+        assert [h[key] for h in resumed["history"]] == [h[key] for h in whole["history"]]
+    a, b = RNNLanguageModel.load(tmp_path / "a.lm"), RNNLanguageModel.load(tmp_path / "b.lm")
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
