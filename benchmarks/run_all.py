@@ -41,6 +41,7 @@ BENCHMARKS = {
     "classify": ("bench_classify.py", "bench_classify", False),
     "classify_accuracy": ("classify_accuracy.py", "classify_accuracy", False),
     "classify_speed": ("bench_classify_speed.py", "bench_classify_speed", False),
+    "lm": ("bench_lm.py", "lm", False),
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),
     "word2vec": ("bench_word2vec.py", "bench_word2vec", False),
     "load": ("bench_load.py", "load", False),

@@ -411,6 +411,9 @@ def build_parser():
     from .embeddings.cli import add_parser as _add_embed
 
     _add_embed(sub)
+    from .lm.cli import add_parser as _add_lm
+
+    _add_lm(sub)
     return parser
 
 
@@ -434,6 +437,10 @@ def main(argv=None):
         from .embeddings.cli import run as _embed
 
         return _run("embed", _embed, args)
+    elif args.command == "lm":
+        from .lm.cli import run as run_lm
+
+        return _run("lm", run_lm, args)
     return 0
 
 
