@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from collections import Counter
-from typing import Iterable, List, NamedTuple, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, List, NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,6 +25,9 @@ try:
     import dask.bag as db
 except ImportError as e:  # pragma: no cover - the message is the point
     raise ImportError("fastnlp.dask needs Dask: pip install 'fastnlp[dask]' (dask[bag] and distributed)") from e
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 _pipelines = {}  # tasks -> Pipeline, one per process (workers keep it between tasks)
 _pipelines_lock = threading.Lock()
@@ -59,7 +62,7 @@ def _in_distributed_worker() -> bool:
     return True
 
 
-def get_pipeline(tasks: str, num_threads: int = 1):
+def get_pipeline(tasks: str, num_threads: int = 1) -> "Pipeline":
     """This process's pipeline for `tasks`, loaded on first use and kept.
 
     Parameters
@@ -143,7 +146,8 @@ def _strip_line(line: str) -> str:
     return line.rstrip("\r\n")
 
 
-def annotate_files(paths, tasks: str = "pos,ner", blocksize=None, batch_size: int = 1000, encoding: str = "utf-8",
+def annotate_files(paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]], tasks: str = "pos,ner",
+                   blocksize: Union[int, str, None] = None, batch_size: int = 1000, encoding: str = "utf-8",
                    num_threads: int = 1) -> "db.Bag":
     """Annotates text files: one record per non-blank line (the line without its line break).
 
@@ -202,7 +206,8 @@ def _merge(parts: Iterable[Tuple[Counter, int]]) -> Tuple[Counter, int]:
     return merged, total
 
 
-def count_vocab(bag_or_paths, min_count: int = 5, blocksize=None, encoding: str = "utf-8") -> VocabCounts:
+def count_vocab(bag_or_paths: Union["db.Bag", str, os.PathLike, Sequence[Union[str, os.PathLike]]], min_count: int = 5,
+                blocksize: Union[int, str, None] = None, encoding: str = "utf-8") -> VocabCounts:
     """Counts the words of a corpus with Dask (per-partition counts, merged), as word2vec counts them.
 
     Tokens are runs of non-whitespace (ASCII whitespace separates, as in Word2Vec's corpus_file

@@ -38,7 +38,15 @@ class Token:
     """One token of a :class:`Doc`, made on demand: ``.text`` (``doc.text[start:end]``), ``.start`` and
     ``.end`` (character offsets), ``.i`` (index in the doc), ``.norm`` (the form the taggers saw) and one
     tag per task run (``.pos``, ``.chunk``, ``.ner``, ``.upos``; None for a task the pipeline did not run;
-    ``token.tag(task)`` for any task name)."""
+    ``token.tag(task)`` for any task name).
+
+    Parameters
+    ----------
+    doc : Doc
+        The document the token belongs to.
+    i : int
+        The token's index in `doc`.
+    """
 
     __slots__ = ("doc", "i")
 
@@ -85,7 +93,17 @@ class Token:
 class Span:
     """Tokens ``start`` to ``end`` (exclusive) of a doc: a sentence, an entity or a chunk. ``.label`` (the
     entity or chunk type, "" for a sentence), ``.start_char`` / ``.end_char`` (character offsets),
-    ``.text``; iterating gives its Tokens."""
+    ``.text``; iterating gives its Tokens.
+
+    Parameters
+    ----------
+    doc : Doc
+        The document the span belongs to.
+    start, end : int
+        Its first token's index and one past its last token's index.
+    label : str
+        The entity or chunk type; "" for a sentence.
+    """
 
     __slots__ = ("doc", "start", "end", "label")
 

@@ -5,9 +5,10 @@ vectors (PCA by NumPy's SVD, or t-SNE through scikit-learn). Figures are drawn o
 
 import math
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["TrainingCurveMixin", "plot_training_curve", "plot_embedding", "project_2d"]
 
@@ -37,8 +38,8 @@ def _number(x):
     return x is not None and isinstance(x, (int, float, np.number)) and math.isfinite(float(x))
 
 
-def plot_training_curve(history: Sequence[Dict[str, Any]], path, title: Optional[str] = None,
-                        figsize=(6.4, 4.0), dpi: int = 100) -> str:
+def plot_training_curve(history: Sequence[Dict[str, Any]], path: Union[str, os.PathLike], title: Optional[str] = None,
+                        figsize: Tuple[float, float] = (6.4, 4.0), dpi: int = 100) -> str:
     """Draws the loss per epoch (left axis) and, where recorded, the development score (right axis).
 
     Parameters
@@ -96,7 +97,7 @@ def plot_training_curve(history: Sequence[Dict[str, Any]], path, title: Optional
     return _save(fig, path)
 
 
-def project_2d(vectors, method: str = "pca", seed: int = 0, perplexity: Optional[float] = None) -> np.ndarray:
+def project_2d(vectors: ArrayLike, method: str = "pca", seed: int = 0, perplexity: Optional[float] = None) -> np.ndarray:
     """Coordinates (n, 2) of n vectors (n, D): their first two principal components (NumPy SVD of
     the centred vectors) or a t-SNE map (scikit-learn).
 
@@ -144,8 +145,8 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, perplexity: Optional
     raise ValueError(f"project_2d: method must be 'pca' or 'tsne', got {method!r}")
 
 
-def plot_embedding(vectors, labels: Sequence[str], path, method: str = "pca", title: Optional[str] = None,
-                   seed: int = 0, figsize=(6.4, 6.4), dpi: int = 100) -> str:
+def plot_embedding(vectors: ArrayLike, labels: Sequence[str], path: Union[str, os.PathLike], method: str = "pca",
+                   title: Optional[str] = None, seed: int = 0, figsize: Tuple[float, float] = (6.4, 6.4), dpi: int = 100) -> str:
     """A scatter plot of vectors projected to 2-D (see project_2d), each point labelled.
 
     Parameters

@@ -16,7 +16,19 @@ from ._progress import progress_bar
 @dataclass
 class CSRMatrix:
     """A SciPy-free CSR matrix: row r holds columns indices[indptr[r]:indptr[r + 1]] (ascending)
-    with values data[...]; ``to_scipy()`` makes a scipy.sparse.csr_matrix of the same arrays."""
+    with values data[...]; ``to_scipy()`` makes a scipy.sparse.csr_matrix of the same arrays.
+
+    Parameters
+    ----------
+    indptr : numpy.ndarray
+        int64 (R + 1): row r's entries are positions indptr[r] to indptr[r + 1] of indices and data.
+    indices : numpy.ndarray
+        int32 (nnz): the column of each entry, ascending within a row.
+    data : numpy.ndarray
+        float32 (nnz): the value of each entry.
+    shape : tuple of int
+        (R, C).
+    """
 
     indptr: np.ndarray   # int64 (R + 1)
     indices: np.ndarray  # int32 (nnz)
@@ -63,7 +75,23 @@ class CSRMatrix:
 class Cooccurrences:
     """Co-occurrence counts: ``matrix[w, c]`` is how often (or, with distance weighting, how
     strongly) context word c occurred within the window of word w. ``words`` and ``counts`` are
-    the vocabulary (ids = positions, by descending count); ``stats`` says what counting saw."""
+    the vocabulary (ids = positions, by descending count); ``stats`` says what counting saw.
+
+    Parameters
+    ----------
+    words : list of str
+        The vocabulary; a word's id is its position.
+    counts : numpy.ndarray
+        The count of each word, descending.
+    matrix : CSRMatrix
+        (V, V) co-occurrence counts, row = word, column = context word.
+    window : int
+        The window (words on each side) counting used.
+    distance_weighting : bool
+        Whether a context word at distance d counted 1 / d rather than 1.
+    stats : dict
+        What counting saw (tokens, pairs, ...).
+    """
 
     words: List[str]
     counts: np.ndarray

@@ -6,9 +6,10 @@ one seeded generator, and ``step`` takes the windows and corruptions explicitly.
 
 import os
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _C, ops
 from ..keyedvectors import KeyedVectors
@@ -47,8 +48,8 @@ class CWEmbeddings:
         A bad argument, named.
     """
 
-    def __init__(self, words, dim: int = 100, half_window: int = 2, hidden: int = 100, lr: float = 0.05,
-                 optimizer: str = "adagrad", seed: int = 0, counts=None):
+    def __init__(self, words: Sequence[str], dim: int = 100, half_window: int = 2, hidden: int = 100, lr: float = 0.05,
+                 optimizer: str = "adagrad", seed: int = 0, counts: Optional[ArrayLike] = None) -> None:
         words = list(words)
         for name, value, low in (("dim", dim, 1), ("half_window", half_window, 0), ("hidden", hidden, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:

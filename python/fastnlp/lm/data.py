@@ -5,6 +5,7 @@ B parallel streams for truncated BPTT."""
 import hashlib
 import os
 from collections import Counter
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,8 +23,20 @@ def default_data_dir() -> str:
     return os.path.join(os.getcwd(), "..", "shared", "data", "lm")
 
 
-def task_files(task: str, data_dir: str = None):
+def task_files(task: str, data_dir: Optional[str] = None) -> Tuple[str, str, str]:
     """(format, train path, valid path) of a task ("ptb" or "wikitext2") under data_dir.
+
+    Parameters
+    ----------
+    task : str
+        "ptb" or "wikitext2".
+    data_dir : str, optional
+        The folder holding ``ptb/`` and ``wikitext2/`` (default: default_data_dir()).
+
+    Returns
+    -------
+    (str, str, str)
+        The format for iter_sentences ("ptb" or "wikitext"), the training file and the validation file.
 
     Raises
     ------
@@ -43,7 +56,7 @@ def task_files(task: str, data_dir: str = None):
     return fmt, paths[0], paths[1]
 
 
-def iter_sentences(path: str, fmt: str = "ptb"):
+def iter_sentences(path: str, fmt: str = "ptb") -> Iterator[List[str]]:
     """The token lists of a file, one per line, without the end-of-sentence token.
 
     ``ptb``: every line is one sentence (an empty line is an empty sentence: the stream gets its
@@ -57,6 +70,11 @@ def iter_sentences(path: str, fmt: str = "ptb"):
         A UTF-8 text file of whitespace-separated tokens.
     fmt : str
         "ptb" or "wikitext".
+
+    Returns
+    -------
+    iterator of list of str
+        The tokens of each sentence, in file order (a generator: the file is read lazily).
 
     Raises
     ------
@@ -72,8 +90,26 @@ def iter_sentences(path: str, fmt: str = "ptb"):
                 yield words
 
 
-def read_tokens(path: str, fmt: str = "ptb") -> list:
-    """The file as one token stream: each sentence (see iter_sentences) followed by <eos>."""
+def read_tokens(path: str, fmt: str = "ptb") -> List[str]:
+    """The file as one token stream: each sentence (see iter_sentences) followed by <eos>.
+
+    Parameters
+    ----------
+    path : str
+        A UTF-8 text file of whitespace-separated tokens.
+    fmt : str
+        "ptb" or "wikitext".
+
+    Returns
+    -------
+    list of str
+        The tokens, with <eos> after each sentence.
+
+    Raises
+    ------
+    ValueError
+        fmt is not one of FORMATS.
+    """
     tokens = []
     for words in iter_sentences(path, fmt):
         tokens.extend(words)
@@ -83,9 +119,20 @@ def read_tokens(path: str, fmt: str = "ptb") -> list:
 
 class Vocabulary:
     """Words in order of decreasing training count (ties alphabetical), so that id order is
-    frequency order, which the log-uniform sampler assumes. <eos> is always present."""
+    frequency order, which the log-uniform sampler assumes. <eos> is always present.
 
-    def __init__(self, words):
+    Parameters
+    ----------
+    words : iterable of str
+        The words, distinct, in id order; <eos> must be one of them.
+
+    Raises
+    ------
+    ValueError
+        Repeated words, or no <eos>.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
         self.index_to_word = list(words)
         self.word_to_index = {w: i for i, w in enumerate(self.index_to_word)}
         if len(self.word_to_index) != len(self.index_to_word):
@@ -96,8 +143,19 @@ class Vocabulary:
         self.unk = self.word_to_index.get(UNK)
 
     @classmethod
-    def build(cls, tokens) -> "Vocabulary":
-        """Every distinct token of ``tokens`` (plus <eos>), most frequent first."""
+    def build(cls, tokens: Iterable[str]) -> "Vocabulary":
+        """Every distinct token of ``tokens`` (plus <eos>), most frequent first.
+
+        Parameters
+        ----------
+        tokens : iterable of str
+            A token stream (e.g. read_tokens of the training file).
+
+        Returns
+        -------
+        Vocabulary
+            Ids by decreasing count, ties alphabetical.
+        """
         counts = Counter(tokens)
         counts.setdefault(EOS, 0)
         return cls(sorted(counts, key=lambda w: (-counts[w], w)))
@@ -105,9 +163,27 @@ class Vocabulary:
     def __len__(self):
         return len(self.index_to_word)
 
-    def encode(self, tokens, what="tokens") -> np.ndarray:
+    def encode(self, tokens: Sequence[str], what: str = "tokens") -> np.ndarray:
         """int64 ids of ``tokens``; a word outside the vocabulary becomes <unk> when the vocabulary
-        has one (PTB and WikiText do), else ValueError naming the word and ``what``."""
+        has one (PTB and WikiText do), else ValueError naming the word and ``what``.
+
+        Parameters
+        ----------
+        tokens : sequence of str
+            The words (a sized sequence).
+        what : str
+            The name the error message gives the tokens (an argument or a file).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 (len(tokens),).
+
+        Raises
+        ------
+        ValueError
+            A word outside a vocabulary without <unk>.
+        """
         get, unk = self.word_to_index.get, self.unk
         ids = np.fromiter((get(w, -1) for w in tokens), dtype=np.int64, count=len(tokens))
         missing = ids < 0
@@ -118,7 +194,19 @@ class Vocabulary:
             ids[missing] = unk
         return ids
 
-    def decode(self, ids) -> list:
+    def decode(self, ids: Iterable[int]) -> List[str]:
+        """The words of ids.
+
+        Parameters
+        ----------
+        ids : iterable of int
+            Word ids, each in [0, len(self)).
+
+        Returns
+        -------
+        list of str
+            The words, in order.
+        """
         return [self.index_to_word[int(i)] for i in ids]
 
 
@@ -129,7 +217,25 @@ def fingerprint(ids: np.ndarray) -> str:
 
 def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
     """The stream cut into batch_size contiguous streams, one per row: (B, N // B); the last
-    N mod B tokens are left out (as in Zaremba et al.'s reader)."""
+    N mod B tokens are left out (as in Zaremba et al.'s reader).
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        (N,) token ids, the stream.
+    batch_size : int
+        B, the number of streams.
+
+    Returns
+    -------
+    numpy.ndarray
+        (B, N // B), C-contiguous.
+
+    Raises
+    ------
+    ValueError
+        N // B < 2.
+    """
     n = len(ids) // batch_size
     if n < 2:
         raise ValueError(f"batch_size: {batch_size} streams of a {len(ids)}-token text leave fewer than 2 "

@@ -338,7 +338,23 @@ def _ranges(counts):
 
 def tokenize(text: str) -> list[str]:
     """Tokens of `text` (a str), Penn Treebank style as described at the top of this module: the norms
-    of tokenize_with_offsets."""
+    of tokenize_with_offsets.
+
+    Parameters
+    ----------
+    text : str
+        The text to split.
+
+    Returns
+    -------
+    list of str
+        The tokens, in order.
+
+    Raises
+    ------
+    TypeError
+        `text` is not a str.
+    """
     if not isinstance(text, str):
         raise TypeError(f"tokenize: text must be a str, got {type(text).__name__}")
     return tokenize_with_offsets(text)[0]
@@ -450,7 +466,23 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of `text` (a str) as stripped strings, split by the rules at the top of this module."""
+    """The sentences of `text` (a str) as stripped strings, split by the rules at the top of this module.
+
+    Parameters
+    ----------
+    text : str
+        The text to split.
+
+    Returns
+    -------
+    list of str
+        The sentences, in order (``text[a:b]`` for each span of sentence_spans).
+
+    Raises
+    ------
+    TypeError
+        `text` is not a str.
+    """
     if not isinstance(text, str):
         raise TypeError(f"sentences: text must be a str, got {type(text).__name__}")
     return [text[a:b] for a, b in sentence_spans(text)]
