@@ -13,12 +13,18 @@ import math
 import os
 import stat
 
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import safeformat
 from ._atomic import atomic_write
+
+PathLike = Union[str, os.PathLike]
+WordOrVector = Union[str, np.ndarray]
+WordsOrVectors = Union[WordOrVector, Sequence[WordOrVector], None]
+Neighbours = Union[List[Tuple[str, float]], np.ndarray]
 
 __all__ = ["CorrelationResult", "KeyedVectors", "load_vectors"]
 
@@ -172,9 +178,25 @@ class KeyedVectors:
     ``kv["king"]`` is the row (a view), ``kv[["a", "b"]]`` a (2, D) copy; ``"king" in kv``;
     ``kv.get_index("king")``; ``kv.vectors`` is the matrix itself (a view of a model's word
     vectors when it comes from ``Word2Vec.wv``). Unknown words raise KeyError naming the word.
+
+    Parameters
+    ----------
+    keys : iterable of str
+        The words, distinct; a word's row is its position.
+    vectors : array_like
+        (V, D), one row per key; converted to float32 (kept without a copy when it is float32).
+    counts : array_like, optional
+        (V,) word counts, kept as int64.
+
+    Raises
+    ------
+    ValueError
+        vectors not 2-D, a key count that differs from the rows, or a duplicate key.
+    TypeError
+        A key that is not a str.
     """
 
-    def __init__(self, keys, vectors, counts=None):
+    def __init__(self, keys: Iterable[str], vectors: ArrayLike, counts: Optional[ArrayLike] = None) -> None:
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"KeyedVectors: vectors must be 2-D (V, D), got shape {vectors.shape}")
@@ -198,7 +220,7 @@ class KeyedVectors:
 
     # -- lookup ---------------------------------------------------------------------------------
     @property
-    def vector_size(self):
+    def vector_size(self) -> int:
         return self.vectors.shape[1]
 
     def __len__(self):
@@ -210,8 +232,26 @@ class KeyedVectors:
     def __iter__(self):
         return iter(self.index_to_key)
 
-    def get_index(self, key):
-        """The row of `key`; KeyError naming it when absent."""
+    def get_index(self, key: str) -> int:
+        """The row of `key` (``index`` is the same method).
+
+        Parameters
+        ----------
+        key : str
+            A word.
+
+        Returns
+        -------
+        int
+            Its row in ``vectors``.
+
+        Raises
+        ------
+        KeyError
+            `key` is not in the vocabulary (named).
+        TypeError
+            `key` is not hashable.
+        """
         try:
             return self.key_to_index[key]
         except KeyError:
@@ -226,7 +266,26 @@ class KeyedVectors:
             return self.vectors[self.get_index(key)]
         return self.vectors[[self.get_index(k) for k in key]]
 
-    def get_vector(self, key, norm=False):
+    def get_vector(self, key: str, norm: bool = False) -> np.ndarray:
+        """The vector of a word.
+
+        Parameters
+        ----------
+        key : str
+            A word.
+        norm : bool
+            The unit-length vector (a row of get_normed_vectors) instead of the raw one.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 (D,), a view.
+
+        Raises
+        ------
+        KeyError
+            `key` is not in the vocabulary.
+        """
         i = self.get_index(key)
         return self.get_normed_vectors()[i] if norm else self.vectors[i]
 
@@ -234,7 +293,7 @@ class KeyedVectors:
         return f"KeyedVectors({len(self)} words, {self.vector_size} dims)"
 
     # -- similarity -----------------------------------------------------------------------------
-    def invalidate_norms(self):
+    def invalidate_norms(self) -> None:
         """Call after the vectors changed in place (Word2Vec.train does)."""
         self._normed = None
         self.norms = None
@@ -251,8 +310,14 @@ class KeyedVectors:
             self.norms = np.linalg.norm(self.vectors, axis=1)
             self._normed = None
 
-    def get_normed_vectors(self):
-        """(V, D) unit-length copy of the vectors (zero vectors stay zero), cached."""
+    def get_normed_vectors(self) -> np.ndarray:
+        """(V, D) unit-length copy of the vectors (zero vectors stay zero), cached.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 (V, D).
+        """
         self.fill_norms()
         if self._normed is None or self._normed.shape != self.vectors.shape:
             self._normed = (self.vectors / np.maximum(self.norms, 1e-12)[:, None]).astype(np.float32)
@@ -270,13 +335,39 @@ class KeyedVectors:
             raise ValueError(f"expected a word or a vector of shape ({self.vector_size},), got shape {v.shape}")
         return v
 
-    def similarity(self, w1, w2):
-        """Cosine similarity of two words."""
+    def similarity(self, w1: str, w2: str) -> float:
+        """Cosine similarity of two words.
+
+        Parameters
+        ----------
+        w1, w2 : str
+            Words in the vocabulary.
+
+        Returns
+        -------
+        float
+            The cosine of their vectors.
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        """
         n = self.get_normed_vectors()
         return float(n[self.get_index(w1)] @ n[self.get_index(w2)])
 
     def distance(self, w1: str, w2: str) -> float:
         """Cosine distance of two words, ``1 - similarity(w1, w2)`` (gensim's name).
+
+        Parameters
+        ----------
+        w1, w2 : str
+            Words in the vocabulary.
+
+        Returns
+        -------
+        float
+            1 - their cosine.
 
         Raises
         ------
@@ -323,12 +414,43 @@ class KeyedVectors:
 
     def closer_than(self, key1: str, key2: str) -> List[str]:
         """The words closer (cosine, see distances) to `key1` than `key2` is, in vocabulary order,
-        `key1` left out (gensim's name). KeyError for a word not in the vocabulary."""
+        `key1` left out (gensim's name).
+
+        Parameters
+        ----------
+        key1, key2 : str
+            Words in the vocabulary.
+
+        Returns
+        -------
+        list of str
+            The words closer to `key1` than `key2`.
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        """
         return [self.index_to_key[i] for i in self._closer(key1, key2)]
 
     def rank(self, key1: str, key2: str) -> int:
         """1 + the number of words closer to `key1` than `key2` (gensim's rank: 1 for the nearest).
-        KeyError for a word not in the vocabulary."""
+
+        Parameters
+        ----------
+        key1, key2 : str
+            Words in the vocabulary.
+
+        Returns
+        -------
+        int
+            The rank of `key2` among `key1`'s neighbours, from 1.
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        """
         return len(self._closer(key1, key2)) + 1
 
     def _closer(self, key1, key2):
@@ -354,10 +476,35 @@ class KeyedVectors:
         best = best[np.argsort(-scores[best], kind="stable")][:k]
         return [(self.index_to_key[i], float(scores[i])) for i in best]
 
-    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+    def most_similar(self, positive: WordsOrVectors = None, negative: WordsOrVectors = None,
+                     topn: Optional[int] = 10, restrict_vocab: Optional[int] = None) -> Neighbours:
         """The topn words closest (cosine) to the mean of the unit vectors of `positive` minus those
         of `negative` (words or vectors), the given words excluded: [(word, cosine), ...].
-        topn=None: the cosines (float32, vocabulary order, nothing excluded) as gensim returns them."""
+        topn=None: the cosines (float32, vocabulary order, nothing excluded) as gensim returns them.
+
+        Parameters
+        ----------
+        positive : str, ndarray or list of them, optional
+            Words or (D,) vectors added.
+        negative : str, ndarray or list of them, optional
+            Words or (D,) vectors subtracted.
+        topn : int or None
+            How many words; None: every cosine.
+        restrict_vocab : int, optional
+            Search only the first words (the most frequent).
+
+        Returns
+        -------
+        list of (str, float) or numpy.ndarray
+            The best words, best first; or the cosines when topn is None.
+
+        Raises
+        ------
+        ValueError
+            Neither positive nor negative words, or a vector of another shape than (D,).
+        KeyError
+            A word not in the vocabulary.
+        """
         pos, neg = _ensure_list(positive), _ensure_list(negative)
         if not pos and not neg:
             raise ValueError("most_similar: give at least one positive or negative word")
@@ -376,15 +523,46 @@ class KeyedVectors:
         return scores if topn is None else self._top(scores, exclude, topn)
 
     def similar_by_word(self, word: str, topn: Optional[int] = 10,
-                        restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
-        """``most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)`` (gensim's name)."""
+                        restrict_vocab: Optional[int] = None) -> Neighbours:
+        """``most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)`` (gensim's name;
+        ``similar_by_key`` is the same method).
+
+        Parameters
+        ----------
+        word : str
+            A word in the vocabulary.
+        topn, restrict_vocab
+            As for most_similar.
+
+        Returns
+        -------
+        list of (str, float) or numpy.ndarray
+            As most_similar.
+
+        Raises
+        ------
+        KeyError
+            `word` is not in the vocabulary.
+        """
         return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
 
     similar_by_key = similar_by_word
 
     def similar_by_vector(self, vector: np.ndarray, topn: Optional[int] = 10,
-                          restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
+                          restrict_vocab: Optional[int] = None) -> Neighbours:
         """The topn words closest (cosine) to `vector`: ``most_similar(positive=[vector], ...)``.
+
+        Parameters
+        ----------
+        vector : numpy.ndarray
+            (D,).
+        topn, restrict_vocab
+            As for most_similar.
+
+        Returns
+        -------
+        list of (str, float) or numpy.ndarray
+            As most_similar.
 
         Raises
         ------
@@ -393,8 +571,8 @@ class KeyedVectors:
         """
         return self.most_similar(positive=[self._as_vector(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def most_similar_cosmul(self, positive=None, negative=None, topn: Optional[int] = 10,
-                            restrict_vocab: Optional[int] = None) -> Union[List[Tuple[str, float]], np.ndarray]:
+    def most_similar_cosmul(self, positive: WordsOrVectors = None, negative: WordsOrVectors = None,
+                            topn: Optional[int] = 10, restrict_vocab: Optional[int] = None) -> Neighbours:
         """Levy & Goldberg (2014)'s 3CosMul generalized, as gensim's most_similar_cosmul: the words
         maximizing prod_p cos'(w, p) / (prod_n cos'(w, n) + 1e-6) with cos' = (1 + cos) / 2.
 
@@ -438,6 +616,16 @@ class KeyedVectors:
         """The word furthest (cosine) from the normalized mean of the words' unit vectors (gensim's
         doesnt_match: unknown words are ignored with a warning; equal scores go to the smallest word).
 
+        Parameters
+        ----------
+        words : iterable of str
+            The words to compare.
+
+        Returns
+        -------
+        str
+            The odd one out.
+
         Raises
         ------
         ValueError
@@ -458,6 +646,16 @@ class KeyedVectors:
         """Cosine similarity of the means of the raw vectors of two lists of words (gensim's: words
         not in the vocabulary are ignored; a side with none known has similarity 0).
 
+        Parameters
+        ----------
+        ws1, ws2 : list of str
+            The two lists of words (a str counts as a list of one).
+
+        Returns
+        -------
+        float
+            The cosine of the two means.
+
         Raises
         ------
         ZeroDivisionError
@@ -470,7 +668,8 @@ class KeyedVectors:
         m1, m2 = (self.get_mean_vector(ws, pre_normalize=False, post_normalize=True) for ws in (ws1, ws2))
         return float(m1 @ m2)
 
-    def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True, post_normalize: bool = False,
+    def get_mean_vector(self, keys: Union[WordOrVector, Sequence[WordOrVector], np.ndarray],
+                        weights: Optional[ArrayLike] = None, pre_normalize: bool = True, post_normalize: bool = False,
                         ignore_missing: bool = True) -> np.ndarray:
         """The weighted mean (float32, D) of words and/or vectors, divided by the sum of |weights|
         of the keys used (gensim's get_mean_vector).
@@ -526,7 +725,7 @@ class KeyedVectors:
             mean /= max(float(np.linalg.norm(mean)), 1e-12)
         return mean
 
-    def add_vectors(self, keys: Union[str, Sequence[str]], weights, replace: bool = False) -> None:
+    def add_vectors(self, keys: Union[str, Sequence[str]], weights: ArrayLike, replace: bool = False) -> None:
         """Appends words with their vectors (gensim's add_vectors). A word already present keeps its
         vector unless replace=True. The vectors matrix is reallocated (a Word2Vec's ``wv`` no longer
         matches its model afterwards); counts, when kept, are 0 for the new words.
@@ -579,8 +778,15 @@ class KeyedVectors:
                 self.counts = np.concatenate([self.counts, np.zeros(len(new), np.int64)])
         self.invalidate_norms()
 
-    def add_vector(self, key: str, vector) -> int:
+    def add_vector(self, key: str, vector: ArrayLike) -> int:
         """Appends one word (gensim's add_vector); a word already present keeps its vector.
+
+        Parameters
+        ----------
+        key : str
+            The word.
+        vector : array_like
+            Its vector, (D,).
 
         Returns
         -------
@@ -599,10 +805,35 @@ class KeyedVectors:
         """``kv["w"] = vector`` or ``kv[["a", "b"]] = (2, D)``: add_vectors with replace=True."""
         self.add_vectors(keys, weights, replace=True)
 
-    def analogy(self, a, b, c, topn=1, method="3cosadd", restrict_vocab=None):
+    def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
+                restrict_vocab: Optional[int] = None) -> List[Tuple[str, float]]:
         """a is to b as c is to ?: 3CosAdd argmax cos(d, b) - cos(d, a) + cos(d, c), or 3CosMul
         argmax cos'(d, b) cos'(d, c) / (cos'(d, a) + 1e-3) with cos' = (cos + 1) / 2 (Levy &
-        Goldberg 2014); a, b, c excluded. [(word, score), ...]."""
+        Goldberg 2014); a, b, c excluded. [(word, score), ...].
+
+        Parameters
+        ----------
+        a, b, c : str
+            Words in the vocabulary.
+        topn : int
+            How many answers.
+        method : {"3cosadd", "3cosmul"}
+            The score.
+        restrict_vocab : int, optional
+            Search only the first words (the most frequent).
+
+        Returns
+        -------
+        list of (str, float)
+            The best answers, best first.
+
+        Raises
+        ------
+        KeyError
+            A word not in the vocabulary.
+        ValueError
+            An unknown method.
+        """
         ia, ib, ic = self.get_index(a), self.get_index(b), self.get_index(c)
         limit = self._limit(restrict_vocab)
         n = self.get_normed_vectors()[:limit]
@@ -669,15 +900,37 @@ class KeyedVectors:
             hits[s:s + batch_size] = (best if spellings is None else spellings[best]) == r[:, 3]
         return hits
 
-    def evaluate_analogies(self, path, restrict_vocab=30000, method="3cosadd", case_insensitive=True,
-                           batch_size=1024):
+    def evaluate_analogies(self, path: PathLike, restrict_vocab: Optional[int] = 30000, method: str = "3cosadd",
+                           case_insensitive: bool = True, batch_size: int = 1024) -> Dict[str, Any]:
         """Accuracy on analogy questions in the Google ``questions-words.txt`` format
         (``: section`` lines, then ``a b c d``), with the usual protocol: only the first
         `restrict_vocab` words are searched, questions using any other word are skipped (counted
         as out-of-vocabulary), a, b and c are excluded from the answers.
 
-        Returns {"sections": [{"section", "correct", "total", "accuracy"}], "total": {...},
-        "questions", "oov_questions", "oov_rate", "accuracy_all" (correct / all questions)}.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The analogy file (UTF-8).
+        restrict_vocab : int, optional
+            Search only the first words; None: all of them.
+        method : {"3cosadd", "3cosmul"}
+            The score (see analogy).
+        case_insensitive : bool
+            Compare lower-cased words (a word's most frequent spelling stands for it).
+        batch_size : int
+            Questions scored per matrix product.
+
+        Returns
+        -------
+        dict
+            {"sections": [{"section", "correct", "total", "accuracy"}], "total": {...},
+            "questions", "oov_questions", "oov_rate", "accuracy_all" (correct / all questions),
+            "restrict_vocab", "method"}.
+
+        Raises
+        ------
+        ValueError
+            An unknown method, or a line that is not 4 words.
         """
         if method not in ("3cosadd", "3cosmul"):
             raise ValueError(f"evaluate_analogies: method must be '3cosadd' or '3cosmul', got {method!r}")
@@ -705,7 +958,7 @@ class KeyedVectors:
             "method": method,
         }
 
-    def evaluate_word_analogies(self, analogies, restrict_vocab: int = 300000, case_insensitive: bool = True,
+    def evaluate_word_analogies(self, analogies: PathLike, restrict_vocab: int = 300000, case_insensitive: bool = True,
                                 dummy4unknown: bool = False, similarity_function: str = "most_similar",
                                 batch_size: int = 1024) -> Tuple[float, List[dict]]:
         """gensim's evaluate_word_analogies: the evaluate_analogies protocol with gensim's return
@@ -807,10 +1060,27 @@ class KeyedVectors:
                 model.append(float(n[i1] @ n[i2]))
         return human, model, total, oov
 
-    def evaluate_similarity(self, path, case_insensitive=True, restrict_vocab=None):
+    def evaluate_similarity(self, path: PathLike, case_insensitive: bool = True,
+                            restrict_vocab: Optional[int] = None) -> Dict[str, float]:
         """Spearman rho between human scores and cosine similarities on word pairs (``w1 w2 score``
         per line, tab- or space-separated, ``#`` comments), e.g. WordSim-353. Pairs with an
-        unknown word are skipped and counted: {"spearman", "pearson", "pairs", "oov", "oov_rate"}."""
+        unknown word are skipped and counted.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The pairs file (UTF-8).
+        case_insensitive : bool
+            Compare lower-cased words.
+        restrict_vocab : int, optional
+            Use only the first words; None: all of them.
+
+        Returns
+        -------
+        dict
+            {"spearman", "pearson", "pairs", "oov", "oov_rate"}; the correlations are NaN with
+            fewer than 2 pairs.
+        """
         limit = self._limit(restrict_vocab)
         fold = str.lower if case_insensitive else str
         human, model, total, oov = self._pair_scores(path, self._fold_index(limit, case_insensitive), fold, None, True)
@@ -818,7 +1088,7 @@ class KeyedVectors:
         return {"spearman": spearman(human, model) if len(human) > 1 else float("nan"), "pearson": pearson,
                 "pairs": len(human), "oov": oov, "oov_rate": oov / total if total else 0.0}
 
-    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+    def evaluate_word_pairs(self, pairs: PathLike, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
                             case_insensitive: bool = True,
                             dummy4unknown: bool = False) -> Tuple["CorrelationResult", "CorrelationResult", float]:
         """gensim's evaluate_word_pairs: correlation of the model's cosines with human similarity
@@ -871,7 +1141,7 @@ class KeyedVectors:
                 oov_ratio)
 
     # -- plots --------------------------------------------------------------------------------
-    def plot_embedding(self, words: Sequence[str], path, method: str = "pca", title: Optional[str] = None,
+    def plot_embedding(self, words: Sequence[str], path: PathLike, method: str = "pca", title: Optional[str] = None,
                        seed: int = 0) -> str:
         """Saves a 2-D map of the vectors of `words` (needs matplotlib: ``fastnlp[plots]``), drawn by
         fastnlp.plots.plot_embedding, which documents `path`, `method`, `title` and `seed`.
@@ -897,13 +1167,26 @@ class KeyedVectors:
         return plot_embedding(self[words], words, path, method=method, title=title, seed=seed)
 
     # -- formats --------------------------------------------------------------------------------
-    def save_word2vec_format(self, path, binary=False):
+    def save_word2vec_format(self, path: PathLike, binary: bool = False) -> None:
         """word2vec.c's format: a ``V D`` header line, then per word ``word`` + space + either D
         float32 little-endian bytes and a newline (binary) or D numbers with 9 significant digits,
         which read back as the same float32 (text). Words are written as UTF-8 as they are: any
         character but ASCII whitespace, which separates the fields (word2vec.c's and the corpus
         reader's separators); U+3000, no-break spaces and the like are part of a word and read
-        back by load_word2vec_format (and gensim) unchanged."""
+        back by load_word2vec_format (and gensim) unchanged.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, written atomically.
+        binary : bool
+            The binary format instead of the text one.
+
+        Raises
+        ------
+        ValueError
+            A word that is empty or holds ASCII whitespace.
+        """
         V, D = self.vectors.shape
         for i, k in enumerate(self.index_to_key):
             if not format_safe_word(k):
@@ -922,13 +1205,39 @@ class KeyedVectors:
                     f.write((k + " " + fmt % tuple(self.vectors[i].tolist()) + "\n").encode("utf-8"))
 
     @classmethod
-    def load_word2vec_format(cls, path, binary=False, limit=None, encoding="utf-8", unicode_errors="strict"):
+    def load_word2vec_format(cls, path: PathLike, binary: bool = False, limit: Optional[int] = None,
+                             encoding: str = "utf-8", unicode_errors: str = "strict") -> "KeyedVectors":
         """Reads word2vec.c's text or binary format (as written by word2vec.c, gensim or
         save_word2vec_format); `limit` reads only the first words. ValueError naming the file and
         the line or word on a malformed file: a header line that is not ``V D`` (read at most
         1 KiB), sizes the file cannot hold (checked against its size before anything is
         allocated), undecodable words, NaN or infinite values (as the other loaders). Reads
-        regular files only: their size bounds what is read."""
+        regular files only: their size bounds what is read.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A regular file.
+        binary : bool
+            The binary format instead of the text one.
+        limit : int, optional
+            Read only the first words (>= 0).
+        encoding : str
+            The words' encoding.
+        unicode_errors : str
+            As for bytes.decode; "strict" makes an undecodable word a ValueError.
+
+        Returns
+        -------
+        KeyedVectors
+
+        Raises
+        ------
+        ValueError
+            A malformed file (named, with the line or word), a negative limit, or not a regular file.
+        FileNotFoundError
+            No file at `path`.
+        """
         path = os.fspath(path)
         if limit is not None and int(limit) < 0:
             raise ValueError(f"load_word2vec_format: limit must be >= 0 or None, got {limit}")
@@ -1005,7 +1314,7 @@ class KeyedVectors:
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Writes the vectors (and counts) in fastnlp's safe format, atomically.
 
         The format is a safetensors file with a JSON header and CRC-32s (``fastnlp.safeformat``):
@@ -1028,7 +1337,7 @@ class KeyedVectors:
                  self.index_to_key, arrays)
 
     @classmethod
-    def load(cls, path, mmap=None):
+    def load(cls, path: PathLike, mmap: Optional[str] = None) -> "KeyedVectors":
         """Reads fastnlp's format: a KeyedVectors file, or a Word2Vec model's word vectors.
 
         Parameters
@@ -1077,8 +1386,28 @@ def _analogy_scores(n, a, b, c, method, eps=1e-3):
     raise ValueError(f"analogy method must be '3cosadd' or '3cosmul', got {method!r}")
 
 
-def load_vectors(path, fmt="auto"):
-    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto)."""
+def load_vectors(path: PathLike, fmt: str = "auto") -> KeyedVectors:
+    """KeyedVectors from a word2vec binary/text file or a fastnlp file (format sniffed when auto).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    fmt : {"auto", "fastnlp", "binary", "text"}
+        The format; "auto" reads the first 4 KiB to tell them apart (fastnlp's header, else NUL
+        bytes or invalid UTF-8 after the header line mean binary).
+
+    Returns
+    -------
+    KeyedVectors
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at `path`.
+    ValueError
+        A malformed file (see KeyedVectors.load and load_word2vec_format).
+    """
     if fmt == "auto":
         with open(path, "rb") as f:
             head = f.read(4096)
