@@ -198,7 +198,7 @@ class TrainingCurveMixin:
     """``save_training_curve`` for the trainers (Word2Vec, Classifier, Tagger), which keep one dict
     per epoch in ``training_history`` and name their curve in ``_curve_title()``."""
 
-    def save_training_curve(self, path) -> str:
+    def save_training_curve(self, path: Union[str, os.PathLike]) -> str:
         """Saves the loss per epoch of ``training_history``, and the development score where there
         is one, as an image (plot_training_curve).
 

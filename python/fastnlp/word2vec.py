@@ -14,6 +14,8 @@ import math
 import os
 import time
 
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
 import numpy as np
 
 from . import _C
@@ -33,6 +35,7 @@ DEFAULT_ALPHA = {"sg": 0.025, "cbow": 0.05}
 # words of all workers) or 'per_worker' (gensim corpus_file's, each worker by its own words).
 DEFAULT_ALPHA_SCHEDULE = {"sg": "global", "cbow": "per_worker"}
 
+Corpus = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]  # corpus_file: one path or several
 _CONFIG_KEYS = ("vector_size", "window", "min_count", "max_vocab_size", "sample", "seed", "workers", "sg", "hs",
                 "negative", "ns_exponent", "cbow_mean", "alpha", "min_alpha", "alpha_schedule", "epochs", "shared_negatives",
                 "max_sentence")
@@ -70,43 +73,88 @@ def _paths(corpus_file):
 
 
 class Word2Vec(TrainingCurveMixin):
-    """Word vectors trained by skip-gram (``sg=1``) or CBOW (``sg=0``).
+    """Word vectors trained by skip-gram (``sg=1``) or CBOW (``sg=0``). The arguments have gensim's
+    names; word2vec.c's are in brackets.
 
-    Args (gensim's names; word2vec.c's in brackets):
-        sentences: a re-iterable of token lists, or None.
-        corpus_file: a path (or list of paths) of whitespace-tokenized text, one sentence per
-            line; the fast path (workers read the file themselves). Give this or `sentences`
-            to build the vocabulary and train at once, or neither and call build_vocab/train.
-        vector_size [dim]: D. window: largest context distance (each centre draws 1..window).
-        min_count: words seen fewer times are dropped. max_vocab_size: prune the rarest words
-            while counting whenever more distinct words than this are held (None: no limit).
-        sample: subsampling threshold (0: off). negative: noise words per prediction (0: off).
-        hs: hierarchical softmax. ns_exponent: noise ~ count^ns_exponent. cbow_mean: mean (1)
-            or sum (0) of the context. alpha -> min_alpha: linear learning-rate decay over each
-            train() call; alpha None: DEFAULT_ALPHA of the model (0.025 skip-gram, 0.05 CBOW).
-        alpha_schedule: 'global' (word2vec.c's: by the words of all workers together) or
-            'per_worker' (gensim corpus_file's: each worker by its own words against the whole
-            epoch); None: DEFAULT_ALPHA_SCHEDULE of the model (global sg, per_worker CBOW).
-            epochs [iter]. seed.
-            workers [threads]: training threads (default: the CPU count).
-        shared_negatives: skip-gram only: one draw of `negative` noise words per centre shared
-            by its whole window (Ji et al. 2016), faster; False is word2vec.c's update.
-        device: 'cpu' (Hogwild threads), 'cuda' (the GPU trainer: negative sampling only, one
-            reader thread feeds it; the vectors are copied back after every epoch) or 'emulated'
-            (the device path run on the CPU, for tests).
-        max_sentence: sentences longer than this are split (never truncated).
-        progress: show a tqdm progress bar on stderr (words/s, loss, ETA); False: none.
-        callbacks: gensim's CallbackAny2Vec hooks, objects with any of ``on_train_begin(model)``,
-            ``on_epoch_begin(model)``, ``on_epoch_end(model)``, ``on_train_end(model)`` (called in
-            that order; on_train_end also after a KeyboardInterrupt), or plain callables
-            ``cb(model, stats)`` called after each epoch with the epoch's dict (see
-            ``training_history``).
+    Parameters
+    ----------
+    sentences : re-iterable of list of str, optional
+        The corpus in memory. Give this or `corpus_file` to build the vocabulary and train at
+        once, or neither and call build_vocab / train.
+    corpus_file : str, path or list of them, optional
+        Whitespace-tokenized text, one sentence per line; the fast path (workers read the file
+        themselves).
+    vector_size : int, optional
+        [dim] D (default 100).
+    alpha : float, optional
+        Initial learning rate; None: DEFAULT_ALPHA of the model (0.025 skip-gram, 0.05 CBOW).
+    window : int
+        Largest context distance (each centre draws 1..window).
+    min_count : int
+        Words seen fewer times are dropped.
+    max_vocab_size : int, optional
+        Prune the rarest words while counting whenever more distinct words than this are held
+        (None: no limit).
+    sample : float
+        Subsampling threshold (0: off).
+    seed : int
+        Seeds the initial vectors and the training's random draws (any integer, taken modulo 2^64).
+    workers : int, optional
+        [threads] training threads (default: the CPU count; at most 32).
+    min_alpha : float
+        The learning rate decays linearly from alpha to min_alpha over each train() call.
+    sg : int
+        1: skip-gram, 0: CBOW.
+    hs : int
+        1: hierarchical softmax.
+    negative : int
+        Noise words per prediction (0: off).
+    ns_exponent : float
+        Noise words are drawn ~ count^ns_exponent.
+    cbow_mean : int
+        CBOW: mean (1) or sum (0) of the context.
+    epochs : int
+        [iter] epochs per train() call.
+    shared_negatives : bool
+        Skip-gram only: one draw of `negative` noise words per centre shared by its whole window
+        (Ji et al. 2016), faster; False is word2vec.c's update.
+    max_sentence : int
+        Sentences longer than this are split (never truncated).
+    progress : bool
+        Show a tqdm progress bar on stderr (words/s, loss, ETA); False: none.
+    callbacks : sequence
+        gensim's CallbackAny2Vec hooks, objects with any of ``on_train_begin(model)``,
+        ``on_epoch_begin(model)``, ``on_epoch_end(model)``, ``on_train_end(model)`` (called in
+        that order; on_train_end also after a KeyboardInterrupt), or plain callables
+        ``cb(model, stats)`` called after each epoch with the epoch's dict (see
+        ``training_history``).
+    dim : int, optional
+        word2vec.c's name of vector_size (give one of them).
+    threads : int, optional
+        word2vec.c's name of workers (give one of them).
+    device : {"cpu", "cuda", "emulated"}
+        'cpu' (Hogwild threads), 'cuda' (the GPU trainer: negative sampling only, one reader
+        thread feeds it; the vectors are copied back after every epoch) or 'emulated' (the
+        device path run on the CPU, for tests).
+    alpha_schedule : {"global", "per_worker"}, optional
+        'global' (word2vec.c's: by the words of all workers together) or 'per_worker' (gensim
+        corpus_file's: each worker by its own words against the whole epoch); None:
+        DEFAULT_ALPHA_SCHEDULE of the model (global skip-gram, per_worker CBOW).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad setting (named), or both sentences and corpus_file.
     """
 
-    def __init__(self, sentences=None, corpus_file=None, vector_size=None, alpha=None, window=5, min_count=5,
-                 max_vocab_size=None, sample=1e-3, seed=1, workers=None, min_alpha=0.0001, sg=0, hs=0, negative=5,
-                 ns_exponent=0.75, cbow_mean=1, epochs=5, shared_negatives=False, max_sentence=10000,
-                 progress=True, callbacks=(), dim=None, threads=None, device="cpu", alpha_schedule=None):
+    def __init__(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[Corpus] = None,
+                 vector_size: Optional[int] = None, alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
+                 max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
+                 workers: Optional[int] = None, min_alpha: float = 0.0001, sg: int = 0, hs: int = 0, negative: int = 5,
+                 ns_exponent: float = 0.75, cbow_mean: int = 1, epochs: int = 5, shared_negatives: bool = False,
+                 max_sentence: int = 10000, progress: bool = True, callbacks: Sequence[Any] = (),
+                 dim: Optional[int] = None, threads: Optional[int] = None, device: str = "cpu",
+                 alpha_schedule: Optional[str] = None) -> None:
         self.vector_size = _setting("vector_size", _pick("vector_size", vector_size, "dim", dim, 100), int)
         self.workers = _setting("workers", _pick("workers", workers, "threads", threads, os.cpu_count() or 1), int, 32)
         self.window = _setting("window", window, int)
@@ -172,7 +220,8 @@ class Word2Vec(TrainingCurveMixin):
                                  alpha_schedule=self.alpha_schedule)
 
     # -- vocabulary -------------------------------------------------------------------------------
-    def build_vocab(self, sentences=None, corpus_file=None, update: bool = False) -> "Word2Vec":
+    def build_vocab(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[Corpus] = None,
+                    update: bool = False) -> "Word2Vec":
         """Counts the corpus (C++; files streamed line by line) and sets up fresh vectors: word
         vectors uniform in [-1/D, 1/D) from `seed`, output vectors zero.
 
@@ -293,12 +342,14 @@ class Word2Vec(TrainingCurveMixin):
         self._vocab = _C.Vocab(list(words), np.asarray(counts, dtype=np.int64))
 
     @property
-    def counts(self):
+    def counts(self) -> np.ndarray:
         return self.wv.counts
 
     # -- training ---------------------------------------------------------------------------------
-    def train(self, sentences=None, corpus_file=None, epochs=None, alpha=None, min_alpha=None, total_words=None,
-              progress=None, callbacks=None, device=None):
+    def train(self, sentences: Optional[Iterable[List[str]]] = None, corpus_file: Optional[Corpus] = None,
+              epochs: Optional[int] = None, alpha: Optional[float] = None, min_alpha: Optional[float] = None,
+              total_words: Optional[int] = None, progress: Optional[bool] = None,
+              callbacks: Optional[Sequence[Any]] = None, device: Optional[str] = None) -> Dict[str, Any]:
         """Trains `epochs` more epochs (default: the model's), the learning rate decaying
         linearly from alpha to min_alpha over this call. The corpus defaults to the one
         build_vocab counted; a new corpus is trained with the existing vocabulary (unknown words
@@ -307,7 +358,38 @@ class Word2Vec(TrainingCurveMixin):
         other than the vocabulary's.
 
         KeyboardInterrupt stops the workers after their current sentence; the model stays usable
-        (``interrupted`` is set, the partial epoch is recorded). Returns a summary dict.
+        (``interrupted`` is set, the partial epoch is recorded).
+
+        Parameters
+        ----------
+        sentences : re-iterable of list of str, optional
+            A corpus in memory.
+        corpus_file : str, path or list of them, optional
+            Whitespace-tokenized text files, one sentence per line. Neither: build_vocab's corpus.
+        epochs : int, optional
+            Epochs to train (>= 1; default: the model's).
+        alpha, min_alpha : float, optional
+            The learning rate's start and end for this call (default: the model's).
+        total_words : int, optional
+            In-vocabulary words per epoch of `sentences`, for the learning-rate schedule.
+        progress : bool, optional
+            Show a progress bar (default: the model's setting).
+        callbacks : sequence, optional
+            Hooks for this call (default: the model's), as for the constructor.
+        device : {"cpu", "cuda", "emulated"}, optional
+            The trainer (default: the model's).
+
+        Returns
+        -------
+        dict
+            {"epochs", "tokens", "words", "seconds", "words_per_sec", "loss" (mean per example),
+            "interrupted"}.
+
+        Raises
+        ------
+        ValueError
+            No vocabulary yet, both or (for a loaded model) neither corpus, epochs < 1, or the CUDA
+            trainer with hs=1 or negative=0.
         """
         if self.wv is None:
             raise ValueError("train: build the vocabulary first (build_vocab, or Word2Vec(corpus_file=...))")
@@ -435,16 +517,40 @@ class Word2Vec(TrainingCurveMixin):
     def _curve_title(self):
         return f"word2vec {'skip-gram' if self.sg else 'CBOW'}: loss per example"
 
-    def get_latest_training_loss(self):
-        """Summed loss of the last epoch trained (float64; gensim's float32 running sum stalls)."""
+    def get_latest_training_loss(self) -> float:
+        """Summed loss of the last epoch trained (float64; gensim's float32 running sum stalls).
+
+        Returns
+        -------
+        float
+            0.0 before any training.
+        """
         return self.training_history[-1]["loss_sum"] if self.training_history else 0.0
 
     # -- persistence --------------------------------------------------------------------------------
-    def config(self):
+    def config(self) -> Dict[str, Any]:
+        """The model's settings (the constructor's arguments that save() stores).
+
+        Returns
+        -------
+        dict
+            Setting name -> value.
+        """
         return {k: getattr(self, k) for k in _CONFIG_KEYS}
 
-    def save(self, path):
-        """Everything needed to continue training, in fastnlp's safe format (no pickle)."""
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Everything needed to continue training, in fastnlp's safe format (no pickle).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, written atomically.
+
+        Raises
+        ------
+        ValueError
+            The model has no vocabulary yet, or something other than a regular file is at `path`.
+        """
         if self.wv is None:
             raise ValueError("save: the model has no vocabulary yet")
         arrays = {"vectors": self.wv.vectors, "counts": self.wv.counts}
@@ -458,11 +564,29 @@ class Word2Vec(TrainingCurveMixin):
         save_npz(path, header, self.wv.index_to_key, arrays)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: Union[str, os.PathLike]) -> "Word2Vec":
         """A model saved by save(). Every field is checked against what training assumes before
         the model is returned: the config by the same checks as the constructor's, counts >= 0
         summing to at most 2^62 (sums of counts never overflow), shapes against the vocabulary,
-        vectors finite. Anything else is a ValueError naming the file."""
+        vectors finite.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by save().
+
+        Returns
+        -------
+        Word2Vec
+            Ready to train on (give it a corpus: a loaded model does not keep its corpus).
+
+        Raises
+        ------
+        FileNotFoundError
+            No file at `path`.
+        ValueError
+            Anything but a valid Word2Vec file, naming the file.
+        """
         header, words, arrays = load_npz(path)
         path = os.fspath(path)
 
@@ -511,7 +635,21 @@ class Word2Vec(TrainingCurveMixin):
         model.training_history = header.get("training_history", [])
         return model
 
-    def save_word2vec_format(self, path, binary=False):
+    def save_word2vec_format(self, path: Union[str, os.PathLike], binary: bool = False) -> None:
+        """The word vectors in word2vec.c's format: ``wv.save_word2vec_format``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, written atomically.
+        binary : bool
+            The binary format instead of the text one.
+
+        Raises
+        ------
+        ValueError
+            A word that the format cannot hold (empty or with ASCII whitespace).
+        """
         self.wv.save_word2vec_format(path, binary=binary)
 
     def __repr__(self):
