@@ -10,7 +10,10 @@ import os
 import sys
 import time
 
+from typing import Any, List, Optional, Sequence, TextIO, Tuple, Union
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import ops, optim, safeformat
 from ..nn.module import Parameter
@@ -38,6 +41,9 @@ def _positive_int(name, v):
         raise ValueError(f"{name} must be a positive int, got {v!r}")
     return int(v)
 
+
+State = Tuple[np.ndarray, Optional[np.ndarray]]  # (h (layers, B, H), c (layers, B, H) or None)
+Data = Union[str, os.PathLike, Sequence[str], np.ndarray]  # a path, tokens or ids
 
 class _Progress:
     """tqdm bar over the training steps of all epochs (loss, perplexity, words/s, ETA); a line every
@@ -116,8 +122,9 @@ class RNNLanguageModel:
         an argument out of range (named in the message).
     """
 
-    def __init__(self, vocab, cell="lstm", hidden=200, layers=2, embed_dim=None, dropout=0.0, tied=False,
-                 init_scale=0.1, seed=0, fmt="ptb", dtype=np.float32):
+    def __init__(self, vocab: Union[Vocabulary, Sequence[str]], cell: str = "lstm", hidden: int = 200, layers: int = 2,
+                 embed_dim: Optional[int] = None, dropout: float = 0.0, tied: bool = False, init_scale: float = 0.1,
+                 seed: int = 0, fmt: str = "ptb", dtype: DTypeLike = np.float32) -> None:
         self.vocab = vocab if isinstance(vocab, Vocabulary) else Vocabulary(vocab)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
@@ -163,8 +170,19 @@ class RNNLanguageModel:
         ps = [self.embedding] + [p for layer in self.rnn for p in layer]
         return ps + ([] if self.config["tied"] else [self.W_out]) + [self.b_out]
 
-    def init_state(self, batch_size: int):
-        """The zero state for batch_size streams: (h (layers, B, H), c (layers, B, H) or None)."""
+    def init_state(self, batch_size: int) -> State:
+        """The zero state for batch_size streams: (h (layers, B, H), c (layers, B, H) or None).
+
+        Parameters
+        ----------
+        batch_size : int
+            B, the number of streams.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray or None)
+            h and, for an LSTM, c; zeros of the model's dtype.
+        """
         L, H = self.config["layers"], self.config["hidden"]
         h = np.zeros((L, batch_size, H), self.dtype)
         return h, (np.zeros_like(h) if self.config["cell"] == "lstm" else None)
@@ -177,7 +195,8 @@ class RNNLanguageModel:
 
     # ---- forward / backward ------------------------------------------------------------------------
 
-    def forward(self, ids: np.ndarray, state=None, train: bool = False):
+    def forward(self, ids: np.ndarray, state: Optional[State] = None,
+                train: bool = False) -> Tuple[np.ndarray, State]:
         """The top recurrent layer's outputs for a batch of segments.
 
         Parameters
@@ -261,17 +280,36 @@ class RNNLanguageModel:
         if sampled:
             self.b_out.grad[...] = 0
 
-    def loss_and_grad(self, inputs: np.ndarray, targets: np.ndarray, state=None, scale: float = 1.0,
-                      sampled: int = 0, samples=None):
+    def loss_and_grad(self, inputs: np.ndarray, targets: np.ndarray, state: Optional[State] = None,
+                      scale: float = 1.0, sampled: int = 0,
+                      samples: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Tuple[float, State]:
         """One training step's forward and backward over inputs / targets (B, T) from ``state``.
 
-        Returns (mean loss per token (float), new state (arrays: no gradient flows back through
-        them into an earlier segment)). The gradients of ``scale * mean loss``
-        are left in the Parameters: ``.grad`` (dense) and, for the embedding (and the output layer
-        under sampled softmax), ``.sparse_grad`` = (unique ids, rows). ``sampled`` > 0 trains the
-        output layer with sampled softmax over that many log-uniform samples (drawn from the
-        model's generator unless ``samples`` = (ids, logq) is given); the loss is then the sampled
-        loss.
+        The gradients of ``scale * mean loss`` are left in the Parameters: ``.grad`` (dense) and,
+        for the embedding (and the output layer under sampled softmax), ``.sparse_grad`` = (unique
+        ids, rows).
+
+        Parameters
+        ----------
+        inputs, targets : numpy.ndarray
+            (B, T) word ids; targets[b, t] is the word after inputs[b, t].
+        state : tuple, optional
+            (h, c) as from init_state or a previous step (default: the zero state).
+        scale : float
+            The gradients are those of ``scale * mean loss``.
+        sampled : int
+            > 0: train the output layer with sampled softmax over that many log-uniform samples
+            (drawn from the model's generator unless `samples` is given); the loss is then the
+            sampled loss. 0: full softmax.
+        samples : (numpy.ndarray, numpy.ndarray), optional
+            (ids, logq) of the samples to use with `sampled`.
+
+        Returns
+        -------
+        loss : float
+            The mean loss per token.
+        state : tuple
+            The new state (arrays: no gradient flows back through them into an earlier segment).
         """
         targets = np.ascontiguousarray(targets, np.int64).reshape(-1)
         self._prepare_grads(sampled)
@@ -333,11 +371,28 @@ class RNNLanguageModel:
     @staticmethod
     def learning_rate(epoch: int, lr: float, lr_decay: float, decay_after: int) -> float:
         """Zaremba's schedule: lr for the first ``decay_after`` epochs, then times lr_decay per epoch
-        (epoch counts from 0)."""
+        (epoch counts from 0).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch, from 0.
+        lr : float
+            The initial learning rate.
+        lr_decay : float
+            The factor per epoch after decay_after.
+        decay_after : int
+            Epochs at the initial rate.
+
+        Returns
+        -------
+        float
+            ``lr * lr_decay ** max(epoch + 1 - decay_after, 0)``.
+        """
         return lr * lr_decay ** max(epoch + 1 - decay_after, 0)
 
-    def fit(self, train, valid=None, checkpoint: str = None, resume: bool = False, progress=sys.stderr,
-            **options) -> "RNNLanguageModel":
+    def fit(self, train: Data, valid: Optional[Data] = None, checkpoint: Optional[str] = None, resume: bool = False,
+            progress: Optional[TextIO] = sys.stderr, **options: Any) -> "RNNLanguageModel":
         """Trains by truncated BPTT over ``train`` (a path in the model's format, a token list or an
         id array); options override TRAIN_DEFAULTS (epochs, batch_size, bptt, lr, lr_decay,
         decay_after, max_grad_norm, sampled).
@@ -439,13 +494,24 @@ class RNNLanguageModel:
     def _logits(self, top):
         return ops.linear(top, self.W_out.value, self.b_out.value)
 
-    def perplexity(self, data, fmt: str = None, batch_size: int = _EVAL_BATCH, bptt: int = _EVAL_BPTT) -> dict:
+    def perplexity(self, data: Data, fmt: Optional[str] = None, batch_size: int = _EVAL_BATCH, bptt: int = _EVAL_BPTT) -> dict:
         """Perplexity of the model on ``data`` (a path read in ``fmt``, default the model's format; a
         token list; or an id array), full softmax.
 
         Every token of the stream is predicted, the first from an <eos> context. The stream is read
         as batch_size contiguous streams, each starting from the zero state; the tokens left over
         continue the last stream one at a time from its state.
+
+        Parameters
+        ----------
+        data : str, os.PathLike, list of str or numpy.ndarray
+            A path read in `fmt`, tokens, or their ids.
+        fmt : str, optional
+            "ptb" or "wikitext" (default: the model's format).
+        batch_size : int
+            Contiguous streams scored together.
+        bptt : int
+            Steps per forward.
 
         Returns
         -------
@@ -489,7 +555,7 @@ class RNNLanguageModel:
         _, _, losses = ops.softmax_cross_entropy(self._logits(top), targets, return_grad=False, return_losses=True)
         return float(losses.sum(dtype=np.float64))
 
-    def score(self, sentences, batch_size: int = 64) -> np.ndarray:
+    def score(self, sentences: Union[Sequence[str], Sequence[Sequence[str]]], batch_size: int = 64) -> np.ndarray:
         """log P(sentence) (natural log, float64) for each sentence: its words and the closing <eos>,
         each predicted from the words before it, starting from the zero state and an <eos> context.
 
@@ -532,9 +598,21 @@ class RNNLanguageModel:
             out[lo:lo + len(chunk)] = (picked * valid).sum(axis=1)
         return out
 
-    def generate(self, n_words: int, temperature: float = 1.0, seed: int = 0, context=None) -> list:
+    def generate(self, n_words: int, temperature: float = 1.0, seed: int = 0,
+                 context: Union[str, Sequence[str], None] = None) -> List[str]:
         """n_words words sampled one at a time from softmax(logits / temperature), starting after
         ``context`` (a str or token list; default: a sentence start). <eos> marks sentence ends.
+
+        Parameters
+        ----------
+        n_words : int
+            How many words (>= 0).
+        temperature : float
+            > 0; below 1 sharpens the distribution, above 1 flattens it.
+        seed : int
+            Seeds the sampling.
+        context : str or list of str, optional
+            Words to continue (a str is split at whitespace).
 
         Returns
         -------
@@ -587,8 +665,14 @@ class RNNLanguageModel:
         if f"param.{len(params)}" in arrays:
             raise bad("more parameters than this model has")
 
-    def save(self, path) -> None:
-        """Writes the model to ``path`` in fastnlp's safe format (atomically; never pickle)."""
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the model to ``path`` in fastnlp's safe format (atomically; never pickle).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        """
         safeformat.save(path, FORMAT, VERSION, self._header(), self._arrays())
 
     @classmethod
@@ -608,9 +692,18 @@ class RNNLanguageModel:
         return lm, header, arrays
 
     @classmethod
-    def load(cls, path) -> "RNNLanguageModel":
+    def load(cls, path: Union[str, os.PathLike]) -> "RNNLanguageModel":
         """A model written by save(), or the model in a training checkpoint (MODEL.ckpt, e.g. of a
         run stopped before its last epoch).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model or checkpoint file.
+
+        Returns
+        -------
+        RNNLanguageModel
 
         Raises
         ------
