@@ -17,6 +17,7 @@ lowest and highest round (timing and scores alike: every run's vectors are score
     python benchmarks/bench_word2vec.py                      # the whole shared corpus
     python benchmarks/bench_word2vec.py --max-lines 5000     # a check on a slice
     python benchmarks/bench_word2vec.py --quick              # smoke run: 3,000 lines, 1 epoch, 2 rounds
+    python benchmarks/bench_word2vec.py --data-dir DIR       # data elsewhere (default $FASTNLP_DATA, else ../shared/data)
 """
 
 import contextlib
@@ -41,13 +42,21 @@ def evaluate(kv, analogies, similarity):
 
 # ---- shared with word2vec_schedule.py: the corpus, the settings, the scores --------------------------
 
+# The data files under --data-dir, by the argument that overrides each.
+DATA_FILES = {"corpus": "corpus/en-corpus.txt", "analogies": "embeddings-eval/questions-words.txt",
+              "similarity": "embeddings-eval/wordsim353.tsv"}
+
+
 def add_word2vec_args(p, **defaults):
-    """Adds the corpus, evaluation and training arguments to parser p; `defaults` changes a default
-    by its name (e.g. max_lines=60000, threads=2)."""
-    p.add_argument("--corpus", default=os.path.join(DATA, "corpus", "en-corpus.txt"))
+    """Adds the data, corpus, evaluation and training arguments to parser p; `defaults` changes a
+    default by its name (e.g. max_lines=60000, threads=2). Call resolve_data_files on the parsed
+    args before using args.corpus / analogies / similarity."""
+    p.add_argument("--data-dir", "--data", dest="data_dir", metavar="DIR", default=None,
+                   help="the shared data folder (default $FASTNLP_DATA, else ../shared/data beside the repository)")
+    p.add_argument("--corpus", default=None, help=f"the training text (default DIR/{DATA_FILES['corpus']})")
     p.add_argument("--max-lines", type=int, default=None, help="train on the first N lines only")
-    p.add_argument("--analogies", default=os.path.join(DATA, "embeddings-eval", "questions-words.txt"))
-    p.add_argument("--similarity", default=os.path.join(DATA, "embeddings-eval", "wordsim353.tsv"))
+    p.add_argument("--analogies", default=None, help=f"analogy questions (default DIR/{DATA_FILES['analogies']})")
+    p.add_argument("--similarity", default=None, help=f"word pairs (default DIR/{DATA_FILES['similarity']})")
     p.add_argument("--models", default="sg,cbow", help="comma-separated: sg, cbow")
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
@@ -60,6 +69,24 @@ def add_word2vec_args(p, **defaults):
                    help="final learning rate (None: each library's own default)")
     p.set_defaults(**defaults)
     return p
+
+
+def resolve_data_files(p, args, evaluate=True):
+    """Fills args.corpus (and, when `evaluate`, args.analogies and args.similarity) left unset from
+    the data folder (fastnlp's data_dir rule: --data-dir, else $FASTNLP_DATA, else ../shared/data
+    beside the repository) and checks that every file exists; a parser error names the argument."""
+    from fastnlp._data import data_dir
+
+    for name, rel in DATA_FILES.items():
+        if name != "corpus" and not evaluate:
+            continue
+        if getattr(args, name) is None:
+            try:
+                setattr(args, name, os.path.join(data_dir(args.data_dir or DATA, rel), rel))
+            except FileNotFoundError as e:
+                p.error(f"--data-dir: {e}")
+        elif not os.path.isfile(getattr(args, name)):
+            p.error(f"--{name}: no such file: {getattr(args, name)}")
 
 
 def parse_models(p, args):
@@ -261,6 +288,7 @@ def main(argv=None):
         args.max_lines, args.epochs, args.rounds = args.max_lines or 3000, 1, 2
     if args.rounds < 1:
         p.error(f"--rounds must be >= 1, got {args.rounds}")
+    resolve_data_files(p, args, evaluate=not args.no_eval)
     models = parse_models(p, args)
     libs = [x.strip() for x in args.libraries.split(",") if x.strip()]
     for lib in libs:

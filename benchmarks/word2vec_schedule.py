@@ -28,6 +28,7 @@ each epoch from rate(e / E) to rate((e + 1 / W) / E)); the JSON says which.
 
     python benchmarks/word2vec_schedule.py                 # 60k lines, 4 seeds (~30 CPU-min)
     python benchmarks/word2vec_schedule.py --table-only    # README's table from the results file
+    python benchmarks/word2vec_schedule.py --data-dir DIR  # data elsewhere (default $FASTNLP_DATA, else ../shared/data)
 """
 
 import argparse
@@ -44,7 +45,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench_word2vec import (add_word2vec_args, corpus_slice, evaluate, mean_loss, parse_models,  # noqa: E402
-                            word2vec_settings)
+                            resolve_data_files, word2vec_settings)
 from common import atomic_write, machine_info  # noqa: E402
 
 # (model, schedule, alpha): the arms, in the order they run (CBOW first: it is the cheap one).
@@ -182,6 +183,7 @@ def main(argv=None):
 
     import fastnlp
 
+    resolve_data_files(p, args)
     models = parse_models(p, args)
     if args.threads < 2:
         p.error("--threads must be >= 2: with one worker the two schedules are the same")
