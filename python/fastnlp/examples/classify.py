@@ -3,9 +3,11 @@
 same run with scikit-learn's LogisticRegression on the very same folds and features (when
 scikit-learn is installed; it is not a dependency).
 
-    python -m fastnlp.examples.classify --data ../shared/data/classification/mr [--folds 10]
+    python -m fastnlp.examples.classify [--data-dir DIR] [--folds 10]
+    python -m fastnlp.examples.classify --data DIR/classification/mr   # the MR folder itself
 
-Default data: MR sentence polarity (Pang & Lee 2005), 10-fold cross-validation.
+Default data: MR sentence polarity (Pang & Lee 2005) in DIR/classification/mr, DIR the data folder
+(--data-dir, else $FASTNLP_DATA, else ../shared/data), 10-fold cross-validation.
 """
 
 import argparse
@@ -16,8 +18,12 @@ import time
 import numpy as np
 
 from .. import nn, optim
+from .._data import add_data_dir_argument, data_dir
 from ..classify.bow import BagEmbedding, Featurizer, bag_rows, ngrams
 from ..classify.data import folds as fold_of, read_labelled_lines
+
+
+MR = os.path.join("classification", "mr")  # the MR folder inside the data folder
 
 
 def load_mr(folder):
@@ -71,9 +77,10 @@ def sklearn_baseline(bags_tr, y_tr, bags_te, y_te, num_features, C):
 
 
 def main(argv=None):
-    default_data = os.path.join(os.getcwd(), "..", "shared", "data", "classification", "mr")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=default_data, help="folder with rt-polarity.pos/.neg")
+    add_data_dir_argument(ap)
+    ap.add_argument("--data", default=None,
+                    help=f"folder with rt-polarity.pos/.neg (default DIR/{MR}, DIR the --data-dir folder)")
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--ngrams", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=5)
@@ -85,6 +92,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args(argv)
+    if args.data is None:
+        try:
+            args.data = os.path.join(data_dir(args.data_dir, MR), MR)
+        except FileNotFoundError as e:
+            ap.error(f"--data-dir: {e}")
+    elif not os.path.isdir(args.data):
+        ap.error(f"--data: no such folder: {args.data}")
 
     texts, labels = load_mr(args.data)   # Kim's clean_str tokens, lowercased
     docs = [ngrams(t, args.ngrams) for t in texts]
