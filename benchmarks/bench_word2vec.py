@@ -17,7 +17,7 @@ lowest and highest round (timing and scores alike: every run's vectors are score
     python benchmarks/bench_word2vec.py                      # the whole shared corpus
     python benchmarks/bench_word2vec.py --max-lines 5000     # a check on a slice
     python benchmarks/bench_word2vec.py --quick              # smoke run: 3,000 lines, 1 epoch, 2 rounds
-    python benchmarks/bench_word2vec.py --data-dir DIR       # data elsewhere (default $FASTNLP_DATA, else ../shared/data)
+    python benchmarks/bench_word2vec.py --data-dir DIR       # default $FASTNLP_DATA, else ../shared/data
 """
 
 import contextlib

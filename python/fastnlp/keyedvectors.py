@@ -1088,7 +1088,8 @@ class KeyedVectors:
         return {"spearman": spearman(human, model) if len(human) > 1 else float("nan"), "pearson": pearson,
                 "pairs": len(human), "oov": oov, "oov_rate": oov / total if total else 0.0}
 
-    def evaluate_word_pairs(self, pairs: PathLike, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+    def evaluate_word_pairs(self, pairs: PathLike, delimiter: str = "\t", encoding: str = "utf8",
+                            restrict_vocab: int = 300000,
                             case_insensitive: bool = True,
                             dummy4unknown: bool = False) -> Tuple["CorrelationResult", "CorrelationResult", float]:
         """gensim's evaluate_word_pairs: correlation of the model's cosines with human similarity

@@ -97,7 +97,8 @@ def plot_training_curve(history: Sequence[Dict[str, Any]], path: Union[str, os.P
     return _save(fig, path)
 
 
-def project_2d(vectors: ArrayLike, method: str = "pca", seed: int = 0, perplexity: Optional[float] = None) -> np.ndarray:
+def project_2d(vectors: ArrayLike, method: str = "pca", seed: int = 0,
+               perplexity: Optional[float] = None) -> np.ndarray:
     """Coordinates (n, 2) of n vectors (n, D): their first two principal components (NumPy SVD of
     the centred vectors) or a t-SNE map (scikit-learn).
 
@@ -146,7 +147,8 @@ def project_2d(vectors: ArrayLike, method: str = "pca", seed: int = 0, perplexit
 
 
 def plot_embedding(vectors: ArrayLike, labels: Sequence[str], path: Union[str, os.PathLike], method: str = "pca",
-                   title: Optional[str] = None, seed: int = 0, figsize: Tuple[float, float] = (6.4, 6.4), dpi: int = 100) -> str:
+                   title: Optional[str] = None, seed: int = 0, figsize: Tuple[float, float] = (6.4, 6.4),
+                   dpi: int = 100) -> str:
     """A scatter plot of vectors projected to 2-D (see project_2d), each point labelled.
 
     Parameters

@@ -72,7 +72,8 @@ def _products(A):
     return (lambda X: np.asarray(A @ X)), (lambda X: np.asarray(A.T @ X))
 
 
-def randomized_svd(A: Union[CSRMatrix, np.ndarray, "scipy.sparse.spmatrix"], k: int, n_oversamples: int = 10, n_iter: int = 4, seed: int = 0,
+def randomized_svd(A: Union[CSRMatrix, np.ndarray, "scipy.sparse.spmatrix"], k: int, n_oversamples: int = 10,
+                   n_iter: int = 4, seed: int = 0,
                    progress: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The k largest singular triplets of A by randomized range finding with power iterations
     (Halko, Martinsson & Tropp 2011, Alg. 4.4; each product re-orthonormalized, by CholeskyQR2).

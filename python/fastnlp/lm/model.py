@@ -494,7 +494,8 @@ class RNNLanguageModel:
     def _logits(self, top):
         return ops.linear(top, self.W_out.value, self.b_out.value)
 
-    def perplexity(self, data: Data, fmt: Optional[str] = None, batch_size: int = _EVAL_BATCH, bptt: int = _EVAL_BPTT) -> dict:
+    def perplexity(self, data: Data, fmt: Optional[str] = None, batch_size: int = _EVAL_BATCH,
+                   bptt: int = _EVAL_BPTT) -> dict:
         """Perplexity of the model on ``data`` (a path read in ``fmt``, default the model's format; a
         token list; or an id array), full softmax.
 
