@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import nn, ops, optim, safeformat
 from .._progress import progress_bar
+from ..nn.module import load_parameter_arrays, parameter_arrays
 from ..plots import TrainingCurveMixin
 from . import bow
 from . import networks as N
@@ -381,7 +382,7 @@ class Classifier(TrainingCurveMixin):
     # ---- checkpoints -----------------------------------------------------------------------------
 
     def _write_checkpoint(self, path, params, opt, epoch, batch, epoch_rng, best, best_score, sums):
-        arrays = {f"param.{i}": p.value for i, p in enumerate(params)}
+        arrays = parameter_arrays(params)
         if best is not None:
             arrays.update({f"best.{i}": v for i, v in enumerate(best)})
         opt_state = _flatten(_optimizer_state(opt), "opt", arrays)
@@ -476,14 +477,7 @@ class Classifier(TrainingCurveMixin):
         self.network = self.spec.build(self.config, len(words), len(self.labels), pretrained)
 
     def _set_params(self, params, arrays, prefix, bad):
-        for i, p in enumerate(params):
-            v = arrays.get(f"{prefix}.{i}")
-            if v is None or v.shape != p.value.shape or v.dtype != p.value.dtype:
-                got = None if v is None else f"{v.shape} {v.dtype}"
-                raise bad(f"parameter {i} ({p.name}) should be {p.value.shape} {p.value.dtype}, got {got}")
-            p.value[...] = v
-        if f"{prefix}.{len(params)}" in arrays:
-            raise bad(f"more parameters than a {self.model} network has")
+        load_parameter_arrays(params, arrays, prefix, bad, f"a {self.model} network")
 
     def save(self, path):
         """Writes the model to `path` in fastnlp's safe format (atomically; never pickle)."""

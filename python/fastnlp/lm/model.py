@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .. import ops, optim, safeformat
-from ..nn.module import Parameter
+from ..nn.module import Parameter, load_parameter_arrays, parameter_arrays
 from .data import FORMATS, Vocabulary, batchify, fingerprint, read_tokens
 from .sampling import LogUniformSampler
 
@@ -650,21 +650,13 @@ class RNNLanguageModel:
         return {"config": self.config, "history": self.history, "dtype": self.dtype.name}
 
     def _arrays(self):
-        arrays = {f"param.{i}": p.value for i, p in enumerate(self.parameters())}
+        arrays = parameter_arrays(self.parameters())
         blob, offsets = safeformat.encode_strings(self.vocab.index_to_word)
         arrays.update(vocab_blob=blob, vocab_offsets=offsets)
         return arrays
 
     def _set_params(self, arrays, bad):
-        params = self.parameters()
-        for i, p in enumerate(params):
-            v = arrays.get(f"param.{i}")
-            if v is None or v.shape != p.value.shape or v.dtype != p.value.dtype:
-                got = None if v is None else f"{v.shape} {v.dtype}"
-                raise bad(f"parameter {i} ({p.name}) should be {p.value.shape} {p.value.dtype}, got {got}")
-            p.value[...] = v
-        if f"param.{len(params)}" in arrays:
-            raise bad("more parameters than this model has")
+        load_parameter_arrays(self.parameters(), arrays, "param", bad, "this model")
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Writes the model to ``path`` in fastnlp's safe format (atomically; never pickle).

@@ -63,3 +63,53 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+
+def parameter_arrays(params: List[Parameter], prefix: str = "param") -> dict:
+    """The values of `params` as a model file's arrays: ``{f"{prefix}.{i}": value}``.
+
+    Parameters
+    ----------
+    params : list of Parameter
+        In the order the model lists them (Module.parameters()).
+    prefix : str
+        The arrays' name prefix.
+
+    Returns
+    -------
+    dict
+        Name -> the parameter's value (the array itself, not a copy).
+    """
+    return {f"{prefix}.{i}": p.value for i, p in enumerate(params)}
+
+
+def load_parameter_arrays(params: List[Parameter], arrays: dict, prefix: str, bad, what: str) -> None:
+    """Copies ``arrays[f"{prefix}.{i}"]`` into each of `params`, the inverse of parameter_arrays: every
+    array must be there with the parameter's shape and dtype, and no more of them than parameters.
+
+    Parameters
+    ----------
+    params : list of Parameter
+        The parameters to fill, in the order parameter_arrays wrote them.
+    arrays : dict
+        Name -> array, as read from a model file.
+    prefix : str
+        The arrays' name prefix.
+    bad : callable
+        ``bad(message)`` returns the exception to raise (naming the file).
+    what : str
+        What the parameters belong to, for the "more parameters than" message.
+
+    Raises
+    ------
+    Exception
+        ``bad(...)`` for a missing array, a shape or dtype mismatch, or an extra array.
+    """
+    for i, p in enumerate(params):
+        v = arrays.get(f"{prefix}.{i}")
+        if v is None or v.shape != p.value.shape or v.dtype != p.value.dtype:
+            got = None if v is None else f"{v.shape} {v.dtype}"
+            raise bad(f"parameter {i} ({p.name}) should be {p.value.shape} {p.value.dtype}, got {got}")
+        p.value[...] = v
+    if f"{prefix}.{len(params)}" in arrays:
+        raise bad(f"more parameters than {what} has")
