@@ -5,7 +5,11 @@ record kept in benchmarks/results/brown_quiet.json.
     python benchmarks/brown_timing.py [--data-dir DIR] > benchmarks/results/brown_quiet.json
 """
 import argparse
-import json, resource, time, os, sys
+import json
+import os
+import resource
+import time
+
 import fastnlp
 from fastnlp.embeddings import brown_clusters
 from fastnlp._data import data_dir
@@ -13,11 +17,12 @@ from fastnlp._data import data_dir
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--data-dir", default=None, help="the shared data folder (default: $FASTNLP_DATA or ../shared/data)")
 args = p.parse_args()
-t = time.perf_counter(); c0 = time.process_time()
+t, c0 = time.perf_counter(), time.process_time()
 load0 = os.getloadavg()
-bc = brown_clusters(os.path.join(data_dir(args.data_dir), "corpus", "en-corpus.txt"), num_clusters=1000, min_count=40, progress=False)
+bc = brown_clusters(os.path.join(data_dir(args.data_dir), "corpus", "en-corpus.txt"), num_clusters=1000, min_count=40,
+                    progress=False)
 wall = time.perf_counter() - t
 out = {"clusters": 1000, "min_count": 40, "words": len(bc.paths), "wall_s": wall, "cpu_s": time.process_time() - c0,
-       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load_before": load0, "load_after": os.getloadavg(),
-       "threads": fastnlp.get_num_threads(), "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
+       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load_before": load0,
+       "load_after": os.getloadavg(), "threads": fastnlp.get_num_threads(), "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
 print(json.dumps(out))
