@@ -183,3 +183,6 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
             p.terminate()
     for p in processes:
         p.join(timeout=5)
+        if p.is_alive():  # SIGTERM caught (a handler inherited through fork) or ignored: SIGKILL
+            p.kill()
+            p.join(timeout=5)
