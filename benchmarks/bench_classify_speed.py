@@ -10,14 +10,13 @@ in sentences/s over a slice of the epoch. Writes benchmarks/results/bench_classi
     python benchmarks/bench_classify_speed.py [--threads 1 2] [--batches 20] [--quick]
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, fmt, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
+from common import RESULTS, Run, bench_parser, fmt, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
 
 TARGETS = {"train": 1.5, "infer": 2.0}  # issue 15: fastnlp / PyTorch sentences per second
 
@@ -130,17 +129,11 @@ def main(argv=None):
     import fastnlp
     from fastnlp.classify.torch_mirror import to_torch
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", "--data", dest="data", default=DATA)
+    ap = bench_parser(__doc__, "64-d embeddings, 3 batches, 2 rounds", data=True,
+                      rounds=5, repeat=1, warmup=1, settle=0.3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--models", nargs="+", default=["textcnn", "lstm"], choices=["textcnn", "lstm"])
     ap.add_argument("--batches", type=int, default=20, help="batches of 50 in the timed slice of an epoch")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds of taking turns")
-    ap.add_argument("--repeat", type=int, default=1, help="timed passes over the slice per round")
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each block of timings")
-    ap.add_argument("--quick", action="store_true", help="64-d embeddings, 3 batches, 2 rounds: a smoke run")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.quick:
         args.batches, args.rounds, args.warmup, args.settle = 3, 2, 1, 0.05

@@ -11,7 +11,6 @@ Writes benchmarks/results/lm.{json,md}.
     python benchmarks/bench_lm.py [--threads 1 2] [--steps 30] [--quick]
 """
 
-import argparse
 import cProfile
 import os
 import pstats
@@ -20,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, RESULTS, Run, fmt, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
+from common import RESULTS, Run, bench_parser, fmt, fmt_x, interleaved, per_second, ratio, set_threads, table  # noqa: E402
 
 TARGETS = {"train": 1.2, "eval": 1.5}  # issue 16: fastnlp / PyTorch words per second
 B_TRAIN, T_TRAIN, B_EVAL, T_EVAL = 20, 20, 10, 50
@@ -126,16 +125,11 @@ def main(argv=None):
     from fastnlp.lm import RNNLanguageModel, Vocabulary, batchify, read_tokens
     from fastnlp.lm.torch_mirror import torch_lm
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=DATA)
+    ap = bench_parser(__doc__, "4 training / 2 evaluation segments, 2 rounds, 1 thread", data=True,
+                      rounds=5, warmup=1, settle=0.3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=30, help="training segments (20 x 20 words) in the timed slice")
     ap.add_argument("--eval-steps", type=int, default=10, help="evaluation segments (10 x 50 words) timed")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds of taking turns")
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--settle", type=float, default=0.3, help="seconds of pause before each block of timings")
-    ap.add_argument("--quick", action="store_true", help="4 training / 2 evaluation segments, 2 rounds, 1 thread")
-    ap.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.eval_steps, args.rounds, args.settle, args.threads = 4, 2, 2, 0.05, [1]
