@@ -222,10 +222,8 @@ class FormatsMixin:
         bad = _first_nonfinite_row(vectors)
         if bad is not None:
             raise ValueError(f"{path}: {rows[bad]} ('{words[bad]}') holds NaN or infinity")
-        try:
+        with safeformat.wrap_errors(path, lambda why: ValueError(f"{path}: {why}")):
             return cls(words, vectors)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
 
     def save(self, path: PathLike) -> None:
         """Writes the vectors (and counts) in fastnlp's safe format, atomically.

@@ -10,6 +10,7 @@ from typing import Any, Dict, Type, TypeVar, Union
 
 import numpy as np
 
+from .. import safeformat
 from ..keyedvectors import KeyedVectors, load_npz, save_npz
 from ._settings import _CONFIG_KEYS
 
@@ -89,10 +90,8 @@ class PersistenceMixin:
         cfg = header.get("config")
         if not isinstance(cfg, dict) or "counts" not in arrays:
             raise bad("model config or counts missing")
-        try:
+        with safeformat.wrap_errors(path, bad, "config: "):
             model = cls(**{k: cfg[k] for k in _CONFIG_KEYS if k in cfg}, progress=True)
-        except (ValueError, TypeError) as e:
-            raise bad(f"config: {e}") from None
         V, D = arrays["vectors"].shape
         if V == 0:
             raise bad("the vocabulary is empty")
@@ -114,10 +113,8 @@ class PersistenceMixin:
         for key, kind in (("corpus_stats", dict), ("training_history", list)):
             if not isinstance(header.get(key, kind()), kind):
                 raise bad(f"{key} must be a JSON {'object' if kind is dict else 'list'}, got {header[key]!r}")
-        try:
+        with safeformat.wrap_errors(path, bad):
             model._set_vocab(words, counts)  # counts >= 0, their sum <= 2^62: checked in C++ (Vocab)
-        except ValueError as e:
-            raise bad(str(e)) from None
         model.wv = KeyedVectors(words, np.ascontiguousarray(arrays["vectors"]), counts)
         model.syn1neg = np.ascontiguousarray(arrays["syn1neg"]) if model.negative > 0 else None
         model.syn1 = np.ascontiguousarray(arrays["syn1"]) if model.hs else None
