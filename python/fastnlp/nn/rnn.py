@@ -198,11 +198,8 @@ class _Stacked(Module):
 
 
 class RNN(_Stacked):
-    """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), num_layers stacked.
-
-    forward(x, lengths=None, h0=None) -> (out (B, T, H) of the top layer, h_n (num_layers, B, H)).
-    backward(dout=None, dh_n=None) -> dx, adding the weight gradients into the Parameters; the
-    gradient of h0 (when one was given) is left in self.dh0.
+    """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), num_layers stacked (forward returns
+    the top layer's states and every layer's last ones; backward leaves h0's gradient in self.dh0).
 
     Parameters
     ----------
@@ -282,49 +279,23 @@ class GRU(RNN):
 
     Parameters
     ----------
-    input_dim, hidden_dim : int
-        D and H.
-    num_layers : int
-        Layers stacked, each reading the outputs of the one below.
-    bias : bool
-        Whether to have b_ih and b_hh.
-    reverse : bool
-        Read each sequence backwards within its own length.
-    dtype : dtype
-        float32 (default) or float64.
-    rng : numpy.random.Generator, optional
-        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
-    forget_bias : float, optional
-        LSTM only: the forget gate's initial bias (None keeps the uniform initialization).
+    input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng
+        As for RNN.
     """
 
     cell = "gru"
 
 
 class LSTM(_Stacked):
-    """LSTM with gates i, f, g, o, num_layers stacked. forget_bias (default 1.0; None keeps the
-    uniform initialization) sets the forget gate's initial bias.
-
-    forward(x, lengths=None, h0=None, c0=None) -> (out (B, T, H), (h_n, c_n) each (num_layers, B, H)).
-    backward(dout=None, dh_n=None, dc_n=None) -> dx; gradients of h0 / c0 in self.dh0 / self.dc0.
+    """LSTM with gates i, f, g, o, num_layers stacked (forward returns (h_n, c_n) as torch.nn;
+    backward leaves the gradients of h0 / c0 in self.dh0 / self.dc0).
 
     Parameters
     ----------
-    input_dim, hidden_dim : int
-        D and H.
-    num_layers : int
-        Layers stacked, each reading the outputs of the one below.
-    bias : bool
-        Whether to have b_ih and b_hh.
-    reverse : bool
-        Read each sequence backwards within its own length.
-    dtype : dtype
-        float32 (default) or float64.
-    rng : numpy.random.Generator, optional
-        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
+    input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng
+        As for RNN.
     forget_bias : float, optional
-        LSTM only: the forget gate's initial bias (default 1.0; None keeps the uniform
-        initialization).
+        The forget gate's initial bias (default 1.0; None keeps the uniform initialization).
     """
 
     cell = "lstm"
