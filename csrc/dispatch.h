@@ -1,21 +1,30 @@
 // Where a call goes, decided in one place. The rules, true for every op and model:
 //
-//  1. Kernel ops (activation, softmax, sampled_softmax_scores, embedding, optim, crf, the conv1d
-//     unfold/fold/pool steps, the RNN gate steps) choose in their binding (csrc/bindings/bind_<op>.cpp):
-//     the arrays' device and `reference` give a Backend (select_backend), and dispatch_kernel runs the
-//     plain reference (<op>_ref in csrc/ops/<op>.cpp, or in <op>_ref.cpp for rnn and crf), the fast
-//     CPU kernel (csrc/ops/<op>.cpp) or the CUDA kernel (cuda/<op>.cu, namespace fastnlp::cuda).
+//  1. Kernel ops (activation and the linear epilogue bias_act, softmax, sampled_softmax_scores,
+//     embedding, optim, dropout, crf) choose in their binding (csrc/bindings/bind_<op>.cpp): the
+//     arrays' device and `reference` give a Backend (backend_for in bindings/array.cpp, which
+//     checks that the arrays share one device, GPU ones float32, and calls select_backend), and
+//     dispatch_kernel runs the plain reference (<op>_ref in csrc/ops/<op>.cpp, or in <op>_ref.cpp
+//     for rnn and crf), the fast CPU kernel (csrc/ops/<op>.cpp) or the CUDA kernel (cuda/<op>.cu,
+//     namespace fastnlp::cuda, declared in cuda/cuda_ops.h).
 //  2. Ops with no CUDA kernel of their own (linear, conv1d, rnn, sampled_softmax: on the GPU they
-//     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: select_cpu_backend
-//     refuses GPU arrays with one message naming the Python route, and FASTNLP_CPU_KERNEL names
-//     no CUDA arm. That route, every GPU composition of GEMMs (CuPy's cuBLAS) + fastnlp kernels,
-//     lives in ONE module, python/fastnlp/ops/_gpu.py; each python/fastnlp/ops/<op>.py sends GPU
-//     arrays there and everything else to its binding. The GPU-only steps (conv1d_unfold, ...,
-//     rnn_step_backward) call their cuda:: kernel directly through FASTNLP_CUDA_ONLY.
+//     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: cpu_backend_for /
+//     select_cpu_backend refuses GPU arrays with one message naming the Python route, and
+//     FASTNLP_CPU_KERNEL names no CUDA arm. That route, every GPU composition of GEMMs (CuPy's
+//     cuBLAS) + fastnlp kernels, lives in ONE module, python/fastnlp/ops/_gpu.py; each
+//     python/fastnlp/ops/<op>.py sends GPU arrays there and everything else to its binding. The
+//     GPU-only steps those compositions call (conv1d_unfold, conv1d_fold, conv1d_pool_forward /
+//     _backward in bind_conv1d.cpp; rnn_step_forward / _backward in bind_rnn.cpp) call their
+//     cuda:: kernel directly through FASTNLP_CUDA_ONLY, as do the GPU id-range checks of
+//     softmax_cross_entropy and sampled_softmax_scores (cuda::first_id_out_of_range).
+//     csr_matmul (csrc/ops/sparse.cpp, bound in bind_cooccurrence.cpp for the PPMI-SVD) follows
+//     this rule with no GPU route in fastnlp at all: its message points to cupyx.scipy.sparse.
 //  3. A model whose whole loop runs in C++ takes the device as an argument of its binding: the
-//     word2vec trainer's device='cpu' | 'cuda' picks its device interface (cuda/word2vec*). The
-//     other models/ loops run on the CPU; tagging/gpu.py runs a tagger on the GPU through
-//     fastnlp.ops, i.e. through rules 1 and 2.
+//     word2vec trainer's device='cpu' | 'cuda' picks its device interface (Word2VecDevice,
+//     csrc/models/word2vec_device.h; the CUDA one in cuda/word2vec.cu). The other models/ loops
+//     run on the CPU (the tagger's window_scores picks reference or CPU through dispatch_kernel
+//     with FASTNLP_CPU_KERNEL); tagging/gpu.py runs a tagger on the GPU through fastnlp.ops, i.e.
+//     through rules 1 and 2.
 //
 // How a binding states a kernel's arguments once (one pattern for rules 1 and 2):
 //
@@ -30,7 +39,8 @@
 // same arguments and returns its result. The CUDA arm is instantiated only for T = float and only
 // when FASTNLP_WITH_CUDA, so double pointers never reach cuda:: and a CPU-only build never names
 // it. FASTNLP_CPU_KERNEL(name) has no CUDA arm (rule 2, models/ loops); FASTNLP_KERNEL_NO_REF(name)
-// has no reference (bindings that never pass reference=true; kReference runs the fast kernel).
+// has no reference (bias_act_*, sampled_softmax_scores: bindings that never pass reference=true;
+// kReference runs the fast kernel).
 //
 // Nothing else chooses a device: Python picks only between an op's binding and ops/_gpu.py.
 #pragma once

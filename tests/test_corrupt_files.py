@@ -11,6 +11,10 @@ file, NaN refused, undecodable bytes and unstorable words named where they are.
 Crafted cases are written out one by one; random damage (truncations, byte flips, header fields
 replaced by arbitrary JSON values) is generated with hypothesis. A longer run of the same properties:
 FASTNLP_FUZZ_EXAMPLES=20000 python -m pytest tests/test_corrupt_files.py
+
+Over 500 lines on purpose: every reader's hostile files in one place, the shared cases run on all
+readers and both containers through one set of fixtures (_loaders, the container writers), so a
+new reader joins them all by adding itself there.
 """
 
 import io

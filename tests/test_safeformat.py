@@ -168,3 +168,26 @@ def test_every_pretrained_model_says_what_it_learned_from_and_under_which_terms(
             assert isinstance(header.get(key), str) and header[key], (name, key)
     assert "Reuters" in load_tagger("ner").header["license"]
     assert "CC BY-SA" in load_tagger("upos").header["license"]
+
+
+def test_wrap_errors_names_the_file_for_errors_a_loader_s_checks_raise():
+    path = "/x/m.fnlp"
+
+    def bad(why):
+        return ValueError(f"{path}: not a valid model ({why})")
+
+    for error, message in ((ValueError("dims must be > 0"), r"m\.fnlp: not a valid model \(cfg: dims must be > 0\)"),
+                           (TypeError("int() argument"), r"m\.fnlp: not a valid model \(cfg: int\(\) argument\)"),
+                           (KeyError("dims"), r"m\.fnlp: not a valid model \(cfg: header lacks 'dims'\)")):
+        with pytest.raises(ValueError, match=message) as info:
+            with safeformat.wrap_errors(path, bad, "cfg: "):
+                raise error
+        assert info.value.__cause__ is error
+    already = bad("shape")   # one bad() made passes unchanged, not wrapped twice
+    with pytest.raises(ValueError) as info:
+        with safeformat.wrap_errors(path, bad, "cfg: "):
+            raise already
+    assert info.value is already
+    with pytest.raises(OSError, match="disk"):   # anything else is not the file's content: left alone
+        with safeformat.wrap_errors(path, bad):
+            raise OSError("disk")

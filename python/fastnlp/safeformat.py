@@ -9,19 +9,20 @@ use it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import struct
 import zipfile
 import zlib
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._atomic import atomic_write
 
-__all__ = ["encode_strings", "decode_strings", "save", "load", "is_safe_file"]
+__all__ = ["encode_strings", "decode_strings", "save", "load", "is_safe_file", "wrap_errors"]
 
 # The __metadata__ keys fastnlp writes: its JSON header, and the CRC-32s (JSON: {"header": crc,
 # "arrays": {name: crc}}).
@@ -234,6 +235,44 @@ def load(path: "str | os.PathLike[str]", format_name: str, max_version: int, req
     if not isinstance(header.get("version"), int) or header["version"] > max_version:
         raise bad(f"format version {header.get('version')!r}; this fastnlp reads versions <= {max_version}")
     return header, arrays, bad
+
+
+@contextlib.contextmanager
+def wrap_errors(path: "str | os.PathLike[str]", bad: Bad, what: str = "") -> Iterator[None]:
+    """Around a loader's own checks of what a file holds (a config passed to a constructor, names
+    parsed from the header): the errors they raise become ``bad(...)``, a ValueError naming the file.
+
+    A ValueError or TypeError becomes ``bad(what + message)``; a KeyError (a header field looked
+    up and missing) ``bad(what + "header lacks " + key)``; a ValueError whose message already
+    starts with `path` (one ``bad`` made) passes unchanged. The original is chained as the cause.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file being read.
+    bad : callable
+        ``bad(why)`` builds the loader's exception (load's third result, or the loader's own).
+    what : str
+        Prefixed to the message, e.g. ``"config: "``.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Use as ``with safeformat.wrap_errors(path, bad): ...``.
+
+    Raises
+    ------
+    ValueError
+        ``bad(...)`` in place of a ValueError, TypeError or KeyError raised inside.
+    """
+    try:
+        yield
+    except KeyError as e:
+        raise bad(f"{what}header lacks {e}") from e
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ValueError) and str(e).startswith(os.fspath(path)):
+            raise
+        raise bad(f"{what}{e}") from e
 
 
 # ---- safetensors ------------------------------------------------------------------------------

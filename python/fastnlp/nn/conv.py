@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
-from ..ops._util import zeros
+from ..ops._util import Array, zeros
 from .module import Module, Parameter
 
 
@@ -67,7 +67,28 @@ class Conv1d(Module):
         self.b = Parameter(rng.uniform(-bound, bound, self.out_dim).astype(dtype), "b") if bias else None
         self._cache = None
 
-    def forward(self, x, lengths=None):
+    def forward(self, x: Array, lengths: Optional[Array] = None) -> Array:
+        """The convolution (and pooling), caching what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            (B, T, in_dim), W's dtype and device.
+        lengths : array, optional
+            (B,) integer valid length of each sequence (None: all T); positions past a length
+            count for nothing.
+
+        Returns
+        -------
+        array
+            pool None: (B, T_out, out_dim), zero past each sequence's outputs; pool "max" or
+            "avg": (B, out_dim).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Arrays of another dtype, device or shape, lengths out of range (from fastnlp.ops.conv1d).
+        """
         b = self.b.value if self.b is not None else None
         res = ops.conv1d(x, self.W.value, b, lengths, self.mode, self.activation, self.pool)
         if self.pool == "max":
@@ -81,8 +102,28 @@ class Conv1d(Module):
             self._cache = (x, lengths, out, None, None)
         return out
 
-    def backward(self, dout, need_dx=True):
-        """Adds the gradients into W.grad and b.grad; returns dx (B, T, in_dim) (None unless need_dx)."""
+    def backward(self, dout: Array, need_dx: bool = True) -> Optional[Array]:
+        """Adds the gradients into W.grad and b.grad (allocated at the first backward).
+
+        Parameters
+        ----------
+        dout : array
+            The gradient with respect to the last forward's output, of its shape.
+        need_dx : bool
+            Compute dx (False skips it, e.g. over embeddings that are not trained).
+
+        Returns
+        -------
+        array or None
+            dx (B, T, in_dim); None unless need_dx.
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        TypeError, ValueError
+            dout of another dtype, device or shape.
+        """
         if self._cache is None:
             raise RuntimeError("Conv1d.backward: call forward first")
         x, lengths, y, pooled, argmax = self._cache

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
 from .. import ops
+from ..ops._util import Array
 from .module import Module
 
 
@@ -48,8 +49,26 @@ class Dropout(Module):
         self._mask = None
         self._train = None
 
-    def forward(self, x, train=True):
-        """y = x * mask / (1 - p) with a fresh mask when train, else x itself (no copy)."""
+    def forward(self, x: Array, train: bool = True) -> Array:
+        """y = x * mask / (1 - p) with a fresh mask when train, else x itself (no copy).
+
+        Parameters
+        ----------
+        x : array
+            Any shape, float (NumPy or CuPy).
+        train : bool
+            Training (drop and scale) or evaluation (identity).
+
+        Returns
+        -------
+        array
+            y, x's shape (x itself when not train).
+
+        Raises
+        ------
+        TypeError, ValueError
+            x not a float array (from fastnlp.ops.dropout).
+        """
         self._train = bool(train)
         if not train:
             self._mask = None
@@ -58,8 +77,24 @@ class Dropout(Module):
         y, self._mask = ops.dropout(x, self.p, seed=seed)
         return y
 
-    def backward(self, dy):
-        """dx for the last forward: dy * mask / (1 - p) after a training forward, dy after an eval one."""
+    def backward(self, dy: Array) -> Array:
+        """dx for the last forward: dy * mask / (1 - p) after a training forward, dy after an eval one.
+
+        Parameters
+        ----------
+        dy : array
+            The gradient with respect to the last forward's output, of its shape.
+
+        Returns
+        -------
+        array
+            dx (dy itself after an eval forward).
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        """
         if self._train is None:
             raise RuntimeError("Dropout.backward called before forward")
         if not self._train:
@@ -67,6 +102,6 @@ class Dropout(Module):
         return ops.dropout_backward(dy, self._mask, self.p)
 
     @property
-    def mask(self):
+    def mask(self) -> Optional[Array]:
         """The uint8 mask of the last training forward (None after an eval forward)."""
         return self._mask

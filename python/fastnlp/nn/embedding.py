@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import ops
 from .._device import array_module
+from ..ops._util import Array
 from .module import Module, Parameter
 
 
@@ -39,12 +40,47 @@ class Embedding(Module):
         self.sparse = sparse
         self._ids = None
 
-    def forward(self, ids):
+    def forward(self, ids: Array) -> Array:
+        """The rows of W for `ids`, caching the ids for backward.
+
+        Parameters
+        ----------
+        ids : array
+            Integer ids in [0, num_embeddings), any shape, on W's device.
+
+        Returns
+        -------
+        array
+            ``ids.shape + (dim,)``, W's dtype.
+
+        Raises
+        ------
+        ValueError
+            An id out of range (the first one named), dtypes that disagree (from fastnlp.ops.embedding).
+        """
         self._ids = ids
         return ops.embedding(self.W.value, ids)
 
-    def backward(self, dy):
-        """Accumulates the gradient of W; ids carry no gradient, so returns None."""
+    def backward(self, dy: Array) -> None:
+        """Accumulates the gradient of W: into ``W.sparse_grad`` (distinct ids and their summed rows;
+        a second backward before the optimizer's step appends its own, which the update coalesces)
+        or, with sparse=False, into ``W.grad``.
+
+        Parameters
+        ----------
+        dy : array
+            ``ids.shape + (dim,)``, the gradient with respect to the last forward's output.
+
+        Returns
+        -------
+        None
+            ids carry no gradient.
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        """
         if self._ids is None:
             raise RuntimeError("Embedding.backward called before forward")
         W = self.W

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import ops
 from .._device import array_module
+from ..ops._util import Array
 from .module import Module, Parameter
 
 
@@ -76,13 +77,50 @@ class Linear(Module):
         self.b = Parameter(np.zeros(out_dim, dtype), "b") if bias else None
         self._x = self._y = None
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
+        """``y = act(x W^T + b)``, caching x and y for backward.
+
+        Parameters
+        ----------
+        x : array
+            (B, in_dim), W's dtype and device (NumPy or CuPy).
+
+        Returns
+        -------
+        array
+            y, (B, out_dim).
+
+        Raises
+        ------
+        TypeError, ValueError
+            x of another dtype, device or shape (from fastnlp.ops.linear, naming the argument).
+        """
         self._x = x
         self._y = ops.linear(x, self.W.value, None if self.b is None else self.b.value, self.activation)
         return self._y
 
-    def backward(self, dy, need_dx=True):
-        """Adds dW (and db) into the Parameters' grads; returns dx (None unless need_dx)."""
+    def backward(self, dy: Array, need_dx: bool = True) -> Optional[Array]:
+        """Adds dW (and db) into the Parameters' grads (allocated at the first backward).
+
+        Parameters
+        ----------
+        dy : array
+            (B, out_dim), the gradient of the loss with respect to the last forward's y.
+        need_dx : bool
+            Compute dx (False skips that GEMM, e.g. for a first layer).
+
+        Returns
+        -------
+        array or None
+            dx (B, in_dim); None unless need_dx.
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        TypeError, ValueError
+            dy of another dtype, device or shape than y.
+        """
         if self._x is None:
             raise RuntimeError("Linear.backward called before forward")
         W, b = self.W, self.b
@@ -112,11 +150,47 @@ class Activation(Module):
         self.activation = activation
         self._y = None
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
+        """The activation of x, elementwise; caches the output for backward.
+
+        Parameters
+        ----------
+        x : array
+            Any shape, float (NumPy or CuPy).
+
+        Returns
+        -------
+        array
+            y, x's shape.
+
+        Raises
+        ------
+        TypeError, ValueError
+            x not a float array (from fastnlp.ops.activation).
+        """
         self._y = ops.activation(x, self.activation)
         return self._y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
+        """dx from the cached output (every activation here has its derivative in terms of y).
+
+        Parameters
+        ----------
+        dy : array
+            The gradient with respect to the last forward's output, of its shape.
+
+        Returns
+        -------
+        array
+            dx, of x's shape.
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        TypeError, ValueError
+            dy of another shape or dtype than the output.
+        """
         if self._y is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return ops.activation_backward(self._y, dy, self.activation)
@@ -162,12 +236,36 @@ class Sequential(Module):
     def __init__(self, *layers: Module) -> None:
         self.layers = list(layers)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
+        """Each layer's forward on the previous one's output.
+
+        Parameters
+        ----------
+        x : array
+            The first layer's input.
+
+        Returns
+        -------
+        array
+            The last layer's output.
+        """
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
+        """Each layer's backward, last to first, on the gradient the next one returned.
+
+        Parameters
+        ----------
+        dy : array
+            The gradient with respect to the last layer's output.
+
+        Returns
+        -------
+        array
+            The gradient with respect to the first layer's input.
+        """
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy

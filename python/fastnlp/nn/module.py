@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Tuple
 
 
 class Parameter:
@@ -27,10 +27,17 @@ class Parameter:
         self.sparse_grad = None
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, ...]:
+        """The value's shape."""
         return self.value.shape
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Zeroes ``grad`` in place (it stays allocated) and drops ``sparse_grad``.
+
+        Returns
+        -------
+        None
+        """
         if self.grad is not None:
             self.grad[...] = 0
         self.sparse_grad = None
@@ -44,7 +51,14 @@ class Module:
     forward(...) and backward(grad_output)."""
 
     def parameters(self) -> List[Parameter]:
-        """All Parameters of this module and its sub-modules, in attribute order."""
+        """All Parameters of this module and its sub-modules, in attribute order.
+
+        Returns
+        -------
+        list of Parameter
+            This module's own Parameters and, depth first, those of the Modules it holds as
+            attributes or in list / tuple attributes.
+        """
         seen = []
         for value in vars(self).values():
             if isinstance(value, Parameter):
@@ -57,7 +71,13 @@ class Module:
                         seen.extend(item.parameters())
         return seen
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Clears the gradients of every Parameter (Parameter.zero_grad).
+
+        Returns
+        -------
+        None
+        """
         for p in self.parameters():
             p.zero_grad()
 

@@ -6,13 +6,13 @@ layout (W_ih (G*H, D), W_hh (G*H, H), b_ih, b_hh (G*H)), so torch.nn weights cop
 
 from __future__ import annotations
 
-from typing import Any, Optional, Type
+from typing import Any, Optional, Tuple, Type, Union
 
 import numpy as np
 
 from .. import ops
 from .._device import array_module
-from ..ops._util import zeros
+from ..ops._util import Array, zeros
 from .module import Module, Parameter
 
 
@@ -67,16 +67,66 @@ class RNNLayer(Module):
         return (self.b_ih.value if self.b_ih is not None else None,
                 self.b_hh.value if self.b_hh is not None else None)
 
-    def forward(self, x, lengths=None, h0=None, c0=None):
-        """x (B, T, D) -> (out (B, T, H), h_n (B, H), c_n (B, H) or None)."""
+    def forward(self, x: Array, lengths: Optional[Array] = None, h0: Optional[Array] = None,
+                c0: Optional[Array] = None) -> Tuple[Array, Array, Optional[Array]]:
+        """Runs the layer over x, caching what backward needs (unless need_workspace is False).
+
+        Parameters
+        ----------
+        x : array
+            (B, T, D), the weights' dtype and device.
+        lengths : array, optional
+            (B,) integer valid length of each sequence (None: all T).
+        h0, c0 : array, optional
+            (B, H) initial states (None: zeros; c0 for the LSTM only).
+
+        Returns
+        -------
+        out : array
+            (B, T, H) every state, zero past each sequence's length.
+        h_n : array
+            (B, H) each sequence's last state.
+        c_n : array or None
+            (B, H) the LSTM's last cell state; None for the other cells.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Arrays of another dtype, device or shape, lengths out of range (from fastnlp.ops.rnn).
+        """
         b_ih, b_hh = self._biases()
         out, h_n, c_n, ws = ops.rnn(self.cell, x, self.W_ih.value, self.W_hh.value, b_ih, b_hh, lengths,
                                     h0, c0, self.reverse, need_workspace=self.need_workspace)
         self._cache = (x, lengths, h0, c0, ws) if ws is not None else None
         return out, h_n, c_n
 
-    def backward(self, dout=None, dh_n=None, dc_n=None, need_dx=True):
-        """Adds the weight gradients into the Parameters' .grad; returns (dx, dh0, dc0)."""
+    def backward(self, dout: Optional[Array] = None, dh_n: Optional[Array] = None, dc_n: Optional[Array] = None,
+                 need_dx: bool = True) -> Tuple[Optional[Array], Optional[Array], Optional[Array]]:
+        """Backpropagation through time: adds the weight gradients into the Parameters' .grad
+        (allocated at the first backward).
+
+        Parameters
+        ----------
+        dout : array, optional
+            (B, T, H) gradient of out (None counts as zero).
+        dh_n, dc_n : array, optional
+            (B, H) gradients of h_n and c_n (None counts as zero).
+        need_dx : bool
+            Compute dx.
+
+        Returns
+        -------
+        dx : array or None
+            (B, T, D); None unless need_dx.
+        dh0, dc0 : array or None
+            (B, H) gradients of the initial states when forward was given h0 or c0 (dc0: LSTM
+            only), else None.
+
+        Raises
+        ------
+        RuntimeError
+            No forward before, or one run with need_workspace False.
+        """
         if self._cache is None:
             raise RuntimeError(f"{self.cell} layer backward: call forward first, with need_workspace True")
         x, lengths, h0, c0, ws = self._cache
@@ -148,11 +198,8 @@ class _Stacked(Module):
 
 
 class RNN(_Stacked):
-    """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), num_layers stacked.
-
-    forward(x, lengths=None, h0=None) -> (out (B, T, H) of the top layer, h_n (num_layers, B, H)).
-    backward(dout=None, dh_n=None) -> dx, adding the weight gradients into the Parameters; the
-    gradient of h0 (when one was given) is left in self.dh0.
+    """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), num_layers stacked (forward returns
+    the top layer's states and every layer's last ones; backward leaves h0's gradient in self.dh0).
 
     Parameters
     ----------
@@ -174,11 +221,55 @@ class RNN(_Stacked):
 
     cell = "elman"
 
-    def forward(self, x, lengths=None, h0=None):
+    def forward(self, x: Array, lengths: Optional[Array] = None, h0: Optional[Array] = None) -> Tuple[Array, Array]:
+        """Runs the stacked layers over x, caching what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            (B, T, input_dim), the weights' dtype and device.
+        lengths : array, optional
+            (B,) integer valid length of each sequence (None: all T).
+        h0 : array, optional
+            (num_layers, B, H) initial states (None: zeros).
+
+        Returns
+        -------
+        out : array
+            (B, T, H) the top layer's states, zero past each sequence's length.
+        h_n : array
+            (num_layers, B, H) each layer's last states.
+
+        Raises
+        ------
+        ValueError
+            h0 of another shape; TypeError or ValueError from fastnlp.ops.rnn for other bad arrays.
+        """
         out, h_n, _ = self._run(x, lengths, h0, None)
         return out, h_n
 
-    def backward(self, dout=None, dh_n=None):
+    def backward(self, dout: Optional[Array] = None, dh_n: Optional[Array] = None) -> Array:
+        """Backpropagation through time through every layer, top to bottom; adds the weight
+        gradients into the Parameters' .grad and leaves the gradient of h0 (when forward was given
+        one) in ``self.dh0``.
+
+        Parameters
+        ----------
+        dout : array, optional
+            (B, T, H) gradient of out (None counts as zero).
+        dh_n : array, optional
+            (num_layers, B, H) gradient of h_n (None counts as zero).
+
+        Returns
+        -------
+        array
+            dx, (B, T, input_dim).
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        """
         return self._back(dout, dh_n, None)
 
 
@@ -188,49 +279,23 @@ class GRU(RNN):
 
     Parameters
     ----------
-    input_dim, hidden_dim : int
-        D and H.
-    num_layers : int
-        Layers stacked, each reading the outputs of the one below.
-    bias : bool
-        Whether to have b_ih and b_hh.
-    reverse : bool
-        Read each sequence backwards within its own length.
-    dtype : dtype
-        float32 (default) or float64.
-    rng : numpy.random.Generator, optional
-        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
-    forget_bias : float, optional
-        LSTM only: the forget gate's initial bias (None keeps the uniform initialization).
+    input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng
+        As for RNN.
     """
 
     cell = "gru"
 
 
 class LSTM(_Stacked):
-    """LSTM with gates i, f, g, o, num_layers stacked. forget_bias (default 1.0; None keeps the
-    uniform initialization) sets the forget gate's initial bias.
-
-    forward(x, lengths=None, h0=None, c0=None) -> (out (B, T, H), (h_n, c_n) each (num_layers, B, H)).
-    backward(dout=None, dh_n=None, dc_n=None) -> dx; gradients of h0 / c0 in self.dh0 / self.dc0.
+    """LSTM with gates i, f, g, o, num_layers stacked (forward returns (h_n, c_n) as torch.nn;
+    backward leaves the gradients of h0 / c0 in self.dh0 / self.dc0).
 
     Parameters
     ----------
-    input_dim, hidden_dim : int
-        D and H.
-    num_layers : int
-        Layers stacked, each reading the outputs of the one below.
-    bias : bool
-        Whether to have b_ih and b_hh.
-    reverse : bool
-        Read each sequence backwards within its own length.
-    dtype : dtype
-        float32 (default) or float64.
-    rng : numpy.random.Generator, optional
-        The initialization's randomness (uniform in +-1/sqrt(H), as torch.nn).
+    input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng
+        As for RNN.
     forget_bias : float, optional
-        LSTM only: the forget gate's initial bias (default 1.0; None keeps the uniform
-        initialization).
+        The forget gate's initial bias (default 1.0; None keeps the uniform initialization).
     """
 
     cell = "lstm"
@@ -240,11 +305,57 @@ class LSTM(_Stacked):
                  rng: Optional[np.random.Generator] = None) -> None:
         super().__init__(input_dim, hidden_dim, num_layers, bias, reverse, dtype, rng, forget_bias)
 
-    def forward(self, x, lengths=None, h0=None, c0=None):
+    def forward(self, x: Array, lengths: Optional[Array] = None, h0: Optional[Array] = None,
+                c0: Optional[Array] = None) -> Tuple[Array, Tuple[Array, Array]]:
+        """Runs the stacked layers over x, caching what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            (B, T, input_dim), the weights' dtype and device.
+        lengths : array, optional
+            (B,) integer valid length of each sequence (None: all T).
+        h0, c0 : array, optional
+            (num_layers, B, H) initial hidden and cell states (None: zeros).
+
+        Returns
+        -------
+        out : array
+            (B, T, H) the top layer's hidden states, zero past each sequence's length.
+        (h_n, c_n) : tuple of array
+            (num_layers, B, H) each layer's last hidden and cell states.
+
+        Raises
+        ------
+        ValueError
+            h0 or c0 of another shape; TypeError or ValueError from fastnlp.ops.rnn for other bad arrays.
+        """
         out, h_n, c_n = self._run(x, lengths, h0, c0)
         return out, (h_n, c_n)
 
-    def backward(self, dout=None, dh_n=None, dc_n=None):
+    def backward(self, dout: Optional[Array] = None, dh_n: Optional[Array] = None,
+                 dc_n: Optional[Array] = None) -> Array:
+        """Backpropagation through time through every layer, top to bottom; adds the weight
+        gradients into the Parameters' .grad and leaves the gradients of h0 and c0 (when forward
+        was given either) in ``self.dh0`` and ``self.dc0``.
+
+        Parameters
+        ----------
+        dout : array, optional
+            (B, T, H) gradient of out (None counts as zero).
+        dh_n, dc_n : array, optional
+            (num_layers, B, H) gradients of h_n and c_n (None counts as zero).
+
+        Returns
+        -------
+        array
+            dx, (B, T, input_dim).
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        """
         return self._back(dout, dh_n, dc_n)
 
 
@@ -290,7 +401,35 @@ class BiRNN(Module):
                                           **kwargs) for k in range(self.num_layers)]
         self.dh0 = self.dc0 = None
 
-    def forward(self, x, lengths=None, h0=None, c0=None):
+    def forward(self, x: Array, lengths: Optional[Array] = None, h0: Optional[Array] = None,
+                c0: Optional[Array] = None) -> Tuple[Array, Union[Array, Tuple[Array, Array]]]:
+        """Runs both directions of every layer, each layer reading the one below's concatenated
+        outputs, caching what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            (B, T, input_dim), the weights' dtype and device.
+        lengths : array, optional
+            (B,) integer valid length of each sequence (None: all T); the backward direction reads
+            each sequence from its own last position.
+        h0, c0 : array, optional
+            (2*num_layers, B, H) initial states in torch.nn's order (None: zeros; c0 for the LSTM
+            only).
+
+        Returns
+        -------
+        out : array
+            (B, T, 2H): the top layer's forward states, then its backward states.
+        h_n : array or (h_n, c_n)
+            (2*num_layers, B, H) last states (for the LSTM, the pair of hidden and cell states).
+
+        Raises
+        ------
+        ValueError
+            c0 for a cell that is not an LSTM, h0 or c0 of another shape; TypeError or ValueError
+            from fastnlp.ops.rnn for other bad arrays.
+        """
         if not self.is_lstm and c0 is not None:
             raise ValueError("BiRNN: c0 is only for LSTM")
         want = (2 * self.num_layers, x.shape[0], self.hidden_dim)
@@ -315,7 +454,29 @@ class BiRNN(Module):
         h_n = xp.stack(hs)
         return (inp, (h_n, xp.stack(cs))) if self.is_lstm else (inp, h_n)
 
-    def backward(self, dout=None, dh_n=None, dc_n=None):
+    def backward(self, dout: Optional[Array] = None, dh_n: Optional[Array] = None,
+                 dc_n: Optional[Array] = None) -> Array:
+        """Backpropagation through time through both directions of every layer; adds the weight
+        gradients into the Parameters' .grad and leaves the gradients of h0 / c0 (when forward was
+        given them) in ``self.dh0`` / ``self.dc0``.
+
+        Parameters
+        ----------
+        dout : array, optional
+            (B, T, 2H) gradient of out (None counts as zero).
+        dh_n, dc_n : array, optional
+            (2*num_layers, B, H) gradients of the last states (dc_n: LSTM only; None counts as zero).
+
+        Returns
+        -------
+        array
+            dx, (B, T, input_dim).
+
+        Raises
+        ------
+        RuntimeError
+            No forward before.
+        """
         H = self.hidden_dim
         d = dout
         dh0s, dc0s = [None] * (2 * self.num_layers), [None] * (2 * self.num_layers)

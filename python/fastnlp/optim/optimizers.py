@@ -7,7 +7,7 @@ Every optimizer's state (accumulators, moments, step counts, and the learning ra
 from __future__ import annotations
 
 import math
-from typing import Iterable, Tuple
+from typing import Dict, Iterable, Mapping, Tuple
 
 import numpy as np
 
@@ -62,12 +62,29 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Clears the gradients of every Parameter it updates (Parameter.zero_grad).
+
+        Returns
+        -------
+        None
+        """
         for p in self.params:
             p.zero_grad()
 
-    def step(self):
-        """Applies each Parameter's gradient (dense and/or sparse), then clears the sparse one."""
+    def step(self) -> None:
+        """Applies each Parameter's gradient (dense and/or sparse), then clears the sparse one.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        TypeError, ValueError
+            A gradient of another shape, dtype or device than its Parameter, or a sparse id out of
+            range (from the fastnlp.ops update kernels).
+        """
         for p in self.params:
             if p.grad is not None:
                 self._dense(p)
@@ -82,10 +99,16 @@ class Optimizer:
         (subclasses with state override this)."""
         return [{} for _ in self.params]
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """The state as {key: NumPy array} (copies): ``lr`` (0-d float64) and, for parameter i,
         ``"{i}.{name}"`` for each of its state arrays (e.g. ``0.exp_avg``) and ``"{i}.step"`` (0-d int64)
-        where the update counts steps."""
+        where the update counts steps.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Copies on the host (a GPU optimizer's state is copied off the device).
+        """
         d = {"lr": np.array(self.lr, np.float64)}
         for i, states in enumerate(self._state()):
             for name, a in states.items():
@@ -94,9 +117,27 @@ class Optimizer:
             d.update({f"{i}.step": np.array(self._steps[id(p)], np.int64) for i, p in enumerate(self.params)})
         return d
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: Mapping[str, np.ndarray]) -> None:
         """Restores a state_dict() of an optimizer of the same kind over parameters of the same shapes
-        (values are copied into this optimizer's own arrays, on their device)."""
+        (values are copied into this optimizer's own arrays, on their device).
+
+        Parameters
+        ----------
+        d : mapping of str to array
+            As state_dict() returns: exactly its keys, with its shapes and dtype kinds.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            Missing or unexpected keys, a shape that differs, lr not a finite number > 0, or a
+            negative step count; nothing is changed then.
+        TypeError
+            An array of another dtype kind (e.g. int for float).
+        """
         want = self.state_dict()
         missing = sorted(set(want) - set(d))
         extra = sorted(set(d) - set(want))
@@ -219,7 +260,19 @@ class Adam(Optimizer):
         self._v = {id(p): a for p, a in zip(self.params, self.exp_avg_sq)}
         self._steps = {id(p): 0 for p in self.params}
 
-    def step(self):
+    def step(self) -> None:
+        """Counts a step for each Parameter that has a gradient, then applies the updates
+        (Optimizer.step).
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        TypeError, ValueError
+            As Optimizer.step.
+        """
         for p in self.params:  # a parameter with both gradients takes both updates at one step count
             if p.grad is not None or p.sparse_grad is not None:
                 self._steps[id(p)] += 1

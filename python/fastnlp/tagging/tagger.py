@@ -211,14 +211,12 @@ class Tagger(TrainingCurveMixin):
         scheme = header.get("scheme")
         if scheme is not None and scheme not in SCHEMES:
             raise bad(f"scheme must be null or one of {', '.join(SCHEMES)}, got {scheme!r:.100}")
-        try:
+        with safeformat.wrap_errors(path, bad):
             for family in families:
                 feat.check_family(family)
             if scheme is not None:
                 for tag in tagset:
                     split_tag(tag, scheme)
-        except (ValueError, TypeError) as e:
-            raise bad(str(e)) from e
         tables, lexicons = [], []
         for f, (family, dim) in enumerate(zip(families, dims)):
             for member in (f"table_{f}", f"lexicon_{f}_utf8", f"lexicon_{f}_offsets"):
