@@ -78,7 +78,10 @@ inline Backend select_backend(const char* op, bool on_gpu, bool reference) {
 inline Backend select_cpu_backend(const char* op, bool on_gpu, bool reference, const char* gpu_route) {
   if (on_gpu)
     throw std::invalid_argument(std::string(op) + ": no CUDA kernel in this binding; GPU arrays go through " +
-                                gpu_route + " (cuBLAS products in fastnlp.ops._gpu)");
+                                gpu_route +
+                                // only fastnlp's own routes are cuBLAS compositions in ops/_gpu.py
+                                (std::string(gpu_route).rfind("fastnlp.ops.", 0) == 0
+                                     ? " (cuBLAS products in fastnlp.ops._gpu)" : ""));
   return reference ? Backend::kReference : Backend::kCpu;
 }
 
