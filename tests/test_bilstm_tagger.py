@@ -153,3 +153,149 @@ def test_bad_input_names_the_argument():
     with pytest.raises(RuntimeError, match="call scores"):
         net.scores(batch, train=False)
         net.backward(np.zeros((len(batch.words), 5), np.float32))
+
+
+# ---- the tagger: interface, file format, load_tagger dispatch -----------------------------------
+
+from fastnlp.tagging import BiLSTMTagger, Tagger, load_tagger  # noqa: E402
+from fastnlp.tagging.data import Sentence  # noqa: E402
+from fastnlp.tagging.tasks import TaskData  # noqa: E402
+from fastnlp.tagging.train_bilstm import train_bilstm  # noqa: E402
+
+NER_TAGS = ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
+TINY = dict(word_dim=4, char_dim=3, char_filters=5, char_width=3, hidden=3, epochs=2, batch_sentences=2, min_count=1,
+            char_min_count=1)
+
+
+def _tiny_data():
+    train = [Sentence(["John", "lives", "in", "New", "York", "."], ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"]),
+             Sentence(["Mary", "Smith", "sat"], ["B-PER", "I-PER", "O"]),
+             Sentence(["Paris", "is", "big"], ["B-LOC", "O", "O"]),
+             Sentence(["He", "met", "Ann", "in", "Rome"], ["O", "O", "B-PER", "O", "B-LOC"]),
+             Sentence(["Bob", "left"], ["B-PER", "O"])]
+    return TaskData(train, train[:3], train[3:], "dev", "heldout")
+
+
+def _tiny_tagger(tmp_path=None, **overrides):
+    tagger, best, history = train_bilstm("ner", _tiny_data(), dict(TINY, **overrides), progress=False,
+                                         log=lambda m: None)
+    tagger.header.update(training_data="five made-up sentences", license="CC0")
+    return tagger
+
+
+def test_tagger_interface_and_iob2_output():
+    tagger = _tiny_tagger()
+    assert tagger.tagset == NER_TAGS and tagger.scheme == "IOB2"
+    sentences = [["John", "met", "Mary", "Smith", "in", "Paris", "."], [], ["Unseen", "Words", "ß"]] * 40
+    out = tagger.tag_batch(sentences)
+    assert [len(t) for t in out] == [len(s) for s in sentences]
+    assert tagger.tag(sentences[0]) == out[0]
+    for tags in out:                                  # never an I-X that does not continue X
+        for prev, tag in zip(["O"] + tags, tags):
+            if tag.startswith("I-"):
+                assert prev[2:] == tag[2:], tags
+    with pytest.raises(TypeError, match="tokenize it first"):
+        tagger.tag("John met Mary")
+
+
+def test_tag_batch_sorting_keeps_order(monkeypatch):
+    import fastnlp.tagging.bilstm_tagger as bt
+
+    tagger = _tiny_tagger()
+    sentences = [["a"] * n for n in (5, 1, 9, 0, 3, 7, 2)] + [["John", "in", "Rome"]]
+    want = [tagger.tag(s) for s in sentences]
+    monkeypatch.setattr(bt, "BATCH_TOKENS", 6)       # several batches of similar lengths
+    assert tagger.tag_batch(sentences) == want
+
+
+def test_save_load_roundtrip_and_dispatch(tmp_path):
+    tagger = _tiny_tagger()
+    path = tmp_path / "ner-bilstm.safetensors"
+    tagger.save(path)
+    for loaded in (BiLSTMTagger.load(path), Tagger.load(path), load_tagger(str(path))):
+        assert isinstance(loaded, BiLSTMTagger)
+        assert loaded.header["license"] == "CC0" and loaded.header["architecture"] == "bilstm-cnn-crf"
+        assert loaded.vocab.words == tagger.vocab.words and loaded.vocab.chars == tagger.vocab.chars
+        for name, a in tagger.arrays().items():
+            want = a.astype(np.float16).astype(np.float32) if name == "word_table" else a
+            np.testing.assert_array_equal(loaded.arrays()[name], want)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(load_tagger(str(path))))
+    sentence = ["John", "lives", "in", "Paris"]
+    assert again.tag(sentence) == BiLSTMTagger.load(path).tag(sentence)
+
+
+def test_corrupted_files_are_rejected_naming_the_problem(tmp_path):
+    from fastnlp import safeformat
+    from fastnlp.tagging.tagger import FORMAT_NAME, FORMAT_VERSION
+
+    tagger = _tiny_tagger()
+    path = tmp_path / "t.safetensors"
+    tagger.save(path)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    bad = tmp_path / "flipped.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not a valid fastnlp tagger file"):
+        load_tagger(str(bad))
+    header, arrays, _ = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION, (), "x")
+    cases = [({"dims": dict(header["dims"], hidden=0)}, {}, "dims must map"),
+             ({}, {"out_W": np.zeros((2, 2), np.float32)}, r"out_W must be float32 \(5, 6\)"),
+             ({}, {"conv_b": np.full(5, np.nan, np.float32)}, "conv_b holds NaN"),
+             ({"tagset": ["O", "O"]}, {}, "tagset must be a list of distinct strings"),
+             ({"scheme": "IOB2", "tagset": ["O", "X-PER", "B-PER", "I-PER", "B-LOC"]}, {}, "not valid in IOB2")]
+    for change_header, change_arrays, message in cases:
+        broken = tmp_path / "broken.safetensors"
+        safeformat.save(broken, FORMAT_NAME, FORMAT_VERSION, {k: v for k, v in dict(header, **change_header).items()
+                                                              if k not in ("format", "version")},
+                        dict(arrays, **change_arrays))
+        with pytest.raises(ValueError, match=message):
+            load_tagger(str(broken))
+    missing = {k: v for k, v in arrays.items() if k != "lstm_bw_W_hh"}
+    safeformat.save(tmp_path / "m.safetensors", FORMAT_NAME, FORMAT_VERSION,
+                    {k: v for k, v in header.items() if k not in ("format", "version")}, missing)
+    with pytest.raises(ValueError, match="member 'lstm_bw_W_hh' is missing"):
+        load_tagger(str(tmp_path / "m.safetensors"))
+
+
+def test_load_tagger_names():
+    from fastnlp.tagging.tagger import PRETRAINED_BILSTM, pretrained_path
+    import os
+
+    for name in PRETRAINED_BILSTM:
+        if os.path.exists(pretrained_path(name)):
+            tagger = load_tagger(name)
+            assert isinstance(tagger, BiLSTMTagger) and tagger.task == name.split("-")[0]
+            assert tagger.header["training_data"] and tagger.header["license"]
+            assert len(tagger.tag(["The", "cat", "sat", "."])) == 4
+        else:
+            with pytest.raises(FileNotFoundError, match=f"train_bilstm {name.split('-')[0]}"):
+                load_tagger(name)
+    with pytest.raises(ValueError, match="ner-bilstm"):
+        load_tagger("nonexistent-model")
+
+
+# ---- the trainer: exact resume, bad config -------------------------------------------------------
+
+def test_resume_continues_exactly(tmp_path):
+    data = _tiny_data()
+    straight, _, history = train_bilstm("ner", data, dict(TINY, epochs=3), progress=False, log=lambda m: None)
+    ckpt = str(tmp_path / "ner.ckpt")
+    train_bilstm("ner", data, dict(TINY, epochs=1), ckpt, progress=False, log=lambda m: None)
+    resumed, _, history2 = train_bilstm("ner", data, dict(TINY, epochs=3), ckpt, resume=True, progress=False,
+                                        log=lambda m: None)
+    assert [h["loss"] for h in history2] == [h["loss"] for h in history]
+    for name, a in straight.arrays().items():
+        np.testing.assert_array_equal(resumed.arrays()[name], a, err_msg=name)
+    with pytest.raises(ValueError, match="was written for seed"):
+        train_bilstm("ner", data, dict(TINY, epochs=3), ckpt, resume=True, seed=5, progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_bilstm("ner", data, TINY, str(tmp_path / "none"), resume=True, progress=False)
+
+
+def test_trainer_bad_config():
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        train_bilstm("ner", _tiny_data(), dict(TINY, hidden=-1), progress=False)
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        train_bilstm("ner", _tiny_data(), dict(TINY, optimizer="rmsprop"), progress=False)
