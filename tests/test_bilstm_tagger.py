@@ -299,3 +299,33 @@ def test_trainer_bad_config():
         train_bilstm("ner", _tiny_data(), dict(TINY, hidden=-1), progress=False)
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
         train_bilstm("ner", _tiny_data(), dict(TINY, optimizer="rmsprop"), progress=False)
+
+
+# ---- the PyTorch mirror (benchmarks time against it): same loss, gradients, Viterbi --------------
+
+def test_torch_mirror_matches_loss_gradients_and_viterbi():
+    torch = pytest.importorskip("torch")
+    from fastnlp.tagging.bilstm_tagger import PARAMS
+    from fastnlp.tagging.bilstm_torch import grads_from_torch, to_torch
+    from fastnlp.tagging.network import decode_scores
+
+    vocab, net = _net(dtype=np.float64, dropout=0.0)
+    batch = vocab.encode(SENTENCES)
+    tags = _tags(batch, 5)
+    mirror = to_torch(net)
+    mirror.train()
+    net.zero_grad()
+    loss = net.loss(batch, tags, train=True)
+    scores_t = mirror.scores(batch)
+    loss_t = mirror.nll(scores_t, batch, tags)
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), rel=1e-10)
+    np.testing.assert_allclose(scores_t.detach().numpy(), net.scores(batch), rtol=1e-10, atol=1e-12)
+    got = grads_from_torch(mirror)
+    for name, p in zip(PARAMS, net.parameters()):
+        np.testing.assert_allclose(_dense_grad(p), got[name], rtol=1e-8, atol=1e-10, err_msg=name)
+    trans, start = decode_scores(NER_TAGS, "IOB2", net.transitions.value, net.start.value, np.float64)
+    np.testing.assert_array_equal(mirror.viterbi(scores_t.detach(), batch, trans, start),
+                                  net.decode(batch, trans, start))
+    np.testing.assert_array_equal(mirror.viterbi(scores_t.detach(), batch), net.decode(batch))
+    del torch

@@ -323,8 +323,8 @@ def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r
         return tagger
     if isinstance(name_or_path, (str, os.PathLike)) and os.path.exists(name_or_path):
         return Tagger.load(name_or_path, mmap)
-    raise ValueError(f"load_tagger: expected one of {list(PRETRAINED + PRETRAINED_BILSTM)} or the path of a saved tagger, "
-                     f"got {name_or_path!r}")
+    raise ValueError(f"load_tagger: expected one of {list(PRETRAINED)}, {list(PRETRAINED_BILSTM)} or the path of a "
+                     f"saved tagger, got {name_or_path!r}")
 
 
 def _file_stamp(path):
