@@ -26,6 +26,7 @@ from .features import normalize_word
 PAD, UNK = 0, 1          # ids of padding and unknown words / characters; known entries start at 2
 FIRST_ENTRY = 2
 MAX_WORD_CHARS = 40      # characters of a token the CNN reads (the first ones); keeps a URL's row small
+MAX_REMEMBERED = 1 << 20  # raw tokens whose word id a Vocab remembers
 
 
 class Batch(NamedTuple):
@@ -56,6 +57,7 @@ class Vocab:
     def __init__(self, words: Sequence[str], chars: Sequence[str]) -> None:
         self.words, self.chars = list(words), list(chars)
         self.word_index = {w: i + FIRST_ENTRY for i, w in enumerate(self.words)}
+        self._token_ids = {}
         if len(self.word_index) != len(self.words):
             raise ValueError("Vocab: words must be distinct")
         if any(not isinstance(c, str) or len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars):
@@ -64,6 +66,12 @@ class Vocab:
         order = np.argsort(codes, kind="stable")
         self._codes = codes[order]                                   # sorted code points
         self._code_ids = (order + FIRST_ENTRY).astype(np.int32)      # their ids
+
+    def _token_id(self, token):
+        i = self.word_index.get(normalize_word(token), UNK)
+        if len(self._token_ids) < MAX_REMEMBERED:
+            self._token_ids[token] = i
+        return i
 
     @property
     def num_words(self) -> int:
@@ -106,8 +114,10 @@ class Vocab:
         offsets = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(sizes, out=offsets[1:])
         N = len(flat)
-        get = self.word_index.get
-        words = np.fromiter((get(normalize_word(t), UNK) for t in flat), np.int32, N)
+        # Raw token -> id, remembered (the normalization is most of the encoding's time); ids are >= 1,
+        # so `or` falls through only on a token not seen yet.
+        seen, miss = self._token_ids.get, self._token_id
+        words = np.fromiter((seen(t) or miss(t) for t in flat), np.int32, N)
         lens = np.fromiter(map(len, flat), np.int64, N)
         C = int(min(max(lens.max(initial=1), 1), MAX_WORD_CHARS))
         chars = np.zeros((N, C), np.int32)
@@ -136,6 +146,39 @@ def padding_index(offsets: np.ndarray):
     index = (np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], sizes)
              + np.repeat(row.astype(np.int64) * T, sizes))
     return S, T, index, lengths
+
+
+def length_batches(batch: Batch, max_tokens: int):
+    """Splits an encoded batch into sub-batches of sentences of similar length (sorted by length, about
+    max_tokens tokens each, at least one sentence), so little of the LSTM's padded input is padding.
+
+    Parameters
+    ----------
+    batch : Batch
+    max_tokens : int
+
+    Yields
+    ------
+    rows : numpy.ndarray
+        (n,) int64: the sub-batch's tokens' rows in `batch`.
+    sub : Batch
+        The sub-batch.
+    """
+    sizes = np.diff(batch.offsets)
+    order = np.argsort(sizes, kind="stable")
+    start = 0
+    while start < len(order):
+        stop, tokens = start, 0
+        while stop < len(order) and (stop == start or tokens + sizes[order[stop]] <= max_tokens):
+            tokens += sizes[order[stop]]
+            stop += 1
+        chosen = order[start:stop]
+        rows = np.concatenate([np.arange(batch.offsets[s], batch.offsets[s + 1]) for s in chosen])
+        lengths = batch.char_lengths[rows]
+        C = int(lengths.max(initial=1))   # the sub-batch's longest token, not the whole batch's
+        yield rows, Batch(batch.words[rows], np.ascontiguousarray(batch.chars[rows, :C]), lengths,
+                          np.concatenate([[0], np.cumsum(sizes[chosen])]).astype(np.int64))
+        start = stop
 
 
 class BiLSTMCRF(Module):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import safeformat
 from ..plots import TrainingCurveMixin
-from .bilstm import BiLSTMCRF, Vocab
+from .bilstm import BiLSTMCRF, Vocab, length_batches
 from .network import decode_scores
 from .schemes import SCHEMES, split_tag
 
@@ -109,21 +109,9 @@ class BiLSTMTagger(TrainingCurveMixin):
     def predict_ids(self, sentences: Sequence[Sequence[str]]):
         """Best tag ids (N,) int32 in the sentences' order and their offsets (S+1,) int64."""
         batch = self.vocab.encode(sentences)  # checks the input
-        sizes = np.diff(batch.offsets)
         pred = np.empty(len(batch.words), np.int32)
-        order = np.argsort(sizes, kind="stable")
-        start = 0
-        while start < len(order):
-            stop, tokens = start, 0
-            while stop < len(order) and (stop == start or tokens + sizes[order[stop]] <= BATCH_TOKENS):
-                tokens += sizes[order[stop]]
-                stop += 1
-            chosen = order[start:stop]
-            rows = np.concatenate([np.arange(batch.offsets[s], batch.offsets[s + 1]) for s in chosen])
-            sub = type(batch)(batch.words[rows], batch.chars[rows], batch.char_lengths[rows],
-                              np.concatenate([[0], np.cumsum(sizes[chosen])]).astype(np.int64))
+        for rows, sub in length_batches(batch, BATCH_TOKENS):
             pred[rows] = self.net.decode(sub, self.decode_transitions, self.decode_start)
-            start = stop
         return pred, batch.offsets
 
     def tag_batch(self, sentences: Sequence[Sequence[str]]) -> List[List[str]]:
