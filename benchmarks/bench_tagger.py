@@ -400,7 +400,8 @@ def bench_bilstm(args, batch):
 
 
 def _k(s):
-    return f"{s['median'] / 1e3:,.0f}k ({s['min'] / 1e3:,.0f}-{s['max'] / 1e3:,.0f})"
+    d = 1 if s["median"] < 1e4 else 0   # a decimal for rates under 10k (PyTorch's training slice)
+    return f"{s['median'] / 1e3:,.{d}f}k ({s['min'] / 1e3:,.{d}f}-{s['max'] / 1e3:,.{d}f})"
 
 
 if __name__ == "__main__":

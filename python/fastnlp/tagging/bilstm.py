@@ -269,9 +269,10 @@ class BiLSTMCRF(Module):
         self._cache = (N, S, T, index, we.shape[1], train)
         return scores
 
-    def loss(self, batch: Batch, tags: np.ndarray, train: bool = True, scale: float = 1.0):
-        """The summed CRF negative log-likelihood of the batch's gold `tags` (N,) int32; with `train`,
-        runs backward too, adding `scale` times the gradient into the parameters' grads.
+    def loss(self, batch: Batch, tags: np.ndarray, train: bool = True, scale: float = 1.0,
+             backward: Optional[bool] = None):
+        """The summed CRF negative log-likelihood of the batch's gold `tags` (N,) int32 (dropout when
+        `train`); with `backward` (default: `train`), adds `scale` times its gradient into the parameters' grads.
 
         Returns
         -------
@@ -286,7 +287,7 @@ class BiLSTMCRF(Module):
             raise ValueError(f"BiLSTMCRF.loss: tags must be in [0, {K}), got values in [{tags.min()}, {tags.max()}]")
         scores = self.scores(batch, train)
         nll = ops.crf_nll(scores, batch.offsets, tags, self.transitions.value, self.start.value)
-        if train:
+        if train if backward is None else backward:
             grad = np.full(len(nll), scale, self.dtype)
             dscores, dtrans, dstart = ops.crf_nll_backward(scores, batch.offsets, tags, self.transitions.value,
                                                            self.start.value, grad)
