@@ -388,7 +388,8 @@ def bench_bilstm(args, batch):
                          ("fastnlp vs PyTorch", lambda r: fmt_x(r["fastnlp_speedup_vs_torch"])
                           if r["fastnlp_speedup_vs_torch"] else "-")])
           + f"\n\nMedian over {args.rounds} interleaved rounds (lowest-highest round). Forward FLOPs per token "
-            f"of `{names[0]}`: {f['total'] / 1e3:.0f}k (LSTM {f['lstm'] / 1e3:.0f}k, char CNN {f['char_cnn'] / 1e3:.0f}k, "
+            f"of `{names[0]}`: {f['total'] / 1e3:.0f}k (LSTM {f['lstm'] / 1e3:.0f}k, "
+            f"char CNN {f['char_cnn'] / 1e3:.0f}k, "
             f"output {f['output'] / 1e3:.1f}k, Viterbi {f['viterbi'] / 1e3:.2f}k; training is about 3x that).")
     by_id = {r["id"]: r for r in rows}
     summary = {"flops_per_token": flops, "tokens": n_tokens, "train_tokens": train_tokens,

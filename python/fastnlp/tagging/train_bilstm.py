@@ -253,7 +253,8 @@ def train_bilstm(task: str, data: TaskData, config: dict, checkpoint: Optional[s
                 _save_checkpoint(checkpoint, state, net, best_params, optimizer, vocab)
             with bar.external_write_mode():
                 log(f"{task}: epoch {epoch + 1}: loss/sentence {total / len(order):.3f} dev {score:.2f} "
-                    f"(best {state['best']:.2f} at {state['best_epoch']}; {seconds:.0f} s, {count / seconds:.0f} tok/s)")
+                    f"(best {state['best']:.2f} at {state['best_epoch']}; {seconds:.0f} s, "
+                    f"{count / seconds:.0f} tok/s)")
     finally:
         bar.close()
     if best_params is None:
