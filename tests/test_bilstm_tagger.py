@@ -44,6 +44,9 @@ def test_vocab_encode_layout():
     assert (batch.chars[0, 3:] == PAD).all() and (batch.chars[2] == PAD).all()
     assert batch.char_lengths.tolist() == [3, 4, 1, MAX_WORD_CHARS, 1]
     assert (batch.chars[3] == 2 + CHARS.index("x")).all()
+    odd = vocab.encode([["a\ud800b", "\U0001F600"]])        # a lone surrogate, a character beyond the BMP
+    assert odd.chars[0, :3].tolist() == [2 + CHARS.index("a"), UNK, 2 + CHARS.index("b")]
+    assert odd.char_lengths.tolist() == [3, 1] and odd.chars[1, 0] == UNK
 
 
 def test_padding_index():

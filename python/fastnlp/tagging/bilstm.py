@@ -122,7 +122,8 @@ class Vocab:
         C = int(min(max(lens.max(initial=1), 1), MAX_WORD_CHARS))
         chars = np.zeros((N, C), np.int32)
         if N:
-            codes = np.frombuffer("".join(flat).encode("utf-32-le"), np.uint32)
+            # One code point per character (a lone surrogate too: it is just an unknown character).
+            codes = np.frombuffer("".join(flat).encode("utf-32-le", "surrogatepass"), np.uint32)
             at = np.minimum(np.searchsorted(self._codes, codes), max(len(self._codes) - 1, 0))
             known = self._codes[at] == codes if len(self._codes) else np.zeros(len(codes), bool)
             ids = np.where(known, self._code_ids[at] if len(self._codes) else 0, UNK).astype(np.int32)
