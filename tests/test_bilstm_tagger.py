@@ -310,9 +310,12 @@ def test_torch_mirror_matches_loss_gradients_and_viterbi():
     del torch
 
 
-BILSTM_HELDOUT_TARGETS = {"ner-bilstm": 91.0, "chunk-bilstm": 94.5, "pos-bilstm": 96.8}
+# The issue's targets; upos-bilstm ships for beating the window upos model's held-out 94.70%.
+BILSTM_HELDOUT_TARGETS = {"ner-bilstm": 91.0, "chunk-bilstm": 94.5, "pos-bilstm": 96.8, "upos-bilstm": 94.7}
 
 
+@pytest.mark.skipif(__import__("os").environ.get("FASTNLP_SLOW_TESTS") != "1",
+                    reason="tags whole held-out splits (a minute on 2 cores): set FASTNLP_SLOW_TESTS=1")
 @pytest.mark.parametrize("name", sorted(BILSTM_HELDOUT_TARGETS))
 def test_pretrained_bilstm_models_reach_the_heldout_targets(name):
     """Each shipped BiLSTM model on its held-out split (fastnlp.tagging.tasks; no model selection saw
@@ -327,7 +330,7 @@ def test_pretrained_bilstm_models_reach_the_heldout_targets(name):
     if not os.path.exists(pretrained_path(name)):
         pytest.skip(f"{name} is not shipped in this checkout")
     task = name.split("-")[0]
-    if task == "pos":
+    if task in ("pos", "upos"):  # pos learns from UD English-EWT too, upos only from it
         pytest.importorskip("conllu", reason="conllu (pip install '.[peers]') is needed to read UD English-EWT")
     data = load_task_data(task, os.path.dirname(shared_data("tagging")))
     tagger = load_tagger(name)
