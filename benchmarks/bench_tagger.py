@@ -15,9 +15,19 @@ of the chunk and NER taggers, which decode with Viterbi), on every sentence of C
 Scores are on each task's held-out split (fastnlp.tagging.tasks), which no model selection saw. Also the memory one loaded tagger adds
 to the process (resident set, before/after load_tagger). Every peer runs on 1 thread (NumPy's
 BLAS limited too), like fastnlp's 1-thread row; implementations take turns over --rounds rounds.
+
+BiLSTM-CNN-CRF taggers (`ner-bilstm`, and the others shipped): tokens/s of tag_batch on the same batch
+on 1 and 2 threads, against the identical network in PyTorch CPU (fastnlp.tagging.bilstm_torch: the
+weights copied, the same encoding and length-sorted sub-batches, Viterbi in torch; its tags checked
+equal to fastnlp's before timing) at the same thread count, interleaved in the same run; and one
+training slice (--train-batches batches of 10 sentences of the task's training data: forward, CRF
+loss, backward, clipping, Adam / SparseAdam step), fastnlp against PyTorch. FLOPs per token are
+stated (multiply-adds counted as 2).
+
 Writes benchmarks/results/bench_tagger.{json,md}.
 
-    python benchmarks/bench_tagger.py [--data ../shared/data] [--rounds 3] [--nltk-iterations 5] [--quick]
+    python benchmarks/bench_tagger.py [--data ../shared/data] [--rounds 3] [--nltk-iterations 5]
+        [--only {all,window,bilstm}] [--train-batches 100] [--quick]
 """
 
 import os
@@ -127,30 +137,46 @@ class NumpyCached(NumpyPlain):
 
 def main(argv=None):
     import fastnlp
-    from fastnlp.tagging import load_tagger
     from fastnlp.tagging.data import read_conll
-    from fastnlp.tagging.metrics import accuracy, conlleval
-    from fastnlp.tagging.train import load_task_data
 
     p = bench_parser(__doc__, "the first 1,000 sentences, 2 rounds, NLTK trained 1 iteration on 2,000 sentences",
                      data=True, rounds=3)
     p.add_argument("--nltk-iterations", type=int, default=5)
+    p.add_argument("--only", choices=("all", "window", "bilstm"), default="all",
+                   help="time only the window taggers or only the BiLSTM-CNN-CRF ones")
+    p.add_argument("--train-batches", type=int, default=100,
+                   help="batches of 10 sentences in the timed BiLSTM training slice")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.nltk_iterations = 2, 1
+        args.rounds, args.nltk_iterations, args.train_batches = 2, 1, 10
     cores = os.cpu_count() or 1
     run = Run("bench_tagger", args, threads=f"1 (every peer) and {cores} (fastnlp)")
+    sentences = read_conll(os.path.join(args.data, "tagging", "conll2000", "train.txt"), tag_column=1)
+    batch = [s.tokens for s in sentences][:1000 if args.quick else None]
+    rows, md, summary = [], "", {}
+    if args.only in ("all", "window"):
+        rows, md, summary = bench_window(args, cores, batch)
+    if args.only in ("all", "bilstm"):
+        b_rows, b_md, b_summary = bench_bilstm(args, batch)
+        rows, md, summary = rows + b_rows, md + "\n\n" + b_md, dict(summary, bilstm=b_summary)
+    print(run.write(rows, md, summary=summary, fastnlp=fastnlp.__version__))
+
+
+def bench_window(args, cores, batch):
+    """The window taggers against NumPy and NLTK: (rows, markdown, summary)."""
+    from fastnlp.tagging import load_tagger
+    from fastnlp.tagging.metrics import accuracy, conlleval
+    from fastnlp.tagging.train import load_task_data
+
 
     before = rss_mb()
     tagger = load_tagger("pos")
     tagger.tag(["warm", "up"])
     load_mb = rss_mb() - before
-    sentences = read_conll(os.path.join(args.data, "tagging", "conll2000", "train.txt"), tag_column=1)
     pos_data = load_task_data("pos", args.data)  # what the shipped POS model was trained and selected on
     train, dev = pos_data.train, pos_data.heldout
-    batch = [s.tokens for s in sentences]
     if args.quick:
-        batch, train = batch[:1000], train[:2000]
+        train = train[:2000]
     n_tokens = sum(len(s) for s in batch)
     dev_tokens = [s.tokens for s in dev]
     gold = [s.tags for s in dev]
@@ -226,11 +252,157 @@ def main(argv=None):
             f"{cached.cache_bytes / 2**20:.0f} MB of it (ids cached per family: {cached.cache_rows}).")
     if nltk_note:
         md += f" NLTK: {nltk_note}."
-    print(run.write(rows, md, summary=summary, fastnlp=fastnlp.__version__))
+    return rows, md, summary
+
+
+def bilstm_flops_per_token(dims, num_tags, mean_chars):
+    """Forward FLOPs per token (a multiply-add counts 2) of the BiLSTM-CNN-CRF: char CNN over the
+    token's (wide) outputs, both LSTM directions (input and recurrent products), the output layer,
+    and Viterbi's K*K additions and comparisons."""
+    d = dims
+    cnn = 2 * d["char_filters"] * d["char_width"] * d["char_dim"] * (mean_chars + d["char_width"] - 1)
+    D, H = d["word_dim"] + d["char_filters"], d["hidden"]
+    lstm = 2 * 2 * 4 * H * (D + H)
+    return {"char_cnn": cnn, "lstm": lstm, "output": 2 * 2 * H * num_tags, "viterbi": 2 * num_tags * num_tags,
+            "total": cnn + lstm + 2 * 2 * H * num_tags + 2 * num_tags * num_tags}
+
+
+def bench_bilstm(args, batch):
+    """The BiLSTM-CNN-CRF taggers: fastnlp on 1 and 2 threads against the identical PyTorch network
+    (inference, and a training slice for the first model): (rows, markdown, summary)."""
+    import torch
+
+    from fastnlp import ops
+    from fastnlp.optim import Adam
+    from fastnlp.tagging import load_tagger
+    from fastnlp.tagging.bilstm import length_batches
+    from fastnlp.tagging.bilstm_tagger import BATCH_TOKENS, build_network
+    from fastnlp.tagging.bilstm_torch import to_torch
+    from fastnlp.tagging.metrics import accuracy, conlleval
+    from fastnlp.tagging.tagger import PRETRAINED_BILSTM, pretrained_path
+    from fastnlp.tagging.train import load_task_data
+
+    names = [n for n in PRETRAINED_BILSTM if os.path.exists(pretrained_path(n))]
+    if not names:
+        raise SystemExit("bench_tagger: no BiLSTM tagger is installed (python -m fastnlp.tagging.train_bilstm ...)")
+    n_tokens = sum(len(s) for s in batch)
+    impls, flops, scores, setup = {}, {}, {}, {}
+    for name in names:
+        tagger = load_tagger(name)
+        task = tagger.task
+        heldout = load_task_data(task, args.data).heldout
+        pred = tagger.tag_batch([s.tokens for s in heldout])
+        gold = [s.tags for s in heldout]
+        scores[name] = (f"F1 {conlleval(gold, pred).f1:.2f}" if tagger.scheme else f"{accuracy(gold, pred):.2f}%")
+        encoded = tagger.vocab.encode(batch)
+        flops[name] = bilstm_flops_per_token(tagger.header["dims"], len(tagger.tagset),
+                                             float(encoded.char_lengths.mean()))
+        mirror = to_torch(tagger.net).eval()
+
+        def torch_tag(sentences, tagger=tagger, mirror=mirror):
+            enc = tagger.vocab.encode(sentences)
+            out = np.empty(len(enc.words), np.int32)
+            with torch.no_grad():
+                for rows, sub in length_batches(enc, BATCH_TOKENS):
+                    out[rows] = mirror.viterbi(mirror.scores(sub), sub, tagger.decode_transitions,
+                                               tagger.decode_start)
+            return out
+
+        set_threads(1, torch, strict=not args.quick)
+        fast = tagger.predict_ids(batch)[0]
+        agree = float(np.mean(torch_tag(batch) == fast))
+        assert agree > 0.999, f"{name}: PyTorch's tags differ from fastnlp's on {100 * (1 - agree):.3f}% of tokens"
+        for threads in (1, 2):
+            impls[f"{name}_fastnlp_{threads}"] = (name, "fastnlp", "inference", threads, n_tokens,
+                                                  lambda t=tagger: t.tag_batch(batch))
+            impls[f"{name}_torch_{threads}"] = (name, "PyTorch", "inference", threads, n_tokens,
+                                                lambda f=torch_tag: f(batch))
+        scores[name + "_agreement"] = agree
+
+    # Training slice: the first model's task, the same batches and initial weights for both.
+    tagger = load_tagger(names[0])
+    data = load_task_data(tagger.task, args.data).train
+    tag_id = {t: i for i, t in enumerate(tagger.tagset)}
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(data))[:10 * args.train_batches]
+    slices = []
+    for i in range(0, len(order), 10):
+        chosen = [data[j] for j in order[i:i + 10]]
+        slices.append((tagger.vocab.encode([s.tokens for s in chosen]),
+                       np.asarray([tag_id[t] for s in chosen for t in s.tags], np.int32), len(chosen)))
+    train_tokens = sum(len(b.words) for b, _, _ in slices)
+    net = build_network(tagger.header["dims"], tagger.vocab.num_words, tagger.vocab.num_chars, len(tagger.tagset),
+                        dropout=0.5, seed=0)
+    for p, q in zip(net.parameters(), tagger.net.parameters()):
+        p.value[...] = q.value
+    mirror = to_torch(net).train()
+    optimizer = Adam(net.parameters(), lr=1e-3)
+    dense = [p for p in net.parameters() if p is not net.words.W]
+
+    def fastnlp_train():
+        for b, tags, n in slices:
+            net.loss(b, tags, train=True, scale=1.0 / n)
+            grads = [p.grad for p in dense] + [net.words.W.sparse_grad[1]]
+            ops.clip_grad_norm(grads, 5.0)
+            optimizer.step()
+            net.zero_grad()
+
+    t_dense = [p for p in mirror.parameters() if p is not mirror.words.weight]
+    t_opt = torch.optim.Adam(t_dense, lr=1e-3)
+    t_sparse = torch.optim.SparseAdam([mirror.words.weight], lr=1e-3)
+
+    def torch_train():
+        for b, tags, n in slices:
+            loss = mirror.nll(mirror.scores(b), b, tags) / n
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(t_dense, 5.0)  # (torch's clipping takes no sparse gradient)
+            t_opt.step()
+            t_sparse.step()
+            t_opt.zero_grad()
+            t_sparse.zero_grad()
+
+    for threads in (1, 2):
+        impls[f"train_fastnlp_{threads}"] = (names[0], "fastnlp", "training", threads, train_tokens, fastnlp_train)
+        impls[f"train_torch_{threads}"] = (names[0], "PyTorch", "training", threads, train_tokens, torch_train)
+    for k, v in impls.items():
+        setup[k] = lambda n=v[3]: set_threads(n, torch, strict=not args.quick)
+    t = interleaved({k: v[5] for k, v in impls.items()}, rounds=args.rounds, repeat=1, warmup=1, settle=0.2,
+                    setup=setup)
+    set_threads(1, torch, strict=not args.quick)
+    rows = []
+    for k, (name, impl, what, threads, tokens, _) in impls.items():
+        peer = k.replace("fastnlp", "torch")
+        rows.append({"id": k, "model": name, "implementation": impl, "work": what, "threads": threads,
+                     "seconds": t[k], "tokens_per_s": per_second(t[k], tokens),
+                     "heldout_score": scores.get(name) if what == "inference" else None,
+                     "fastnlp_speedup_vs_torch": ratio(t[peer], t[k]) if impl == "fastnlp" else None})
+    f = flops[names[0]]
+    md = ("BiLSTM-CNN-CRF taggers: inference on the same batch "
+          f"({n_tokens:,} tokens), training on {len(slices)} batches of 10 sentences of `{tagger.task}` training "
+          f"data ({train_tokens:,} tokens); fastnlp against the identical PyTorch {torch.__version__} network "
+          "(weights copied, tags checked equal: agreement "
+          + ", ".join(f"{n} {100 * scores[n + '_agreement']:.2f}%" for n in names) + ").\n\n"
+          + table(rows, [("model", "model"), ("implementation", "implementation"), ("work", "work"),
+                         ("threads", "threads"), ("tokens/s", lambda r: _k(r["tokens_per_s"])),
+                         ("held-out score", lambda r: r["heldout_score"] or "-"),
+                         ("fastnlp vs PyTorch", lambda r: fmt_x(r["fastnlp_speedup_vs_torch"])
+                          if r["fastnlp_speedup_vs_torch"] else "-")])
+          + f"\n\nMedian over {args.rounds} interleaved rounds (lowest-highest round). Forward FLOPs per token "
+            f"of `{names[0]}`: {f['total'] / 1e3:.0f}k (LSTM {f['lstm'] / 1e3:.0f}k, "
+            f"char CNN {f['char_cnn'] / 1e3:.0f}k, "
+            f"output {f['output'] / 1e3:.1f}k, Viterbi {f['viterbi'] / 1e3:.2f}k; training is about 3x that).")
+    by_id = {r["id"]: r for r in rows}
+    summary = {"flops_per_token": flops, "tokens": n_tokens, "train_tokens": train_tokens,
+               "inference_1thread_tokens_per_s": {n: by_id[f"{n}_fastnlp_1"]["tokens_per_s"]["median"] for n in names},
+               "vs_torch_inference_1thread": {n: by_id[f"{n}_fastnlp_1"]["fastnlp_speedup_vs_torch"] for n in names},
+               "vs_torch_training_1thread": by_id["train_fastnlp_1"]["fastnlp_speedup_vs_torch"],
+               "vs_torch_training_2threads": by_id["train_fastnlp_2"]["fastnlp_speedup_vs_torch"]}
+    return rows, md, summary
 
 
 def _k(s):
-    return f"{s['median'] / 1e3:,.0f}k ({s['min'] / 1e3:,.0f}-{s['max'] / 1e3:,.0f})"
+    d = 1 if s["median"] < 1e4 else 0   # a decimal for rates under 10k (PyTorch's training slice)
+    return f"{s['median'] / 1e3:,.{d}f}k ({s['min'] / 1e3:,.{d}f}-{s['max'] / 1e3:,.{d}f})"
 
 
 if __name__ == "__main__":

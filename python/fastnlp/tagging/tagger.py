@@ -19,6 +19,7 @@ FORMAT_NAME = "fastnlp.tagger"
 FORMAT_VERSION = 1
 PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 PRETRAINED = ("pos", "chunk", "ner", "upos")
+PRETRAINED_BILSTM = ("pos-bilstm", "chunk-bilstm", "ner-bilstm", "upos-bilstm")  # BiLSTM-CNN-CRF (bilstm_tagger.py)
 SUFFIX = ".safetensors"   # the pretrained files' extension (fastnlp <= 0.1 shipped .npz)
 
 
@@ -193,8 +194,14 @@ class Tagger(TrainingCurveMixin):
             Naming the file and the problem, for anything but a valid tagger file.
         """
         stamp = _file_stamp(path) if os.path.exists(path) else None  # before reading: a later change shows
-        header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION, ("W1", "b1", "W2", "b2"),
-                                              "fastnlp tagger file", mmap)
+        header, arrays, bad = safeformat.load(path, FORMAT_NAME, FORMAT_VERSION, (), "fastnlp tagger file", mmap)
+        if header.get("architecture", "window") != "window":  # a BiLSTM-CNN-CRF tagger's file
+            from .bilstm_tagger import from_file_parts
+
+            return from_file_parts(header, arrays, bad, path)
+        for member in ("W1", "b1", "W2", "b2"):
+            if member not in arrays:
+                raise bad(f"member '{member}' is missing")
         for key in ("families", "dims", "window", "tagset"):
             if key not in header:
                 raise bad(f"header lacks '{key}'")
@@ -278,20 +285,21 @@ def pretrained_path(name: str) -> str:
     return os.path.join(PRETRAINED_DIR, f"{name}{SUFFIX}")
 
 
-def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r") -> Tagger:
+def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r") -> "Tagger | BiLSTMTagger":
     """A pretrained tagger shipped with fastnlp, or one saved at a path.
 
     Parameters
     ----------
     name_or_path : str or os.PathLike
-        "pos", "chunk", "ner", "upos", or the path of a file written by :meth:`Tagger.save`.
+        "pos", "chunk", "ner", "upos" (window taggers), "pos-bilstm", "chunk-bilstm", "ner-bilstm",
+        "upos-bilstm" (BiLSTM-CNN-CRF taggers), or the path of a file written by a tagger's save.
     mmap : {"r", None}
         ``"r"`` (default) maps the weights from the file instead of copying them
         (see :meth:`Tagger.load`); None reads them into memory.
 
     Returns
     -------
-    Tagger
+    Tagger or BiLSTMTagger
 
     Raises
     ------
@@ -301,19 +309,20 @@ def load_tagger(name_or_path: "str | os.PathLike[str]", mmap: Optional[str] = "r
         When `name_or_path` is neither a pretrained name nor an existing file, or the file is not
         a valid tagger.
     """
-    if name_or_path in PRETRAINED:
+    if name_or_path in PRETRAINED or name_or_path in PRETRAINED_BILSTM:
         path = pretrained_path(name_or_path)
         if not os.path.exists(path):
+            task, _, bilstm = name_or_path.partition("-")
             raise FileNotFoundError(f"load_tagger: the pretrained {name_or_path!r} model is missing from this "
-                                    f"installation ({path}); rebuild it with `python -m fastnlp.tagging.train "
-                                    f"{name_or_path}`")
+                                    f"installation ({path}); rebuild it with `python -m fastnlp.tagging."
+                                    f"{'train_bilstm' if bilstm else 'train'} {task}`")
         tagger = Tagger.load(path, mmap)
         tagger._source = ("pretrained", name_or_path)
         return tagger
     if isinstance(name_or_path, (str, os.PathLike)) and os.path.exists(name_or_path):
         return Tagger.load(name_or_path, mmap)
-    raise ValueError(f"load_tagger: expected one of {list(PRETRAINED)} or the path of a saved tagger, "
-                     f"got {name_or_path!r}")
+    raise ValueError(f"load_tagger: expected one of {list(PRETRAINED)}, {list(PRETRAINED_BILSTM)} or the path of a "
+                     f"saved tagger, got {name_or_path!r}")
 
 
 def _file_stamp(path):
