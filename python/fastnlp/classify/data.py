@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Collection, List, Optional, Tuple
 
 import numpy as np
 
@@ -251,7 +251,8 @@ def _sst_label(label, fine):
     return None if label == 2 else ("negative" if label < 2 else "positive")
 
 
-def read_sst(path: str, fine: bool = False, phrases: bool = False, trees=None) -> Dataset:
+def read_sst(path: str, fine: bool = False, phrases: bool = False,
+             trees: Optional[Collection[int]] = None) -> Dataset:
     """SST bracketed trees, one per line.
 
     Parameters
