@@ -7,7 +7,12 @@ fixed ~10% dev split carved from TREC.train; SST-2 / SST-5: dev.txt sentences (t
 phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 
     nice -n 5 python benchmarks/classify_accuracy.py [--runs cnn-rand,lstm-rand,...] [--tasks mr,trec,sst2]
-        [--folds 10] [--w2v VECTORS] [--quick]
+        [--folds 10] [--w2v VECTORS] [--quick] [--selection]
+
+--w2v: fastnlp's own vectors, trained once outside the repository, e.g.
+    fastnlp word2vec train ../shared/data/corpus/en-corpus.txt -o w2v-cbow300.bin --model cbow --dim 300
+--selection (SST only): score a fixed 10% of train.txt's trees held out of training instead of dev.txt,
+to choose settings without looking at the reported split (data.sst_selection_split).
 
 Results are written after every finished run, so an interrupted run keeps what it measured.
 """
@@ -40,13 +45,17 @@ CV = ("mr", "subj", "cr", "mpqa")
 ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
 
 
-def run_one(task, model, vectors, folds, data_dir, quick, log, overrides):
+def run_one(task, model, vectors, folds, data_dir, quick, log, overrides, selection=False):
     """[(fold or None, accuracy, seconds, epochs)] of one model on one task."""
     from fastnlp.classify import Classifier, load_task
+    from fastnlp.classify.data import sst_selection_split
 
     out = []
     for fold in (range(folds) if task in CV else [None]):
-        train, dev = load_task(task, data_dir, fold=fold or 0)
+        if selection:
+            train, dev = sst_selection_split(data_dir, fine=task == "sst5")
+        else:
+            train, dev = load_task(task, data_dir, fold=fold or 0)
         options = dict(overrides)
         if quick:   # a smoke run: a slice of the data, one epoch
             train, dev = train.subset(range(min(len(train), 1500))), dev.subset(range(min(len(dev), 300)))
@@ -82,9 +91,11 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", "--data", dest="data", default=DATA)
-    p.add_argument("--runs", default="cnn-rand,cnn-glove,lstm-rand,maxent,mlp",
-                   help=f"comma-separated among {', '.join(RUNS)}")
-    p.add_argument("--tasks", default="mr,trec,sst2", help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")
+    p.add_argument("--runs", default="cnn-rand,cnn-glove,cnn-w2v,lstm-rand,maxent,mlp",
+                   help=f"comma-separated among {', '.join(RUNS)} (cnn-w2v needs --w2v)")
+    p.add_argument("--tasks", default=",".join(ORDER), help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")
+    p.add_argument("--selection", action="store_true",
+                   help="SST tasks: score 10%% of train.txt's trees held out of training, not dev.txt")
     p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
     p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
     p.add_argument("--threads", type=int, default=None)
@@ -104,6 +115,11 @@ def main(argv=None):
     for r in runs:
         if r not in RUNS:
             raise SystemExit(f"--runs: unknown run {r!r}; expected among {', '.join(RUNS)}")
+    for t in tasks:
+        if t not in ORDER:
+            raise SystemExit(f"--tasks: unknown task {t!r}; expected among {', '.join(ORDER)}")
+    if args.selection and set(tasks) - {"sst2", "sst5"}:
+        raise SystemExit("--selection: only the SST tasks (sst2, sst5) have a selection split here")
     folds = 1 if args.quick else args.folds
     overrides = {}
     for item in args.set:
@@ -141,12 +157,14 @@ def main(argv=None):
                    "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
                                 "fold 0 of 10" if task in CV and folds == 1 else
                                 f"mean of folds 0-{folds - 1} of 10" if task in CV else
-                                "dev (10% of TREC.train)" if task == "trec" else "dev.txt sentences")}
+                                "dev (10% of TREC.train)" if task == "trec" else
+                                "selection (10% of train.txt trees)" if args.selection else "dev.txt sentences")}
             if vec == "w2v" and not args.w2v:
                 row["error"] = "no --w2v vectors given"
             else:
                 try:
-                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides)
+                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides,
+                                  args.selection)
                     row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
                                seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
                 except ImportError as e:   # a network not in this build, or vectors not installed

@@ -102,9 +102,9 @@ def test_embedding_table_pretrained_and_random():
     vecs = {"good": np.full(4, 7.0), "bad": np.arange(4.0)}
     table, found = embedding_table(v, 4, vecs, seed=3)
     assert found == 2 and table.dtype == np.float32
-    assert np.all(table[PAD] == 0)
+    assert np.all(table[PAD] == 0) and np.all(table[UNK] == 0)
     assert np.all(table[2] == 7.0) and np.all(table[3] == np.arange(4.0))   # "Good" found lowercased
-    assert np.all(np.abs(table[[UNK, 4]]) <= 0.25) and np.any(table[4] != 0)
+    assert np.all(np.abs(table[4]) <= 0.25) and np.any(table[4] != 0)
     with pytest.raises(ValueError, match="embed_dim is 5 but the pretrained vectors have 4 dimensions"):
         embedding_table(v, 5, vecs)
 
@@ -187,6 +187,20 @@ def test_sequence_model_learns_and_max_norm_holds():
     assert clf.evaluate(dev) >= 0.9
     norms = np.sqrt((clf.network.output.W.value ** 2).sum(1))
     assert np.all(norms <= 0.5 + 1e-5)
+
+
+@pytest.mark.parametrize("model", ["cnn", "lstm"])
+def test_unseen_words_read_as_zero_vectors(model):
+    # min_count=1: no training word maps to UNK, so its row stays the zero it starts as, and an
+    # unseen word is a zero vector at prediction time
+    clf = Classifier(model, **dict(SMALL[model], epochs=1)).fit(toy(60, 0), progress=None)
+    W = clf.network.embedding.W.value
+    assert np.all(W[UNK] == 0) and np.all(np.abs(W[2:]).sum(1) > 0)
+    # min_count=2: words seen once are UNK in training, and its row learns from zero
+    train = toy(60, 0)
+    train.sentences = [s + [f"once{i}"] for i, s in enumerate(train.sentences)]
+    clf = Classifier(model, **dict(SMALL[model], epochs=1), min_count=2).fit(train, progress=None)
+    assert np.any(clf.network.embedding.W.value[UNK] != 0)
 
 
 def test_pretrained_vectors_reach_the_network(tmp_path):

@@ -95,6 +95,21 @@ def test_parse_tree_errors(text, why):
         D.parse_tree(text, "here.txt:5")
 
 
+def test_sst_selection_split_holds_out_whole_trees(tmp_path):
+    (tmp_path / "sst").mkdir()
+    # tree i: (label (2 wI) (label okI)), so every phrase names its tree
+    trees = [f"({4 if i % 2 else 0} (2 w{i}) ({4 if i % 2 else 0} ok{i}))" for i in range(20)]
+    (tmp_path / "sst" / "train.txt").write_text("\n".join(trees) + "\n")
+    train, sel = D.sst_selection_split(str(tmp_path), fraction=0.2)
+    held = {s[0][1:] for s in sel.sentences}                       # the held-out trees' numbers
+    assert len(sel) == 4 and all(len(s) == 2 for s in sel.sentences)   # whole sentences only
+    seen = {w.replace("ok", "").replace("w", "") for s in train.sentences for w in s}
+    assert len(seen) == 16 and not seen & held                     # no phrase of a held-out tree
+    assert D.sst_selection_split(str(tmp_path), fraction=0.2)[1].sentences == sel.sentences   # fixed draw
+    with pytest.raises(ValueError, match="fraction must be in"):
+        D.sst_selection_split(str(tmp_path), fraction=1.0)
+
+
 def test_read_sst_binary_fine_and_phrases(tmp_path):
     f = tmp_path / "trees.txt"
     f.write_text("(4 (3 (2 a) (3 good)) (2 film))\n(1 (2 a) (0 bad))\n(2 (2 meh) (2 film))\n")

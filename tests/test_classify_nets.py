@@ -114,6 +114,25 @@ def test_padding_and_batch_invariance(k, rng):
         np.testing.assert_allclose(alone[0], base[b], atol=1e-5, rtol=0)
 
 
+def test_textcnn_matches_kims_zero_padding_on_short_sentences(rng):
+    """Each sentence, however short (one token under the widest filter of 5), is convolved with
+    width - 1 zero vectors on each side and every window touching a word is pooled, as in a plain
+    NumPy loop over the explicitly zero-padded sentence."""
+    net = TextCNN(V, 3, embed_dim=E, widths=(3, 4, 5), maps=4, seed=2, dtype=np.float64)
+    ids, lengths = _batch(rng, [1, 2, 7, 3], T=9)
+    E_ = net.embedding.W.value
+    want = []
+    for b, L in enumerate(lengths):
+        feats = []
+        for conv in net.convs:
+            w = conv.width
+            x = np.vstack([np.zeros((w - 1, E)), E_[ids[b, :L]], np.zeros((w - 1, E))])
+            windows = [np.maximum(conv.W.value @ x[t:t + w].ravel() + conv.b.value, 0) for t in range(L + w - 1)]
+            feats.append(np.max(windows, axis=0))
+        want.append(net.output.W.value @ np.concatenate(feats) + net.output.b.value)
+    np.testing.assert_allclose(net.forward(ids, lengths), np.array(want), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("k", range(5))
 def test_padding_does_not_change_gradients(k, rng):
     a, b = _nets()[k], _nets()[k]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Collection, List, Optional, Tuple
 
 import numpy as np
 
@@ -251,7 +251,8 @@ def _sst_label(label, fine):
     return None if label == 2 else ("negative" if label < 2 else "positive")
 
 
-def read_sst(path: str, fine: bool = False, phrases: bool = False) -> Dataset:
+def read_sst(path: str, fine: bool = False, phrases: bool = False,
+             trees: Optional[Collection[int]] = None) -> Dataset:
     """SST bracketed trees, one per line.
 
     Parameters
@@ -263,6 +264,8 @@ def read_sst(path: str, fine: bool = False, phrases: bool = False) -> Dataset:
     phrases : bool
         Every labelled node of every tree, each distinct phrase once (Kim's training set); else whole
         sentences only.
+    trees : collection of int, optional
+        Read only these trees (0-based line numbers); every other line is still checked.
 
     Returns
     -------
@@ -273,6 +276,8 @@ def read_sst(path: str, fine: bool = False, phrases: bool = False) -> Dataset:
         if not line.strip():
             raise ValueError(f"{path}:{i}: blank line; expected one bracketed tree per line")
         leaves, nodes = _parse(line, f"{path}:{i}")
+        if trees is not None and i - 1 not in trees:
+            continue
         # tokenize() never joins across a space, so a phrase's tokens are its leaves' tokens
         toks = [cache[w] if w in cache else cache.setdefault(w, tokenize(w)) for w in leaves]
         for label, a, b in (nodes if phrases else nodes[-1:]):
@@ -324,6 +329,43 @@ def load_task(task: str, data_dir: str, fold: int = 0) -> Tuple[Dataset, Dataset
         return (read_sst(os.path.join(data_dir, "sst", "train.txt"), fine, phrases=True),
                 read_sst(os.path.join(data_dir, "sst", "dev.txt"), fine, phrases=False))
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+
+
+def sst_selection_split(data_dir: str, fine: bool = False, fraction: float = 0.1,
+                        seed: int = FOLD_SEED) -> Tuple[Dataset, Dataset]:
+    """A split of SST's train.txt for choosing settings without touching dev.txt: a seeded `fraction`
+    of its trees held out as whole sentences, and every phrase of the other trees to train on (the
+    held-out sentences' own phrases are not trained on).
+
+    Parameters
+    ----------
+    data_dir : str
+        The classification folder (``<data>/classification``).
+    fine : bool
+        SST-5 labels; else SST-2.
+    fraction : float
+        The share of train.txt's trees held out, in (0, 1).
+    seed : int
+        The held-out trees' draw (fixed; never a training seed).
+
+    Returns
+    -------
+    train, selection : Dataset
+
+    Raises
+    ------
+    ValueError
+        fraction outside (0, 1).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    path = os.path.join(data_dir, "sst", "train.txt")
+    n = sum(1 for _ in read_lines(path))
+    order = np.random.default_rng(seed).permutation(n)
+    n_sel = int(round(n * fraction))
+    held = set(order[:n_sel].tolist())
+    return (read_sst(path, fine, phrases=True, trees=set(range(n)) - held),
+            read_sst(path, fine, phrases=False, trees=held))
 
 
 def default_data_dir() -> str:

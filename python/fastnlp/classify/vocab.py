@@ -94,12 +94,13 @@ def bucketed_batches(lengths, size, rng, pool=50):
 
 
 def embedding_table(vocab, dim, vectors=None, seed=0, scale=0.25):
-    """(len(vocab), dim) float32: row PAD zero; each word's pretrained vector when `vectors` (a
+    """(len(vocab), dim) float32: rows PAD and UNK zero; each word's pretrained vector when `vectors` (a
     KeyedVectors or {word: vector}) has it (as is, else lowercased); U[-scale, scale] otherwise.
     Returns (table, number of words found)."""
     rng = np.random.default_rng(seed)
     table = rng.uniform(-scale, scale, (len(vocab), dim)).astype(np.float32)
     table[PAD] = 0.0
+    table[UNK] = 0.0   # see Classifier._build: an unseen word reads as a zero vector
     found = 0
     if vectors is not None:
         vdim = vectors.vector_size if hasattr(vectors, "vector_size") else len(next(iter(vectors.values())))
