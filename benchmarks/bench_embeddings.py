@@ -46,6 +46,9 @@ def parser():
     p.add_argument("--brown-min-count", type=int, default=40,
                    help="Brown's vocabulary threshold (40: the shipped chunk tagger's clusters; cost grows as V C^2)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no run: combine the results files of runs over disjoint --methods (run side by side to "
+                        "save time) into one table, written as this run's results")
     p.add_argument("--worker", default=None, help=argparse_hidden())
     p.add_argument("--vectors-out", default=None, help=argparse_hidden())
     return p
@@ -224,11 +227,50 @@ def brown_gain():
     return ", ".join(f"{r['task']} {r['heldout_gain']:+.2f} F1" for r in rows if r["features"] == "clusters")
 
 
+SAME_SETTINGS = ("corpus", "max_lines", "quick", "dim", "min_count", "svd_window", "svd_iter", "memory_mb", "cw_epochs",
+                 "cw_half_window", "cw_corruption", "clusters", "brown_min_count", "threads")
+
+
+def merge(args):
+    """One results table from the results files of runs over disjoint methods with the same settings."""
+    parts = []
+    for path in args.merge:
+        with open(path) as f:
+            parts.append(json.load(f))
+    first = parts[0]["meta"]["settings"]
+    for part, path in zip(parts, args.merge):
+        differ = [k for k in SAME_SETTINGS if part["meta"]["settings"].get(k) != first.get(k)]
+        if differ:
+            raise SystemExit(f"--merge: {path} was run with other settings ({', '.join(differ)})")
+    rows = {r["method"]: r for part in parts for r in part["rows"]}
+    rows = [rows[m] for m in METHODS if m in rows]
+    for k in SAME_SETTINGS:
+        setattr(args, k, first.get(k))
+    run = Run("embeddings", args, threads=args.threads, quick=bool(first.get("quick")))
+    run.meta["load_average_before"] = max(p["meta"]["load_average_before"] for p in parts)
+    run.meta["commit"], run.meta["dirty"] = parts[0]["meta"]["commit"], any(p["meta"]["dirty"] for p in parts)
+    run.meta["parts"] = [{"path": path, **{k: p["meta"].get(k) for k in ("command", "date", "load_average_before",
+                                                                         "load_average_after", "commit", "dirty")}}
+                         for path, p in zip(args.merge, parts)]
+    note = (f"\n\nMerged from {len(parts)} runs over disjoint methods, run side by side on the same machine ("
+            + "; ".join(f"{', '.join(r['method'] for r in p['rows'])}: started {p['meta']['date'][11:16]} UTC, "
+                        f"load {p['meta']['load_average_before'][0]:.1f} before, "
+                        f"{p['meta']['load_average_after'][0]:.1f} after" for p in parts) + ").")
+    tokens = parts[0]["corpus_tokens"]
+    desc = parts[0].get("corpus_desc") or (f"`{os.path.basename(first['corpus'])}`"  # files written before corpus_desc
+                                           + (f" (first {first['max_lines']} lines)" if first.get("max_lines") else "")
+                                           + f", {tokens:,} tokens")
+    print(run.write(rows, markdown(rows, desc, args) + note, corpus_tokens=tokens, corpus_desc=desc))
+    return 0
+
+
 def main():
     args = parser().parse_args()
     args.corpus = args.corpus or os.path.join(args.data, "corpus", "en-corpus.txt")
     if args.worker:
         return worker(args)
+    if args.merge:
+        return merge(args)
     args.analogies = os.path.join(args.data, "embeddings-eval", "questions-words.txt")
     args.similarity = os.path.join(args.data, "embeddings-eval", "wordsim353.tsv")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -264,7 +306,7 @@ def main():
                 print(f"  {res['method']}: analogies {res['analogy_3cosadd']:.2f} / {res['analogy_3cosmul']:.2f} %, "
                       f"rho {res['wordsim_rho']:.3f}", file=sys.stderr, flush=True)
     desc = f"`{os.path.basename(args.corpus)}`" + (f" (first {lines} lines)" if lines else "") + f", {tokens:,} tokens"
-    print(run.write(rows, markdown(rows, desc, args), corpus_tokens=tokens))
+    print(run.write(rows, markdown(rows, desc, args), corpus_tokens=tokens, corpus_desc=desc))
     return 0
 
 
