@@ -48,7 +48,7 @@ def parser():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                    help="no run: combine the results files of runs over disjoint --methods (run side by side to "
-                        "save time) into one table, written as this run's results")
+                        "save time) into one table of the --methods rows, written as this run's results")
     p.add_argument("--worker", default=None, help=argparse_hidden())
     p.add_argument("--vectors-out", default=None, help=argparse_hidden())
     return p
@@ -243,7 +243,8 @@ def merge(args):
         if differ:
             raise SystemExit(f"--merge: {path} was run with other settings ({', '.join(differ)})")
     rows = {r["method"]: r for part in parts for r in part["rows"]}
-    rows = [rows[m] for m in METHODS if m in rows]
+    keep = [m.strip() for m in args.methods.split(",")]
+    rows = [rows[m] for m in METHODS if m in rows and m in keep]
     for k in SAME_SETTINGS:
         setattr(args, k, first.get(k))
     run = Run("embeddings", args, threads=args.threads, quick=bool(first.get("quick")))
