@@ -120,6 +120,17 @@ def test_seeded_training_is_reproducible_and_the_loss_falls(tmp_path):
         np.testing.assert_array_equal(runs[0], runs[1])
     kv = cw_embeddings(str(path), dim=8, hidden=8, min_count=3, epochs=0.1, progress=False)
     assert kv.index_to_key == words and kv.vectors.shape == (len(words), 8)
+    # the command line passes --corruption on: the same vectors as the function with the same seed
+    from fastnlp.cli import main
+    from fastnlp.keyedvectors import load_vectors
+
+    out = tmp_path / "cw.txt"
+    assert main(["embed", "cw", str(path), "-o", str(out), "--dim", "8", "--min-count", "3", "--epochs", "0.1",
+                 "--corruption", "uniform", "--format", "text", "--no-progress"]) == 0
+    want = cw_embeddings(str(path), dim=8, min_count=3, epochs=0.1, corruption="uniform", progress=False)
+    np.testing.assert_allclose(load_vectors(str(out)).vectors, want.vectors, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(want.vectors, cw_embeddings(str(path), dim=8, min_count=3, epochs=0.1,
+                                                       progress=False).vectors)
 
 
 @pytest.mark.parametrize("kwargs, message", [({"dim": 0}, "dim must be an int >= 1"),
