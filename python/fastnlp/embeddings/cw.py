@@ -155,8 +155,24 @@ class CWEmbeddings:
         return float(np.maximum(margin, 0).mean())
 
     def sample_corruptions(self, size: int) -> np.ndarray:
-        """(size,) int32 replacement centre words in [0, V), drawn from the model's generator: by
-        counts ** 0.75 (corruption "unigram") or uniformly (corruption "uniform")."""
+        """Replacement centre words drawn from the model's generator: by counts ** 0.75 (corruption
+        "unigram") or uniformly (corruption "uniform").
+
+        Parameters
+        ----------
+        size : int
+            How many.
+
+        Returns
+        -------
+        numpy.ndarray
+            (size,) int32 ids in [0, V).
+
+        Raises
+        ------
+        ValueError
+            Corruption "unigram" on a model made without counts.
+        """
         if self.corruption == "uniform":
             return self.rng.integers(0, self.V, size=size, dtype=np.int32)
         if self._noise_cdf is None:

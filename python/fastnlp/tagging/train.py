@@ -273,10 +273,32 @@ def load_clusters(spec):
 SHIPPED_CORPUS = os.path.join("corpus", "en-corpus.txt")  # in the data folder: the shipped clusters' corpus
 
 
-def shipped_clusters(task, data_dir, progress=True, log=print):
+def shipped_clusters(task: str, data_dir: str, progress: bool = True, log=print):
     """The Brown clusters the shipped `task` model uses (TASKS[task]["clusters"]: C and min_count), computed
     from the shared corpus DATA/corpus/en-corpus.txt (Brown clustering draws nothing at random, so the
-    same corpus gives the same paths); None for a task that ships without clusters."""
+    same corpus gives the same paths).
+
+    Parameters
+    ----------
+    task : str
+        A key of TASKS.
+    data_dir : str
+        The shared data folder (holding corpus/en-corpus.txt).
+    progress : bool
+        A tqdm bar over the merges.
+    log : callable
+        Receives one line with the clustering's size and time.
+
+    Returns
+    -------
+    BrownClusters or None
+        None for a task that ships without clusters.
+
+    Raises
+    ------
+    FileNotFoundError
+        The corpus is missing (the message names the --clusters alternatives).
+    """
     spec = TASKS[task].get("clusters")
     if spec is None:
         return None
