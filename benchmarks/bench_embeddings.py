@@ -21,9 +21,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import DATA, Run, bench_parser, fmt, table  # noqa: E402
+from common import DATA, RESULTS, Run, bench_parser, fmt, table  # noqa: E402
 
 METHODS = ("ppmi-svd", "gensim-lsi", "cw", "brown", "word2vec-sg", "word2vec-cbow")
+CW_EPOCHS = 1.0  # C&W's passes over the corpus (see README for the epochs / time trade-off)
 QUICK_TOKENS = 2_000_000  # --quick: the first lines holding this many tokens (of en-corpus.txt's 25.5M)
 
 
@@ -37,10 +38,17 @@ def parser():
     p.add_argument("--svd-window", type=int, default=2, help="PPMI-SVD co-occurrence window (Levy et al.: 2)")
     p.add_argument("--svd-iter", type=int, default=4, help="power iterations of the randomized SVD")
     p.add_argument("--memory-mb", type=float, default=None, help="PPMI-SVD counting budget (default: none)")
-    p.add_argument("--cw-epochs", type=float, default=1.0)
+    p.add_argument("--cw-epochs", type=float, default=CW_EPOCHS)
     p.add_argument("--cw-half-window", type=int, default=2)
+    p.add_argument("--cw-corruption", default="unigram", choices=["unigram", "uniform"],
+                   help="C&W's replacement centre words: counts^0.75 (default) or uniform (Collobert & Weston's)")
     p.add_argument("--clusters", type=int, default=1000, help="Brown clusters C")
+    p.add_argument("--brown-min-count", type=int, default=40,
+                   help="Brown's vocabulary threshold (40: the shipped chunk tagger's clusters; cost grows as V C^2)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no run: combine the results files of runs over disjoint --methods (run side by side to "
+                        "save time) into one table of the --methods rows, written as this run's results")
     p.add_argument("--worker", default=None, help=argparse_hidden())
     p.add_argument("--vectors-out", default=None, help=argparse_hidden())
     return p
@@ -101,7 +109,8 @@ def worker(args):
 
         words, counts, _ = timed(phases, "vocab", lambda: build_vocab(args.corpus, args.min_count))
         ids, offsets, _ = timed(phases, "read", lambda: _C.corpus_ids(args.corpus, _C.Vocab(words, counts), -1))
-        model = CWEmbeddings(words, dim=args.dim, half_window=args.cw_half_window, seed=0, counts=counts)
+        model = CWEmbeddings(words, dim=args.dim, half_window=args.cw_half_window, seed=0, counts=counts,
+                             corruption=args.cw_corruption)
         summary = timed(phases, "train", lambda: model.train(ids, offsets, epochs=args.cw_epochs, progress=False))
         extra.update(vocab=len(words), epochs=args.cw_epochs, final_loss=summary["loss"], steps=summary["steps"])
         kv = model.keyed_vectors()
@@ -112,10 +121,10 @@ def worker(args):
             print(json.dumps({"absent": f"not built here ({err})"}))
             return 0
         clusters = timed(phases, "cluster", lambda: brown_clusters(args.corpus, num_clusters=args.clusters,
-                                                                   min_count=args.min_count, threads=args.threads,
-                                                                   progress=False))
+                                                                   min_count=args.brown_min_count,
+                                                                   threads=args.threads, progress=False))
         clusters.save(args.vectors_out)
-        extra.update(clusters=args.clusters)
+        extra.update(clusters=args.clusters, vocab=len(clusters), min_count=args.brown_min_count)
     else:
         from fastnlp.word2vec import Word2Vec
 
@@ -148,7 +157,8 @@ def run_method(method, corpus, args, out_path):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", method, "--corpus", corpus,
            "--vectors-out", out_path, "--dim", str(args.dim), "--min-count", str(args.min_count),
            "--svd-window", str(args.svd_window), "--svd-iter", str(args.svd_iter), "--cw-epochs", str(args.cw_epochs),
-           "--cw-half-window", str(args.cw_half_window), "--clusters", str(args.clusters),
+           "--cw-half-window", str(args.cw_half_window), "--cw-corruption", args.cw_corruption,
+           "--clusters", str(args.clusters), "--brown-min-count", str(args.brown_min_count),
            "--threads", str(args.threads)]
     if args.memory_mb:
         cmd += ["--memory-mb", str(args.memory_mb)]
@@ -192,16 +202,67 @@ def markdown(rows, corpus_desc, args):
                     "memory": f"{r['peak_rss_mb']:.0f} MB",
                     "analogy": (f"{r['analogy_3cosadd']:.2f} / {r['analogy_3cosmul']:.2f}"
                                 if "analogy_3cosadd" in r else "-"),
-                    "sim": fmt(r["wordsim_rho"], 3) if "wordsim_rho" in r else "-", "gain": ""})
+                    "sim": fmt(r["wordsim_rho"], 3) if "wordsim_rho" in r else "-",
+                    "gain": brown_gain() if r["method"] == "brown" else ""})
     cols = [("method", "method"), ("wall time (phases, s)", "time"), ("CPU time", "cpu"), ("peak memory", "memory"),
             ("analogy % 3CosAdd / 3CosMul", "analogy"), ("WordSim-353 rho", "sim"), ("downstream gain", "gain")]
     return (f"On {corpus_desc}, dim {args.dim}, min_count {args.min_count}, {args.threads} threads. PPMI-SVD: "
             f"window {args.svd_window}, alpha 0.75, no shift, randomized SVD ({args.svd_iter} power iterations), "
             f"W = U S^0.5; gensim-lsi: gensim's LsiModel on the same PPMI matrix (its defaults: one pass, "
             f"2 power iterations), vectors U S^0.5, its time column's `svd` is the LSI alone. C&W: "
-            f"{args.cw_epochs:g} epoch(s), window {2 * args.cw_half_window + 1}, hidden 100, AdaGrad. word2vec: "
-            f"fastnlp defaults (negative 5, window 5, 5 epochs). Analogies restricted to the 30,000 most frequent "
-            f"words. The downstream column is for the Brown tagger features.\n\n" + table(out, cols))
+            f"{args.cw_epochs:g} epoch(s), window {2 * args.cw_half_window + 1}, hidden 100, AdaGrad, "
+            f"{args.cw_corruption} corruptions. Brown: C = {args.clusters}, min_count {args.brown_min_count}. "
+            f"word2vec: fastnlp defaults (negative 5, window 5, 5 epochs). Analogies restricted to the 30,000 most "
+            f"frequent words. The downstream column is the Brown cluster-prefix tagger features' held-out F1 gain "
+            f"from benchmarks/results/cluster_features.json (its own run, not this one's).\n\n" + table(out, cols))
+
+
+def brown_gain():
+    """The cluster features' held-out F1 gains as benchmarks/cluster_features.py recorded them."""
+    path = os.path.join(RESULTS, "cluster_features.json")
+    if not os.path.exists(path):
+        return "(run cluster_features.py)"
+    with open(path) as f:
+        rows = json.load(f)["rows"]
+    return ", ".join(f"{r['task']} {r['heldout_gain']:+.2f} F1" for r in rows if r["features"] == "clusters")
+
+
+SAME_SETTINGS = ("corpus", "max_lines", "quick", "dim", "min_count", "svd_window", "svd_iter", "memory_mb", "cw_epochs",
+                 "cw_half_window", "cw_corruption", "clusters", "brown_min_count", "threads")
+
+
+def merge(args):
+    """One results table from the results files of runs over disjoint methods with the same settings."""
+    parts = []
+    for path in args.merge:
+        with open(path) as f:
+            parts.append(json.load(f))
+    first = parts[0]["meta"]["settings"]
+    for part, path in zip(parts, args.merge):
+        differ = [k for k in SAME_SETTINGS if part["meta"]["settings"].get(k) != first.get(k)]
+        if differ:
+            raise SystemExit(f"--merge: {path} was run with other settings ({', '.join(differ)})")
+    rows = {r["method"]: r for part in parts for r in part["rows"]}
+    keep = [m.strip() for m in args.methods.split(",")]
+    rows = [rows[m] for m in METHODS if m in rows and m in keep]
+    for k in SAME_SETTINGS:
+        setattr(args, k, first.get(k))
+    run = Run("embeddings", args, threads=args.threads, quick=bool(first.get("quick")))
+    run.meta["load_average_before"] = max(p["meta"]["load_average_before"] for p in parts)
+    run.meta["commit"], run.meta["dirty"] = parts[0]["meta"]["commit"], any(p["meta"]["dirty"] for p in parts)
+    run.meta["parts"] = [{"path": path, **{k: p["meta"].get(k) for k in ("command", "date", "load_average_before",
+                                                                         "load_average_after", "commit", "dirty")}}
+                         for path, p in zip(args.merge, parts)]
+    note = (f"\n\nMerged from {len(parts)} runs over disjoint methods, run side by side on the same machine ("
+            + "; ".join(f"{', '.join(r['method'] for r in p['rows'])}: started {p['meta']['date'][11:16]} UTC, "
+                        f"load {p['meta']['load_average_before'][0]:.1f} before, "
+                        f"{p['meta']['load_average_after'][0]:.1f} after" for p in parts) + ").")
+    tokens = parts[0]["corpus_tokens"]
+    desc = parts[0].get("corpus_desc") or (f"`{os.path.basename(first['corpus'])}`"  # files written before corpus_desc
+                                           + (f" (first {first['max_lines']} lines)" if first.get("max_lines") else "")
+                                           + f", {tokens:,} tokens")
+    print(run.write(rows, markdown(rows, desc, args) + note, corpus_tokens=tokens, corpus_desc=desc))
+    return 0
 
 
 def main():
@@ -209,6 +270,8 @@ def main():
     args.corpus = args.corpus or os.path.join(args.data, "corpus", "en-corpus.txt")
     if args.worker:
         return worker(args)
+    if args.merge:
+        return merge(args)
     args.analogies = os.path.join(args.data, "embeddings-eval", "questions-words.txt")
     args.similarity = os.path.join(args.data, "embeddings-eval", "wordsim353.tsv")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -244,7 +307,7 @@ def main():
                 print(f"  {res['method']}: analogies {res['analogy_3cosadd']:.2f} / {res['analogy_3cosmul']:.2f} %, "
                       f"rho {res['wordsim_rho']:.3f}", file=sys.stderr, flush=True)
     desc = f"`{os.path.basename(args.corpus)}`" + (f" (first {lines} lines)" if lines else "") + f", {tokens:,} tokens"
-    print(run.write(rows, markdown(rows, desc, args), corpus_tokens=tokens))
+    print(run.write(rows, markdown(rows, desc, args), corpus_tokens=tokens, corpus_desc=desc))
     return 0
 
 

@@ -147,3 +147,27 @@ def test_load_clusters_keys_normalized_words(tmp_path):
     path = tmp_path / "paths.txt"
     path.write_text("0\tParis\t3\n10\tparis\t9\n11\tberlin\t4\n", encoding="utf-8")
     assert load_clusters(path) == {"paris": "10", "berlin": "11"}
+
+
+def test_shipped_chunk_model_carries_its_clusters():
+    """chunk ships with Brown cluster-prefix features (+0.65 held-out F1 in benchmarks/cluster_features.py):
+    load_tagger finds its cluster map in the model file, no other path needed."""
+    from fastnlp.tagging import load_tagger
+
+    chunk = load_tagger("chunk")
+    assert [f for f in chunk.families if feat.is_cluster_family(f)] == ["cluster4", "cluster6", "cluster10",
+                                                                         "cluster20"]
+    assert len(chunk.clusters) > 20000 and "Brown clusters" in chunk.header["clusters"]
+    assert chunk.clusters["monday"] == chunk.clusters["tuesday"]  # the clusters are the corpus's, not noise
+    assert all(not feat.is_cluster_family(f) for f in load_tagger("ner").families)  # NER did not gain: none
+    ids, _ = chunk.featurize([["monday", "Tuesday", "xqzzyv"]])
+    c = list(chunk.families).index("cluster10")
+    assert ids[0, c] == ids[1, c] != feat.UNKNOWN and ids[2, c] == feat.UNKNOWN
+
+
+def test_shipped_clusters_come_from_the_shared_corpus(tmp_path):
+    from fastnlp.tagging.train import shipped_clusters
+
+    assert shipped_clusters("ner", str(tmp_path)) is None
+    with pytest.raises(FileNotFoundError, match=r"en-corpus.txt, which is missing \(pass --clusters PATH"):
+        shipped_clusters("chunk", str(tmp_path))

@@ -1,7 +1,8 @@
 """Collobert & Weston ranking embeddings (fastnlp.embeddings.CWEmbeddings): one step with given
 windows and corruptions against a NumPy transcription (float64 reference; float32 kernels, atol
-1e-6 + rtol 1e-5 * |ref| on the updated parameters), the window padding, seeding and a falling
-ranking loss on a slice of the shared corpus."""
+1e-6 + rtol 1e-5 * |ref| on the updated parameters), that transcription against central differences
+(float64, rtol 1e-6), the corruption sampler's distribution, the window padding, seeding and a
+falling ranking loss on a slice of the shared corpus."""
 
 import numpy as np
 import pytest
@@ -12,12 +13,10 @@ from fastnlp.embeddings import CWEmbeddings, cw_embeddings
 from fastnlp.embeddings.cooccurrence import build_vocab
 
 
-def numpy_step(p, acc, windows, corrupt, half, lr, optimizer):
-    """The step in float64 from parameters p and AdaGrad accumulators acc: hinge on
-    f(real) - f(corrupted), mean over the batch."""
-    p = {k: v.astype(np.float64) for k, v in p.items()}
-    acc = {k: v.astype(np.float64) for k, v in acc.items()}
-    B, n = windows.shape
+def numpy_forward(p, windows, corrupt, half):
+    """(both windows (2B, n), x, pre-activations a, h, margins (B,)) in float64: hinge on
+    f(real) - f(corrupted)."""
+    B = windows.shape[0]
     bad = windows.copy()
     bad[:, half] = corrupt
     both = np.concatenate([windows, bad])
@@ -25,7 +24,14 @@ def numpy_step(p, acc, windows, corrupt, half, lr, optimizer):
     a = x @ p["W1"].T + p["b1"]
     h = np.clip(a, -1, 1)
     f = (h @ p["w2"].T + p["b2"])[:, 0]
-    margin = 1 - f[:B] + f[B:]
+    return both, x, a, h, 1 - f[:B] + f[B:]
+
+
+def numpy_grads(p, windows, corrupt, half):
+    """(gradients of the mean hinge loss by parameter, the activations a, the margins) in float64."""
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    B, n = windows.shape
+    both, x, a, h, margin = numpy_forward(p, windows, corrupt, half)
     active = (margin > 0) / B
     df = np.concatenate([-active, active])[:, None]
     g = {"w2": df.T @ h, "b2": df.sum(0)}
@@ -34,6 +40,15 @@ def numpy_step(p, acc, windows, corrupt, half, lr, optimizer):
     dx = (dh @ p["W1"]).reshape(2 * B, n, -1)
     g["E"] = np.zeros_like(p["E"])
     np.add.at(g["E"], both, dx)
+    return g, a, margin
+
+
+def numpy_step(p, acc, windows, corrupt, half, lr, optimizer):
+    """The step in float64 from parameters p and AdaGrad accumulators acc: hinge on
+    f(real) - f(corrupted), mean over the batch."""
+    g, a, margin = numpy_grads(p, windows, corrupt, half)
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    acc = {k: v.astype(np.float64) for k, v in acc.items()}
     for k in p:
         if optimizer == "adagrad":
             touched = np.any(g[k] != 0, axis=-1) if k == "E" else slice(None)
@@ -91,16 +106,31 @@ def test_seeded_training_is_reproducible_and_the_loss_falls(tmp_path):
         path.write_text("".join(next(f) for _ in range(40)), encoding="utf-8")
     words, counts, _ = build_vocab(str(path), 3)
     ids, offsets, _ = _C.corpus_ids(str(path), _C.Vocab(words, counts), -1)
-    runs = []
-    for _ in range(2):
-        m = CWEmbeddings(words, dim=16, hidden=16, lr=0.05, seed=11)
-        first = m.train(ids, offsets, epochs=0.05, batch_size=64, progress=False)["loss"]
-        last = m.train(ids, offsets, epochs=2, batch_size=64, progress=False)["loss"]
-        runs.append(m.E.copy())
-    assert last < 0.7 * first
-    np.testing.assert_array_equal(runs[0], runs[1])
+    # C&W's uniform corruption: the loss falls fast (on 93 words, unigram-drawn corruptions are
+    # mostly the same few words as the real centres, and its loss stays near 1 at this size).
+    for corruption in ("uniform", "unigram"):
+        runs = []
+        for _ in range(2):
+            m = CWEmbeddings(words, dim=16, hidden=16, lr=0.05, seed=11, counts=counts, corruption=corruption)
+            first = m.train(ids, offsets, epochs=0.05, batch_size=64, progress=False)["loss"]
+            last = m.train(ids, offsets, epochs=2, batch_size=64, progress=False)["loss"]
+            runs.append(m.E.copy())
+        if corruption == "uniform":
+            assert last < 0.7 * first
+        np.testing.assert_array_equal(runs[0], runs[1])
     kv = cw_embeddings(str(path), dim=8, hidden=8, min_count=3, epochs=0.1, progress=False)
     assert kv.index_to_key == words and kv.vectors.shape == (len(words), 8)
+    # the command line passes --corruption on: the same vectors as the function with the same seed
+    from fastnlp.cli import main
+    from fastnlp.keyedvectors import load_vectors
+
+    out = tmp_path / "cw.txt"
+    assert main(["embed", "cw", str(path), "-o", str(out), "--dim", "8", "--min-count", "3", "--epochs", "0.1",
+                 "--corruption", "uniform", "--format", "text", "--no-progress"]) == 0
+    want = cw_embeddings(str(path), dim=8, min_count=3, epochs=0.1, corruption="uniform", progress=False)
+    np.testing.assert_allclose(load_vectors(str(out)).vectors, want.vectors, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(want.vectors, cw_embeddings(str(path), dim=8, min_count=3, epochs=0.1,
+                                                       progress=False).vectors)
 
 
 @pytest.mark.parametrize("kwargs, message", [({"dim": 0}, "dim must be an int >= 1"),
@@ -119,3 +149,60 @@ def test_bad_step_input():
         m.step(np.zeros((2, 3), np.int32), np.array([0, 3], np.int32))
     with pytest.raises(ValueError, match="windows ids must be in \\[0, 3\\]"):
         m.step(np.full((2, 3), 4, np.int32), np.zeros(2, np.int32))
+
+
+def test_numpy_gradients_match_central_differences(rng):
+    """The transcription the step is held to is itself the loss's gradient: float64 central
+    differences (eps 1e-6) on every parameter entry, at a point 1e-3 away from every kink."""
+    words = [f"w{i}" for i in range(11)]
+    m = CWEmbeddings(words, dim=3, half_window=1, hidden=7, seed=2, corruption="uniform")
+    p = {k: getattr(m, k).astype(np.float64) for k in ("E", "W1", "b1", "w2", "b2")}
+    p["E"] *= 60
+    p["W1"] *= 3
+    for _ in range(200):
+        windows = rng.integers(0, 12, (5, 3)).astype(np.int32)
+        windows[:, 1] = rng.integers(0, 11, 5)
+        corrupt = rng.integers(0, 11, 5).astype(np.int32)
+        g, a, margin = numpy_grads(p, windows, corrupt, 1)
+        if min(np.abs(np.abs(a) - 1).min(), np.abs(margin).min()) > 1e-3 and (margin > 0).any():
+            break
+    assert (margin > 0).any() and (np.abs(a) < 1).any()
+    eps = 1e-6
+    for k, v in p.items():
+        num = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            old = v[i]
+            v[i] = old + eps
+            up = np.maximum(numpy_forward(p, windows, corrupt, 1)[-1], 0).mean()
+            v[i] = old - eps
+            down = np.maximum(numpy_forward(p, windows, corrupt, 1)[-1], 0).mean()
+            v[i] = old
+            num[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(g[k], num, rtol=1e-6, atol=1e-8, err_msg=k)
+
+
+def test_corruptions_follow_the_unigram_distribution_to_the_075():
+    counts = np.array([1000, 300, 50, 10, 1, 1, 7], np.int64)
+    m = CWEmbeddings([f"w{i}" for i in range(7)], dim=2, hidden=2, seed=3, counts=counts)
+    draws = m.sample_corruptions(200_000)
+    assert draws.dtype == np.int32 and draws.min() >= 0 and draws.max() < 7
+    want = counts ** 0.75 / (counts ** 0.75).sum()
+    freq = np.bincount(draws, minlength=7) / len(draws)
+    # 5 binomial standard deviations of each frequency (at most 0.0056 here).
+    np.testing.assert_array_less(np.abs(freq - want), 5 * np.sqrt(want * (1 - want) / len(draws)))
+    again = CWEmbeddings([f"w{i}" for i in range(7)], dim=2, hidden=2, seed=3, counts=counts)
+    np.testing.assert_array_equal(again.sample_corruptions(200_000), draws)
+    uniform = CWEmbeddings([f"w{i}" for i in range(7)], dim=2, hidden=2, seed=3, counts=counts,
+                           corruption="uniform").sample_corruptions(70_000)
+    np.testing.assert_array_less(np.abs(np.bincount(uniform, minlength=7) / 70_000 - 1 / 7), 0.01)
+
+
+def test_unigram_corruption_needs_counts():
+    with pytest.raises(ValueError, match="corruption must be one of"):
+        CWEmbeddings(["a", "b"], corruption="zipf")
+    with pytest.raises(ValueError, match=r"counts must hold one positive count per word \(3,\), got shape \(2,\)"):
+        CWEmbeddings(["a", "b", "c"], counts=[1, 2])
+    with pytest.raises(ValueError, match="with a count <= 0"):
+        CWEmbeddings(["a", "b", "c"], counts=[1, 0, 2])
+    with pytest.raises(ValueError, match="corruption='unigram' draws by the word counts: pass counts"):
+        CWEmbeddings(["a", "b", "c"]).sample_corruptions(4)

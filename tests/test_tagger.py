@@ -24,7 +24,7 @@ RTOL, ATOL = 1e-5, 1e-6  # float32 agreement of the C++ inference path with the 
 
 
 # Held-out scores the shipped models must reach (benchmarks/tagger_scores.py shows them in README).
-HELDOUT_TARGETS = {"pos": 96.0, "chunk": 93.0, "ner": 91.0, "upos": 94.5}
+HELDOUT_TARGETS = {"pos": 96.0, "chunk": 93.5, "ner": 91.0, "upos": 94.5}  # chunk: with Brown clusters
 
 
 def ragged(lengths):

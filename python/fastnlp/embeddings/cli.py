@@ -25,6 +25,8 @@ def add_parser(sub):
                    help="word2vec text or binary vectors (default binary; ignored for brown)")
     e.add_argument("--memory-mb", type=float, help="ppmi-svd: memory budget for counting (spills to disk past it)")
     e.add_argument("--epochs", type=float, default=1.0, help="cw: passes over the corpus (default 1)")
+    e.add_argument("--corruption", choices=["unigram", "uniform"], default="unigram",
+                   help="cw: replacement centre words drawn by count^0.75 (default) or uniformly (C&W's)")
     e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -65,7 +67,8 @@ def run(args):
             from .cw import cw_embeddings
 
             kv = cw_embeddings(args.corpus, dim=args.dim, half_window=args.window or 2, min_count=args.min_count,
-                               epochs=args.epochs, seed=args.seed, threads=args.threads, progress=progress)
+                               epochs=args.epochs, seed=args.seed, threads=args.threads, progress=progress,
+                               corruption=args.corruption)
         kv.save_word2vec_format(args.output, binary=args.format == "binary")
         out.update(format=args.format, vocab_size=len(kv), dim=kv.vector_size)
     out["seconds"] = round(time.perf_counter() - t0, 3)
