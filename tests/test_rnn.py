@@ -161,7 +161,11 @@ def test_one_step_cell(cell, rng):
 # ---- fast against the C++ reference ----------------------------------------------------------
 
 SIZES = [  # B, T, D, H; the last ones are large enough for the threaded recurrence
-    (1, 1, 1, 1), (3, 7, 9, 8), (8, 16, 17, 15), (9, 5, 3, 33), (17, 9, 31, 40), (33, 12, 16, 64),
+    (1, 1, 1, 1), (3, 7, 9, 8), (8, 16, 17, 15), (9, 5, 3, 33), (17, 9, 31, 40),
+    # The packed recurrent product's tiles: 1-5 leftover rows, 6-row blocks, panels of 16 columns
+    # with partial last ones (H = 7, 200 split over threads), and the benchmarked H = 200, 256.
+    (1, 4, 13, 256), (3, 3, 7, 200), (32, 3, 5, 7), (32, 2, 11, 256), (5, 3, 9, 200),
+    (33, 12, 16, 64),
 ]
 
 
