@@ -1,6 +1,7 @@
 // RNN kernels, the fast path (the plain references are in rnn_ref.cpp, the per-step gate math in
-// rnn_gates.cpp): one GEMM for the input projections of every step, one GEMM per step for the
-// recurrent product over the sequences still running, and one fused pass for the gate math.
+// rnn_gates.cpp): one GEMM for the input projections of every step, one product per step for the
+// recurrent part over the sequences still running (on W_hh packed once per call, packed_gemm.h),
+// and one fused pass for the gate math.
 // Sequences are processed longest first, so the ones still running at step s are a prefix of that
 // order and each step's GEMM covers only their rows.
 #include "ops/rnn.h"
