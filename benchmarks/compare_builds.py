@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # name -> (script, extra arguments, the row's key fields, the fastnlp time field, its unit)
 BENCHES = {
     "ops": ("bench_ops.py", [], ("op", "threads"), "fastnlp_ms", "ms"),
-    "sequence": ("bench_sequence.py", [], ("case", "pass"), "fastnlp_ms", "ms"),
+    "sequence": ("bench_sequence.py", [], ("case", "threads", "pass"), "fastnlp_ms", "ms"),
     "word2vec": ("bench_word2vec.py", ["--libraries", "fastnlp", "--max-lines", "20000", "--rounds", "1",
                                        "--no-eval"], ("model",), "train_seconds", "s"),
 }

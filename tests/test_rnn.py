@@ -161,7 +161,11 @@ def test_one_step_cell(cell, rng):
 # ---- fast against the C++ reference ----------------------------------------------------------
 
 SIZES = [  # B, T, D, H; the last ones are large enough for the threaded recurrence
-    (1, 1, 1, 1), (3, 7, 9, 8), (8, 16, 17, 15), (9, 5, 3, 33), (17, 9, 31, 40), (33, 12, 16, 64),
+    (1, 1, 1, 1), (3, 7, 9, 8), (8, 16, 17, 15), (9, 5, 3, 33), (17, 9, 31, 40),
+    # The packed recurrent product's tiles: 1-5 leftover rows, 6-row blocks, panels of 16 columns
+    # with partial last ones (H = 7, 200 split over threads), and the benchmarked H = 200, 256.
+    (1, 4, 13, 256), (3, 3, 7, 200), (32, 3, 5, 7), (32, 2, 11, 256), (5, 3, 9, 200),
+    (33, 12, 16, 64),
 ]
 
 
@@ -187,6 +191,41 @@ def test_fast_matches_reference(cell, size, rng):
             np.testing.assert_allclose(fg[k], rg[k], rtol=1e-4, atol=2e-5 * np.sqrt(n), err_msg=k)
     for n, L in enumerate(lengths):  # outputs and input gradients are zero past each length
         assert not fo["out"][n, L:].any() and not fg["x"][n, L:].any()
+
+
+# The packed recurrent product alone (ops/packed_gemm.h): M covers 6-row blocks and every leftover
+# (1-5 rows), N full and partial 16-column panels and groups of 2-4 panels, K down to 1.
+PACKED_SIZES = [(1, 1, 1), (1, 64, 7), (1, 65, 33), (2, 48, 5), (2, 17, 16), (3, 32, 9), (3, 47, 2),
+                (4, 16, 31), (5, 15, 8), (6, 16, 3), (7, 33, 17), (13, 100, 11), (32, 200, 64)]
+
+
+@pytest.mark.simd
+@pytest.mark.parametrize("M,N,K", PACKED_SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_packed_gemm_matches_reference_and_numpy(M, N, K, dtype, trans_b, rng):
+    A = rng.standard_normal((M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if trans_b else (K, N)).astype(dtype)
+    C0 = rng.standard_normal((M, N)).astype(dtype)
+    want = A.astype(np.float64) @ (B.T if trans_b else B).astype(np.float64)
+    tol = dict(rtol=1e-5, atol=1e-6 * np.sqrt(K)) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13 * np.sqrt(K))
+    for reference in (False, True):
+        C = np.full((M, N), np.nan, dtype)  # every element must be written
+        _C.rnn_packed_gemm(A, B, trans_b, C, reference=reference)
+        np.testing.assert_allclose(C, want, **tol, err_msg=f"reference={reference}")
+        C = C0.copy()
+        _C.rnn_packed_gemm(A, B, trans_b, C, accumulate=True, reference=reference)
+        np.testing.assert_allclose(C, C0 + want, **tol, err_msg=f"accumulate, reference={reference}")
+
+
+def test_packed_gemm_bad_arguments(rng):
+    A = rng.standard_normal((3, 5)).astype(np.float32)
+    with pytest.raises(ValueError, match="rnn_packed_gemm: B"):
+        _C.rnn_packed_gemm(A, np.zeros((4, 6), np.float32), False, np.zeros((3, 6), np.float32))
+    with pytest.raises(ValueError, match="rnn_packed_gemm: C"):
+        _C.rnn_packed_gemm(A, np.zeros((5, 6), np.float32), False, np.zeros((3, 7), np.float32))
+    with pytest.raises(TypeError, match="rnn_packed_gemm"):
+        _C.rnn_packed_gemm(A, np.zeros((5, 6), np.float64), False, np.zeros((3, 6), np.float32))
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -9,6 +9,7 @@
 #include "bindings/array.h"
 #include "bindings/bindings.h"
 #include "bindings/lengths.h"
+#include "ops/packed_gemm.h"
 #include "ops/rnn.h"
 
 namespace fastnlp::bindings {
@@ -131,6 +132,42 @@ void bind_rnn(py::module_& m) {
       py::arg("cell"), py::arg("B"), py::arg("T"), py::arg("D"), py::arg("H"),
       "The workspace layout of ops/rnn.h (rnn_workspace_layout): element offsets of the blocks cache "
       "(B*T, cache_width), xh (B*T, xh_width) = [x | state] and cell (B*T, H, LSTM only), and size.");
+
+  m.def(
+      "rnn_packed_gemm",
+      [](py::object A_, py::object B_, bool trans_b, py::object C_, bool accumulate, bool reference) {
+        const char* op = "rnn_packed_gemm";
+        Array A = float_in(op, "A", A_, 2);
+        Array Bm = float_in(op, "B", B_, 2);
+        expect_same_dtype(Bm, A);
+        const int64_t M = A.dim(0), K = A.dim(1), N = trans_b ? Bm.dim(0) : Bm.dim(1);
+        const std::string why = trans_b ? " (N, K) with K=" + std::to_string(K) + " from A's columns"
+                                        : " (K, N) with K=" + std::to_string(K) + " from A's columns";
+        if (trans_b) {
+          expect_shape(Bm, {-1, K}, why.c_str());
+        } else {
+          expect_shape(Bm, {K, -1}, why.c_str());
+        }
+        Array C = float_out(op, "C", C_, A, {M, N});
+        cpu_backend_for(op, {&A, &Bm, &C}, reference, kGpuRoute);
+        expect_no_overlap(C, {&A, &Bm});
+        py::gil_scoped_release nogil;
+        float_dispatch(A, [&](auto t) {
+          using T = decltype(t);
+          PackedBuffer<T> packed = packed_buffer<T>(K, N);
+          pack_panels(trans_b, K, N, Bm.ptr<T>(), trans_b ? K : N, packed.get());
+          if (reference) {
+            packed_gemm_ref(M, N, K, A.ptr<T>(), K, packed.get(), accumulate, C.ptr<T>(), N);
+          } else {
+            packed_gemm(M, N, K, A.ptr<T>(), K, packed.get(), accumulate, C.ptr<T>(), N);
+          }
+        });
+      },
+      py::arg("A"), py::arg("B"), py::arg("trans_b"), py::arg("C"), py::arg("accumulate") = false,
+      py::arg("reference") = false,
+      "The RNN's recurrent product on its own (ops/packed_gemm.h), for tests: B packed in panels, then "
+      "C (M, N) = A (M, K) op(B) (+ C when accumulate), op(B) = B (K, N) or, with trans_b, B (N, K) "
+      "transposed. reference: the plain loops over the same packed layout.");
 
   m.def(
       "rnn_forward",

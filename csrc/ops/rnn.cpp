@@ -1,6 +1,7 @@
 // RNN kernels, the fast path (the plain references are in rnn_ref.cpp, the per-step gate math in
-// rnn_gates.cpp): one GEMM for the input projections of every step, one GEMM per step for the
-// recurrent product over the sequences still running, and one fused pass for the gate math.
+// rnn_gates.cpp): one GEMM for the input projections of every step, one product per step for the
+// recurrent part over the sequences still running (on W_hh packed once per call, packed_gemm.h),
+// and one fused pass for the gate math.
 // Sequences are processed longest first, so the ones still running at step s are a prefix of that
 // order and each step's GEMM covers only their rows.
 #include "ops/rnn.h"
@@ -14,6 +15,7 @@
 
 #include "blas.h"
 #include "common.h"
+#include "ops/packed_gemm.h"
 #include "ops/rnn_gates.h"
 #include "parallel.h"
 
@@ -153,18 +155,6 @@ void weight_grad_rows(int64_t q0, int64_t q1, int64_t c0, const T* dG, int64_t G
   gemm(true, false, q1 - q0, N, BT, T(1), dG + c0, GD, X, ldx, beta, dW + q0 * N, N);
 }
 
-// dst (cols, rows) = src (rows, cols)^T, row strides lds / ldd; in tiles so both sides stay in cache.
-template <typename T>
-void transpose(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
-  constexpr int64_t kTile = 32;
-  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
-    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
-    }
-}
-
 // Thread t's share of y (N) (+)= the column sums of A (R, N) with row stride lda: columns
 // [N t / nt, N (t + 1) / nt).
 template <typename T>
@@ -267,13 +257,16 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     }
 #pragma omp barrier
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt, m = j1 - j0;
-    // This thread's rows of W_hh, gathered once into one block [gate 0 | gate 1 | ...] of its
-    // units. Each step it computes r^T = W_own h^T (G*m, n), the faster orientation for a few
-    // rows of h, and transposes it into r (n, G*m) for the gate pass.
-    std::unique_ptr<T[]> W_own = scratch<T>(G * m * H), r = scratch<T>(d.B * G * m),
-                         rT = scratch<T>(G * m * d.B);
-    for (int64_t q = 0; q < G; ++q)
-      std::memcpy(W_own.get() + q * m * H, in.W_hh + (q * H + j0) * H, m * H * sizeof(T));
+    // This thread's rows of W_hh, [gate 0 | gate 1 | ...] of its units, packed once (packed_gemm.h)
+    // as the right-hand operand of r (n, G*m) = h W_own^T, the recurrent product of every step.
+    PackedBuffer<T> W_own = packed_buffer<T>(H, G * m);
+    {
+      std::unique_ptr<T[]> rows = scratch<T>(G * m * H);
+      for (int64_t q = 0; q < G; ++q)
+        std::memcpy(rows.get() + q * m * H, in.W_hh + (q * H + j0) * H, m * H * sizeof(T));
+      pack_panels(true, H, G * m, rows.get(), H, W_own.get());
+    }
+    std::unique_ptr<T[]> r = scratch<T>(d.B * G * m);
     StepArgs<T> a = base;
     a.r = r.get();
     a.r_gate = m;
@@ -282,8 +275,7 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
       a.s = s;
       a.hp = hbuf[s % 2].data();
       a.h = hbuf[(s + 1) % 2].data();
-      gemm(false, true, G * m, n, H, T(1), W_own.get(), H, a.hp, H, T(0), rT.get(), n);
-      transpose(rT.get(), G * m, n, n, r.get(), G * m);
+      packed_gemm(n, G * m, H, a.hp, H, W_own.get(), false, r.get(), G * m);
       gate_forward(a, n, j0, j1);
 #pragma omp barrier
     }
@@ -343,6 +335,9 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
+    // This thread's columns of W_hh (G*H, j1 - j0), packed once: dh[:, j0:j1] = sbuf W_hh[:, j0:j1].
+    PackedBuffer<T> W_cols = packed_buffer<T>(GH, j1 - j0);
+    pack_panels(false, GH, j1 - j0, in.W_hh + j0, H, W_cols.get());
     StepArgs<T> a = base;
     for (int64_t s = order.max_len - 1; s >= 0; --s) {
       const int64_t n = order.active[s];
@@ -353,8 +348,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
       // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
       // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
       if (s == 0 && !gr.dh0) break;
-      gemm(false, false, n, j1 - j0, GH, T(1), a.sbuf, GH, in.W_hh + j0, H,
-           in.cell == Cell::kGru ? T(1) : T(0), dh.data() + j0, H);
+      packed_gemm(n, j1 - j0, GH, a.sbuf, GH, W_cols.get(), in.cell == Cell::kGru, dh.data() + j0, H);
     }
     // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
     // GEMMs over the rows of dG and xh (all B*T, padding rows zero, or the packed ones),

@@ -1,0 +1,176 @@
+// Packed-weight GEMM (packed_gemm.h): register tiles of MR rows of A by NP panels of B, written
+// with GCC vector extensions so the one source compiles to AVX2+FMA, AVX-512 and the SSE baseline
+// in the SIMD clones (simd.h); the reference walks the same packed layout in plain loops.
+#include "ops/packed_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common.h"
+#include "simd.h"
+
+namespace fastnlp {
+namespace {
+
+// A 32-byte vector of T: two of them make a panel row.
+template <typename T>
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
+template <typename T>
+constexpr int kLanes = 32 / sizeof(T);
+
+// Unaligned loads and stores (by reference: a vector passed by value draws GCC's -Wpsabi note).
+template <typename T, typename V>
+FASTNLP_INLINE void load(V& v, const T* p) {
+  std::memcpy(&v, p, sizeof(V));
+}
+template <typename T, typename V>
+FASTNLP_INLINE void store(T* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times the NP panels from Bp (panel stride K P). The MR x 2 NP
+// accumulators stay in registers (12 of AVX2's 16 at the widest shapes below); each k broadcasts
+// one element of A per row against two vectors per panel.
+template <typename T, int MR, int NP>
+FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T* __restrict Bp,
+                         T* __restrict C, int64_t ldc, int64_t cols, bool accumulate) {
+  using V = typename Vec<T>::type;
+  constexpr int L = kLanes<T>, P = 2 * L, NV = 2 * NP;
+  const int64_t ps = K * P;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
+    for (int q = 0; q < NV; ++q) acc[r][q] = V{};
+  for (int64_t k = 0; k < K; ++k) {
+    V b[NV];
+#pragma GCC unroll 16
+    for (int q = 0; q < NV; ++q) load(b[q], Bp + (q / 2) * ps + k * P + (q % 2) * L);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V a = A[r * lda + k] - V{};  // a broadcast (x - 0 is x for every x, -0 included)
+#pragma GCC unroll 16
+      for (int q = 0; q < NV; ++q) acc[r][q] += a * b[q];
+    }
+  }
+  if (cols == NP * P) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
+      for (int q = 0; q < NV; ++q) {
+        T* c = C + r * ldc + q * L;
+        if (accumulate) {
+          V old;
+          load(old, c);
+          acc[r][q] += old;
+        }
+        store(c, acc[r][q]);
+      }
+    return;
+  }
+  // A partial last panel: through a buffer, only the valid columns written.
+  alignas(64) T buf[MR][NP * P];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
+    for (int q = 0; q < NV; ++q) store(buf[r] + q * L, acc[r][q]);
+  for (int r = 0; r < MR; ++r)
+    for (int64_t j = 0; j < cols; ++j) C[r * ldc + j] = (accumulate ? C[r * ldc + j] : T(0)) + buf[r][j];
+}
+
+// Rows [i, i + MR) against every panel, NP panels at a time while NP remain, then one at a time.
+template <typename T, int MR, int NP>
+FASTNLP_INLINE void row_block(int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp, T* C, int64_t ldc,
+                              bool accumulate) {
+  constexpr int64_t P = kPanelWidth<T>;
+  const int64_t panels = (N + P - 1) / P;
+  int64_t p = 0;
+  for (; p + NP <= panels; p += NP)
+    tile<T, MR, NP>(K, A, lda, Bp + p * K * P, C + p * P, ldc, std::min(NP * P, N - p * P), accumulate);
+  for (; p < panels; ++p)
+    tile<T, MR, 1>(K, A, lda, Bp + p * K * P, C + p * P, ldc, std::min(P, N - p * P), accumulate);
+}
+
+// Blocks of 6 rows (a panel of B, K P elements, stays in L1 while they pass over it), then the
+// remainder rows with wider tiles so that the accumulators still fill the registers: 1 row x 4
+// panels (the B = 1 case: a matrix-vector product, bound by reading B), 2 x 3, 3 x 2, 4 or 5 x 1.
+template <typename T>
+FASTNLP_INLINE void packed_gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp,
+                                     bool accumulate, T* C, int64_t ldc) {
+  constexpr int64_t P = kPanelWidth<T>;
+  const int64_t panels = (N + P - 1) / P, M6 = M / 6 * 6;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t i = 0; i < M6; i += 6)
+      tile<T, 6, 1>(K, A + i * lda, lda, Bp + p * K * P, C + i * ldc + p * P, ldc, std::min(P, N - p * P),
+                    accumulate);
+  const T* Ar = A + M6 * lda;
+  T* Cr = C + M6 * ldc;
+  switch (M - M6) {
+    case 1: row_block<T, 1, 4>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
+    case 2: row_block<T, 2, 3>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
+    case 3: row_block<T, 3, 2>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
+    case 4: row_block<T, 4, 1>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
+    case 5: row_block<T, 5, 1>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
+    default: break;
+  }
+}
+
+FASTNLP_SIMD_CLONES void packed_gemm_f(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                                       const float* Bp, bool accumulate, float* C, int64_t ldc) {
+  packed_gemm_impl(M, N, K, A, lda, Bp, accumulate, C, ldc);
+}
+
+}  // namespace
+
+template <typename T>
+void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T* dst) {
+  constexpr int64_t P = kPanelWidth<T>;
+  for (int64_t p0 = 0; p0 < N; p0 += P) {
+    T* panel = dst + p0 * K;  // panel p0 / P starts at (p0 / P) K P = p0 K
+    const int64_t w = std::min(P, N - p0);
+    for (int64_t k = 0; k < K; ++k) {
+      T* row = panel + k * P;
+      for (int64_t c = 0; c < w; ++c) row[c] = trans ? src[(p0 + c) * ldb + k] : src[k * ldb + p0 + c];
+      for (int64_t c = w; c < P; ++c) row[c] = T(0);
+    }
+  }
+}
+
+void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp,
+                        bool accumulate, float* C, int64_t ldc) {
+  packed_gemm_f(M, N, K, A, lda, Bp, accumulate, C, ldc);
+}
+
+void packed_gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp,
+                         bool accumulate, double* C, int64_t ldc) {
+  packed_gemm_impl(M, N, K, A, lda, Bp, accumulate, C, ldc);
+}
+
+template <typename T>
+void packed_gemm_ref(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp, bool accumulate,
+                     T* C, int64_t ldc) {
+  constexpr int64_t P = kPanelWidth<T>;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      T s = 0;
+      for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * Bp[(j / P) * K * P + k * P + j % P];
+      C[i * ldc + j] = (accumulate ? C[i * ldc + j] : T(0)) + s;
+    }
+}
+
+template void pack_panels<float>(bool, int64_t, int64_t, const float*, int64_t, float*);
+template void pack_panels<double>(bool, int64_t, int64_t, const double*, int64_t, double*);
+template void packed_gemm_ref<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, bool,
+                                     float*, int64_t);
+template void packed_gemm_ref<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*, bool,
+                                      double*, int64_t);
+
+}  // namespace fastnlp

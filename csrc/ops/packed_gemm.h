@@ -1,0 +1,51 @@
+// The recurrent product of an RNN step with its weights packed once per call (STYLE.md's one
+// exception to "products through a real BLAS"): an RNN multiplies the same W_hh T times, and a BLAS
+// sgemm repacks it on every call (at B=1 that packing is most of a step). Used by ops/rnn.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <new>
+
+namespace fastnlp {
+
+// Columns per panel: two 32-byte vectors (16 floats, 8 doubles).
+template <typename T>
+constexpr int64_t kPanelWidth = 64 / sizeof(T);
+
+// The packed layout of a right-hand operand B (K, N): panels of kPanelWidth<T> columns, panel p
+// holding B[k][p P + c] at p K P + k P + c (P = kPanelWidth<T>); the last panel is zero-padded.
+template <typename T>
+constexpr int64_t packed_size(int64_t K, int64_t N) {
+  return (N + kPanelWidth<T> - 1) / kPanelWidth<T> * kPanelWidth<T> * K;
+}
+
+// Storage for a packed operand, 64-byte aligned.
+struct AlignedFree {
+  void operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+template <typename T>
+using PackedBuffer = std::unique_ptr<T[], AlignedFree>;
+template <typename T>
+PackedBuffer<T> packed_buffer(int64_t K, int64_t N) {
+  return PackedBuffer<T>(static_cast<T*>(::operator new[](packed_size<T>(K, N) * sizeof(T), std::align_val_t(64))));
+}
+
+// dst (packed_size(K, N)) = B (K, N) packed; B[k][n] is src[k ldb + n], or with trans src[n ldb + k]
+// (src then holds B^T, e.g. a weight matrix (N, K) whose rows are the output units).
+template <typename T>
+void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T* dst);
+
+// C (M, N) = A (M, K) B (K, N), or C += A B when accumulate; A row-major with row stride lda, B
+// packed by pack_panels, C with row stride ldc. float runs SIMD clones (simd.h), register tiles of
+// up to 6 rows by 16 columns; any M, N, K >= 0. packed_gemm_ref: the same product in plain loops
+// over the same packed layout, the oracle the tests hold it to.
+void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, bool accumulate,
+                 float* C, int64_t ldc);
+void packed_gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp,
+                 bool accumulate, double* C, int64_t ldc);
+template <typename T>
+void packed_gemm_ref(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp, bool accumulate,
+                     T* C, int64_t ldc);
+
+}  // namespace fastnlp
