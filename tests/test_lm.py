@@ -240,6 +240,27 @@ def test_training_lowers_perplexity(tmp_path):
     assert before > 7 and after < 1.6, (before, after)
 
 
+def test_training_history_and_curve(tmp_path):
+    """The house training-curve API: one dict per epoch in training_history (history is the same
+    list), with "loss" (= the mean training loss) and "valid_perplexity"; save_training_curve draws
+    them; a file whose history predates "loss" gets it from "train_loss"."""
+    tokens = read_tokens(write(tmp_path / "t.txt", corpus()))
+    lm = tiny(dtype=np.float32).fit(tokens, valid=tokens[:40], epochs=2, batch_size=3, bptt=4, progress=None)
+    assert lm.history is lm.training_history and [h["epoch"] for h in lm.training_history] == [1, 2]
+    for h in lm.training_history:
+        assert h["loss"] == h["train_loss"] and np.isclose(np.exp(h["loss"]), h["train_perplexity"])
+    assert lm.training_history[-1]["valid_perplexity"] == lm.perplexity(tokens[:40])["perplexity"]
+    pytest.importorskip("matplotlib")
+    png = lm.save_training_curve(tmp_path / "curve.png")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 1000
+    lm.history = [{k: v for k, v in h.items() if k != "loss"} for h in lm.training_history]   # an older file
+    lm.save(tmp_path / "old.lm")
+    back = RNNLanguageModel.load(tmp_path / "old.lm")
+    assert [h["loss"] for h in back.training_history] == [h["train_loss"] for h in lm.training_history]
+    with pytest.raises(ValueError, match="no training history"):
+        tiny().save_training_curve(tmp_path / "none.png")
+
+
 def test_readers(tmp_path):
     p = write(tmp_path / "w.tokens", [" ", " = Title = ", " ", " a b , c ", "", " d "])
     assert list(iter_sentences(p, "wikitext")) == [["=", "Title", "="], ["a", "b", ",", "c"], ["d"]]

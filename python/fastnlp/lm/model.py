@@ -56,6 +56,9 @@ class RNNLanguageModel(LMNetwork, LMTraining, LMEvaluation, TrainingCurveMixin):
         an argument out of range (named in the message).
     """
 
+    def _curve_title(self):
+        return f"{self.config['cell'].upper()} language model: loss and valid perplexity"
+
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "RNNLanguageModel":
         """A model written by save(), or the model in a training checkpoint (MODEL.ckpt, e.g. of a

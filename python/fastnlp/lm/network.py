@@ -71,7 +71,7 @@ class LMNetwork:
         self.b_out = uniform((V,), "b_out")
         self.rng = np.random.default_rng([int(seed), 1])   # dropout masks and samples
         self.sampler = LogUniformSampler(V)
-        self.history = []
+        self.training_history = []   # one dict per epoch trained (LMTraining.fit)
         self._cache = None
 
     # ---- parameters and state ----------------------------------------------------------------------
@@ -279,7 +279,7 @@ class LMNetwork:
     # ---- files -------------------------------------------------------------------------------------
 
     def _header(self):
-        return {"config": self.config, "history": self.history, "dtype": self.dtype.name}
+        return {"config": self.config, "history": self.training_history, "dtype": self.dtype.name}
 
     def _arrays(self):
         arrays = parameter_arrays(self.parameters())
@@ -307,7 +307,8 @@ class LMNetwork:
             words = safeformat.decode_strings(arrays["vocab_blob"], arrays["vocab_offsets"], bad)
             lm = cls(words, dtype=header["dtype"], **header["config"])
             lm._set_params(arrays, bad)
-            lm.history = list(header.get("history", []))
+            # files from before the house key "loss" (the curve plots it) get it from "train_loss"
+            lm.training_history = [dict(h, loss=h.get("loss", h.get("train_loss"))) for h in header.get("history", [])]
         except (KeyError, TypeError) as e:
             raise bad(f"header lacks or mangles {e}") from e
         except ValueError as e:

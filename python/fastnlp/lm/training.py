@@ -72,6 +72,15 @@ class _Progress:
 class LMTraining:
     """fit(), its learning-rate schedule, training_history and checkpoints (a mixin of RNNLanguageModel)."""
 
+    @property
+    def history(self) -> list:
+        """The same list as ``training_history`` (the name this class used first)."""
+        return self.training_history
+
+    @history.setter
+    def history(self, value: list) -> None:
+        self.training_history = value
+
     @staticmethod
     def learning_rate(epoch: int, lr: float, lr_decay: float, decay_after: int) -> float:
         """Zaremba's schedule: lr for the first ``decay_after`` epochs, then times lr_decay per epoch
@@ -105,7 +114,8 @@ class LMTraining:
         a time, carrying the state across segments without gradient; the gradient is that of the
         per-stream loss summed over the segment's steps (Zaremba's), clipped to max_grad_norm, and
         applied by SGD at the epoch's learning rate. After each epoch the validation perplexity
-        (when ``valid`` is given) joins self.history and the checkpoint (a path) is written
+        (when ``valid`` is given) joins self.training_history ({"epoch", "lr", "loss" (mean training loss per token, nats;
+        also under "train_loss"), "train_perplexity", "valid_perplexity", "seconds", "words_per_s"}) and the checkpoint (a path) is written
         atomically; resume=True continues from it exactly.
 
         Parameters
@@ -177,12 +187,12 @@ class LMTraining:
                     prog.update(epoch, c["epochs"], total / (words / B), words / (time.perf_counter() - t0), 1,
                                 s + 1, len(steps))
                 seconds = time.perf_counter() - t0
-                entry = {"epoch": epoch + 1, "lr": opt.lr, "train_loss": total / (words / B),
+                entry = {"epoch": epoch + 1, "lr": opt.lr, "loss": total / (words / B), "train_loss": total / (words / B),
                          "train_perplexity": math.exp(total / (words / B)), "seconds": seconds,
                          "words_per_s": words / seconds}
                 if valid_ids is not None:
                     entry["valid_perplexity"] = self.perplexity(valid_ids)["perplexity"]
-                self.history.append(entry)
+                self.training_history.append(entry)
                 prog.message(f"epoch {epoch + 1}/{c['epochs']}: lr {opt.lr:g} train ppl "
                              f"{entry['train_perplexity']:.2f}"
                              + (f" valid ppl {entry['valid_perplexity']:.2f}" if valid_ids is not None else "")
@@ -211,6 +221,6 @@ class LMTraining:
             raise ValueError(f"{path}: checkpoint was made with other training settings: {header['train_config']}")
         for p, q in zip(self.parameters(), ck.parameters()):
             p.value[...] = q.value
-        self.history = ck.history
+        self.training_history = ck.training_history
         self.rng.bit_generator.state = header["rng"]
         return int(header["epoch"])
