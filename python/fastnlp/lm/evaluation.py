@@ -78,8 +78,8 @@ class LMEvaluation:
 
     def _nll_sum(self, top, targets):
         targets = np.ascontiguousarray(targets, np.int64).reshape(-1)
-        _, _, losses = ops.softmax_cross_entropy(self._logits(top), targets, return_grad=False, return_losses=True)
-        return float(losses.sum(dtype=np.float64))
+        # fused: each vocabulary block's logits are reduced right after their GEMM, never stored
+        return ops.linear_cross_entropy(top, self.W_out.value, self.b_out.value, targets) * len(targets)
 
     def score(self, sentences: Union[Sequence[str], Sequence[Sequence[str]]], batch_size: int = 64) -> np.ndarray:
         """log P(sentence) (natural log, float64) for each sentence: its words and the closing <eos>,
@@ -118,8 +118,9 @@ class LMEvaluation:
                 x[j, 1:len(s) + 1] = s
                 y[j, :len(s)] = s
             top, _ = self.forward(x)   # padding sits after each sentence: it cannot change its scores
-            logp = ops.log_softmax(self._logits(top)).reshape(len(chunk), T, -1)
-            picked = np.take_along_axis(logp, y[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+            _, losses = ops.linear_cross_entropy(top, self.W_out.value, self.b_out.value, y.reshape(-1),
+                                                 return_losses=True)
+            picked = -losses.reshape(len(chunk), T).astype(np.float64)
             valid = np.arange(T)[None, :] < lengths[:, None]
             out[lo:lo + len(chunk)] = (picked * valid).sum(axis=1)
         return out
