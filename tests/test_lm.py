@@ -364,3 +364,29 @@ def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     a, b = RNNLanguageModel.load(tmp_path / "a.lm"), RNNLanguageModel.load(tmp_path / "b.lm")
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_cli_size_medium_on_a_tiny_slice(tmp_path, capsys):
+    """--size medium is Zaremba's medium LSTM (2 x 650, dropout 0.5, init 0.05; BPTT 35, 39 epochs,
+    lr 1 divided by 1.2 per epoch after the 6th); one epoch over a tiny slice trains and saves it."""
+    from fastnlp.cli import main
+    from fastnlp.lm import SIZES
+
+    medium = SIZES["medium"]
+    assert (medium["hidden"], medium["layers"], medium["dropout"], medium["init_scale"]) == (650, 2, 0.5, 0.05)
+    c = medium["train"]
+    assert (c["epochs"], c["batch_size"], c["bptt"], c["max_grad_norm"]) == (39, 20, 35, 5.0)
+    lrs = [RNNLanguageModel.learning_rate(e, c["lr"], c["lr_decay"], c["decay_after"]) for e in range(8)]
+    np.testing.assert_allclose(lrs, [1.0] * 6 + [1 / 1.2, 1 / 1.44], rtol=1e-12)
+    (tmp_path / "ptb").mkdir()
+    write(tmp_path / "ptb" / "ptb.train.txt", corpus(120))
+    write(tmp_path / "ptb" / "ptb.valid.txt", corpus(5, seed=1))
+    model = str(tmp_path / "m.lm")
+    assert main(["lm", "train", "--task", "ptb", "--size", "medium", "--data-dir", str(tmp_path), "-o", model,
+                 "--epochs", "1", "--no-progress", "--sampled", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["size"] == "medium" and len(out["history"]) == 1 and np.isfinite(out["valid_perplexity"])
+    lm = RNNLanguageModel.load(model)
+    assert {k: lm.config[k] for k in ("hidden", "layers", "dropout", "init_scale")} == \
+        {"hidden": 650, "layers": 2, "dropout": 0.5, "init_scale": 0.05}
+    assert lm.rnn[0][0].value.shape == lm.rnn[1][0].value.shape == (4 * 650, 650)
