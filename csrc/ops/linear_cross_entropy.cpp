@@ -163,7 +163,8 @@ double linear_cross_entropy(const T* x, const T* W, const T* b, const I* targets
   // gemm() is one single-threaded BLAS call, outside it would split C over the threads and round
   // differently. Spare threads of the team get no unit.
   const int max_threads = get_num_threads();
-  const int threads = max_threads > 1 ? static_cast<int>(std::max<int64_t>(2, std::min<int64_t>(max_threads, units))) : 1;
+  const int threads =
+      max_threads > 1 ? static_cast<int>(std::max<int64_t>(2, std::min<int64_t>(max_threads, units))) : 1;
   parallel_region(threads, [&](int thread, int team) {
     std::vector<T> buf(static_cast<size_t>(std::min(kRowTile, B) * std::min(kColBlock, V)));
     for (int64_t u = units * thread / team; u < units * (thread + 1) / team; ++u) {

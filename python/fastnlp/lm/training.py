@@ -116,10 +116,11 @@ class LMTraining:
         Each epoch starts from the zero state and walks the B streams (data.batchify) bptt steps at
         a time, carrying the state across segments without gradient; the gradient is that of the
         per-stream loss summed over the segment's steps (Zaremba's), clipped to max_grad_norm, and
-        applied by SGD at the epoch's learning rate. After each epoch the validation perplexity
-        (when ``valid`` is given) joins self.training_history ({"epoch", "lr", "loss" (mean training loss per token, nats;
-        also under "train_loss"), "train_perplexity", "valid_perplexity", "seconds", "words_per_s"}) and the checkpoint (a path) is written
-        atomically; resume=True continues from it exactly.
+        applied by SGD at the epoch's learning rate. After each epoch a dict joins
+        self.training_history: "epoch", "lr", "loss" (the mean training loss per token, nats; also
+        under "train_loss"), "train_perplexity", "seconds", "words_per_s" and, when ``valid`` is
+        given, "valid_perplexity"; then the checkpoint (a path) is written atomically; resume=True
+        continues from it exactly.
 
         Parameters
         ----------
@@ -190,8 +191,9 @@ class LMTraining:
                     prog.update(epoch, c["epochs"], total / (words / B), words / (time.perf_counter() - t0), 1,
                                 s + 1, len(steps))
                 seconds = time.perf_counter() - t0
-                entry = {"epoch": epoch + 1, "lr": opt.lr, "loss": total / (words / B), "train_loss": total / (words / B),
-                         "train_perplexity": math.exp(total / (words / B)), "seconds": seconds,
+                mean = total / (words / B)
+                entry = {"epoch": epoch + 1, "lr": opt.lr, "loss": mean, "train_loss": mean,
+                         "train_perplexity": math.exp(mean), "seconds": seconds,
                          "words_per_s": words / seconds}
                 if valid_ids is not None:
                     entry["valid_perplexity"] = self.perplexity(valid_ids)["perplexity"]
