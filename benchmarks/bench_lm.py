@@ -4,8 +4,9 @@ vocabulary, batch 20, 20-step BPTT, full softmax) in fastnlp and the identical m
 checked equal first). Then, in interleaved rounds at the same thread count, in words/s:
 training over a slice of the PTB training epoch (forward, backward, clipping to norm 5, SGD; state
 carried across segments) and evaluation over a slice of PTB valid (batch 10, 50-step segments,
-forward + per-token loss, no gradient). A cProfile of fastnlp's training steps splits its time into
-the output layer (GEMMs + softmax), the recurrent kernels, the update and the Python around them.
+forward + per-token loss, no gradient: the output layer fused, ops.linear_cross_entropy). A
+cProfile of fastnlp's training and evaluation steps splits their time into the output layer (GEMMs
++ softmax), the recurrent kernels, the update and the Python around them.
 Writes benchmarks/results/lm.{json,md}.
 
     python benchmarks/bench_lm.py [--threads 1 2] [--steps 30] [--quick]
@@ -91,19 +92,19 @@ def timers(lm, m, torch, train, valid, steps, eval_steps, lr=1.0, max_norm=5.0):
                 torch.nn.functional.cross_entropy(logits, y, reduction="sum").item()
 
     return {"train": (f_train, t_train, steps * B_TRAIN * T_TRAIN),
-            "eval": (f_eval, t_eval, eval_steps * B_EVAL * T_EVAL)}, f_train
+            "eval": (f_eval, t_eval, eval_steps * B_EVAL * T_EVAL)}, {"train": f_train, "eval": f_eval}
 
 
-def profile(f_train):
-    """Shares of fastnlp's training time: the output layer, the recurrent kernels, the update
+def profile(f):
+    """Shares of a fastnlp pass's time: the output layer, the recurrent kernels, the update
     (clipping, SGD), the embedding, and everything else (Python, NumPy glue)."""
     pr = cProfile.Profile()
     pr.enable()
-    f_train()
+    f()
     pr.disable()
     st = pstats.Stats(pr).stats
     groups = {"output layer (linear + softmax)": ("linear_forward", "linear_backward", "softmax_cross_entropy",
-                                                  "sampled_softmax"),
+                                                  "sampled_softmax", "linear_cross_entropy"),
               "recurrent kernels": ("rnn_forward", "rnn_backward"),
               "update (clip + SGD)": ("clip_grad_norm", "sgd_update", "sgd_update_sparse"),
               "embedding": ("embedding_forward", "embedding_backward_sparse", "embedding_backward_dense")}
@@ -145,7 +146,7 @@ def main(argv=None):
         lm = RNNLanguageModel(vocab, hidden=200, layers=2, init_scale=0.1, seed=0)
         m = torch_lm(lm)
         check = check_equal(lm, m, torch, train[:, :T_TRAIN], train[:, 1:T_TRAIN + 1])
-        fns, f_train = timers(lm, m, torch, train, valid, args.steps, args.eval_steps)
+        fns, passes = timers(lm, m, torch, train, valid, args.steps, args.eval_steps)
         for pass_, (f, t, words) in fns.items():
             r = interleaved({"fastnlp": f, "torch": t}, rounds=args.rounds, repeat=1, warmup=args.warmup,
                             settle=args.settle)
@@ -155,9 +156,10 @@ def main(argv=None):
             rows.append(row)
             print(f"{threads} thr {pass_:5s} fastnlp {fmt(row['fastnlp_wps'])} words/s  torch "
                   f"{fmt(row['torch_wps'])} words/s  speedup {fmt_x(row['speedup'])}", flush=True)
-        shares[threads] = profile(f_train)
-        print(f"{threads} thr fastnlp training time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares[threads].items()),
-              flush=True)
+        for pass_, f in passes.items():
+            shares[f"{threads}/{pass_}"] = profile(f)
+            print(f"{threads} thr fastnlp {pass_} time: "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in shares[f"{threads}/{pass_}"].items()), flush=True)
     md = (table(rows, [("threads", "threads"), ("pass", "pass"), ("fastnlp words/s", "fastnlp_wps"),
                        ("PyTorch words/s", "torch_wps"), ("fastnlp / PyTorch", lambda r: fmt_x(r["speedup"])),
                        ("target", lambda r: f"{r['target']}x")])
@@ -165,8 +167,9 @@ def main(argv=None):
             f"{args.steps} segments of {B_TRAIN} streams x {T_TRAIN} steps (forward, backward, clip 5, SGD; fastnlp "
             f"sparse embedding rows, PyTorch dense); evaluation: {args.eval_steps} segments of {B_EVAL} x {T_EVAL} "
             f"on PTB valid. Median over {args.rounds} interleaved rounds; loss, state and gradients checked equal "
-            f"before timing. fastnlp training time by part: "
-            + "; ".join(f"{t} thread(s): " + ", ".join(f"{k} {v:.0%}" for k, v in s.items()) for t, s in shares.items())
+            f"before timing; evaluation's output layer is fused (ops.linear_cross_entropy: no logits stored). "
+            f"fastnlp time by part (threads/pass): "
+            + "; ".join(f"{t}: " + ", ".join(f"{k} {v:.0%}" for k, v in s.items()) for t, s in shares.items())
             + f". torch {torch.__version__}, fastnlp {fastnlp.__version__}.")
     print(run.write(rows, md, out_dir=args.out or RESULTS, profile=shares))
 

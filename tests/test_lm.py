@@ -240,6 +240,27 @@ def test_training_lowers_perplexity(tmp_path):
     assert before > 7 and after < 1.6, (before, after)
 
 
+def test_training_history_and_curve(tmp_path):
+    """The house training-curve API: one dict per epoch in training_history (history is the same
+    list), with "loss" (= the mean training loss) and "valid_perplexity"; save_training_curve draws
+    them; a file whose history predates "loss" gets it from "train_loss"."""
+    tokens = read_tokens(write(tmp_path / "t.txt", corpus()))
+    lm = tiny(dtype=np.float32).fit(tokens, valid=tokens[:40], epochs=2, batch_size=3, bptt=4, progress=None)
+    assert lm.history is lm.training_history and [h["epoch"] for h in lm.training_history] == [1, 2]
+    for h in lm.training_history:
+        assert h["loss"] == h["train_loss"] and np.isclose(np.exp(h["loss"]), h["train_perplexity"])
+    assert lm.training_history[-1]["valid_perplexity"] == lm.perplexity(tokens[:40])["perplexity"]
+    pytest.importorskip("matplotlib")
+    png = lm.save_training_curve(tmp_path / "curve.png")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 1000
+    lm.history = [{k: v for k, v in h.items() if k != "loss"} for h in lm.training_history]   # an older file
+    lm.save(tmp_path / "old.lm")
+    back = RNNLanguageModel.load(tmp_path / "old.lm")
+    assert [h["loss"] for h in back.training_history] == [h["train_loss"] for h in lm.training_history]
+    with pytest.raises(ValueError, match="no training history"):
+        tiny().save_training_curve(tmp_path / "none.png")
+
+
 def test_readers(tmp_path):
     p = write(tmp_path / "w.tokens", [" ", " = Title = ", " ", " a b , c ", "", " d "])
     assert list(iter_sentences(p, "wikitext")) == [["=", "Title", "="], ["a", "b", ",", "c"], ["d"]]
@@ -343,3 +364,29 @@ def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     a, b = RNNLanguageModel.load(tmp_path / "a.lm"), RNNLanguageModel.load(tmp_path / "b.lm")
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_cli_size_medium_on_a_tiny_slice(tmp_path, capsys):
+    """--size medium is Zaremba's medium LSTM (2 x 650, dropout 0.5, init 0.05; BPTT 35, 39 epochs,
+    lr 1 divided by 1.2 per epoch after the 6th); one epoch over a tiny slice trains and saves it."""
+    from fastnlp.cli import main
+    from fastnlp.lm import SIZES
+
+    medium = SIZES["medium"]
+    assert (medium["hidden"], medium["layers"], medium["dropout"], medium["init_scale"]) == (650, 2, 0.5, 0.05)
+    c = medium["train"]
+    assert (c["epochs"], c["batch_size"], c["bptt"], c["max_grad_norm"]) == (39, 20, 35, 5.0)
+    lrs = [RNNLanguageModel.learning_rate(e, c["lr"], c["lr_decay"], c["decay_after"]) for e in range(8)]
+    np.testing.assert_allclose(lrs, [1.0] * 6 + [1 / 1.2, 1 / 1.44], rtol=1e-12)
+    (tmp_path / "ptb").mkdir()
+    write(tmp_path / "ptb" / "ptb.train.txt", corpus(120))
+    write(tmp_path / "ptb" / "ptb.valid.txt", corpus(5, seed=1))
+    model = str(tmp_path / "m.lm")
+    assert main(["lm", "train", "--task", "ptb", "--size", "medium", "--data-dir", str(tmp_path), "-o", model,
+                 "--epochs", "1", "--no-progress", "--sampled", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["size"] == "medium" and len(out["history"]) == 1 and np.isfinite(out["valid_perplexity"])
+    lm = RNNLanguageModel.load(model)
+    assert {k: lm.config[k] for k in ("hidden", "layers", "dropout", "init_scale")} == \
+        {"hidden": 650, "layers": 2, "dropout": 0.5, "init_scale": 0.05}
+    assert lm.rnn[0][0].value.shape == lm.rnn[1][0].value.shape == (4 * 650, 650)

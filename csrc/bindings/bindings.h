@@ -14,6 +14,7 @@ void bind_activation(pybind11::module_& m);
 void bind_linear(pybind11::module_& m);
 void bind_softmax(pybind11::module_& m);
 void bind_sampled_softmax(pybind11::module_& m);
+void bind_linear_cross_entropy(pybind11::module_& m);
 void bind_embedding(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
 void bind_optim_adaptive(pybind11::module_& m);  // Adam, AdaDelta (bind_optim.cpp)

@@ -38,6 +38,7 @@ PYBIND11_MODULE(_C, m) {
   fastnlp::bindings::bind_linear(m);
   fastnlp::bindings::bind_softmax(m);
   fastnlp::bindings::bind_sampled_softmax(m);
+  fastnlp::bindings::bind_linear_cross_entropy(m);
   fastnlp::bindings::bind_embedding(m);
   fastnlp::bindings::bind_optim(m);
   fastnlp::bindings::bind_optim_adaptive(m);

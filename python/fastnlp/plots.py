@@ -13,8 +13,8 @@ from numpy.typing import ArrayLike
 __all__ = ["TrainingCurveMixin", "plot_training_curve", "plot_embedding", "project_2d"]
 
 # The per-epoch keys holding a development / selection score, by trainer: taggers record "dev",
-# classifiers "selection_accuracy".
-SCORE_KEYS = ("dev", "selection_accuracy")
+# classifiers "selection_accuracy", language models "valid_perplexity".
+SCORE_KEYS = ("dev", "selection_accuracy", "valid_perplexity")
 
 
 def _figure(figsize, dpi):
@@ -46,8 +46,8 @@ def plot_training_curve(history: Sequence[Dict[str, Any]], path: Union[str, os.P
     ----------
     history : list of dict
         One dict per epoch, as trainers record it (``training_history``): ``"loss"``, optional
-        ``"epoch"`` (default: the position, from 1) and a score under ``"dev"`` or
-        ``"selection_accuracy"``. Epochs without a finite loss or score leave a gap.
+        ``"epoch"`` (default: the position, from 1) and a score under ``"dev"``,
+        ``"selection_accuracy"`` or ``"valid_perplexity"``. Epochs without a finite loss or score leave a gap.
     path : str or os.PathLike
         The image file; its extension picks the format (``.png``, ``.svg``, ``.pdf``).
     title : str, optional

@@ -74,7 +74,8 @@ def _train(args):
     os.remove(checkpoint)
     out = {"task": args.task, "size": args.size, "output": args.output, "vocab_size": len(lm.vocab),
            "train_tokens": len(train), "sampled": args.sampled, "train_seconds_this_run": time.perf_counter() - t0,
-           "valid_perplexity": lm.history[-1]["valid_perplexity"] if lm.history else None, "history": lm.history}
+           "valid_perplexity": lm.training_history[-1].get("valid_perplexity") if lm.training_history else None,
+           "history": lm.training_history}
     print(json.dumps(out, indent=2))
     return 0
 

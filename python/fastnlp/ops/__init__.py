@@ -10,6 +10,7 @@ from .activation import ACTIVATIONS, activation, activation_backward, hardtanh, 
 from .linear import linear, linear_backward
 from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward, softmax_cross_entropy
 from .sampled_softmax import ClassSampler, SampledSoftmaxResult, sampled_softmax
+from .linear_cross_entropy import linear_cross_entropy
 from .embedding import embedding, embedding_backward, embedding_backward_sparse
 from .dropout import dropout, dropout_backward
 from .optim import (adadelta_update, adadelta_update_sparse, adagrad_update, adagrad_update_sparse, adam_update,
