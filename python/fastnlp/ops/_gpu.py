@@ -48,6 +48,15 @@ def linear_backward(x, W, y, dy, activation, dx, dW, db, accumulate):
         matmul(dz, W, dx)
 
 
+def linear_cross_entropy(x, W, b, targets, return_losses):
+    """fastnlp.ops.linear_cross_entropy on the GPU: no fused kernel, so the (B, V) logits are stored."""
+    from .linear import linear as checked_linear  # the public ops check shapes and dtypes
+    from .softmax import softmax_cross_entropy
+
+    out = softmax_cross_entropy(checked_linear(x, W, b), targets, return_grad=False, return_losses=return_losses)
+    return (out[0], out[2]) if return_losses else out[0]
+
+
 # ---- conv1d: window unfolding + cuBLAS + fused bias / activation / pooling ---------------------------
 
 def _conv_lengths(op, x, W, b, lengths, mode):

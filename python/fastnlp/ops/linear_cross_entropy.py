@@ -1,7 +1,7 @@
 """The output layer and softmax cross-entropy fused for evaluation: per-row losses of
 ``softmax(x W^T + b)`` at the targets without the (B, V) logits ever being stored. CPU: one C++
 call (a BLAS GEMM per vocabulary block, each followed at once by an online logsumexp). GPU (CuPy
-arrays): fastnlp.ops.linear then softmax_cross_entropy, which store the logits."""
+arrays): ops._gpu.linear_cross_entropy, the cuBLAS product then softmax_cross_entropy (logits stored)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Optional, Tuple, Union
 
 from .. import _C
 from .._device import is_gpu
+from . import _gpu
 from ._util import Array, empty, shape_of
 
 
@@ -44,11 +45,7 @@ def linear_cross_entropy(x: Array, W: Array, b: Optional[Array], targets: Array,
     """
     B, _ = shape_of("linear_cross_entropy", "x", x, 2)
     if is_gpu(x):
-        # no CUDA kernel of its own: the two device-aware ops, which store the logits
-        from .linear import linear
-        from .softmax import softmax_cross_entropy
-        out = softmax_cross_entropy(linear(x, W, b), targets, return_grad=False, return_losses=return_losses)
-        return (out[0], out[2]) if return_losses else out[0]
+        return _gpu.linear_cross_entropy(x, W, b, targets, return_losses)
     losses = empty(x, (B,)) if return_losses else None
     loss = _C.linear_cross_entropy(x, W, b, targets, losses)
     return (loss, losses) if return_losses else loss
