@@ -253,7 +253,7 @@ def merge(args):
     run.meta["parts"] = [{"path": path, **{k: p["meta"].get(k) for k in ("command", "date", "load_average_before",
                                                                          "load_average_after", "commit", "dirty")}}
                          for path, p in zip(args.merge, parts)]
-    note = (f"\n\nMerged from {len(parts)} runs over disjoint methods, run side by side on the same machine ("
+    note = (f"\n\nMerged from {len(parts)} runs over disjoint methods, on the same machine, side by side or one after another ("
             + "; ".join(f"{', '.join(r['method'] for r in p['rows'])}: started {p['meta']['date'][11:16]} UTC, "
                         f"load {p['meta']['load_average_before'][0]:.1f} before, "
                         f"{p['meta']['load_average_after'][0]:.1f} after" for p in parts) + ").")
