@@ -101,7 +101,7 @@ def test_model_file_scheme_is_checked(tmp_path, rng):
         Tagger.load(tmp_path / "pos.npz")
 
 
-@pytest.mark.parametrize("name", ["ner", "chunk"])
+@pytest.mark.parametrize("name", ["ner", "chunk", "ner-bilstm", "chunk-bilstm"])
 def test_shipped_models_emit_only_well_formed_iob2_on_unseen_text(name):
     """WikiText-2 validation paragraphs (~210k tokens): before the decode-time constraints the shipped
     `ner` model emitted 499 ill-formed I- tags on them and `chunk` 340."""
