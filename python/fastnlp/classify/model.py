@@ -498,7 +498,7 @@ class Classifier(TrainingCurveMixin):
     @classmethod
     def load(cls, path):
         header, arrays, bad = safeformat.load(path, FORMAT, VERSION, ("vocab_blob", "vocab_offsets"), "classifier")
-        try:
+        with safeformat.wrap_errors(path, bad):
             clf = cls(header["model"], **{k: v for k, v in header["config"].items()})
             labels = header["labels"]
             if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
@@ -506,10 +506,4 @@ class Classifier(TrainingCurveMixin):
             clf._restore_inputs(header, arrays, bad)
             clf.history = header.get("history", [])
             clf._set_params(clf.network.parameters(), arrays, "param", bad)
-        except (KeyError, TypeError) as e:
-            raise bad(f"header lacks or mangles {e}") from e
-        except ValueError as e:
-            if str(e).startswith(os.fspath(path)):
-                raise
-            raise bad(str(e)) from e
         return clf

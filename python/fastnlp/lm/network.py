@@ -303,17 +303,11 @@ class LMNetwork:
     @classmethod
     def _from_file(cls, path, format_name, what):
         header, arrays, bad = safeformat.load(path, format_name, VERSION, ("vocab_blob", "vocab_offsets"), what)
-        try:
+        with safeformat.wrap_errors(path, bad):
             words = safeformat.decode_strings(arrays["vocab_blob"], arrays["vocab_offsets"], bad)
             lm = cls(words, dtype=header["dtype"], **header["config"])
             lm._set_params(arrays, bad)
             # files from before the house key "loss" (the curve plots it) get it from "train_loss"
             lm.training_history = [dict(h, loss=h.get("loss", h.get("train_loss"))) for h in header.get("history", [])]
-        except (KeyError, TypeError) as e:
-            raise bad(f"header lacks or mangles {e}") from e
-        except ValueError as e:
-            if str(e).startswith(os.fspath(path)):
-                raise
-            raise bad(str(e)) from e
         return lm, header, arrays
 
