@@ -197,7 +197,7 @@ def test_fast_matches_reference(cell, size, rng):
 # ---- the projected forward (input projections computed by the caller) -----------------------
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("size", [(1, 1, 1, 1), (3, 7, 9, 8), (9, 5, 3, 33), (17, 9, 31, 40), (33, 6, 11, 200)])
+@pytest.mark.parametrize("size", [(1, 1, 1, 1), (3, 7, 9, 8), (9, 5, 3, 33), (17, 9, 31, 40), (33, 6, 11, 64)])
 def test_projected_forward_matches_rnn_and_reference(cell, size, rng):
     """rows = E W_ih^T once per distinct id, index = the ids: rnn's outputs for x = E[ids], from the
     fast kernel and the reference, zero past each length."""
