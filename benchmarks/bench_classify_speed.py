@@ -5,7 +5,10 @@ longest sentence). The PyTorch model is the identical architecture with the same
 over (fastnlp.classify.torch_mirror); before timing, the logits and one step's gradients are
 checked equal. Then, in interleaved rounds at the same thread count: training (forward, backward,
 SGD update with sparse-row embedding gradients on both sides) and inference (forward, no dropout),
-in sentences/s over a slice of the epoch. Writes benchmarks/results/bench_classify_speed.{json,md}.
+in sentences/s over a slice of the epoch. Every timed block starts after a settle pause (--settle,
+0.3 s), fastnlp's and PyTorch's alike, so that neither side's rounds start while the other's idle
+thread pools (NumPy's OpenBLAS, torch's libgomp) still spin on the same cores. Writes
+benchmarks/results/bench_classify_speed.{json,md}.
 
     python benchmarks/bench_classify_speed.py [--threads 1 2] [--batches 20] [--quick]
 """
@@ -57,7 +60,8 @@ def build(model, V, quick):
 
 
 def check_equal(net, mirror, torch, batch):
-    """The two implementations agree (dropout off): logits, and every gradient of one step."""
+    """The two implementations agree (dropout off): inference logits (the LSTM's through its
+    distinct-id projection), training logits, and every gradient of one step."""
     from fastnlp.classify.torch_mirror import grads_from_torch, named_gradients
     from fastnlp.nn import SoftmaxCrossEntropy
 
@@ -65,6 +69,10 @@ def check_equal(net, mirror, torch, batch):
     net.zero_grad()
     mirror.zero_grad()
     mirror.eval()
+    with torch.inference_mode():
+        t_infer = mirror(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(lengths)).numpy()
+    infer = net.forward(ids, lengths)
+    np.testing.assert_allclose(infer, t_infer, rtol=1e-4, atol=1e-5)
     loss = SoftmaxCrossEntropy()
     p, net.dropout = net.dropout, 0.0  # a training step without dropout: nothing random to match
     try:
@@ -83,7 +91,8 @@ def check_equal(net, mirror, torch, batch):
         worst = max(worst, float(np.abs(ours[k] - theirs[k]).max()))
     net.zero_grad()
     mirror.zero_grad()
-    return {"logits_max_abs_diff": float(np.abs(logits - t.detach().numpy()).max()), "grad_max_abs_diff": worst}
+    return {"infer_logits_max_abs_diff": float(np.abs(infer - t_infer).max()),
+            "logits_max_abs_diff": float(np.abs(logits - t.detach().numpy()).max()), "grad_max_abs_diff": worst}
 
 
 def timers(net, mirror, torch, data, lr=0.01):
@@ -167,7 +176,10 @@ def main(argv=None):
             f"{E}-d embeddings over a {V:,}-word vocabulary; TextCNN widths 3/4/5 x 100 maps, max-pooling, dropout 0.5; "
             "LSTM 150 hidden, last state, dropout 0.5. Training = forward + backward + SGD step (sparse embedding "
             f"gradients on both sides); inference = forward without dropout. Median over {args.rounds} interleaved "
-            "rounds (lowest-highest round); logits and one step's gradients checked equal before timing. "
+            f"rounds (lowest-highest round), each round timing fastnlp then PyTorch with a {args.settle} s pause before "
+            "each, so that neither starts while the other's idle thread pools (OpenBLAS, libgomp) still spin; "
+            "inference logits, training logits and one step's gradients checked equal before timing. The LSTM's "
+            "inference projects each distinct word of a batch once (RNNAcceptor.project_distinct). "
             f"torch {torch.__version__}, fastnlp {fastnlp.__version__}.")
     print(run.write(rows, md, out_dir=args.out or RESULTS))
 

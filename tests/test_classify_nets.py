@@ -1,16 +1,18 @@
 """fastnlp.classify's networks (TextCNN, RNNAcceptor): float64 gradient checks of every parameter
 through forward/backward (dropout included, its masks replayed), padding invariance and ragged
 batches, short sentences, seeds, static / multichannel embeddings, bad input, a model that learns,
-and logits and gradients equal to the same network in PyTorch (when torch is installed).
+the RNN's inference through its distinct-id projection equal to the plain route, and logits and
+gradients equal to the same network in PyTorch (when torch is installed).
 
 Tolerances: float64 gradients rtol 1e-5 / atol 1e-7 (central differences, eps 1e-6); float32
-padding / batch invariance atol 1e-5; float32 against PyTorch atol 1e-5 + rtol 1e-4.
+padding / batch invariance atol 1e-5; float32 against PyTorch, and the RNN's projected inference
+against its plain route (the same sums through another GEMM), atol 1e-5 + rtol 1e-4.
 """
 
 import numpy as np
 import pytest
 
-from fastnlp import optim
+from fastnlp import ops, optim
 from fastnlp.classify import RNNAcceptor, TextCNN
 from fastnlp.classify.torch_mirror import grads_from_torch, named_gradients, to_torch
 from fastnlp.nn import SoftmaxCrossEntropy
@@ -86,6 +88,32 @@ def test_rnn_acceptor_gradients(kw, rng):
     dirs = 2 if kw.get("bidirectional") else 1
     assert n == 4 * dirs * kw.get("layers", 1) + 2 + 1
 
+
+
+@pytest.mark.parametrize("kw", RNN_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_inference_projecting_distinct_ids_equals_the_plain_route(kw, rng, monkeypatch):
+    """CPU inference projects each distinct id of a batch once (ops.rnn_projected): the logits of
+    the plain route (project_distinct False), for ragged lengths with garbage in the padding, ids
+    repeated many times (the vocabulary's unknown-word id 1 at every id above 6), a batch of one
+    and a single word."""
+    calls = []
+    projected = ops.rnn_projected
+    monkeypatch.setattr(ops, "rnn_projected", lambda *a, **k: calls.append(1) or projected(*a, **k))
+    net = RNNAcceptor(V, 3, embed_dim=E, hidden=6, seed=3, **kw)
+    ids, lengths = _batch(rng, [1, 9, 4, 2, 7, 9], T=11, pad_id=5)
+    ids[(ids > 6) & (np.arange(11)[None, :] < lengths[:, None])] = 1
+    for i, n in ((ids, lengths), (ids[2:3], lengths[2:3]), (ids[0:1, :1], lengths[0:1])):
+        net.project_distinct = False
+        plain = net.forward(i, n)
+        net.project_distinct = True
+        before = len(calls)
+        got = net.forward(i, n)
+        assert len(calls) - before == (2 if kw.get("bidirectional") else 1)
+        np.testing.assert_allclose(got, plain, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 11\)"):
+        net.forward(np.array([[1, V]], np.int64), np.array([2]))
+    with pytest.raises(ValueError, match=r"ids must be in \[0, 11\)"):
+        net.forward(np.array([[-1, 2]], np.int32), np.array([2]))
 
 def _nets(**kw):
     return [TextCNN(V, 2, embed_dim=E, widths=(2, 3, 5), maps=4, seed=1, **kw),
@@ -272,6 +300,9 @@ def test_same_logits_and_gradients_as_pytorch(kind, kw, rng):
     mirror = to_torch(net).eval()
     ids, lengths = _batch(rng, [1, 7, 4, 2, 3], T=9)
     y = np.array([0, 2, 1, 1, 0])
+    inference = net.forward(ids, lengths)  # the RNN's projects each distinct id once
+    if kind == "rnn":
+        net.project_distinct = False  # the plain route: exactly the training forward without dropout
     np.testing.assert_array_equal(net.forward(ids, lengths, train=True), net.forward(ids, lengths))
     logits = net.forward(ids, lengths, train=True)
     loss = SoftmaxCrossEntropy()
@@ -280,6 +311,7 @@ def test_same_logits_and_gradients_as_pytorch(kind, kw, rng):
     t_logits = mirror(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(lengths))
     torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(y)).backward()
     np.testing.assert_allclose(logits, t_logits.detach().numpy(), atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(inference, t_logits.detach().numpy(), atol=1e-5, rtol=1e-4)
     ours, theirs = named_gradients(net), grads_from_torch(net, mirror)
     assert ours.keys() == theirs.keys()
     for name in ours:

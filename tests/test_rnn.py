@@ -193,6 +193,57 @@ def test_fast_matches_reference(cell, size, rng):
         assert not fo["out"][n, L:].any() and not fg["x"][n, L:].any()
 
 
+
+# ---- the projected forward (input projections computed by the caller) -----------------------
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("size", [(1, 1, 1, 1), (3, 7, 9, 8), (9, 5, 3, 33), (17, 9, 31, 40), (33, 6, 11, 64)])
+def test_projected_forward_matches_rnn_and_reference(cell, size, rng):
+    """rows = E W_ih^T once per distinct id, index = the ids: rnn's outputs for x = E[ids], from the
+    fast kernel and the reference, zero past each length."""
+    B, T, D, H = size
+    p = make(rng, cell, B, T, D, H)
+    U = max(1, B * T // 3)  # ids repeat
+    E = rng.standard_normal((U, D)).astype(np.float32)
+    ids = rng.integers(0, U, (B, T))
+    lengths = random_lengths(rng, B, T)
+    reverse = bool(rng.integers(2))
+    rows = (E.astype(np.float64) @ p["W_ih"].T.astype(np.float64)).astype(np.float32)
+    rest = (p["W_hh"], p["b_ih"], p["b_hh"], lengths, p["h0"], p["c0"], reverse)
+    want = ops.rnn(cell, np.ascontiguousarray(E[ids]), p["W_ih"], *rest, need_workspace=False)
+    got = ops.rnn_projected(cell, rows, ids, *rest)
+    ref = [np.full((B, T, H), 7, np.float32), np.full((B, H), 7, np.float32),
+           np.full((B, H), 7, np.float32) if cell == "lstm" else None]
+    _C.rnn_forward_projected(cell, rows, ids, *rest[:-1], *ref, reverse, True)
+    for k, name in enumerate(("out", "h_n", "c_n")):
+        if want[k] is None:
+            assert got[k] is None
+            continue
+        np.testing.assert_allclose(got[k], want[k], **F32, err_msg=name)
+        np.testing.assert_allclose(ref[k], want[k], **F32, err_msg=name + " (reference)")
+    for n, L in enumerate(lengths):
+        assert not got[0][n, L:].any()
+
+
+def test_projected_forward_bad_input(rng):
+    p = make(rng, "lstm", 2, 3, 4, 5)
+    rows = rng.standard_normal((6, 20)).astype(np.float32)
+    ids = np.array([[0, 5, 2], [1, 1, 0]])
+    args = (p["W_hh"], p["b_ih"], p["b_hh"], np.array([3, 2]))
+    with pytest.raises(ValueError, match=r"rnn_forward_projected: index must be in \[0, 6\) \(the rows of "
+                                         r"rows\), got 6 at position 1"):
+        ops.rnn_projected("lstm", rows, ids + (ids == 5), *args)
+    with pytest.raises(ValueError, match="rnn_forward_projected: index must be int64, got int32"):
+        ops.rnn_projected("lstm", rows, ids.astype(np.int32), *args)
+    with pytest.raises(ValueError, match=r"rows must have shape \(\*, 20\) \(U, 4\*H\) with H=5 from W_hh, got \(6, 19\)"):
+        ops.rnn_projected("lstm", rows[:, :19].copy(), ids, *args)
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, T=3\]"):
+        ops.rnn_projected("lstm", rows, ids, *args[:3], np.array([4, 2]))
+    with pytest.raises(ValueError, match="rnn: cell must be"):
+        ops.rnn_projected(None, rows, ids, *args)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(2, 5\) \(B, H\) with B=2 from index"):
+        ops.rnn_projected("lstm", rows, ids, *args, h0=np.zeros((3, 5), np.float32))
+
 # The packed recurrent product alone (ops/packed_gemm.h): M covers 6-row blocks and every leftover
 # (1-5 rows), N full and partial 16-column panels and groups of 2-4 panels, K down to 1.
 PACKED_SIZES = [(1, 1, 1), (1, 64, 7), (1, 65, 33), (2, 48, 5), (2, 17, 16), (3, 32, 9), (3, 47, 2),

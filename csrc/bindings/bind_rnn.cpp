@@ -25,38 +25,47 @@ struct RnnArgs {
   std::vector<int64_t> lengths;
 };
 
-// x (B, T, D), W_ih (G*H, D), W_hh (G*H, H) with H from W_hh's columns, biases (G*H), h0 / c0 (B, H).
-RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object& x_,
-                 const py::object& W_ih_, const py::object& W_hh_, const py::object& b_ih_,
-                 const py::object& b_hh_, const py::object& lengths_, const py::object& h0_,
-                 const py::object& c0_) {
-  RnnArgs a;
-  a.cell = cell_from_name(cell_name_);
-  const int64_t G = cell_gates(a.cell);
-  const std::string g = std::to_string(G);
-  a.x = float_in(op, "x", x_, 3);
-  const int64_t B = a.x.dim(0), T = a.x.dim(1), D = a.x.dim(2);
+// W_hh (G*H, H) with H from its columns, biases (G*H), h0 / c0 (B, H) and lengths (B) in [1, T], each
+// of a.x's dtype and device; `src` names the argument B comes from. What rnn_forward and
+// rnn_forward_projected check alike.
+void recurrent_args(const char* op, RnnArgs& a, int64_t B, int64_t T, const char* src, const py::object& W_hh_,
+                    const py::object& b_ih_, const py::object& b_hh_, const py::object& lengths_,
+                    const py::object& h0_, const py::object& c0_) {
+  const std::string g = std::to_string(cell_gates(a.cell));
   a.W_hh = float_in(op, "W_hh", W_hh_, 2);
   expect_same_dtype(a.W_hh, a.x);
-  const int64_t H = a.W_hh.dim(1);
+  const int64_t H = a.W_hh.dim(1), GH = cell_gates(a.cell) * H;
   const std::string why_hh = " (" + g + "*H, H) for " + cell_name(a.cell) + " with H=" +
                              std::to_string(H) + " from W_hh's columns";
-  expect_shape(a.W_hh, {G * H, H}, why_hh.c_str());
-  a.W_ih = float_in(op, "W_ih", W_ih_, 2);
-  expect_same_dtype(a.W_ih, a.x);
-  const std::string why_ih = " (" + g + "*H, D) with H=" + std::to_string(H) + " from W_hh and D=" +
-                             std::to_string(D) + " from x";
-  expect_shape(a.W_ih, {G * H, D}, why_ih.c_str());
+  expect_shape(a.W_hh, {GH, H}, why_hh.c_str());
   const std::string why_b = " (" + g + "*H) with H=" + std::to_string(H) + " from W_hh";
-  a.b_ih = optional_in_like(op, "b_ih", b_ih_, a.x, {G * H}, why_b.c_str());
-  a.b_hh = optional_in_like(op, "b_hh", b_hh_, a.x, {G * H}, why_b.c_str());
-  const std::string why_h = " (B, H) with B=" + std::to_string(B) + " from x and H=" +
+  a.b_ih = optional_in_like(op, "b_ih", b_ih_, a.x, {GH}, why_b.c_str());
+  a.b_hh = optional_in_like(op, "b_hh", b_hh_, a.x, {GH}, why_b.c_str());
+  const std::string why_h = " (B, H) with B=" + std::to_string(B) + " from " + src + " and H=" +
                             std::to_string(H) + " from W_hh";
   a.h0 = optional_in_like(op, "h0", h0_, a.x, {B, H}, why_h.c_str());
   FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c0_), op, ": c0 is only for the LSTM, got one for ",
                 cell_name(a.cell));
   a.c0 = optional_in_like(op, "c0", c0_, a.x, {B, H}, why_h.c_str());
   a.lengths = lengths_in(op, lengths_, B, T);
+}
+
+// x (B, T, D), W_ih (G*H, D), and recurrent_args.
+RnnArgs rnn_args(const char* op, const std::string& cell_name_, const py::object& x_,
+                 const py::object& W_ih_, const py::object& W_hh_, const py::object& b_ih_,
+                 const py::object& b_hh_, const py::object& lengths_, const py::object& h0_,
+                 const py::object& c0_) {
+  RnnArgs a;
+  a.cell = cell_from_name(cell_name_);
+  a.x = float_in(op, "x", x_, 3);
+  const int64_t B = a.x.dim(0), T = a.x.dim(1), D = a.x.dim(2);
+  recurrent_args(op, a, B, T, "x", W_hh_, b_ih_, b_hh_, lengths_, h0_, c0_);
+  const int64_t H = a.W_hh.dim(1);
+  a.W_ih = float_in(op, "W_ih", W_ih_, 2);
+  expect_same_dtype(a.W_ih, a.x);
+  const std::string why_ih = " (" + std::to_string(cell_gates(a.cell)) + "*H, D) with H=" + std::to_string(H) +
+                             " from W_hh and D=" + std::to_string(D) + " from x";
+  expect_shape(a.W_ih, {cell_gates(a.cell) * H, D}, why_ih.c_str());
   a.d = RnnDims{B, T, D, H};
   return a;
 }
@@ -203,6 +212,53 @@ void bind_rnn(py::module_& m) {
       "layout and gate order: W_ih (G*H, D), W_hh (G*H, H), b_ih / b_hh (G*H) or None. lengths (B) or "
       "None, h0 / c0 (B, H) or None. Writes out (B, T, H) (zero past each length), h_n / c_n (B, H) and "
       "the workspace ws for rnn_backward; each may be None.");
+
+  m.def(
+      "rnn_forward_projected",
+      [](const std::string& cell, py::object rows_, py::object index_, py::object W_hh_, py::object b_ih_,
+         py::object b_hh_, py::object lengths_, py::object h0_, py::object c0_, py::object out_,
+         py::object h_n_, py::object c_n_, bool reverse, bool reference) {
+        const char* op = "rnn_forward_projected";
+        RnnArgs a;
+        a.cell = cell_from_name(cell);
+        a.x = float_in(op, "rows", rows_, 2);
+        Array index = ids_in(op, "index", index_, 2);
+        FASTNLP_CHECK(index.dtype == DType::kInt64, op, ": index must be int64, got ", index.dtype_name);
+        const int64_t B = index.dim(0), T = index.dim(1);
+        recurrent_args(op, a, B, T, "index", W_hh_, b_ih_, b_hh_, lengths_, h0_, c0_);
+        const int64_t H = a.W_hh.dim(1), U = a.x.dim(0);
+        const std::string why_rows = " (U, " + std::to_string(cell_gates(a.cell)) + "*H) with H=" +
+                                     std::to_string(H) + " from W_hh";
+        expect_shape(a.x, {-1, cell_gates(a.cell) * H}, why_rows.c_str());
+        a.d = RnnDims{B, T, 0, H};
+        Array out, h_n, c_n;
+        if (!is_none(out_)) out = float_out(op, "out", out_, a.x, {B, T, H});
+        if (!is_none(h_n_)) h_n = float_out(op, "h_n", h_n_, a.x, {B, H});
+        FASTNLP_CHECK(a.cell == Cell::kLstm || is_none(c_n_), op, ": c_n is only for the LSTM");
+        if (!is_none(c_n_)) c_n = float_out(op, "c_n", c_n_, a.x, {B, H});
+        const Backend be = cpu_backend_for(
+            op, {&a.x, &index, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n}, reference,
+            "fastnlp.ops.rnn (the projected forward is CPU-only)");
+        expect_ids_in_range(index, U, "the rows of rows");
+        for (const Array* o : {&out, &h_n, &c_n})
+          expect_no_overlap(*o, {&a.x, &index, &a.W_hh, &a.b_ih, &a.b_hh, &a.h0, &a.c0, &out, &h_n, &c_n});
+        py::gil_scoped_release nogil;
+        float_dispatch(a.x, [&](auto t) {
+          using T = decltype(t);
+          RnnInputs<T> in = inputs<T>(a, reverse);
+          in.x = nullptr;  // the rows stand in for x W_ih^T
+          const RnnProjected<T> p{a.x.ptr<T>(), index.ptr<int64_t>(), U};
+          const RnnOutputs<T> o{out.ptr<T>(), h_n.ptr<T>(), c_n.ptr<T>(), nullptr};
+          dispatch_kernel<T>(be, FASTNLP_CPU_KERNEL(rnn_forward_projected), in, p, o);
+        });
+      },
+      py::arg("cell"), py::arg("rows"), py::arg("index"), py::arg("W_hh"), py::arg("b_ih"), py::arg("b_hh"),
+      py::arg("lengths"), py::arg("h0"), py::arg("c0"), py::arg("out"), py::arg("h_n"), py::arg("c_n"),
+      py::arg("reverse") = false, py::arg("reference") = false,
+      "rnn_forward from precomputed input projections (inference: no workspace): position (b, t) "
+      "reads rows[index[b, t]] (rows (U, G*H) = x W_ih^T without b_ih, index (B, T) int64 in [0, U)) "
+      "where rnn_forward computes x[b, t] W_ih^T. W_hh, biases, lengths, h0 / c0 and the outputs as "
+      "for rnn_forward.");
 
   m.def(
       "rnn_backward",

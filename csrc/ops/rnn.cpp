@@ -198,10 +198,21 @@ StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorks
   return a;
 }
 
-}  // namespace
-
+// Thread t's share of the projected forward's input projections: row (b, s) of C (rows, N) =
+// p.rows[p.index[b, s]] for s < lengths[b], sequences [B t / nt, B (t + 1) / nt). The forward
+// reads no padding row, and no backward follows, so those are left as they are.
 template <typename T>
-void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
+void gather_rows_share(int t, int nt, const RnnProjected<T>& p, const int64_t* lengths, int64_t B, int64_t T_,
+                       int64_t N, T* C, int64_t ldc) {
+  for (int64_t b = B * t / nt; b < B * (t + 1) / nt; ++b)
+    for (int64_t s = 0; s < rnn_length(lengths, b, T_); ++s)
+      std::memcpy(C + (b * T_ + s) * ldc, p.rows + p.index[b * T_ + s] * N, N * sizeof(T));
+}
+
+// rnn_forward (proj null) and rnn_forward_projected: they differ only in where the input
+// projections come from.
+template <typename T>
+void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const RnnOutputs<T>& o) {
   const RnnDims& d = in.d;
   const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
   const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H, CW = layout.cache_width;
@@ -245,9 +256,14 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
     // steps only). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
-    // gradients, and 0 * whatever padding held (NaN included) must stay 0.
-    gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, cache, CW);
-    for (int64_t row = BT * t / nt; row < BT * (t + 1) / nt; ++row) {
+    // gradients, and 0 * whatever padding held (NaN included) must stay 0. Projected: the rows
+    // gathered instead, and no x to keep (no backward follows).
+    if (proj) {
+      gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, cache, CW);
+    } else {
+      gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, cache, CW);
+    }
+    for (int64_t row = BT * t / nt; in.x && row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
       if (row % d.T < rnn_length(in.lengths, row / d.T, d.T)) {
         std::memcpy(dst, in.x + row * D, D * sizeof(T));
@@ -286,6 +302,19 @@ void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
     if (o.h_n) std::memcpy(o.h_n + b * H, hbuf[order.len[i] % 2].data() + i * H, H * sizeof(T));
     if (o.c_n && in.cell == Cell::kLstm) std::memcpy(o.c_n + b * H, c.data() + i * H, H * sizeof(T));
   }
+}
+
+}  // namespace
+
+template <typename T>
+void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
+  forward_impl(in, static_cast<const RnnProjected<T>*>(nullptr), o);
+}
+
+template <typename T>
+void rnn_forward_projected(const RnnInputs<T>& in, const RnnProjected<T>& p, const RnnOutputs<T>& o) {
+  FASTNLP_CHECK(o.ws == nullptr, "rnn_forward_projected: inference only, ws must be null");
+  forward_impl(in, &p, o);
 }
 
 template <typename T>
@@ -400,6 +429,8 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
 
 #define FASTNLP_INSTANTIATE(T)                                                             \
   template void rnn_forward<T>(const RnnInputs<T>&, const RnnOutputs<T>&);                \
+  template void rnn_forward_projected<T>(const RnnInputs<T>&, const RnnProjected<T>&,       \
+                                         const RnnOutputs<T>&);                            \
   template void rnn_backward<T>(const RnnInputs<T>&, const T*, const RnnGrads<T>&);
 FASTNLP_INSTANTIATE(float)
 FASTNLP_INSTANTIATE(double)

@@ -87,6 +87,24 @@ void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o);
 template <typename T>
 void rnn_forward(const RnnInputs<T>& in, const RnnOutputs<T>& o);
 
+// The forward from input projections the caller computed, e.g. once per distinct word of a batch
+// instead of once per position (rnn_forward's big GEMM): the projection x W_ih^T of position
+// (b, t) is rows[index[b * T + t]].
+//   rows: (U, G*H) without b_ih (the gate pass adds the biases as in rnn_forward);
+//   index: (B, T) in [0, U), read for t < lengths[b] only by the fast kernel.
+// in.x and in.W_ih are not read (null) and in.d.D is 0; everything else, and what is written, as
+// for rnn_forward. Inference only: o.ws must be null (rnn_backward needs x).
+template <typename T>
+struct RnnProjected {
+  const T* rows;
+  const int64_t* index;
+  int64_t U;
+};
+template <typename T>
+void rnn_forward_projected_ref(const RnnInputs<T>& in, const RnnProjected<T>& p, const RnnOutputs<T>& o);
+template <typename T>
+void rnn_forward_projected(const RnnInputs<T>& in, const RnnProjected<T>& p, const RnnOutputs<T>& o);
+
 // Backpropagation through time for the same inputs as the forward and ws as it left it (the fast
 // backward reads x from it; the reference recomputes the forward from x and ignores ws).
 //   dout: (B, T, H) or null, the gradient of out (ignored past each length);

@@ -108,6 +108,22 @@ void rnn_forward_ref(const RnnInputs<T>& in, const RnnOutputs<T>& o) {
   }
 }
 
+// The plain forward over x = the gathered rows (every position, padding included) and W_ih = the
+// identity (G*H, G*H): the same sums, written out.
+template <typename T>
+void rnn_forward_projected_ref(const RnnInputs<T>& in, const RnnProjected<T>& p, const RnnOutputs<T>& o) {
+  const int64_t GH = cell_gates(in.cell) * in.d.H, BT = in.d.B * in.d.T;
+  std::vector<T> x(BT * GH), eye(GH * GH, T(0));
+  for (int64_t r = 0; r < BT; ++r)
+    std::copy(p.rows + p.index[r] * GH, p.rows + (p.index[r] + 1) * GH, x.begin() + r * GH);
+  for (int64_t q = 0; q < GH; ++q) eye[q * GH + q] = T(1);
+  RnnInputs<T> full = in;
+  full.x = x.data();
+  full.W_ih = eye.data();
+  full.d.D = GH;
+  rnn_forward_ref(full, RnnOutputs<T>{o.out, o.h_n, o.c_n, nullptr});
+}
+
 template <typename T>
 void rnn_backward_ref(const RnnInputs<T>& in, const T* /*ws*/, const RnnGrads<T>& gr) {
   const RnnDims& d = in.d;
@@ -198,6 +214,8 @@ void rnn_backward_ref(const RnnInputs<T>& in, const T* /*ws*/, const RnnGrads<T>
 
 #define FASTNLP_INSTANTIATE(T)                                                             \
   template void rnn_forward_ref<T>(const RnnInputs<T>&, const RnnOutputs<T>&);            \
+  template void rnn_forward_projected_ref<T>(const RnnInputs<T>&, const RnnProjected<T>&,   \
+                                             const RnnOutputs<T>&);                        \
   template void rnn_backward_ref<T>(const RnnInputs<T>&, const T*, const RnnGrads<T>&);
 FASTNLP_INSTANTIATE(float)
 FASTNLP_INSTANTIATE(double)

@@ -8,8 +8,10 @@ from typing import Optional
 
 import numpy as np
 
+from .. import ops
+from .._device import is_gpu
 from ..nn import GRU, LSTM, RNN, BiRNN
-from ._base import SentenceNet, check_positive_int
+from ._base import SentenceNet, check_batch, check_positive_int
 
 CELLS = {"lstm": LSTM, "gru": GRU, "elman": RNN}
 POOLINGS = ("last", "max", "mean")
@@ -25,6 +27,13 @@ class RNNAcceptor(SentenceNet):
     top layer's states over positions < lengths only. The sentence vector (hidden, or 2*hidden when
     bidirectional) goes through dropout (train only) to the output layer; there is no dropout between
     stacked layers. Same forward / backward / parameters contract as TextCNN.
+
+    Inference (``forward(..., train=False)`` on the CPU) projects each distinct word id of the batch
+    once: the first layer's input projections ``E[u] W_ih^T`` are one GEMM over the batch's distinct
+    ids u (about half its positions on MR), and the recurrence reads them per position
+    (fastnlp.ops.rnn_projected) instead of projecting every position's embedding. The logits are
+    those of the plain route to rounding; set the attribute ``project_distinct = False`` for the
+    plain route.
 
     Parameters
     ----------
@@ -74,11 +83,70 @@ class RNNAcceptor(SentenceNet):
         self._dirs = 2 if self.bidirectional else 1
         self._init_head(self._dirs * self.hidden, n_classes, dropout, seed, rng, dtype)
         self._cache = None
+        self.project_distinct = True  # CPU inference projects each distinct id once (class docstring)
 
     def _recurrent_layers(self):
         if self.bidirectional:
             return [s.layers[0] for s in self.rnn.forward_layers + self.rnn.backward_layers]
         return self.rnn.layers
+
+    def _layers_at(self, k):
+        """The recurrent layers of stacked layer k: one, or the forward and the backward direction."""
+        if self.bidirectional:
+            return [self.rnn.forward_layers[k].layers[0], self.rnn.backward_layers[k].layers[0]]
+        return [self.rnn.layers[k]]
+
+    def forward(self, ids: np.ndarray, lengths: np.ndarray, train: bool = False) -> np.ndarray:
+        """ids (B, T) int padded with 0, lengths (B) in [1, T] -> logits (B, n_classes); with train,
+        dropout is applied and what backward needs is kept. CPU inference goes through
+        _encode_projected (the class docstring).
+
+        Parameters
+        ----------
+        ids : numpy.ndarray
+            (B, T) word ids.
+        lengths : numpy.ndarray
+            (B,) sentence lengths in [1, T].
+        train : bool
+            A training forward (dropout, a cache for backward).
+
+        Returns
+        -------
+        numpy.ndarray
+            (B, n_classes) logits.
+
+        Raises
+        ------
+        ValueError
+            ids or lengths of the wrong shape, dtype or range.
+        """
+        if train or not self.project_distinct or is_gpu(self.embedding.W.value):
+            return super().forward(ids, lengths, train)
+        ids, lengths = check_batch(type(self).__name__, ids, lengths)
+        self._trained, self._mask = False, None
+        return self.output.forward(self._encode_projected(ids, lengths))
+
+    def _encode_projected(self, ids, lengths):
+        # The distinct ids of the batch (padding's 0 among them: every index is then a valid row).
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        index = np.ascontiguousarray(inverse.reshape(ids.shape), dtype=np.int64)
+        emb = self._embed(uniq)  # (U, E)
+        inp = None
+        for k in range(self.layers):
+            outs, hs = [], []
+            for layer in self._layers_at(k):
+                b_ih, b_hh = layer._biases()
+                if k == 0:
+                    rows = ops.linear(emb, layer.W_ih.value)  # (U, G*H): each distinct word once
+                    out, h, _ = ops.rnn_projected(self.cell, rows, index, layer.W_hh.value, b_ih, b_hh, lengths,
+                                                  reverse=layer.reverse)
+                else:
+                    out, h, _, _ = ops.rnn(self.cell, inp, layer.W_ih.value, layer.W_hh.value, b_ih, b_hh, lengths,
+                                           reverse=layer.reverse, need_workspace=False)
+                outs.append(out)
+                hs.append(h)
+            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        return self._pool(inp, np.stack(hs), lengths)
 
     def _encode(self, x, lengths, train):
         for layer in self._recurrent_layers():
@@ -86,6 +154,11 @@ class RNNAcceptor(SentenceNet):
         out, h_n = self.rnn.forward(x, lengths)
         if self.cell == "lstm":
             h_n = h_n[0]
+        return self._pool(out, h_n, lengths)
+
+    def _pool(self, out, h_n, lengths):
+        """The sentence vector from the top layer's states out (B, T, F) and last states h_n
+        (whose last `dirs` entries are the top layer's); caches what _encode_backward needs."""
         B, T, F = out.shape
         if self.pooling == "last":
             # h_n (dirs*layers, B, H): the top layer's entries are the last `dirs`.

@@ -17,5 +17,5 @@ from .optim import (adadelta_update, adadelta_update_sparse, adagrad_update, ada
                     adam_update_sparse, sgd_update, sgd_update_sparse)
 from .conv import conv1d, conv1d_backward, conv_out_len
 from .rnn import (CELLS, cell_gates, clip_grad_norm, elman, gru, lstm, rnn, rnn_backward, rnn_cell,
-                  rnn_cell_backward, rnn_workspace_size)
+                  rnn_cell_backward, rnn_projected, rnn_workspace_size)
 from .crf import crf_nll, crf_nll_backward, viterbi_decode

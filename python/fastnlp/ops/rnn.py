@@ -118,6 +118,53 @@ def rnn(cell: str, x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = N
     return out, h_n, c_n, ws
 
 
+def rnn_projected(cell: str, rows: np.ndarray, index: np.ndarray, W_hh: np.ndarray, b_ih: Optional[np.ndarray] = None,
+                  b_hh: Optional[np.ndarray] = None, lengths: Optional[np.ndarray] = None,
+                  h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
+                  reverse: bool = False) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """:func:`rnn` for inference from input projections computed by the caller (CPU only).
+
+    Where rnn() computes ``x[b, t] W_ih^T`` for every position, this reads
+    ``rows[index[b, t]]``: with ``rows = E[u] W_ih^T`` for the distinct ids ``u`` of a batch of
+    word ids and ``index`` the batch's ids as positions in ``u``, every distinct word is projected
+    once instead of once per occurrence. The outputs equal rnn()'s for ``x = E[u][index]`` (to
+    rounding); no workspace is kept, so no rnn_backward follows.
+
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+    rows : numpy.ndarray
+        (U, G*H) input projections without b_ih, float32 or float64.
+    index : numpy.ndarray
+        (B, T) int64, every entry in [0, U) (padding positions included, though only positions
+        t < lengths[b] are read).
+    W_hh, b_ih, b_hh, lengths, h0, c0, reverse :
+        As for :func:`rnn`.
+
+    Returns
+    -------
+    out : numpy.ndarray
+        (B, T, H) every state (zero past each sequence's length).
+    h_n : numpy.ndarray
+        (B, H) the last state of each sequence.
+    c_n : numpy.ndarray or None
+        (B, H) the LSTM's last cell state; None for the other cells.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument: shapes, dtypes, an index out of range, GPU arrays.
+    """
+    cell_gates(cell)  # a clear error for a bad cell before anything is allocated
+    shape_of("rnn_projected", "rows", rows, 2)
+    B, T = shape_of("rnn_projected", "index", index, 2)
+    _, H = shape_of("rnn_projected", "W_hh", W_hh, 2)
+    out = empty(rows, (B, T, H))
+    h_n = empty(rows, (B, H))
+    c_n = empty(rows, (B, H)) if cell == "lstm" else None
+    _C.rnn_forward_projected(cell, rows, index, W_hh, b_ih, b_hh, lengths, h0, c0, out, h_n, c_n, reverse)
+    return out, h_n, c_n
+
 def rnn_backward(cell: str, x: Array, W_ih: Array, W_hh: Array, ws: Array, dout: Optional[Array] = None,
                  dh_n: Optional[Array] = None, dc_n: Optional[Array] = None, b_ih: Optional[Array] = None,
                  b_hh: Optional[Array] = None, lengths: Optional[Array] = None, h0: Optional[Array] = None,
