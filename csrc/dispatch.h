@@ -7,18 +7,19 @@
 //     dispatch_kernel runs the plain reference (<op>_ref in csrc/ops/<op>.cpp, or in <op>_ref.cpp
 //     for rnn and crf), the fast CPU kernel (csrc/ops/<op>.cpp) or the CUDA kernel (cuda/<op>.cu,
 //     namespace fastnlp::cuda, declared in cuda/cuda_ops.h).
-//  2. Ops with no CUDA kernel of their own (linear, conv1d, rnn, sampled_softmax: on the GPU they
-//     are cuBLAS products around rule-1 kernels) bind only the CPU kernels: cpu_backend_for /
-//     select_cpu_backend refuses GPU arrays with one message naming the Python route, and
-//     FASTNLP_CPU_KERNEL names no CUDA arm. That route, every GPU composition of GEMMs (CuPy's
-//     cuBLAS) + fastnlp kernels, lives in ONE module, python/fastnlp/ops/_gpu.py; each
-//     python/fastnlp/ops/<op>.py sends GPU arrays there and everything else to its binding. The
-//     GPU-only steps those compositions call (conv1d_unfold, conv1d_fold, conv1d_pool_forward /
-//     _backward in bind_conv1d.cpp; rnn_step_forward / _backward in bind_rnn.cpp) call their
-//     cuda:: kernel directly through FASTNLP_CUDA_ONLY, as do the GPU id-range checks of
-//     softmax_cross_entropy and sampled_softmax_scores (cuda::first_id_out_of_range).
-//     csr_matmul (csrc/ops/sparse.cpp, bound in bind_cooccurrence.cpp for the PPMI-SVD) follows
-//     this rule with no GPU route in fastnlp at all: its message points to cupyx.scipy.sparse.
+//  2. Ops with no CUDA kernel of their own (linear, conv1d, rnn, sampled_softmax,
+//     linear_cross_entropy: on the GPU they are cuBLAS products around rule-1 kernels) bind only
+//     the CPU kernels: cpu_backend_for / select_cpu_backend refuses GPU arrays with one message
+//     naming the Python route, and FASTNLP_CPU_KERNEL names no CUDA arm. That route, every GPU
+//     composition of GEMMs (CuPy's cuBLAS) + fastnlp kernels, lives in ONE module,
+//     python/fastnlp/ops/_gpu.py; each python/fastnlp/ops/<op>.py sends GPU arrays there and
+//     everything else to its binding. The GPU-only steps those compositions call (conv1d_unfold,
+//     conv1d_fold, conv1d_pool_forward / _backward in bind_conv1d.cpp; rnn_step_forward / _backward
+//     in bind_rnn.cpp) call their cuda:: kernel directly through FASTNLP_CUDA_ONLY, as do the GPU
+//     id-range checks of softmax_cross_entropy and sampled_softmax_scores
+//     (cuda::first_id_out_of_range). csr_matmul (csrc/ops/sparse.cpp, bound in
+//     bind_cooccurrence.cpp for the PPMI-SVD) follows this rule with no GPU route in fastnlp at
+//     all: its message points to cupyx.scipy.sparse.
 //  3. A model whose whole loop runs in C++ takes the device as an argument of its binding: the
 //     word2vec trainer's device='cpu' | 'cuda' picks its device interface (Word2VecDevice,
 //     csrc/models/word2vec_device.h; the CUDA one in cuda/word2vec.cu). The other models/ loops

@@ -1,7 +1,8 @@
 """Linear-chain CRF (fastnlp.ops.crf_nll, crf_nll_backward, viterbi_decode): brute force over all
 paths for tiny K and L, the fast kernels against the C++ reference and a NumPy transcription on
-awkward ragged batches, float64 gradient checks, Viterbi ties, -inf transitions, NaN, bad input,
-and the CUDA kernels against the CPU (skipped without a GPU).
+awkward ragged batches, float64 gradient checks, bad input, and the CUDA kernels against the CPU
+(skipped without a GPU). Ties, empty batches, -inf transitions and NaN are in test_crf_edge_cases.py;
+the NumPy oracles and the tolerance helpers in crf_oracles.py.
 
 Tolerances (step_tol): a result built from n token steps, each rounding values of size ~scale
 (the spread of the scores), is held to atol 2e-6 * scale * (1 + n) in float32 and 1e-11 * scale *
@@ -10,12 +11,7 @@ rows, n = N for dtransitions / dstart (sums over the batch); per-sentence values
 (float32) for the final rounding of a large total. The C++ reference (double accumulation) is held
 to one rounding to the output dtype; brute force to 1e-12. Gradients: float64 central differences
 (eps 1e-6) within rtol 1e-5, atol 1e-7. GPU against NumPy: the float32 tolerances.
-
-Over 500 lines on purpose: one op family keeps one test file (README, Layout), so a reader finds
-every check of the CRF ops in one place.
 """
-
-import itertools
 
 import numpy as np
 import pytest
@@ -23,168 +19,12 @@ import pytest
 import fastnlp
 from fastnlp import _C, ops
 from gradcheck import assert_grad_close
+from crf_oracles import (assert_per_sentence, assert_same_path_or_tie, brute_force, lengths, make_batch,
+                         np_crf, np_path_score, np_viterbi, path_scores, ref_backward, ref_nll, ref_viterbi,
+                         rounding, step_tol)
 
 K_AWKWARD = [1, 3, 7, 9, 17, 45]
 LENS_AWKWARD = [0, 1, 2, 5, 33, 0, 33, 5, 1, 2, 0]
-
-
-# ---- NumPy references (test oracles) --------------------------------------------------------------
-
-def np_path_score(x, y, T, st):
-    return st[y[0]] + x[0, y[0]] + sum(T[y[t - 1], y[t]] + x[t, y[t]] for t in range(1, len(y)))
-
-
-def np_alpha_beta(x, T, st):
-    """Log-space forward / backward tables (L, K) of one sentence, in float64."""
-    x, T, st = (np.asarray(v, np.float64) for v in (x, T, st))
-    L, K = x.shape
-    alpha = np.empty((L, K))
-    beta = np.zeros((L, K))
-    alpha[0] = st + x[0]
-    for t in range(1, L):
-        alpha[t] = x[t] + np.logaddexp.reduce(alpha[t - 1][:, None] + T, axis=0)
-    for t in range(L - 2, -1, -1):
-        beta[t] = np.logaddexp.reduce(T + (x[t + 1] + beta[t + 1])[None, :], axis=1)
-    return alpha, beta
-
-
-def np_crf(scores, offsets, tags, T, st, grad_nll=None):
-    """nll (S,) and, with grad_nll, (dscores, dT, dstart) by forward-backward, all in float64."""
-    S = len(offsets) - 1
-    K = scores.shape[1]
-    nll = np.zeros(S)
-    dx = np.zeros(scores.shape)
-    dT = np.zeros((K, K))
-    dst = np.zeros(K)
-    T64 = np.asarray(T, np.float64)
-    for s in range(S):
-        a, b = offsets[s], offsets[s + 1]
-        if a == b:
-            continue
-        x = np.asarray(scores[a:b], np.float64)
-        y = tags[a:b]
-        alpha, beta = np_alpha_beta(x, T, st)
-        logz = np.logaddexp.reduce(alpha[-1])
-        nll[s] = logz - np_path_score(x, y, T64, np.asarray(st, np.float64))
-        if grad_nll is None:
-            continue
-        g = float(grad_nll[s])
-        p = np.exp(alpha + beta - logz)
-        onehot = np.eye(K)[y]
-        dx[a:b] = g * (p - onehot)
-        dst += g * (p[0] - onehot[0])
-        for t in range(1, b - a):
-            pair = np.exp(alpha[t - 1][:, None] + T64 + (x[t] + beta[t])[None, :] - logz)
-            dT += g * pair
-            dT[y[t - 1], y[t]] -= g
-    return nll, (dx, dT, dst)
-
-
-def np_viterbi(x, T, st):
-    """Best path of one sentence with the documented ties (lowest id, from the end backwards)."""
-    x, T, st = (np.asarray(v, np.float64) for v in (x, T, st))
-    L, K = x.shape
-    delta = st + x[0]
-    bp = np.zeros((L, K), np.int64)
-    for t in range(1, L):
-        cand = delta[:, None] + T  # (from, to)
-        bp[t] = np.argmax(cand, axis=0)  # argmax returns the first (lowest) index of a tie
-        delta = cand[bp[t], np.arange(K)] + x[t]
-    y = [int(np.argmax(delta))]
-    for t in range(L - 1, 0, -1):
-        y.append(int(bp[t, y[-1]]))
-    return y[::-1], float(delta.max())
-
-
-def brute_force(x, T, st):
-    """(log Z, best score, all best paths) of one sentence by enumerating the K^L paths."""
-    L, K = x.shape
-    paths = list(itertools.product(range(K), repeat=L))
-    scores = np.array([np_path_score(x, p, T, st) for p in paths])
-    best = scores.max()
-    return np.logaddexp.reduce(scores), best, [p for p, v in zip(paths, scores) if v == best]
-
-
-# ---- helpers ----------------------------------------------------------------------------------------
-
-def make_batch(rng, lens, K, dtype=np.float64, scale=2.0):
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    N = int(offsets[-1])
-    scores = (rng.standard_normal((N, K)) * scale).astype(dtype)
-    trans = (rng.standard_normal((K, K)) * scale).astype(dtype)
-    start = (rng.standard_normal(K) * scale).astype(dtype)
-    tags = rng.integers(0, K, N).astype(np.int32)
-    return scores, offsets, tags, trans, start
-
-
-def lengths(offsets):
-    return np.diff(offsets)
-
-
-def ref_nll(scores, offsets, tags, trans, start):
-    out = np.empty(len(offsets) - 1, scores.dtype)
-    _C.crf_nll(scores, offsets, tags, trans, start, out, reference=True)
-    return out
-
-
-def ref_backward(scores, offsets, tags, trans, start, g):
-    outs = (np.empty_like(scores), np.empty_like(trans), np.empty_like(start))
-    _C.crf_nll_backward(scores, offsets, tags, trans, start, g, *outs, reference=True)
-    return outs
-
-
-def ref_viterbi(scores, offsets, trans, start):
-    tags = np.empty(scores.shape[0], np.int32)
-    best = np.empty(len(offsets) - 1, scores.dtype)
-    _C.viterbi_decode(scores, offsets, trans, start, tags, best, reference=True)
-    return tags, best
-
-
-def step_tol(n, dtype, scale=2.0):
-    """atol of a result built from n token steps over values of size ~scale (see the top)."""
-    return (2e-6 if dtype == np.float32 else 1e-11) * scale * (1 + np.asarray(n, np.float64))
-
-
-def per_sentence_tol(offsets, dtype, scale):
-    return step_tol(lengths(offsets), dtype, scale), (1e-6 if dtype == np.float32 else 1e-10)
-
-
-def rounding(dtype):
-    """Tolerance of a double result rounded once to dtype."""
-    return dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-
-
-def assert_per_sentence(got, want, offsets, dtype, scale, what):
-    atol, rtol = per_sentence_tol(offsets, dtype, scale)
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    bad = np.abs(got - want) > atol + rtol * np.abs(want)
-    assert not bad.any(), f"{what}: sentences {np.flatnonzero(bad)}: got {got[bad]}, want {want[bad]}"
-
-
-def path_scores(scores, offsets, tags, trans, start):
-    """The float64 score of the given path of every sentence (0 for an empty one)."""
-    out = np.zeros(len(offsets) - 1)
-    for s in range(len(offsets) - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if a < b:
-            out[s] = np_path_score(np.asarray(scores[a:b], np.float64), tags[a:b],
-                                   np.asarray(trans, np.float64), np.asarray(start, np.float64))
-    return out
-
-
-def assert_same_path_or_tie(got, want, scores, offsets, trans, start, dtype, scale, what):
-    """float32 may pick another path only where it ties the best one within rounding: every
-    sentence whose path differs must score (in float64) within the per-sentence tolerance of the
-    best path's score. With random scores that almost never happens; no fraction is allowed."""
-    got_score = path_scores(scores, offsets, got, trans, start)
-    want_score = path_scores(scores, offsets, want, trans, start)
-    atol, rtol = per_sentence_tol(offsets, dtype, scale)
-    for s in range(len(offsets) - 1):
-        a, b = offsets[s], offsets[s + 1]
-        if not np.array_equal(got[a:b], want[a:b]):
-            gap = abs(got_score[s] - want_score[s])
-            assert gap <= np.broadcast_to(atol, want_score.shape)[s] + rtol * abs(want_score[s]), \
-                f"{what}: sentence {s} takes another path, {gap:.3g} below the best: not a tie"
 
 
 # ---- brute force --------------------------------------------------------------------------------------
@@ -347,127 +187,6 @@ def test_gradients_match_central_differences(K, reference, rng):
     assert_grad_close(dx, loss, scores)
     assert_grad_close(dT, loss, trans)
     assert_grad_close(dst, loss, start)
-
-
-# ---- Viterbi ties ----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("reference", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_viterbi_ties_go_to_the_lowest_id(dtype, reference):
-    # Every path scores 0: the lowest id everywhere.
-    K, lens = 5, [3, 1, 4]
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    z = np.zeros((offsets[-1], K), dtype)
-    zt, zs = np.zeros((K, K), dtype), np.zeros(K, dtype)
-    fn = ref_viterbi if reference else lambda *a: ops.viterbi_decode(*a)
-    tags, best = fn(z, offsets, zt, zs)
-    np.testing.assert_array_equal(tags, 0)
-    np.testing.assert_array_equal(best, 0)
-    # Two best paths, (1, 0) and (0, 1): the last tag decides first (0), then its best
-    # predecessor (1); lexicographic order from the start would give (0, 1).
-    x = np.array([[0, 0], [0, 0]], dtype)
-    T = np.array([[0, 1], [1, 0]], dtype)
-    tags, best = fn(x, np.array([0, 2], np.int64), T, np.zeros(2, dtype))
-    assert list(tags) == [1, 0] and best[0] == 1
-
-
-@pytest.mark.parametrize("reference", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_viterbi_ties_against_brute_force(dtype, reference, rng):
-    """Small integer scores make many exact ties; the chosen path is, of all best paths, the
-    smallest compared from the last position backwards."""
-    K, lens = 3, [3, 2, 4, 1, 3, 4, 2, 3]
-    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    fn = ref_viterbi if reference else lambda *a: ops.viterbi_decode(*a)
-    for _ in range(20):
-        x = rng.integers(0, 2, (offsets[-1], K)).astype(dtype)
-        T = rng.integers(0, 2, (K, K)).astype(dtype)
-        st = rng.integers(0, 2, K).astype(dtype)
-        tags, best = fn(x, offsets, T, st)
-        for s in range(len(lens)):
-            a, b = offsets[s], offsets[s + 1]
-            _, want_best, paths = brute_force(x[a:b].astype(np.float64), T.astype(np.float64),
-                                              st.astype(np.float64))
-            assert best[s] == want_best
-            assert tuple(tags[a:b]) == min(paths, key=lambda p: p[::-1])
-
-
-# ---- edge values ---------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_empty_batches(dtype):
-    K = 4
-    z = np.zeros((0, K), dtype)
-    T, st = np.ones((K, K), dtype), np.ones(K, dtype)
-    none = np.zeros(0, np.int32)
-    for offsets in (np.array([0], np.int64), np.array([0, 0, 0], np.int64)):
-        S = len(offsets) - 1
-        np.testing.assert_array_equal(ops.crf_nll(z, offsets, none, T, st), np.zeros(S))
-        dx, dT, dst = ops.crf_nll_backward(z, offsets, none, T, st, np.ones(S, dtype))
-        assert dx.shape == (0, K)
-        np.testing.assert_array_equal(dT, 0)
-        np.testing.assert_array_equal(dst, 0)
-        tags, best = ops.viterbi_decode(z, offsets, T, st)
-        assert tags.shape == (0,) and best.shape == (S,)
-        np.testing.assert_array_equal(best, 0)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_forbidden_transitions(dtype, rng):
-    """-inf transitions (e.g. BIO constraints) are legal: no NaN, zero gradient on the forbidden
-    entries, and Viterbi never takes one."""
-    K = 5
-    lens = [4, 1, 7, 0, 3]
-    scores, offsets, _, trans, start = make_batch(rng, lens, K, dtype)
-    forbidden = rng.random((K, K)) < 0.4
-    np.fill_diagonal(forbidden, False)  # every tag may follow itself: there is always a path
-    trans[forbidden] = -np.inf
-    tags, best = ops.viterbi_decode(scores, offsets, trans, start)
-    for s in range(len(lens)):
-        y = tags[offsets[s]:offsets[s + 1]]
-        assert not forbidden[y[:-1], y[1:]].any()
-    assert np.isfinite(best).all()
-    g = np.ones(len(lens), dtype)
-    nll = ops.crf_nll(scores, offsets, tags, trans, start)
-    want, (wx, wT, wst) = np_crf(scores, offsets, tags, trans, start, g)
-    assert np.isfinite(nll).all()
-    assert_per_sentence(nll, want, offsets, dtype, 2.0, "nll")
-    dx, dT, dst = ops.crf_nll_backward(scores, offsets, tags, trans, start, g)
-    assert np.isfinite(dx).all() and np.isfinite(dT).all() and np.isfinite(dst).all()
-    np.testing.assert_array_equal(dT[forbidden], 0)
-    np.testing.assert_allclose(dT, wT, atol=step_tol(scores.shape[0], dtype))
-    np.testing.assert_allclose(ref_nll(scores, offsets, tags, trans, start), want, **rounding(dtype))
-    # A gold path through a forbidden transition has probability 0: nll = +inf.
-    bad_tags = tags.copy()
-    i, j = np.argwhere(forbidden)[0]
-    bad_tags[:2] = [i, j]
-    assert ops.crf_nll(scores, offsets, bad_tags, trans, start)[0] == np.inf
-
-
-@pytest.mark.parametrize("reference", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nan_propagates_without_crashing(dtype, reference, rng):
-    """NaN is not rejected: it makes its own sentence's nll and gradients NaN, leaves the other
-    sentences alone, and Viterbi still returns ids in [0, K)."""
-    K, lens = 4, [3, 5, 2]
-    scores, offsets, tags, trans, start = make_batch(rng, lens, K, dtype)
-    nll_fn, backward_fn, viterbi_fn = ((ref_nll, ref_backward, ref_viterbi) if reference else
-                                       (ops.crf_nll, ops.crf_nll_backward, ops.viterbi_decode))
-    g = np.ones(3, dtype)
-    clean = (nll_fn(scores, offsets, tags, trans, start),
-             *backward_fn(scores, offsets, tags, trans, start, g))
-    scores[offsets[1] + 2, 1] = np.nan  # in sentence 1
-    nll = nll_fn(scores, offsets, tags, trans, start)
-    dx, dT, dst = backward_fn(scores, offsets, tags, trans, start, g)
-    vtags, _ = viterbi_fn(scores, offsets, trans, start)
-    assert np.isnan(nll[1]) and not np.isnan(nll[[0, 2]]).any()
-    np.testing.assert_array_equal(nll[[0, 2]], clean[0][[0, 2]])
-    s1 = slice(offsets[1], offsets[2])
-    assert np.isnan(dx[s1]).all()
-    np.testing.assert_array_equal(np.delete(dx, np.arange(offsets[1], offsets[2]), axis=0),
-                                  np.delete(clean[1], np.arange(offsets[1], offsets[2]), axis=0))
-    assert np.isnan(dT).any()
-    assert ((vtags >= 0) & (vtags < K)).all()
 
 
 # ---- bad input -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 
 #include "blas.h"
 #include "common.h"
+#include "ops/softmax_rows.h"
 #include "parallel.h"
 #include "simd.h"
 
@@ -24,8 +25,6 @@ namespace {
 // softmax_cross_entropy, 128 x 512 1.04x, 512 x 256 1.10x (1.14x at V = 33k).
 constexpr int64_t kRowTile = 512;
 constexpr int64_t kColBlock = 256;
-constexpr int64_t kLanes = 16;       // independent accumulators: lets the reductions vectorize
-constexpr int64_t kSumBlock = 512;   // exp terms summed in float lanes, blocks added in double
 
 // ---- reference ----
 
@@ -40,34 +39,14 @@ double dot_ref(const T* a, const T* b, int64_t n) {
 
 // z[j] += b[j] (b may be null); returns max_j z[j].
 FASTNLP_SIMD_CLONES float bias_max(float* z, const float* b, int64_t n) {
-  float acc[kLanes];
-  for (int64_t l = 0; l < kLanes; ++l) acc[l] = -std::numeric_limits<float>::infinity();
   if (b)
     for (int64_t j = 0; j < n; ++j) z[j] += b[j];
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] = z[j + l] > acc[l] ? z[j + l] : acc[l];
-  float m = acc[0];
-  for (int64_t l = 1; l < kLanes; ++l) m = acc[l] > m ? acc[l] : m;
-  for (; j < n; ++j) m = z[j] > m ? z[j] : m;
-  return m;
+  return softmax_detail::row_max(z, n);
 }
 
-// sum_j exp(z[j] - m) in double: exp terms <= 1 summed in float lanes per kSumBlock.
-FASTNLP_SIMD_CLONES double exp_shift_sum(const float* z, float m, int64_t n) {
-  double total = 0;
-  for (int64_t j0 = 0; j0 < n; j0 += kSumBlock) {
-    const int64_t k = std::min(kSumBlock, n - j0);
-    float acc[kLanes] = {};
-    int64_t j = 0;
-    for (; j + kLanes <= k; j += kLanes)
-      for (int64_t l = 0; l < kLanes; ++l) acc[l] += fast_expf(z[j0 + j + l] - m);
-    float s = 0;
-    for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
-    for (; j < k; ++j) s += fast_expf(z[j0 + j] - m);
-    total += s;
-  }
-  return total;
+// sum_j exp(z[j] - m) in double: softmax's row sum (terms <= 1 in float lanes, blocks in double).
+double exp_shift_sum(const float* z, float m, int64_t n) {
+  return softmax_detail::exp_shift_sum(z, m, nullptr, n);
 }
 
 double bias_max(double* z, const double* b, int64_t n) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.h"
+#include "ops/softmax_rows.h"
 #include "parallel.h"
 #include "simd.h"
 
@@ -130,18 +131,6 @@ double finish_mean(const std::vector<double>& row_loss, int64_t count, T* losses
 
 // ---- float rows: SIMD clones ----
 
-FASTNLP_SIMD_CLONES float row_max(const float* x, int64_t V) {
-  float acc[kLanes];
-  for (int64_t l = 0; l < kLanes; ++l) acc[l] = -std::numeric_limits<float>::infinity();
-  int64_t j = 0;
-  for (; j + kLanes <= V; j += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
-  float m = acc[0];
-  for (int64_t l = 1; l < kLanes; ++l) m = acc[l] > m ? acc[l] : m;
-  for (; j < V; ++j) m = x[j] > m ? x[j] : m;
-  return m;
-}
-
 // Sum of n (<= kBlock) floats in kLanes float accumulators; a block is short, so float is enough.
 inline float block_sum(const float* e, int64_t n) {
   float acc[kLanes] = {};
@@ -152,20 +141,6 @@ inline float block_sum(const float* e, int64_t n) {
   for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
   for (; j < n; ++j) s += e[j];
   return s;
-}
-
-// e = exp(x - m) into out (or, when out is null, a scratch block), returning sum(e) in double.
-FASTNLP_SIMD_CLONES double exp_shift_sum(const float* x, float m, float* out, int64_t V) {
-  float scratch[kBlock];
-  double total = 0;
-  for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
-    const int64_t n = std::min(kBlock, V - j0);
-    float* e = out ? out + j0 : scratch;
-    const float* xs = x + j0;
-    for (int64_t j = 0; j < n; ++j) e[j] = fast_expf(xs[j] - m);
-    total += block_sum(e, n);
-  }
-  return total;
 }
 
 FASTNLP_SIMD_CLONES void scale_row(float* y, float a, int64_t V) {
@@ -210,6 +185,41 @@ FASTNLP_SIMD_CLONES void log_softmax_backward_row(const float* y, const float* d
 }
 
 }  // namespace
+
+// ---- float rows shared with linear_cross_entropy.cpp (softmax_rows.h) ----
+
+namespace softmax_detail {
+
+FASTNLP_SIMD_CLONES float row_max(const float* x, int64_t V) {
+  float acc[kLanes];
+  for (int64_t l = 0; l < kLanes; ++l) acc[l] = -std::numeric_limits<float>::infinity();
+  int64_t j = 0;
+  for (; j + kLanes <= V; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+  float m = acc[0];
+  for (int64_t l = 1; l < kLanes; ++l) m = acc[l] > m ? acc[l] : m;
+  for (; j < V; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+// e = exp(x - m) into out (or, when out is null, a scratch block), returning sum(e) in double.
+FASTNLP_SIMD_CLONES double exp_shift_sum(const float* x, float m, float* out, int64_t V) {
+  float scratch[kBlock];
+  double total = 0;
+  for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
+    const int64_t n = std::min(kBlock, V - j0);
+    float* e = out ? out + j0 : scratch;
+    const float* xs = x + j0;
+    for (int64_t j = 0; j < n; ++j) e[j] = fast_expf(xs[j] - m);
+    total += block_sum(e, n);
+  }
+  return total;
+}
+
+}  // namespace softmax_detail
+
+using softmax_detail::exp_shift_sum;
+using softmax_detail::row_max;
 
 // ---- references ----
 
