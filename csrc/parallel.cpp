@@ -67,6 +67,13 @@ void wake_all(std::atomic<uint32_t>& word) {
 }
 }  // namespace
 
+// How long this thread spins before it sleeps, adapted to what its waits see: a wait that had to
+// sleep and lasted longer than kSpinMicros (the partner was descheduled: a loaded machine) halves
+// it, down to 1 us, so that under load the team stops burning the cores the other jobs need; one
+// that slept but was over within kSpinMicros (a longer spin would have caught it) doubles it
+// back. Per thread, kept across calls.
+thread_local int t_spin_micros = SpinBarrier::kSpinMicros;
+
 void SpinBarrier::wait() {
   if (count_ <= 1) return;
   const uint32_t round = round_.load(std::memory_order_acquire);
@@ -78,7 +85,8 @@ void SpinBarrier::wait() {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(round_);
     return;
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::microseconds(t_spin_micros);
   for (int i = 1;; ++i) {
     if (round_.load(std::memory_order_acquire) != round) return;
     cpu_relax();
@@ -87,6 +95,8 @@ void SpinBarrier::wait() {
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   while (round_.load(std::memory_order_seq_cst) == round) sleep_while_equal(round_, round);
   sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  const bool long_wait = std::chrono::steady_clock::now() - start > std::chrono::microseconds(kSpinMicros);
+  t_spin_micros = long_wait ? std::max(1, t_spin_micros / 2) : std::min(int{kSpinMicros}, 2 * t_spin_micros);
 }
 
 void set_num_threads(int n) {

@@ -61,8 +61,10 @@ void parallel_region(int threads, F&& body) {
 // IPI to a halted vCPU) on every step of a recurrence; without PASSIVE it spins for ~300k
 // iterations, which starves the other jobs on an oversubscribed machine. Spinning up to
 // kSpinMicros covers the skew between threads doing equal work; a partner that has not arrived by
-// then is most likely descheduled, and sleeping hands it the core. Reusable: wait() may be called
-// any number of times by the same `count` threads.
+// then is most likely descheduled, and sleeping hands it the core. Each thread shortens its spin
+// while its waits keep outlasting kSpinMicros (a loaded machine) and lengthens it back when they
+// stop (parallel.cpp). Reusable: wait() may be called any number of times by the same `count`
+// threads.
 class SpinBarrier {
  public:
   static constexpr int kSpinMicros = 50;
