@@ -39,9 +39,7 @@ void on_fork_child() {
 // Registered at load time, so it also covers forks by code that never calls into fastnlp
 // (multiprocessing's fork start method, os.fork, subprocess's fork in C extensions).
 const int kForkHandlerRegistered = pthread_atfork(nullptr, nullptr, &on_fork_child);
-}  // namespace
 
-namespace {
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
