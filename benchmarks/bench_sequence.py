@@ -8,9 +8,13 @@ same count). Writes benchmarks/results/bench_sequence.{json,md}.
 
 The implementations of a case take turns: each round times every implementation `repeat` times
 after a pause and a warm-up. Reported: the median over rounds of the per-round medians, with the
-lowest and highest round. The pause lets the previous implementation's idle threads stop spinning
-(NumPy's OpenBLAS pool spins for up to ~0.1 s after a call, PyTorch's OpenMP pool briefly) so they
-do not compete for the cores with the next one. PyTorch's forward runs under inference_mode (no
+lowest and highest round. Every block starts with the other implementations' pools asleep, the same
+for all: after the pause (--settle) the script waits until no thread of the process burns CPU
+(common.wait_until_idle; the longest wait is in the JSON), since a pool still spinning (NumPy's
+OpenBLAS after a call, an OpenMP pool without OMP_WAIT_POLICY=PASSIVE) takes a core from the next
+implementation. OMP_WAIT_POLICY is read once at start by every OpenMP runtime in the process, so the
+run records it: PASSIVE is what a shared machine should use (a spinning pool starves the other
+jobs), and fastnlp's recurrences do not depend on it (their step barrier spins briefly, then sleeps). PyTorch's forward runs under inference_mode (no
 autograd graph); its backward goes through torch.autograd.grad on leaf tensors made once.
 Outputs are checked against NumPy (and PyTorch) first.
 
@@ -47,6 +51,8 @@ except ImportError:  # torch is an optional peer
     torch = None
 
 F32 = np.float32
+# Read once by every OpenMP runtime when it loads, so what this run's rows were measured under.
+OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY", "unset")
 
 
 def sigmoid(z):
@@ -293,7 +299,7 @@ def sgemm_peak_gflops(settle, n=2048, repeat=5, rounds=5):
     a = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
     out = np.empty_like(a)
     t = interleaved({"sgemm": lambda: np.matmul(a, a, out=out)}, rounds=rounds, repeat=repeat, warmup=1,
-                    settle=settle)["sgemm"]
+                    settle=settle, quiesce=True)["sgemm"]
     return dict(per_second(t, 2 * n ** 3 / 1e9), n=n)
 
 
@@ -321,8 +327,9 @@ def markdown(rows, peaks, args):
                            ("fastnlp GFLOP/s", lambda r: fmt(r["fastnlp_gflops"]["median"])),
                            ("fastnlp of peak", lambda r: pct(r["fastnlp_of_peak"])),
                            ("PyTorch of peak", lambda r: pct(r["torch_of_peak"]))])
-            + f"\n\nTimes in ms: median over {args.rounds} interleaved rounds of {args.repeat} calls "
-              "(lowest-highest round); speedups per round. GFLOP/s count the products each implementation "
+            + f"\n\nOMP_WAIT_POLICY={OMP_WAIT_POLICY}. Times in ms: median over {args.rounds} interleaved rounds of "
+              f"{args.repeat} calls (lowest-highest round), each block started with every other thread pool "
+              "idle; speedups per round. GFLOP/s count the products each implementation "
               "computes (the convolution's max-pooled backward: fastnlp only the argmax windows, the peers dense); "
               "'of peak' divides them by the sgemm peak at the row's thread count. Target: "
               f">= {100 * PEAK_TARGET:.0f}% of peak where GEMM-bound; B=1 recurrences are latency-bound "
@@ -356,7 +363,7 @@ def main(argv=None):
     if args.quick:
         args.repeat, args.rounds, args.warmup, args.settle = 2, 2, 1, 0.05
 
-    run = Run("bench_sequence", args, threads=counts)
+    run = Run("bench_sequence", args, threads=counts, omp_wait_policy=OMP_WAIT_POLICY)
     rows, peaks = [], {}
     for threads in counts:
         set_threads(threads, torch, strict=not args.quick)
@@ -367,7 +374,8 @@ def main(argv=None):
             fns = {"fastnlp": f_fast, "numpy": f_np}
             if f_torch:
                 fns["torch"] = f_torch
-            t = interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=args.warmup, settle=args.settle)
+            t = interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=args.warmup, settle=args.settle,
+                            quiesce=True)
             row = {"case": name, "threads": threads, "pass": pass_, "bound": bound(name, pass_), "flop": flop,
                    "fastnlp_ms": scaled(t["fastnlp"], 1e3), "numpy_ms": scaled(t["numpy"], 1e3),
                    "speedup_vs_numpy": ratio(t["numpy"], t["fastnlp"]),
@@ -376,7 +384,7 @@ def main(argv=None):
                    "fastnlp_gflops": per_second(t["fastnlp"], flop["fastnlp"] / 1e9),
                    "numpy_gflops": per_second(t["numpy"], flop["numpy"] / 1e9),
                    "torch_gflops": per_second(t["torch"], flop["torch"] / 1e9) if f_torch else None,
-                   "peak_gflops": peak}
+                   "peak_gflops": peak, "quiesce_s": max(v["quiesce_s"] for v in t.values())}
             for k in ("fastnlp", "numpy", "torch"):
                 row[f"{k}_of_peak"] = of_peak(row, k)
             rows.append(row)

@@ -58,21 +58,44 @@ def bench_parser(doc, quick, data=False, **timing):
 
 # ---- timing -------------------------------------------------------------------------------------
 
-def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, setup=None):
+def cpu_busy(seconds):
+    """The cores this process keeps busy while its calling thread sleeps `seconds`: its CPU time over
+    the wall time of the sleep, so ~0 when every other thread of it sleeps and ~1 per thread that
+    spins (an idle OpenBLAS or OpenMP pool waiting for work)."""
+    c0, w0 = time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID), time.perf_counter()
+    time.sleep(seconds)
+    return (time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID) - c0) / (time.perf_counter() - w0)
+
+
+def wait_until_idle(limit=2.0, probe=0.01, busy=0.05):
+    """Sleeps until no thread of this process burns CPU (two probes of `probe` seconds in a row each
+    under `busy` cores), at most `limit` seconds. Returns the seconds waited."""
+    start, quiet = time.perf_counter(), 0
+    while quiet < 2 and time.perf_counter() - start < limit:
+        quiet = quiet + 1 if cpu_busy(probe) < busy else 0
+    return time.perf_counter() - start
+
+
+def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, setup=None, quiesce=False):
     """Times the callables of `fns` ({name: fn}) taking turns: each round runs every one `warmup`
     times untimed, then `repeat` times timed (more while under `min_seconds`), one after the
     other, so slow drift and bursts of load from other jobs hit every implementation alike.
     `settle` seconds of sleep before each block let the previous library's idle thread pool stop
     spinning (OpenBLAS spins ~0.1 s after a call). setup: {name: callable} run, untimed, before
-    that name's block (e.g. setting its thread count). Returns {name: stats(per-round medians)} in
-    seconds, with the per-round medians kept under "rounds"."""
+    that name's block (e.g. setting its thread count). quiesce: after the settle, also wait (up to
+    2 s) until no thread of the process burns CPU, so that no implementation starts while another's
+    pool is still spinning; the longest such wait per name is kept under "quiesce_s". Returns
+    {name: stats(per-round medians)} in seconds, with the per-round medians kept under "rounds"."""
     per_round = {k: [] for k in fns}
+    waited = {k: 0.0 for k in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             if setup and name in setup:
                 setup[name]()
             if settle:
                 time.sleep(settle)
+            if quiesce:
+                waited[name] = max(waited[name], wait_until_idle())
             for _ in range(warmup):
                 fn()
             t = []
@@ -82,7 +105,11 @@ def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, 
                 fn()
                 t.append(time.perf_counter() - t0)
             per_round[name].append(statistics.median(t))
-    return {k: stats(v) for k, v in per_round.items()}
+    out = {k: stats(v) for k, v in per_round.items()}
+    if quiesce:
+        for k in out:
+            out[k]["quiesce_s"] = waited[k]
+    return out
 
 
 def stats(values):

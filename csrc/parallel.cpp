@@ -4,7 +4,18 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
+#include <climits>
 #include <thread>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "blas.h"
 
@@ -28,7 +39,63 @@ void on_fork_child() {
 // Registered at load time, so it also covers forks by code that never calls into fastnlp
 // (multiprocessing's fork start method, os.fork, subprocess's fork in C extensions).
 const int kForkHandlerRegistered = pthread_atfork(nullptr, nullptr, &on_fork_child);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// Sleeps while *word == expected (returns at once if it already differs); wakes every sleeper on
+// word. Linux: a futex; elsewhere a yield loop (correct, less polite).
+void sleep_while_equal(std::atomic<uint32_t>& word, uint32_t expected) {
+#if defined(__linux__)
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex on an atomic word");
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+#else
+  if (word.load(std::memory_order_acquire) == expected) std::this_thread::yield();
+#endif
+}
+void wake_all(std::atomic<uint32_t>& word) {
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+  (void)word;
+#endif
+}
 }  // namespace
+
+// How long this thread spins before it sleeps, adapted to what its waits see: a wait that had to
+// sleep and lasted longer than kSpinMicros (the partner was descheduled: a loaded machine) halves
+// it, down to 1 us, so that under load the team stops burning the cores the other jobs need; one
+// that slept but was over within kSpinMicros (a longer spin would have caught it) doubles it
+// back. Per thread, kept across calls.
+thread_local int t_spin_micros = SpinBarrier::kSpinMicros;
+
+void SpinBarrier::wait() {
+  if (count_ <= 1) return;
+  const uint32_t round = round_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == count_ - 1) {
+    // The last to arrive opens the next round. seq_cst on round_ and sleepers_ (here and in the
+    // sleepers below): either a sleeper sees the new round, or this thread sees the sleeper.
+    arrived_.store(0, std::memory_order_relaxed);
+    round_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(round_);
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::microseconds(t_spin_micros);
+  for (int i = 1;; ++i) {
+    if (round_.load(std::memory_order_acquire) != round) return;
+    cpu_relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;
+  }
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  while (round_.load(std::memory_order_seq_cst) == round) sleep_while_equal(round_, round);
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  const bool long_wait = std::chrono::steady_clock::now() - start > std::chrono::microseconds(kSpinMicros);
+  t_spin_micros = long_wait ? std::max(1, t_spin_micros / 2) : std::min(int{kSpinMicros}, 2 * t_spin_micros);
+}
 
 void set_num_threads(int n) {
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

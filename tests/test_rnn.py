@@ -244,6 +244,30 @@ def test_projected_forward_bad_input(rng):
     with pytest.raises(ValueError, match=r"h0 must have shape \(2, 5\) \(B, H\) with B=2 from index"):
         ops.rnn_projected("lstm", rows, ids, *args, h0=np.zeros((3, 5), np.float32))
 
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_threaded_steps_ragged_lengths_under_contention(cell, threads, rng):
+    """The per-step SpinBarrier (parallel.h) at 1, 2 and 3 threads with ragged lengths, forward and
+    backward against the reference, repeated: at 3 threads on a 2-core machine a thread is often
+    descheduled past the barrier's spin, so the sleeping path runs too. A lost wake-up would hang, a
+    barrier that let a thread through early would read a state the other has not written."""
+    B, T, D, H = 19, 13, 11, 64
+    p = make(rng, cell, B, T, D, H)
+    lengths = random_lengths(rng, B, T)
+    dout = rng.standard_normal((B, T, H)).astype(np.float32)
+    dh_n = rng.standard_normal((B, H)).astype(np.float32)
+    dc_n = rng.standard_normal((B, H)).astype(np.float32) if cell == "lstm" else None
+    ro, rg = call(cell, p, lengths, False, True, dout, dh_n, dc_n)
+    for _ in range(20):
+        fo, fg = call(cell, p, lengths, False, False, dout, dh_n, dc_n)
+        for k in fo:
+            if fo[k] is not None:
+                np.testing.assert_allclose(fo[k], ro[k], **F32, err_msg=k)
+        for k in fg:
+            if fg[k] is not None:
+                n = B * T if k in ("W_ih", "W_hh", "b_ih", "b_hh") else H
+                np.testing.assert_allclose(fg[k], rg[k], rtol=1e-4, atol=2e-5 * np.sqrt(n), err_msg=k)
+
 # The packed recurrent product alone (ops/packed_gemm.h): M covers 6-row blocks and every leftover
 # (1-5 rows), N full and partial 16-column panels and groups of 2-4 panels, K down to 1.
 PACKED_SIZES = [(1, 1, 1), (1, 64, 7), (1, 65, 33), (2, 48, 5), (2, 17, 16), (3, 32, 9), (3, 47, 2),
