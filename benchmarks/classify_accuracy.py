@@ -7,7 +7,7 @@ fixed ~10% dev split carved from TREC.train; SST-2 / SST-5: dev.txt sentences (t
 phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 
     nice -n 5 python benchmarks/classify_accuracy.py [--runs cnn-rand,lstm-rand,...] [--tasks mr,trec,sst2]
-        [--folds 10] [--w2v VECTORS] [--quick] [--selection]
+        [--folds 10] [--w2v VECTORS] [--quick] [--selection] [--threads 1 --jobs 3]
 
 --w2v: fastnlp's own vectors, trained once outside the repository, e.g.
     fastnlp word2vec train ../shared/data/corpus/en-corpus.txt -o w2v-cbow300.bin --model cbow --dim 300
@@ -52,27 +52,38 @@ def _spread(data, n):
     return data.subset([i * len(data) // n for i in range(n)])
 
 
-def run_one(task, model, vectors, folds, data_dir, quick, log, overrides, selection=False):
-    """[(fold or None, accuracy, seconds, epochs)] of one model on one task."""
+def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, selection=False, threads=None):
+    """(fold, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no CV)."""
+    import fastnlp
     from fastnlp.classify import Classifier, load_task
     from fastnlp.classify.data import sst_selection_split
 
-    out = []
-    for fold in (range(folds) if task in CV else [None]):
-        if selection:
-            train, dev = sst_selection_split(data_dir, fine=task == "sst5")
-        else:
-            train, dev = load_task(task, data_dir, fold=fold or 0)
-        options = dict(overrides)
-        if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
-            train, dev = _spread(train, 1500), _spread(dev, 300)
-            options["epochs"] = 1
-        t0 = time.perf_counter()
-        clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
-        acc = clf.evaluate(dev)
-        out.append((fold, acc, time.perf_counter() - t0, len(clf.history)))
-        print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({out[-1][2]:.0f} s)", flush=True)
-    return out
+    if threads:
+        fastnlp.set_num_threads(threads)
+    if selection:
+        train, dev = sst_selection_split(data_dir, fine=task == "sst5")
+    else:
+        train, dev = load_task(task, data_dir, fold=fold or 0)
+    options = dict(overrides)
+    if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
+        train, dev = _spread(train, 1500), _spread(dev, 300)
+        options["epochs"] = 1
+    t0 = time.perf_counter()
+    clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
+    acc = clf.evaluate(dev)
+    seconds = time.perf_counter() - t0
+    print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({seconds:.0f} s)", flush=True)
+    return fold, acc, seconds, len(clf.history)
+
+
+def in_order(rows):
+    """Rows in the table's order: by task, then by run."""
+    return sorted(rows, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
+
+
+def units(task, folds):
+    """The folds a task is measured on: 0..folds-1 for the cross-validation tasks, [None] otherwise."""
+    return list(range(folds)) if task in CV else [None]
 
 
 def render(rows, args):
@@ -106,6 +117,9 @@ def main(argv=None):
     p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
     p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many folds / tasks at once, each in its own process (with --threads "
+                        "threads each); rows are written as each (task, run) finishes")
     p.add_argument("--progress", action="store_true", help="the training progress line on stderr")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 fold, 1 epoch, a slice of each set")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
@@ -152,7 +166,9 @@ def main(argv=None):
         ours = {(r["task"], r["run"]) for r in done}
         return [r for r in keep if (r["task"], r["run"]) not in ours]
 
-    mine = []
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs: expected a positive integer, got {args.jobs}")
+    pending = []   # (task, run name, row) in table order
     for task in tasks:
         for name in runs:
             model, vec, kim_row, desc = RUNS[name]
@@ -168,18 +184,58 @@ def main(argv=None):
                                 "selection (10% of train.txt trees)" if args.selection else "dev.txt sentences")}
             if vec == "w2v" and not args.w2v:
                 row["error"] = "no --w2v vectors given"
-            else:
+            pending.append((task, name, vectors, row))
+
+    mine = []
+
+    def finish(row, res=None, error=None):
+        if error is not None:
+            row["error"] = error
+        elif res is not None:
+            res = sorted(res, key=lambda r: -1 if r[0] is None else r[0])
+            row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
+                       seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
+        mine.append(row)
+        rows = in_order(others(mine) + mine)
+        run.write(rows, render(rows, args), out_dir=out_dir)
+
+    def job(task, name, vectors, fold):
+        return (task, RUNS[name][0], vectors, fold, data_dir, args.quick, args.progress, overrides,
+                args.selection, args.threads)
+
+    if args.jobs == 1:
+        for task, name, vectors, row in pending:
+            if row.get("error"):
+                finish(row)
+                continue
+            try:
+                finish(row, [fit_fold(*job(task, name, vectors, f)) for f in units(task, folds)])
+            except ImportError as e:   # a network not in this build, or vectors not installed
+                finish(row, error=str(e))
+    else:
+        # each fold in its own process (spawned: no OpenMP state forked), the longest-running tasks
+        # (SST's phrases) submitted first so they do not finish last alone
+        import concurrent.futures as cf
+        import multiprocessing
+
+        todo = [(t, n, v, r) for t, n, v, r in pending if not r.get("error")]
+        for t, n, v, r in pending:
+            if r.get("error"):
+                finish(r)
+        with cf.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            first = sorted(range(len(todo)), key=lambda i: todo[i][0] not in ("sst2", "sst5"))
+            futures = {pool.submit(fit_fold, *job(*todo[i][:3], f)): i for i in first for f in units(todo[i][0], folds)}
+            results, errors = [[] for _ in todo], {}
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
                 try:
-                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides,
-                                  args.selection)
-                    row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
-                               seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
-                except ImportError as e:   # a network not in this build, or vectors not installed
-                    row["error"] = str(e)
-            mine.append(row)
-            rows = sorted(others(mine) + mine, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
-            run.write(rows, render(rows, args), out_dir=out_dir)
-    print(render(mine, args))
+                    results[i].append(fut.result())
+                except ImportError as e:   # as above
+                    errors[i] = str(e)
+                    results[i].append(None)
+                if len(results[i]) == len(units(todo[i][0], folds)):
+                    finish(todo[i][3], results[i], errors.get(i))
+    print(render(in_order(mine), args))
 
 
 if __name__ == "__main__":
