@@ -11,8 +11,10 @@ phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 
 --w2v: fastnlp's own vectors, trained once outside the repository, e.g.
     fastnlp word2vec train ../shared/data/corpus/en-corpus.txt -o w2v-cbow300.bin --model cbow --dim 300
---selection (SST only): score a fixed 10% of train.txt's trees held out of training instead of dev.txt,
-to choose settings without looking at the reported split (data.sst_selection_split).
+--selection: choose settings without looking at the reported splits. SST: score a fixed 10% of
+train.txt's trees held out of training instead of dev.txt (data.sst_selection_split); MR, SUBJ, CR,
+MPQA: train on fold 0's training part less a seeded 10% (split_dev, seed 1) and score that 10%; the
+fit carves its own validation 10% from the rest as usual. Never the folds that are reported.
 
 Results are written after every finished run, so an interrupted run keeps what it measured.
 """
@@ -42,6 +44,7 @@ RUNS = {
     "mlp": ("mlp", None, None, "MLP (64 tanh), uni+bigram bag"),
 }
 CV = ("mr", "subj", "cr", "mpqa")
+CV_SELECTION_SEED = 1   # --selection on a CV task: the draw of fold 0's training part held out
 ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
 
 
@@ -56,11 +59,13 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
     """(fold, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no CV)."""
     import fastnlp
     from fastnlp.classify import Classifier, load_task
-    from fastnlp.classify.data import sst_selection_split
+    from fastnlp.classify.data import split_dev, sst_selection_split
 
     if threads:
         fastnlp.set_num_threads(threads)
-    if selection:
+    if selection and task in CV:
+        train, dev = split_dev(load_task(task, data_dir, fold=0)[0], 0.1, seed=CV_SELECTION_SEED)
+    elif selection:
         train, dev = sst_selection_split(data_dir, fine=task == "sst5")
     else:
         train, dev = load_task(task, data_dir, fold=fold or 0)
@@ -113,7 +118,8 @@ def main(argv=None):
                    help=f"comma-separated among {', '.join(RUNS)} (cnn-w2v needs --w2v)")
     p.add_argument("--tasks", default=",".join(ORDER), help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")
     p.add_argument("--selection", action="store_true",
-                   help="SST tasks: score 10%% of train.txt's trees held out of training, not dev.txt")
+                   help="score a selection split, never the reported one: SST, 10%% of train.txt's trees "
+                        "held out; CV tasks, 10%% of fold 0's training part held out (one split, not 10 folds)")
     p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
     p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
     p.add_argument("--threads", type=int, default=None)
@@ -139,9 +145,9 @@ def main(argv=None):
     for t in tasks:
         if t not in ORDER:
             raise SystemExit(f"--tasks: unknown task {t!r}; expected among {', '.join(ORDER)}")
-    if args.selection and set(tasks) - {"sst2", "sst5"}:
-        raise SystemExit("--selection: only the SST tasks (sst2, sst5) have a selection split here")
-    folds = 1 if args.quick else args.folds
+    if args.selection and set(tasks) & {"trec"}:
+        raise SystemExit("--selection: TREC has no selection split here (its dev split is carved from train)")
+    folds = 1 if args.quick or args.selection else args.folds
     overrides = {}
     for item in args.set:
         key, eq, value = item.partition("=")
@@ -177,7 +183,8 @@ def main(argv=None):
             row = {"task": task, "run": name, "model": model, "overrides": overrides,
                    "description": desc + (f" [not the defaults: {note}]" if note else ""), "vectors": vectors,
                    "kim": KIM[kim_row][task] if kim_row else None, "accuracy": None, "seconds": None,
-                   "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
+                   "protocol": ("selection (10% of fold 0's training part)" if task in CV and args.selection else
+                                "10-fold CV mean" if task in CV and folds == 10 else
                                 "fold 0 of 10" if task in CV and folds == 1 else
                                 f"mean of folds 0-{folds - 1} of 10" if task in CV else
                                 "dev (10% of TREC.train)" if task == "trec" else
