@@ -97,12 +97,15 @@ def render(rows, args):
 
     lines = [table(rows, [("task", "task"), ("model", "description"),
                           ("accuracy %", lambda r: "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}"),
-                          ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds")])]
+                          ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds"),
+                          ("commit", lambda r: r.get("commit") or "-")])]
     lines.append("\nKim's column: CNN-rand for random embeddings, CNN-non-static (300-d word2vec trained on "
                  "100B words of Google News) for pretrained ones; his TREC and SST figures are on the official "
                  "test sets, ours on the dev splits named in the protocol column. Defaults of each model as "
                  "README lists them, seed 0" + (" (QUICK: 1 epoch on a slice of the data)" if args.quick else "")
                  + ".")
+    lines.append("The commit column names the commit each row was measured on (rows kept by --append or "
+                 "brought in by --merge can be older than this file's run).")
     failed = [r for r in rows if r.get("error")]
     for r in failed:
         lines.append(f"\n{r['task']} {r['run']}: not measured ({r['error']})")
@@ -132,6 +135,10 @@ def main(argv=None):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a default (a JSON value, e.g. --set optimizer='\"adagrad\"' --set lr=0.01); "
                         "the rows say so")
+    p.add_argument("--merge", nargs="+", metavar="RESULTS_JSON",
+                   help="measure nothing: add the rows of these results files (runs made with --out elsewhere, "
+                        "e.g. in parallel) to the results file, replacing its rows of the same (task, run); "
+                        "each row keeps the commit it was measured on")
     p.add_argument("--append", action="store_true", help="keep the rows of the existing results file for the "
                    "(task, run) pairs not run now (to measure the table in pieces)")
     args = p.parse_args(argv)
@@ -172,6 +179,31 @@ def main(argv=None):
         ours = {(r["task"], r["run"]) for r in done}
         return [r for r in keep if (r["task"], r["run"]) not in ours]
 
+    if args.merge:
+        merged, sources = {}, []
+        for i, name in enumerate(([path] if os.path.exists(path) else []) + args.merge):
+            with open(name) as f:
+                payload = json.load(f)
+            meta = payload["meta"]
+            if bool(meta.get("quick")) != bool(args.quick):
+                raise SystemExit(f"--merge: {name} is {'a' if meta.get('quick') else 'not a'} --quick run; "
+                                 f"merge only runs of the same kind ({'with' if args.quick else 'without'} --quick)")
+            commit = (meta.get("commit") or "")[:10]
+            for r in payload["rows"]:
+                if r.get("accuracy") is None and i > 0 and (r["task"], r["run"]) in merged:
+                    continue   # a run that measured nothing does not replace a measured row
+                merged[(r["task"], r["run"])] = dict(r, commit=r.get("commit") or commit)
+            sources.append(f"{', '.join(sorted({r['task'] + ' ' + r['run'] for r in payload['rows']}))}: "
+                           f"commit {commit}, {meta['date'][:16]}, threads {meta.get('threads')}, 1-min load "
+                           f"{meta['load_average_before'][0]:.1f} before, {meta['load_average_after'][0]:.1f} after")
+        run.meta["merged_from"] = args.merge
+        rows = in_order(list(merged.values()))
+        text = render(rows, args) + "\n\nMerged (--merge); the line above is the merge's. The runs:\n" + \
+            "\n".join(f"- {line}" for line in sources)
+        run.write(rows, text, out_dir=out_dir)
+        print(text)
+        return
+
     if args.jobs < 1:
         raise SystemExit(f"--jobs: expected a positive integer, got {args.jobs}")
     pending = []   # (task, run name, row) in table order
@@ -202,6 +234,7 @@ def main(argv=None):
             res = sorted(res, key=lambda r: -1 if r[0] is None else r[0])
             row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
                        seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
+        row["commit"] = (run.meta["commit"] or "")[:10] or None
         mine.append(row)
         rows = in_order(others(mine) + mine)
         run.write(rows, render(rows, args), out_dir=out_dir)
