@@ -180,7 +180,7 @@ def main(argv=None):
         return [r for r in keep if (r["task"], r["run"]) not in ours]
 
     if args.merge:
-        merged, sources = {}, []
+        merged, origin, sources = {}, {}, []
         for i, name in enumerate(([path] if os.path.exists(path) else []) + args.merge):
             with open(name) as f:
                 payload = json.load(f)
@@ -193,9 +193,11 @@ def main(argv=None):
                 if r.get("accuracy") is None and i > 0 and (r["task"], r["run"]) in merged:
                     continue   # a run that measured nothing does not replace a measured row
                 merged[(r["task"], r["run"])] = dict(r, commit=r.get("commit") or commit)
-            sources.append(f"{', '.join(sorted({r['task'] + ' ' + r['run'] for r in payload['rows']}))}: "
-                           f"commit {commit}, {meta['date'][:16]}, threads {meta.get('threads')}, 1-min load "
+                origin[(r["task"], r["run"])] = i
+            sources.append(f"commit {commit}, {meta['date'][:16]}, threads {meta.get('threads')}, 1-min load "
                            f"{meta['load_average_before'][0]:.1f} before, {meta['load_average_after'][0]:.1f} after")
+        sources = [f"{', '.join(t + ' ' + r for (t, r), k in sorted(origin.items()) if k == i)}: {line}"
+                   for i, line in enumerate(sources) if i in origin.values()]
         run.meta["merged_from"] = args.merge
         rows = in_order(list(merged.values()))
         text = render(rows, args) + "\n\nMerged (--merge); the line above is the merge's. The runs:\n" + \
