@@ -7,12 +7,14 @@ fixed ~10% dev split carved from TREC.train; SST-2 / SST-5: dev.txt sentences (t
 phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 
     nice -n 5 python benchmarks/classify_accuracy.py [--runs cnn-rand,lstm-rand,...] [--tasks mr,trec,sst2]
-        [--folds 10] [--w2v VECTORS] [--quick] [--selection]
+        [--folds 10] [--w2v VECTORS] [--quick] [--selection] [--threads 1 --jobs 3]
 
 --w2v: fastnlp's own vectors, trained once outside the repository, e.g.
     fastnlp word2vec train ../shared/data/corpus/en-corpus.txt -o w2v-cbow300.bin --model cbow --dim 300
---selection (SST only): score a fixed 10% of train.txt's trees held out of training instead of dev.txt,
-to choose settings without looking at the reported split (data.sst_selection_split).
+--selection: choose settings without looking at the reported splits. SST: score a fixed 10% of
+train.txt's trees held out of training instead of dev.txt (data.sst_selection_split); MR, SUBJ, CR,
+MPQA: train on fold 0's training part less a seeded 10% (split_dev, seed 1) and score that 10%; the
+fit carves its own validation 10% from the rest as usual. Never the folds that are reported.
 
 Results are written after every finished run, so an interrupted run keeps what it measured.
 """
@@ -42,6 +44,7 @@ RUNS = {
     "mlp": ("mlp", None, None, "MLP (64 tanh), uni+bigram bag"),
 }
 CV = ("mr", "subj", "cr", "mpqa")
+CV_SELECTION_SEED = 1   # --selection on a CV task: the draw of fold 0's training part held out
 ORDER = ("mr", "subj", "cr", "mpqa", "trec", "sst2", "sst5")
 
 
@@ -52,27 +55,40 @@ def _spread(data, n):
     return data.subset([i * len(data) // n for i in range(n)])
 
 
-def run_one(task, model, vectors, folds, data_dir, quick, log, overrides, selection=False):
-    """[(fold or None, accuracy, seconds, epochs)] of one model on one task."""
+def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, selection=False, threads=None):
+    """(fold, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no CV)."""
+    import fastnlp
     from fastnlp.classify import Classifier, load_task
-    from fastnlp.classify.data import sst_selection_split
+    from fastnlp.classify.data import split_dev, sst_selection_split
 
-    out = []
-    for fold in (range(folds) if task in CV else [None]):
-        if selection:
-            train, dev = sst_selection_split(data_dir, fine=task == "sst5")
-        else:
-            train, dev = load_task(task, data_dir, fold=fold or 0)
-        options = dict(overrides)
-        if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
-            train, dev = _spread(train, 1500), _spread(dev, 300)
-            options["epochs"] = 1
-        t0 = time.perf_counter()
-        clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
-        acc = clf.evaluate(dev)
-        out.append((fold, acc, time.perf_counter() - t0, len(clf.history)))
-        print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({out[-1][2]:.0f} s)", flush=True)
-    return out
+    if threads:
+        fastnlp.set_num_threads(threads)
+    if selection and task in CV:
+        train, dev = split_dev(load_task(task, data_dir, fold=0)[0], 0.1, seed=CV_SELECTION_SEED)
+    elif selection:
+        train, dev = sst_selection_split(data_dir, fine=task == "sst5")
+    else:
+        train, dev = load_task(task, data_dir, fold=fold or 0)
+    options = dict(overrides)
+    if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
+        train, dev = _spread(train, 1500), _spread(dev, 300)
+        options["epochs"] = 1
+    t0 = time.perf_counter()
+    clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
+    acc = clf.evaluate(dev)
+    seconds = time.perf_counter() - t0
+    print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({seconds:.0f} s)", flush=True)
+    return fold, acc, seconds, len(clf.history)
+
+
+def in_order(rows):
+    """Rows in the table's order: by task, then by run."""
+    return sorted(rows, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
+
+
+def units(task, folds):
+    """The folds a task is measured on: 0..folds-1 for the cross-validation tasks, [None] otherwise."""
+    return list(range(folds)) if task in CV else [None]
 
 
 def render(rows, args):
@@ -81,12 +97,15 @@ def render(rows, args):
 
     lines = [table(rows, [("task", "task"), ("model", "description"),
                           ("accuracy %", lambda r: "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}"),
-                          ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds")])]
+                          ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds"),
+                          ("commit", lambda r: r.get("commit") or "-")])]
     lines.append("\nKim's column: CNN-rand for random embeddings, CNN-non-static (300-d word2vec trained on "
                  "100B words of Google News) for pretrained ones; his TREC and SST figures are on the official "
                  "test sets, ours on the dev splits named in the protocol column. Defaults of each model as "
                  "README lists them, seed 0" + (" (QUICK: 1 epoch on a slice of the data)" if args.quick else "")
                  + ".")
+    lines.append("The commit column names the commit each row was measured on (rows kept by --append or "
+                 "brought in by --merge can be older than this file's run).")
     failed = [r for r in rows if r.get("error")]
     for r in failed:
         lines.append(f"\n{r['task']} {r['run']}: not measured ({r['error']})")
@@ -102,16 +121,24 @@ def main(argv=None):
                    help=f"comma-separated among {', '.join(RUNS)} (cnn-w2v needs --w2v)")
     p.add_argument("--tasks", default=",".join(ORDER), help="comma-separated among mr,subj,cr,mpqa,trec,sst2,sst5")
     p.add_argument("--selection", action="store_true",
-                   help="SST tasks: score 10%% of train.txt's trees held out of training, not dev.txt")
+                   help="score a selection split, never the reported one: SST, 10%% of train.txt's trees "
+                        "held out; CV tasks, 10%% of fold 0's training part held out (one split, not 10 folds)")
     p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
     p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many folds / tasks at once, each in its own process (with --threads "
+                        "threads each); rows are written as each (task, run) finishes")
     p.add_argument("--progress", action="store_true", help="the training progress line on stderr")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 fold, 1 epoch, a slice of each set")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a default (a JSON value, e.g. --set optimizer='\"adagrad\"' --set lr=0.01); "
                         "the rows say so")
+    p.add_argument("--merge", nargs="+", metavar="RESULTS_JSON",
+                   help="measure nothing: add the rows of these results files (runs made with --out elsewhere, "
+                        "e.g. in parallel) to the results file, replacing its rows of the same (task, run); "
+                        "each row keeps the commit it was measured on")
     p.add_argument("--append", action="store_true", help="keep the rows of the existing results file for the "
                    "(task, run) pairs not run now (to measure the table in pieces)")
     args = p.parse_args(argv)
@@ -125,9 +152,9 @@ def main(argv=None):
     for t in tasks:
         if t not in ORDER:
             raise SystemExit(f"--tasks: unknown task {t!r}; expected among {', '.join(ORDER)}")
-    if args.selection and set(tasks) - {"sst2", "sst5"}:
-        raise SystemExit("--selection: only the SST tasks (sst2, sst5) have a selection split here")
-    folds = 1 if args.quick else args.folds
+    if args.selection and set(tasks) & {"trec"}:
+        raise SystemExit("--selection: TREC has no selection split here (its dev split is carved from train)")
+    folds = 1 if args.quick or args.selection else args.folds
     overrides = {}
     for item in args.set:
         key, eq, value = item.partition("=")
@@ -152,7 +179,36 @@ def main(argv=None):
         ours = {(r["task"], r["run"]) for r in done}
         return [r for r in keep if (r["task"], r["run"]) not in ours]
 
-    mine = []
+    if args.merge:
+        merged, origin, sources = {}, {}, []
+        for i, name in enumerate(([path] if os.path.exists(path) else []) + args.merge):
+            with open(name) as f:
+                payload = json.load(f)
+            meta = payload["meta"]
+            if bool(meta.get("quick")) != bool(args.quick):
+                raise SystemExit(f"--merge: {name} is {'a' if meta.get('quick') else 'not a'} --quick run; "
+                                 f"merge only runs of the same kind ({'with' if args.quick else 'without'} --quick)")
+            commit = (meta.get("commit") or "")[:10]
+            for r in payload["rows"]:
+                if r.get("accuracy") is None and i > 0 and (r["task"], r["run"]) in merged:
+                    continue   # a run that measured nothing does not replace a measured row
+                merged[(r["task"], r["run"])] = dict(r, commit=r.get("commit") or commit)
+                origin[(r["task"], r["run"])] = i
+            sources.append(f"commit {commit}, {meta['date'][:16]}, threads {meta.get('threads')}, 1-min load "
+                           f"{meta['load_average_before'][0]:.1f} before, {meta['load_average_after'][0]:.1f} after")
+        sources = [f"{', '.join(t + ' ' + r for (t, r), k in sorted(origin.items()) if k == i)}: {line}"
+                   for i, line in enumerate(sources) if i in origin.values()]
+        run.meta["merged_from"] = args.merge
+        rows = in_order(list(merged.values()))
+        text = render(rows, args) + "\n\nMerged (--merge); the line above is the merge's. The runs:\n" + \
+            "\n".join(f"- {line}" for line in sources)
+        run.write(rows, text, out_dir=out_dir)
+        print(text)
+        return
+
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs: expected a positive integer, got {args.jobs}")
+    pending = []   # (task, run name, row) in table order
     for task in tasks:
         for name in runs:
             model, vec, kim_row, desc = RUNS[name]
@@ -161,25 +217,67 @@ def main(argv=None):
             row = {"task": task, "run": name, "model": model, "overrides": overrides,
                    "description": desc + (f" [not the defaults: {note}]" if note else ""), "vectors": vectors,
                    "kim": KIM[kim_row][task] if kim_row else None, "accuracy": None, "seconds": None,
-                   "protocol": ("10-fold CV mean" if task in CV and folds == 10 else
+                   "protocol": ("selection (10% of fold 0's training part)" if task in CV and args.selection else
+                                "10-fold CV mean" if task in CV and folds == 10 else
                                 "fold 0 of 10" if task in CV and folds == 1 else
                                 f"mean of folds 0-{folds - 1} of 10" if task in CV else
                                 "dev (10% of TREC.train)" if task == "trec" else
                                 "selection (10% of train.txt trees)" if args.selection else "dev.txt sentences")}
             if vec == "w2v" and not args.w2v:
                 row["error"] = "no --w2v vectors given"
-            else:
+            pending.append((task, name, vectors, row))
+
+    mine = []
+
+    def finish(row, res=None, error=None):
+        if error is not None:
+            row["error"] = error
+        elif res is not None:
+            res = sorted(res, key=lambda r: -1 if r[0] is None else r[0])
+            row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
+                       seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
+        row["commit"] = (run.meta["commit"] or "")[:10] or None
+        mine.append(row)
+        rows = in_order(others(mine) + mine)
+        run.write(rows, render(rows, args), out_dir=out_dir)
+
+    def job(task, name, vectors, fold):
+        return (task, RUNS[name][0], vectors, fold, data_dir, args.quick, args.progress, overrides,
+                args.selection, args.threads)
+
+    if args.jobs == 1:
+        for task, name, vectors, row in pending:
+            if row.get("error"):
+                finish(row)
+                continue
+            try:
+                finish(row, [fit_fold(*job(task, name, vectors, f)) for f in units(task, folds)])
+            except ImportError as e:   # a network not in this build, or vectors not installed
+                finish(row, error=str(e))
+    else:
+        # each fold in its own process (spawned: no OpenMP state forked), the longest-running tasks
+        # (SST's phrases) submitted first so they do not finish last alone
+        import concurrent.futures as cf
+        import multiprocessing
+
+        todo = [(t, n, v, r) for t, n, v, r in pending if not r.get("error")]
+        for t, n, v, r in pending:
+            if r.get("error"):
+                finish(r)
+        with cf.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            first = sorted(range(len(todo)), key=lambda i: todo[i][0] not in ("sst2", "sst5"))
+            futures = {pool.submit(fit_fold, *job(*todo[i][:3], f)): i for i in first for f in units(todo[i][0], folds)}
+            results, errors = [[] for _ in todo], {}
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
                 try:
-                    res = run_one(task, model, vectors, folds, data_dir, args.quick, args.progress, overrides,
-                                  args.selection)
-                    row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
-                               seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
-                except ImportError as e:   # a network not in this build, or vectors not installed
-                    row["error"] = str(e)
-            mine.append(row)
-            rows = sorted(others(mine) + mine, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
-            run.write(rows, render(rows, args), out_dir=out_dir)
-    print(render(mine, args))
+                    results[i].append(fut.result())
+                except ImportError as e:   # as above
+                    errors[i] = str(e)
+                    results[i].append(None)
+                if len(results[i]) == len(units(todo[i][0], folds)):
+                    finish(todo[i][3], results[i], errors.get(i))
+    print(render(in_order(mine), args))
 
 
 if __name__ == "__main__":

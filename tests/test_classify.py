@@ -203,6 +203,17 @@ def test_unseen_words_read_as_zero_vectors(model):
     assert np.any(clf.network.embedding.W.value[UNK] != 0)
 
 
+@pytest.mark.parametrize("model", ["cnn", "lstm"])
+def test_padding_row_stays_zero(model):
+    # Kim resets the padding row to zero after every update; an empty sentence (CR has a few) is read
+    # as one padding position, and would otherwise train that row as an 'empty' word
+    train = toy(60, 0)
+    train.sentences = [[] if i % 5 == 0 else s for i, s in enumerate(train.sentences)]
+    clf = Classifier(model, **dict(SMALL[model], epochs=2)).fit(train, progress=None)
+    W = clf.network.embedding.W.value
+    assert np.all(W[PAD] == 0) and np.all(np.abs(W[2:]).sum(1) > 0)
+
+
 def test_pretrained_vectors_reach_the_network(tmp_path):
     from fastnlp import KeyedVectors
 

@@ -21,7 +21,7 @@ from ..plots import TrainingCurveMixin
 from . import bow
 from . import networks as N
 from .data import Dataset, split_dev, tokenize
-from .vocab import UNK, Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
+from .vocab import PAD, UNK, Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
 
 FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-classifier", "fastnlp-classifier-checkpoint", 1
 _EVAL_BATCH = 500
@@ -230,9 +230,20 @@ class Classifier(TrainingCurveMixin):
             # shared random UNK vector, as this code had, is the same meaningless signal in every
             # sentence with an unseen word (2/3 of TREC's dev questions) and cost 1-2 points there.
             # With min_count > 1 the UNK row is trained from zero like any other word.
-            for emb in (getattr(self.network, "embedding", None), getattr(self.network, "static_embedding", None)):
-                if emb is not None:
-                    emb.W.value[UNK] = 0
+            for emb in self._embeddings():
+                emb.W.value[UNK] = 0
+                emb.W.value[PAD] = 0
+
+    def _embeddings(self):
+        return [e for e in (getattr(self.network, "embedding", None), getattr(self.network, "static_embedding", None))
+                if e is not None]
+
+    def _zero_padding_row(self):
+        """Kim's set_zero after every update: the padding row stays a zero vector. Padding past a
+        sentence's length never enters a window or a state, but an empty sentence (CR has a few) is
+        read as one padding position, whose vector would otherwise be trained as an 'empty' word."""
+        for emb in self._embeddings():
+            emb.W.value[PAD] = 0
 
     # ---- training --------------------------------------------------------------------------------
 
@@ -313,6 +324,8 @@ class Classifier(TrainingCurveMixin):
                 opt.step()
                 opt.zero_grad()
                 self._max_norm()
+                if self.spec.input == "sequence":
+                    self._zero_padding_row()
                 sums[0] += float(loss) * len(idx)
                 sums[1] += int((logits.argmax(1) == y[idx]).sum())
                 sums[2] += len(idx)
