@@ -60,6 +60,7 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
     import fastnlp
     from fastnlp.classify import Classifier, load_task
     from fastnlp.classify.data import split_dev, sst_selection_split
+    from fastnlp.classify.networks import task_defaults
 
     if threads:
         fastnlp.set_num_threads(threads)
@@ -69,7 +70,7 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
         train, dev = sst_selection_split(data_dir, fine=task == "sst5")
     else:
         train, dev = load_task(task, data_dir, fold=fold or 0)
-    options = dict(overrides)
+    options = dict(task_defaults(model, task), **overrides)
     if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
         train, dev = _spread(train, 1500), _spread(dev, 300)
         options["epochs"] = 1

@@ -3,6 +3,7 @@ and corrupted files, checkpoint + resume equal to uninterrupted training, and th
 command line end to end. The sequence-model paths run on a tiny stand-in network (mean of word
 embeddings, dropout, softmax layer) that keeps the TextCNN / RNNAcceptor contract."""
 
+import argparse
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import pytest
 
 from fastnlp import nn, safeformat
 from fastnlp.classify import Classifier, Dataset, Vocabulary, pad_batch
+from fastnlp.classify import cli
 from fastnlp.classify import networks as N
 from fastnlp.classify.vocab import PAD, UNK, batches, bucketed_batches, embedding_table
 from fastnlp.cli import main
@@ -362,3 +364,25 @@ def test_cli_errors(tmp_path, mr_dir, capsys):
     assert "not a valid classifier" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["classify", "train", "--task", "imdb", "--model", "cnn", "-o", model])
+
+
+def test_task_defaults_cut_the_textcnn_epochs_on_sst_only(monkeypatch, tmp_path):
+    """SST's phrase-level training data gets the TextCNN 10 epochs (README's rule); other tasks and
+    models keep the model's defaults, and --epochs still wins on the command line."""
+    assert N.task_defaults("cnn", "sst2") == N.task_defaults("cnn", "sst5") == {"epochs": 10}
+    assert N.task_defaults("cnn", "mr") == {} and N.task_defaults("lstm", "sst2") == {}
+    seen = []
+
+    def fake_fit(self, train, **kwargs):
+        seen.append(self.config["epochs"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Classifier, "fit", fake_fit)
+    monkeypatch.setattr(cli, "load_task", lambda *a, **k: ([], []))
+    for epochs in (None, 3):
+        args = argparse.Namespace(task="sst2", model="cnn", data_dir=str(tmp_path), fold=0, seed=0, epochs=epochs,
+                                  threads=None, vectors=None, output=str(tmp_path / "m"), resume=False,
+                                  no_progress=True)
+        with pytest.raises(KeyboardInterrupt):
+            cli._train(args)
+    assert seen == [10, 3]
