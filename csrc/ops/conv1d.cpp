@@ -315,14 +315,20 @@ void finish_sequence(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o, int64
 }
 
 // float: the product per sequence on the filters packed once, windows read in place. W (H, K*D) is
-// the transposed right operand of windows (T_b, K*D) x W^T; the packed copy is read by both
-// threads, each taking whole sequences, so no barrier follows the packing.
+// the transposed right operand of windows (T_b, K*D) x W^T. The threads pack a share of its panels
+// each and meet at the one barrier of the call; then each takes whole sequences.
 void conv1d_forward_packed(const Conv1dInputs<float>& in, const Conv1dOutputs<float>& o) {
   const Conv1dDims& d = in.d;
   const int64_t KD = d.K * d.D, T_out = conv1d_out_len(in.mode, d.T, d.K);
+  constexpr int64_t P = kPanelWidth<float>;
+  const int64_t panels = (d.H + P - 1) / P;
   PackedBuffer<float> Wp = packed_buffer<float>(KD, d.H);
-  pack_panels(true, KD, d.H, in.W, KD, Wp.get());
   parallel_region(conv_threads(d, T_out), [&](int t, int nt) {
+    const int64_t c0 = std::min(d.H, panels * t / nt * P), c1 = std::min(d.H, panels * (t + 1) / nt * P);
+    if (c1 > c0) pack_panels(true, KD, c1 - c0, in.W + c0 * KD, KD, Wp.get() + c0 * KD);  // panel c0 / P
+    if (nt > 1) {
+#pragma omp barrier
+    }
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
     // Max-pooling reduces a sequence's products in this scratch while they are in cache; the
     // other pools have them land in y.
