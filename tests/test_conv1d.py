@@ -178,6 +178,45 @@ def test_fast_matches_reference(mode, pool, size, rng):
     np.testing.assert_allclose(fast["db"], ref["db"], **tol(B * T))
 
 
+# The float32 forward's products run in register tiles of 6 windows by 16 filters packed per call
+# (the float64 one through BLAS, checked above and by the gradient checks): windows per sequence
+# (T_out mod 6) and filters (H mod 16) here hit every remainder, with K = 1 and T < K (wide), on 1,
+# 2 and 3 threads (the last size is above the threading grain, the others run inline).
+PACKED_SIZES = [  # B, T, D, H, K
+    (2, 8, 5, 1, 3), (3, 12, 4, 15, 2), (5, 10, 3, 16, 5), (4, 9, 7, 17, 1), (7, 23, 9, 33, 4),
+    (3, 2, 6, 7, 4), (9, 30, 40, 100, 3),
+]
+
+
+@pytest.mark.simd
+@pytest.mark.parametrize("mode", ["narrow", "wide"])
+@pytest.mark.parametrize("size", PACKED_SIZES)
+def test_forward_matches_reference_on_tile_remainders(size, mode, threads, rng):
+    B, T, D, H, K = size
+    if mode == "narrow" and T < K:
+        pytest.skip("narrow mode needs T >= K")
+    dtype = np.float32
+    x, W, b = make(rng, B, T, D, H, K, dtype)
+    T_out = ops.conv_out_len(T, K, mode)
+    t = tol(K * D)
+    for lengths in (None, lengths_for(rng, B, T, K, mode)):
+        for pool in ("none", "max", "avg"):
+            res = []
+            for reference in (False, True):
+                y = np.full((B, T_out, H), 7, dtype) if pool != "max" else None
+                pooled = np.full((B, H), 7, dtype) if pool != "none" else None
+                argmax = np.full((B, H), -1, np.int64) if pool == "max" else None
+                _C.conv1d_forward(x, W, b, lengths, y, pooled, argmax, mode, "tanh", pool, reference=reference)
+                res.append((y, pooled, argmax))
+            (y, pooled, argmax), (y_ref, pooled_ref, argmax_ref) = res
+            if y is not None:
+                np.testing.assert_allclose(y, y_ref, **t)
+            if pooled is not None:
+                np.testing.assert_allclose(pooled, pooled_ref, **t)
+            if argmax is not None:
+                np.testing.assert_array_equal(argmax, argmax_ref)
+
+
 def test_accumulate_adds_into_dW_and_db(rng):
     x, W, b = make(rng, 4, 9, 5, 6, 3)
     y = ops.conv1d(x, W, b, None, "narrow", "tanh")

@@ -1,19 +1,22 @@
-// Conv1d over time: plain-loop references, and fast kernels that unfold the windows (im2col: each
-// window is one contiguous copy of K rows of x) and multiply them by the filters with a BLAS GEMM
-// (one per cache-sized block of sequences; the forward unfolds only each sequence's own output
-// positions, so a batch's padding costs nothing), with the bias + activation epilogue and the pooling
-// fused in the passes around it. Max-pooling's backward touches one window per (sequence,
-// filter), so it is a gather / scatter of B*H rows instead of a dense GEMM.
+// Conv1d over time: plain-loop references and fast kernels. The float forward multiplies each
+// sequence's windows by the filters packed once per call (ops/packed_gemm.h): a window of K rows is
+// contiguous in x, so the windows are rows of x read with stride D, no unfolding copy (wide mode: of
+// a copy of the sequence between K - 1 zero rows), and max-pooling reduces one sequence's products
+// while they are in cache. The double forward and the backward unfold the windows (im2col) for a
+// BLAS GEMM per cache-sized block of sequences, except max-pooling's backward, which touches one
+// window per (sequence, filter): a gather / scatter of B*H rows.
 #include "ops/conv1d.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "blas.h"
 #include "common.h"
+#include "ops/packed_gemm.h"
 #include "parallel.h"
 #include "simd.h"
 
@@ -162,6 +165,20 @@ void col2im(ConvMode mode, const T* dcols, const int64_t* lengths, T* dx, const 
   }
 }
 
+// The windows of sequence n (length L) as the rows of a matrix with row stride D: window t starts
+// at row t of the sequence (narrow: every window t < T_b lies inside it) or, wide, of `padded`
+// ((L + 2 (K - 1)) * D) filled with the sequence between K - 1 zero rows on each side.
+template <typename T>
+const T* window_rows(ConvMode mode, const T* x, int64_t n, int64_t L, const Conv1dDims& d, T* padded) {
+  const T* xn = x + n * d.T * d.D;
+  if (mode == ConvMode::kNarrow) return xn;
+  const int64_t P = d.K - 1;
+  std::memset(padded, 0, P * d.D * sizeof(T));
+  std::memcpy(padded + P * d.D, xn, L * d.D * sizeof(T));
+  std::memset(padded + (P + L) * d.D, 0, P * d.D * sizeof(T));
+  return padded;
+}
+
 // The fast kernels run on one OpenMP team, each thread taking whole sequences in blocks whose
 // unfolded windows fit in L2 (about 1 MB), with one GEMM per block (a single-threaded BLAS call
 // inside the region): the windows are still in cache when the GEMM reads them, and the
@@ -266,51 +283,101 @@ void conv1d_backward_ref(const Conv1dInputs<T>& in, const Conv1dGrads<T>& gr) {
   }
 }
 
+namespace {
+
+// The epilogue of sequence n from its T_b products z (T_b, H), in place: max-pooling takes the
+// max and argmax over t of the raw products (the bias is the same at every t and the activations
+// are monotone, so the caller applies bias + activation to the B*H pooled values instead of
+// B*T_out*H); otherwise y's rows get act(z + b) (z may be those rows) and zeros past T_b, and
+// average pooling their mean.
 template <typename T>
-void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
+void finish_sequence(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o, int64_t n, int64_t Tb, int64_t T_out,
+                     T* z) {
+  const int64_t H = in.d.H;
+  if (in.pool == Pool::kMax) {
+    if (Tb > 0) {
+      max_rows(z, Tb, H, o.pooled + n * H, o.argmax + n * H);
+    } else {  // no output position: pools zeros, as the padded product would
+      std::fill(o.pooled + n * H, o.pooled + (n + 1) * H, T(0));
+      std::fill(o.argmax + n * H, o.argmax + (n + 1) * H, int64_t{0});
+    }
+    return;
+  }
+  bias_act_forward(in.act, z, in.b, Tb, H);
+  T* yn = o.y + n * T_out * H;
+  if (z != yn) std::memcpy(yn, z, Tb * H * sizeof(T));
+  std::memset(yn + Tb * H, 0, (T_out - Tb) * H * sizeof(T));
+  if (in.pool != Pool::kAvg) return;
+  T* pn = o.pooled + n * H;
+  std::memset(pn, 0, H * sizeof(T));
+  for (int64_t s = 0; s < Tb; ++s) axpy(T(1), yn + s * H, pn, H);
+  for (int64_t h = 0; h < H; ++h) pn[h] /= T(Tb);
+}
+
+// float: the product per sequence on the filters packed once, windows read in place. W (H, K*D) is
+// the transposed right operand of windows (T_b, K*D) x W^T. The threads pack a share of its panels
+// each and meet at the one barrier of the call; then each takes whole sequences.
+void conv1d_forward_packed(const Conv1dInputs<float>& in, const Conv1dOutputs<float>& o) {
   const Conv1dDims& d = in.d;
   const int64_t KD = d.K * d.D, T_out = conv1d_out_len(in.mode, d.T, d.K);
-  const int threads = conv_threads(d, T_out);
+  constexpr int64_t P = kPanelWidth<float>;
+  const int64_t panels = (d.H + P - 1) / P;
+  PackedBuffer<float> Wp = packed_buffer<float>(KD, d.H);
+  parallel_region(conv_threads(d, T_out), [&](int t, int nt) {
+    const int64_t c0 = std::min(d.H, panels * t / nt * P), c1 = std::min(d.H, panels * (t + 1) / nt * P);
+    if (c1 > c0) pack_panels(true, KD, c1 - c0, in.W + c0 * KD, KD, Wp.get() + c0 * KD);  // panel c0 / P
+    if (nt > 1) {
+#pragma omp barrier
+    }
+    const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt;
+    // Max-pooling reduces a sequence's products in this scratch while they are in cache; the
+    // other pools have them land in y.
+    std::unique_ptr<float[]> z_max = in.pool == Pool::kMax ? scratch<float>(T_out * d.H) : nullptr;
+    std::unique_ptr<float[]> padded =
+        in.mode == ConvMode::kWide ? scratch<float>((d.T + 2 * (d.K - 1)) * d.D) : nullptr;
+    for (int64_t n = first; n < last; ++n) {
+      const int64_t L = length_of(in.lengths, n, d.T), Tb = conv1d_out_len(in.mode, L, d.K);
+      float* z = in.pool == Pool::kMax ? z_max.get() : o.y + n * T_out * d.H;
+      if (Tb > 0)
+        packed_gemm(Tb, d.H, KD, window_rows(in.mode, in.x, n, L, d, padded.get()), d.D, Wp.get(), false, z, d.H);
+      finish_sequence(in, o, n, Tb, T_out, z);
+    }
+    if (in.pool == Pool::kMax) bias_act_forward(in.act, o.pooled + first * d.H, in.b, last - first, d.H);
+  });
+}
+
+// double (float64 is for gradient checks; packed_gemm's double runs without SIMD clones, far
+// behind a BLAS dgemm): the windows of a cache-sized block of sequences unfolded (only each
+// sequence's own positions) and multiplied in one BLAS GEMM per block.
+template <typename T>
+void conv1d_forward_im2col(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
+  const Conv1dDims& d = in.d;
+  const int64_t KD = d.K * d.D, T_out = conv1d_out_len(in.mode, d.T, d.K);
   const int64_t nb = block_sequences<T>(d, T_out);
-  parallel_region(threads, [&](int t, int nt) {
+  parallel_region(conv_threads(d, T_out), [&](int t, int nt) {
     const int64_t first = d.B * t / nt, last = d.B * (t + 1) / nt, cap = std::min(nb, last - first);
-    std::unique_ptr<T[]> cols = scratch<T>(cap * T_out * KD), z_buf = scratch<T>(cap * T_out * d.H);
+    std::unique_ptr<T[]> cols = scratch<T>(cap * T_out * KD), z = scratch<T>(cap * T_out * d.H);
     std::vector<int64_t> off(cap + 1);
     for (int64_t b0 = first; b0 < last; b0 += nb) {
       const int64_t b1 = std::min(last, b0 + nb);
       const int64_t rows = im2col_packed(in.mode, in.x, in.lengths, cols.get(), off.data(), d, b0, b1);
-      T* z = z_buf.get();
-      if (rows > 0) gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, in.W, KD, T(0), z, d.H);
-      if (in.pool == Pool::kMax) {
-        // The bias is the same at every t and the activations are monotone: pool the raw
-        // products, then apply bias + activation to B*H values instead of B*T_out*H.
-        for (int64_t n = b0; n < b1; ++n) {
-          const int64_t Tb = off[n - b0 + 1] - off[n - b0];
-          if (Tb > 0) {
-            max_rows(z + off[n - b0] * d.H, Tb, d.H, o.pooled + n * d.H, o.argmax + n * d.H);
-          } else {  // no output position: pools zeros, as the padded product would
-            std::fill(o.pooled + n * d.H, o.pooled + (n + 1) * d.H, T(0));
-            std::fill(o.argmax + n * d.H, o.argmax + (n + 1) * d.H, int64_t{0});
-          }
-        }
-        bias_act_forward(in.act, o.pooled + b0 * d.H, in.b, b1 - b0, d.H);
-        continue;
-      }
-      bias_act_forward(in.act, z, in.b, rows, d.H);
-      for (int64_t n = b0; n < b1; ++n) {
-        const int64_t Tb = off[n - b0 + 1] - off[n - b0];
-        const T* zn = z + off[n - b0] * d.H;
-        T* yn = o.y + n * T_out * d.H;
-        std::memcpy(yn, zn, Tb * d.H * sizeof(T));
-        std::memset(yn + Tb * d.H, 0, (T_out - Tb) * d.H * sizeof(T));
-        if (in.pool != Pool::kAvg) continue;
-        T* pn = o.pooled + n * d.H;
-        std::memset(pn, 0, d.H * sizeof(T));
-        for (int64_t s = 0; s < Tb; ++s) axpy(T(1), zn + s * d.H, pn, d.H);
-        for (int64_t h = 0; h < d.H; ++h) pn[h] /= T(Tb);
-      }
+      if (rows > 0) gemm(false, true, rows, d.H, KD, T(1), cols.get(), KD, in.W, KD, T(0), z.get(), d.H);
+      for (int64_t n = b0; n < b1; ++n)
+        finish_sequence(in, o, n, off[n - b0 + 1] - off[n - b0], T_out, z.get() + off[n - b0] * d.H);
     }
+    if (in.pool == Pool::kMax) bias_act_forward(in.act, o.pooled + first * d.H, in.b, last - first, d.H);
   });
+}
+
+}  // namespace
+
+template <typename T>
+void conv1d_forward(const Conv1dInputs<T>& in, const Conv1dOutputs<T>& o) {
+  if constexpr (std::is_same_v<T, float>) {
+    conv1d_forward_packed(in, o);
+  } else {
+    conv1d_forward_im2col(in, o);
+  }
 }
 
 template <typename T>
