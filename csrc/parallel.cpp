@@ -56,6 +56,11 @@ void sleep_while_equal(std::atomic<uint32_t>& word, uint32_t expected) {
   if (word.load(std::memory_order_acquire) == expected) std::this_thread::yield();
 #endif
 }
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 void wake_all(std::atomic<uint32_t>& word) {
 #if defined(__linux__)
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
@@ -65,11 +70,14 @@ void wake_all(std::atomic<uint32_t>& word) {
 }
 }  // namespace
 
-// How long this thread spins before it sleeps, adapted to what its waits see: a wait that had to
-// sleep and lasted longer than kSpinMicros (the partner was descheduled: a loaded machine) halves
-// it, down to 1 us, so that under load the team stops burning the cores the other jobs need; one
-// that slept but was over within kSpinMicros (a longer spin would have caught it) doubles it
-// back. Per thread, kept across calls.
+// How long this thread spins before it sleeps, adapted to how late its partners are: when it had
+// to sleep and the round opened (the last thread arrived) more than kSpinMicros after it came, the
+// partner was descheduled (a loaded machine), so the spin halves, down to 1 us, and under load the
+// team stops burning the cores the other jobs need; when the round opened within kSpinMicros (a
+// longer spin would have caught it) the spin doubles back. Lateness is measured to the opening, not
+// to this thread's own wake-up: a futex wake-up on a VM takes tens of microseconds, and counting it
+// would shrink the spin on a quiet machine, make every later wait sleep, and never recover.
+// Per thread, kept across calls.
 thread_local int t_spin_micros = SpinBarrier::kSpinMicros;
 
 void SpinBarrier::wait() {
@@ -79,22 +87,24 @@ void SpinBarrier::wait() {
     // The last to arrive opens the next round. seq_cst on round_ and sleepers_ (here and in the
     // sleepers below): either a sleeper sees the new round, or this thread sees the sleeper.
     arrived_.store(0, std::memory_order_relaxed);
+    opened_ns_.store(now_ns(), std::memory_order_relaxed);
     round_.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(round_);
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::microseconds(t_spin_micros);
+  const int64_t start = now_ns();
+  const int64_t deadline = start + int64_t{1000} * t_spin_micros;
   for (int i = 1;; ++i) {
     if (round_.load(std::memory_order_acquire) != round) return;
     cpu_relax();
-    if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;
+    if (i % 64 == 0 && now_ns() >= deadline) break;
   }
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   while (round_.load(std::memory_order_seq_cst) == round) sleep_while_equal(round_, round);
   sleepers_.fetch_sub(1, std::memory_order_relaxed);
-  const bool long_wait = std::chrono::steady_clock::now() - start > std::chrono::microseconds(kSpinMicros);
-  t_spin_micros = long_wait ? std::max(1, t_spin_micros / 2) : std::min(int{kSpinMicros}, 2 * t_spin_micros);
+  // opened_ns_ was stored before round_ changed, and this thread has seen round_ change (acquire).
+  const bool partner_late = opened_ns_.load(std::memory_order_relaxed) - start > int64_t{1000} * kSpinMicros;
+  t_spin_micros = partner_late ? std::max(1, t_spin_micros / 2) : std::min(int{kSpinMicros}, 2 * t_spin_micros);
 }
 
 void set_num_threads(int n) {

@@ -81,6 +81,7 @@ class SpinBarrier {
   alignas(64) std::atomic<int> arrived_{0};
   alignas(64) std::atomic<uint32_t> round_{0};
   std::atomic<int> sleepers_{0};
+  std::atomic<int64_t> opened_ns_{0};  // when the last round opened (steady clock), for the spin's adaptation
 };
 
 // Like parallel_region, with a SpinBarrier for the team: body(thread, threads, barrier), where the
