@@ -5,7 +5,6 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 
 #include <omp.h>
@@ -53,55 +52,6 @@ void parallel_region(int threads, F&& body) {
   note_team_start();
 #pragma omp parallel num_threads(threads)
   body(omp_get_thread_num(), omp_get_num_threads());
-}
-
-// A barrier for the threads of one team that spins for a bounded time, then sleeps in the kernel.
-// Why not `#pragma omp barrier`: under OMP_WAIT_POLICY=PASSIVE (what a shared machine wants) libgomp
-// puts a waiting thread straight to sleep, and waking it costs tens of microseconds on a VM (an
-// IPI to a halted vCPU) on every step of a recurrence; without PASSIVE it spins for ~300k
-// iterations, which starves the other jobs on an oversubscribed machine. Spinning up to
-// kSpinMicros covers the skew between threads doing equal work; a partner that has not arrived by
-// then is most likely descheduled, and sleeping hands it the core. Each thread shortens its spin
-// while its waits keep outlasting kSpinMicros (a loaded machine) and lengthens it back when they
-// stop (parallel.cpp). Reusable: wait() may be called any number of times by the same `count`
-// threads.
-class SpinBarrier {
- public:
-  static constexpr int kSpinMicros = 50;
-  explicit SpinBarrier(int count) : count_(count) {}
-  // The number of threads that must arrive; set before any thread waits (team_region does).
-  void set_count(int count) { count_ = count; }
-  int count() const { return count_; }
-  // Returns once all `count` threads have called wait() (for this round); every write made before
-  // a thread's wait() is visible to every thread after it returns.
-  void wait();
-
- private:
-  int count_;
-  alignas(64) std::atomic<int> arrived_{0};
-  alignas(64) std::atomic<uint32_t> round_{0};
-  std::atomic<int> sleepers_{0};
-  std::atomic<int64_t> opened_ns_{0};  // when the last round opened (steady clock), for the spin's adaptation
-};
-
-// Like parallel_region, with a SpinBarrier for the team: body(thread, threads, barrier), where the
-// body calls barrier.wait() instead of `#pragma omp barrier` (same placement rules: every thread of
-// the team reaches the same waits).
-template <typename F>
-void team_region(int threads, F&& body) {
-  SpinBarrier barrier(1);
-  if (threads <= 1 || omp_in_parallel()) {
-    body(0, 1, barrier);
-    return;
-  }
-  note_team_start();
-#pragma omp parallel num_threads(threads)
-  {
-    // OpenMP may start fewer threads than asked for: the barrier counts the team it got.
-#pragma omp single
-    barrier.set_count(omp_get_num_threads());
-    body(omp_get_thread_num(), omp_get_num_threads(), barrier);
-  }
 }
 
 }  // namespace fastnlp

@@ -247,9 +247,8 @@ def test_projected_forward_bad_input(rng):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_threaded_steps_ragged_lengths_under_contention(cell, threads, rng):
-    """The per-step SpinBarrier (parallel.h) at 1, 2 and 3 threads with ragged lengths, forward and
-    backward against the reference, repeated: at 3 threads on a 2-core machine a thread is often
-    descheduled past the barrier's spin, so the sleeping path runs too. A lost wake-up would hang, a
+    """The per-step barrier at 1, 2 and 3 threads with ragged lengths, forward and backward against
+    the reference, repeated (3 threads on a 2-core machine: threads descheduled at the barrier). A
     barrier that let a thread through early would read a state the other has not written."""
     B, T, D, H = 19, 13, 11, 64
     p = make(rng, cell, B, T, D, H)

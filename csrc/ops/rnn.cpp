@@ -98,8 +98,7 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
 
 // Threads for a whole call, one OpenMP team (one parallel region, not one per step). In the
 // recurrence each thread owns a slice of the hidden units: it computes its columns of every step's
-// recurrent GEMM and then the gate math of those units, so a step needs one barrier (a
-// SpinBarrier, parallel.h: libgomp's own sleeps on every step under OMP_WAIT_POLICY=PASSIVE). The big GEMMs
+// recurrent GEMM and then the gate math of those units, so a step needs one barrier. The big GEMMs
 // (input projections, weight gradients) are split by rows over the same threads (inside the
 // region gemm() runs as one single-threaded block). A step must be big enough to pay for its
 // barrier, and every slice keeps at least 8 units.
@@ -253,7 +252,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   base.out = out;
 
   const int threads = rnn_threads(d.B, GH, H);
-  team_region(threads, [&](int t, int nt, SpinBarrier& barrier) {
+  parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
     // steps only). And x into
     // the workspace's xh, zero past each length: the backward multiplies those rows by zero
@@ -272,7 +271,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
         std::memset(dst, 0, XH * sizeof(T));
       }
     }
-    barrier.wait();
+#pragma omp barrier
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt, m = j1 - j0;
     // This thread's rows of W_hh, [gate 0 | gate 1 | ...] of its units, packed once (packed_gemm.h)
     // as the right-hand operand of r (n, G*m) = h W_own^T, the recurrent product of every step.
@@ -294,7 +293,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
       a.h = hbuf[(s + 1) % 2].data();
       packed_gemm(n, G * m, H, a.hp, H, W_own.get(), false, r.get(), G * m);
       gate_forward(a, n, j0, j1);
-      barrier.wait();
+#pragma omp barrier
     }
   });
 
@@ -363,7 +362,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   base.dG = dG;
 
   const int threads = rnn_threads(d.B, GH, H);
-  team_region(threads, [&](int t, int nt, SpinBarrier& barrier) {
+  parallel_region(threads, [&](int t, int nt) {
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
     // This thread's columns of W_hh (G*H, j1 - j0), packed once: dh[:, j0:j1] = sbuf W_hh[:, j0:j1].
     PackedBuffer<T> W_cols = packed_buffer<T>(GH, j1 - j0);
@@ -374,7 +373,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
       a.s = s;
       a.sbuf = sbuf[s % 2].data();
       gate_backward(a, n, j0, j1);
-      barrier.wait();
+#pragma omp barrier
       // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
       // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
       if (s == 0 && !gr.dh0) break;
@@ -391,7 +390,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
         std::memcpy(packed_dG.get() + row0[b] * GD, dG + b * d.T * GD, L * GD * sizeof(T));
         std::memcpy(packed_xh.get() + row0[b] * XH, xh + b * d.T * XH, L * XH * sizeof(T));
       }
-      barrier.wait();
+#pragma omp barrier
       G_rows = packed_dG.get();
       X_rows = packed_xh.get();
       rows = R;
