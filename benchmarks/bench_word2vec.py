@@ -75,12 +75,14 @@ def resolve_data_files(p, args, evaluate=True):
     """Fills args.corpus (and, when `evaluate`, args.analogies and args.similarity) left unset from
     the data folder (fastnlp's data_dir rule: --data-dir, else $FASTNLP_DATA, else ../shared/data
     beside the repository) and checks that every file exists; a parser error names the argument."""
-    from fastnlp._data import data_dir
-
     for name, rel in DATA_FILES.items():
         if name != "corpus" and not evaluate:
             continue
         if getattr(args, name) is None:
+            # imported only here: with every file given, an older fastnlp without _data (compare_builds
+            # --before) runs this benchmark too
+            from fastnlp._data import data_dir
+
             try:
                 setattr(args, name, os.path.join(data_dir(args.data_dir or DATA, rel), rel))
             except FileNotFoundError as e:
