@@ -20,6 +20,7 @@ from ..nn.module import load_parameter_arrays, parameter_arrays
 from ..plots import TrainingCurveMixin
 from . import bow
 from . import networks as N
+from ._checkpoint import flatten, load_optimizer_state, optimizer_state, unflatten
 from .data import Dataset, split_dev, tokenize
 from .vocab import PAD, UNK, Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
 
@@ -41,55 +42,6 @@ def _fingerprint(data):
     for s, y in zip(data.sentences, data.labels):
         h.update(("\x1f".join(s) + "\x1e" + str(y) + "\x1d").encode("utf-8"))
     return h.hexdigest()
-
-
-def _flatten(obj, prefix, arrays):
-    """A JSON skeleton of a nested optimizer state, its arrays moved into `arrays`."""
-    if isinstance(obj, np.ndarray):
-        arrays[prefix] = obj
-        return {"__array__": prefix}
-    if isinstance(obj, dict):
-        return {"__dict__": [[k, _flatten(v, f"{prefix}.{i}", arrays)] for i, (k, v) in enumerate(obj.items())]}
-    if isinstance(obj, (list, tuple)):
-        return [_flatten(v, f"{prefix}.{i}", arrays) for i, v in enumerate(obj)]
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if obj is None or isinstance(obj, (int, float, str, bool)):
-        return obj
-    raise TypeError(f"checkpoint: cannot store optimizer state of type {type(obj).__name__}")
-
-
-def _unflatten(obj, arrays):
-    if isinstance(obj, dict) and "__array__" in obj:
-        return arrays[obj["__array__"]]
-    if isinstance(obj, dict) and "__dict__" in obj:
-        return {k: _unflatten(v, arrays) for k, v in obj["__dict__"]}
-    if isinstance(obj, list):
-        return [_unflatten(v, arrays) for v in obj]
-    return obj
-
-
-def _optimizer_state(opt):
-    """The optimizer's state_dict(); for one without (SGD, AdaGrad here before optim grew them) its
-    lists of per-parameter arrays and its numbers, which is all such an optimizer keeps."""
-    if hasattr(opt, "state_dict"):
-        return {"state_dict": opt.state_dict()}
-    return {"attrs": {k: v for k, v in vars(opt).items()
-                      if isinstance(v, (int, float)) or (isinstance(v, list) and v and
-                                                         all(isinstance(a, np.ndarray) for a in v))}}
-
-
-def _load_optimizer_state(opt, state):
-    if "state_dict" in state:
-        opt.load_state_dict(state["state_dict"])
-        return
-    for k, v in state["attrs"].items():
-        current = getattr(opt, k)
-        if isinstance(current, list):   # copy in place: the optimizer may hold other references to them
-            for dst, src in zip(current, v):
-                dst[...] = src
-        else:
-            setattr(opt, k, v)
 
 
 class _Progress:
@@ -407,7 +359,7 @@ class Classifier(TrainingCurveMixin):
         arrays = parameter_arrays(params)
         if best is not None:
             arrays.update({f"best.{i}": v for i, v in enumerate(best)})
-        opt_state = _flatten(_optimizer_state(opt), "opt", arrays)
+        opt_state = flatten(optimizer_state(opt), "opt", arrays)
         header = self._header()
         header.update(epoch=epoch, batch=batch, epoch_rng=epoch_rng, best_score=best_score,
                       has_best=best is not None, sums=sums, optimizer_state=opt_state,
@@ -433,7 +385,7 @@ class Classifier(TrainingCurveMixin):
     def _restore(self, state, params, opt, rng):
         header, arrays = state["header"], state["arrays"]
         self._set_params(params, arrays, "param", ValueError)
-        _load_optimizer_state(opt, _unflatten(header["optimizer_state"], arrays))
+        load_optimizer_state(opt, unflatten(header["optimizer_state"], arrays))
         for g, s in zip(N.generators(self.network), header["network_rngs"]):
             g.bit_generator.state = s
         rng.bit_generator.state = header["epoch_rng"]
