@@ -160,6 +160,19 @@ def test_one_step_cell(cell, rng):
 
 # ---- fast against the C++ reference ----------------------------------------------------------
 
+def assert_matches_reference(fo, fg, ro, rg, BT, H):
+    """The fast kernels' outputs fo and gradients fg (from `call`) against the reference's ro, rg:
+    outputs within F32; gradients with an absolute term growing with the number of terms summed
+    (B*T for the weights and biases, H for the input and state gradients)."""
+    for k in fo:
+        if fo[k] is not None:
+            np.testing.assert_allclose(fo[k], ro[k], **F32, err_msg=k)
+    for k in fg:
+        if fg[k] is not None:
+            n = BT if k in ("W_ih", "W_hh", "b_ih", "b_hh") else H
+            np.testing.assert_allclose(fg[k], rg[k], rtol=1e-4, atol=2e-5 * np.sqrt(n), err_msg=k)
+
+
 SIZES = [  # B, T, D, H; the last ones are large enough for the threaded recurrence
     (1, 1, 1, 1), (3, 7, 9, 8), (8, 16, 17, 15), (9, 5, 3, 33), (17, 9, 31, 40),
     # The packed recurrent product's tiles: 1-5 leftover rows, 6-row blocks, panels of 16 columns
@@ -182,13 +195,7 @@ def test_fast_matches_reference(cell, size, rng):
     dc_n = rng.standard_normal((B, H)).astype(np.float32) if cell == "lstm" else None
     fo, fg = call(cell, p, lengths, reverse, False, dout, dh_n, dc_n)
     ro, rg = call(cell, p, lengths, reverse, True, dout, dh_n, dc_n)
-    for k in fo:
-        if fo[k] is not None:
-            np.testing.assert_allclose(fo[k], ro[k], **F32, err_msg=k)
-    for k in fg:
-        if fg[k] is not None:
-            n = {"W_ih": B * T, "W_hh": B * T, "b_ih": B * T, "b_hh": B * T}.get(k, H)
-            np.testing.assert_allclose(fg[k], rg[k], rtol=1e-4, atol=2e-5 * np.sqrt(n), err_msg=k)
+    assert_matches_reference(fo, fg, ro, rg, B * T, H)
     for n, L in enumerate(lengths):  # outputs and input gradients are zero past each length
         assert not fo["out"][n, L:].any() and not fg["x"][n, L:].any()
 
@@ -259,13 +266,7 @@ def test_threaded_steps_ragged_lengths_under_contention(cell, threads, rng):
     ro, rg = call(cell, p, lengths, False, True, dout, dh_n, dc_n)
     for _ in range(20):
         fo, fg = call(cell, p, lengths, False, False, dout, dh_n, dc_n)
-        for k in fo:
-            if fo[k] is not None:
-                np.testing.assert_allclose(fo[k], ro[k], **F32, err_msg=k)
-        for k in fg:
-            if fg[k] is not None:
-                n = B * T if k in ("W_ih", "W_hh", "b_ih", "b_hh") else H
-                np.testing.assert_allclose(fg[k], rg[k], rtol=1e-4, atol=2e-5 * np.sqrt(n), err_msg=k)
+        assert_matches_reference(fo, fg, ro, rg, B * T, H)
 
 # The packed recurrent product alone (ops/packed_gemm.h): M covers 6-row blocks and every leftover
 # (1-5 rows), N full and partial 16-column panels and groups of 2-4 panels, K down to 1.
