@@ -386,3 +386,21 @@ def test_task_defaults_cut_the_textcnn_epochs_on_sst_only(monkeypatch, tmp_path)
         with pytest.raises(KeyboardInterrupt):
             cli._train(args)
     assert seen == [10, 3]
+
+
+def test_textcnn_defaults_follow_kims_code():
+    """The cnn's defaults: output layer at zero, AdaDelta whose sparse embedding steps follow the dense
+    update (decay_skipped_rows); one fit step moves the output layer off zero, and the embedding's
+    row_step records the rows updated. Other optimizers ignore the setting."""
+    train = Dataset([["good", "film"], ["bad", "film"], ["great", "plot"], ["awful", "plot"]] * 5,
+                    ["pos", "neg", "pos", "neg"] * 5)
+    clf = Classifier("cnn", embed_dim=8, maps=4, epochs=1, batch_size=20, valid_fraction=0.0)
+    assert clf.config["decay_skipped_rows"] and clf.config["output_init"] == "zeros"
+    clf.fit(train, progress=None)
+    assert np.abs(clf.network.output.W.value).max() > 0
+    opt = clf._optimizer(clf.network.parameters())
+    assert opt.decay_skipped_rows
+    assert not hasattr(Classifier("cnn", optimizer="adam")._optimizer(clf.network.parameters()),
+                       "decay_skipped_rows")
+    net = N.NETWORKS["cnn"].build(dict(clf.config), 10, 2, None)
+    assert not net.output.W.value.any()

@@ -58,11 +58,14 @@ class TextCNN(SentenceNet):
         float32 (default) or float64 (gradient checks).
     multichannel : bool
         A frozen and a fine-tuned copy of the pretrained embedding.
+    output_init : {"uniform", "zeros"}
+        The output layer's initial weights: as Linear draws them, or zero as Kim's code (the
+        Classifier's "cnn" default).
     """
 
     def __init__(self, vocab_size: int, n_classes: int, embed_dim: int = 300, widths: Sequence[int] = (3, 4, 5),
                  maps: int = 100, dropout: float = 0.5, pooling: str = "max", pretrained: Optional[np.ndarray] = None,
-                 static: bool = False, multichannel: bool = False, seed: int = 0,
+                 static: bool = False, multichannel: bool = False, output_init: str = "uniform", seed: int = 0,
                  dtype: "np.typing.DTypeLike" = np.float32) -> None:
         widths = tuple(widths)
         if not widths:
@@ -77,7 +80,11 @@ class TextCNN(SentenceNet):
         in_dim = self.embed_dim * (2 if self.multichannel else 1)
         self.convs = [Conv1d(in_dim, self.maps, w, mode="wide", activation="relu", pool=pooling, dtype=dtype,
                              rng=rng) for w in self.widths]
+        if output_init not in ("uniform", "zeros"):
+            raise ValueError(f"TextCNN: output_init must be 'uniform' or 'zeros', got {output_init!r}")
         self._init_head(self.maps * len(self.widths), n_classes, dropout, seed, rng, dtype)
+        if output_init == "zeros":  # Kim's code: the softmax layer starts at zero (its gradient does not)
+            self.output.W.value[...] = 0
 
     def _encode(self, x, lengths, train):
         return np.concatenate([conv.forward(x, lengths) for conv in self.convs], axis=1)

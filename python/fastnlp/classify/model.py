@@ -205,7 +205,8 @@ class Classifier(TrainingCurveMixin):
         cls = getattr(optim, name, None)
         if cls is None:
             raise ValueError(f"optimizer {c['optimizer']!r} needs fastnlp.optim.{name}, which this build lacks")
-        return cls(params, lr=c["lr"], weight_decay=c["weight_decay"])
+        extra = {"decay_skipped_rows": bool(c["decay_skipped_rows"])} if c["optimizer"] == "adadelta" else {}
+        return cls(params, lr=c["lr"], weight_decay=c["weight_decay"], **extra)
 
     def _max_norm(self):
         out = getattr(self.network, "output", None)

@@ -25,6 +25,8 @@ TRAIN_DEFAULTS = {
     "optimizer": "adadelta",  # adadelta | adam | adagrad | sgd (| lbfgs for maxent / mlp)
     "lr": 1.0,
     "weight_decay": 0.0,
+    "decay_skipped_rows": False,  # adadelta only: sparse embedding rows follow the dense update exactly
+                                  # (optim.AdaDelta's decay_skipped_rows); other optimizers ignore it
     "max_norm": 3.0,         # L2 bound on each class's row of the output layer (Kim's s = 3); None: off
     "valid_fraction": 0.1,   # held out of the training data for early selection when fit gets no dev
     "bucket": 50,            # sequence models: batches drawn from pools of this many batches sorted by
@@ -41,7 +43,7 @@ def _textcnn(config, n_inputs, n_classes, pretrained):
     return TextCNN(n_inputs, n_classes, embed_dim=config["embed_dim"], widths=tuple(config["widths"]),
                    maps=config["maps"], dropout=config["dropout"], pooling=config["pooling"],
                    pretrained=pretrained, static=config["static"], multichannel=config["multichannel"],
-                   seed=config["seed"])
+                   output_init=config.get("output_init", "uniform"), seed=config["seed"])
 
 
 def _rnn(cell):
@@ -68,13 +70,15 @@ _RNN_DEFAULTS = {"embed_dim": 300, "hidden": 150, "layers": 1, "bidirectional": 
                  "lr": 1e-3, "max_norm": 3.0}
 
 NETWORKS = {
-    # Kim (2014): widths 3/4/5 x 100 maps, dropout 0.5, max-norm 3, AdaDelta (rho 0.95), batch 50, 25 epochs.
+    # Kim (2014): widths 3/4/5 x 100 maps, dropout 0.5, max-norm 3, AdaDelta (rho 0.95), batch 50, 25 epochs;
+    # his code updates the embeddings densely (decay_skipped_rows gives our sparse steps the same result)
+    # and starts the output layer at zero.
     # Kim's dropout is not inverted (he scales the weights by 1 - p at test time), so his bound s = 3 holds
     # the weights training sees; ours (inverted dropout) are those times 1 - p = 0.5: the same bound is 1.5.
     "cnn": NetworkSpec("sequence", {"embed_dim": 300, "widths": [3, 4, 5], "maps": 100, "dropout": 0.5,
                                     "pooling": "max", "static": False, "multichannel": False,
                                     "optimizer": "adadelta", "lr": 1.0, "batch_size": 50, "epochs": 25,
-                                    "max_norm": 1.5},
+                                    "max_norm": 1.5, "decay_skipped_rows": True, "output_init": "zeros"},
                        _textcnn),
     "lstm": NetworkSpec("sequence", dict(_RNN_DEFAULTS), _rnn("lstm")),
     "gru": NetworkSpec("sequence", dict(_RNN_DEFAULTS), _rnn("gru")),

@@ -306,27 +306,80 @@ class AdaDelta(Optimizer):
         Guard inside both square roots.
     weight_decay : float
         L2 coefficient added to the gradient (>= 0).
+    decay_skipped_rows : bool
+        Sparse steps give the rows they skip the decay a dense step would (a skipped row's gradient is
+        zero, so a dense AdaDelta step leaves the row where it is and multiplies both of its running
+        averages by rho): each row's averages are multiplied by rho to the number of steps it missed
+        when it is next updated, so sparse training follows the dense update exactly (what Kim's
+        (2014) TextCNN code does to its embeddings). Without it a row's averages stand still while it
+        is absent, and a rare word keeps the small steps of its last update. Needs weight_decay 0.
+
+    Raises
+    ------
+    ValueError
+        As Optimizer; or decay_skipped_rows with weight_decay > 0 (a dense step then moves skipped rows).
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float = 1.0, rho: float = 0.95, eps: float = 1e-6,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, decay_skipped_rows: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
         _check_hyper("eps", eps, positive=True)
         _check_unit("AdaDelta", "rho", float(rho))
+        if decay_skipped_rows and self.weight_decay > 0:
+            raise ValueError("AdaDelta: decay_skipped_rows needs weight_decay 0 (weight decay moves the rows a "
+                             f"dense step skips), got weight_decay {self.weight_decay!r}")
         self.rho = float(rho)
         self.eps = float(eps)
+        self.decay_skipped_rows = bool(decay_skipped_rows)
         self.square_avg = [array_module(p.value).zeros_like(p.value) for p in self.params]
         self.acc_delta = [array_module(p.value).zeros_like(p.value) for p in self.params]
         self._ag = {id(p): a for p, a in zip(self.params, self.square_avg)}
         self._adx = {id(p): a for p, a in zip(self.params, self.acc_delta)}
+        if self.decay_skipped_rows:
+            # The steps taken (0-d, updated in place so state_dict / load_state_dict see it), and per
+            # parameter the step at which each row's averages were last brought up to date.
+            self.steps_taken = np.zeros((), np.int64)
+            self.row_step = [array_module(p.value).zeros(p.value.shape[:1], np.int64) for p in self.params]
+            self._row_step = {id(p): a for p, a in zip(self.params, self.row_step)}
+
+    def step(self) -> None:
+        if self.decay_skipped_rows:
+            self.steps_taken[...] += 1
+        super().step()
+
+    step.__doc__ = Optimizer.step.__doc__
 
     def _dense(self, p):
         ops.adadelta_update(p.value, p.grad, self._ag[id(p)], self._adx[id(p)], self.lr, self.rho, self.eps,
                             self.weight_decay)
+        if self.decay_skipped_rows and p.value.ndim:
+            self._row_step[id(p)][...] = self.steps_taken
 
     def _sparse(self, p, ids, rows):
+        if self.decay_skipped_rows and p.value.ndim:
+            self._decay_skipped(p, ids)
         ops.adadelta_update_sparse(p.value, self._ag[id(p)], self._adx[id(p)], ids, rows, self.lr, self.rho,
                                    self.eps, self.weight_decay)
 
+    def _decay_skipped(self, p, ids):
+        """Multiplies the averages of the rows about to be updated by rho ** (steps they missed)."""
+        xp = array_module(p.value)
+        last = self._row_step[id(p)]
+        ids = xp.asarray(ids).reshape(-1)
+        if ids.dtype.kind not in "iu" or ids.size and (int(ids.min()) < 0 or int(ids.max()) >= last.shape[0]):
+            return  # out of range: left to the update kernel, which names the argument
+        u = xp.unique(ids)
+        missed = int(self.steps_taken) - 1 - last[u]
+        if ids.size and int(missed.max()) > 0:
+            f = (self.rho ** missed.astype(np.float64)).astype(p.value.dtype).reshape((-1,) + (1,) * (p.value.ndim - 1))
+            self._ag[id(p)][u] *= f
+            self._adx[id(p)][u] *= f
+        last[u] = self.steps_taken
+
     def _state(self):
-        return [{"square_avg": a, "acc_delta": b} for a, b in zip(self.square_avg, self.acc_delta)]
+        states = [{"square_avg": a, "acc_delta": b} for a, b in zip(self.square_avg, self.acc_delta)]
+        if self.decay_skipped_rows:
+            for s, r in zip(states, self.row_step):
+                s["row_step"] = r
+            states[0]["steps_taken"] = self.steps_taken
+        return states
