@@ -388,19 +388,19 @@ def test_task_defaults_cut_the_textcnn_epochs_on_sst_only(monkeypatch, tmp_path)
     assert seen == [10, 3]
 
 
-def test_textcnn_defaults_follow_kims_code():
-    """The cnn's defaults: output layer at zero, AdaDelta whose sparse embedding steps follow the dense
-    update (decay_skipped_rows); one fit step moves the output layer off zero, and the embedding's
-    row_step records the rows updated. Other optimizers ignore the setting."""
+def test_textcnn_kims_dense_adadelta_and_zero_output_options():
+    """Kim's two options (not the defaults: they lost on the selection splits): the output layer starts
+    at zero and fitting moves it off zero; AdaDelta's sparse embedding steps follow the dense update
+    (decay_skipped_rows). Other optimizers ignore the setting."""
     train = Dataset([["good", "film"], ["bad", "film"], ["great", "plot"], ["awful", "plot"]] * 5,
                     ["pos", "neg", "pos", "neg"] * 5)
-    clf = Classifier("cnn", embed_dim=8, maps=4, epochs=1, batch_size=20, valid_fraction=0.0)
-    assert clf.config["decay_skipped_rows"] and clf.config["output_init"] == "zeros"
-    clf.fit(train, progress=None)
-    assert np.abs(clf.network.output.W.value).max() > 0
-    opt = clf._optimizer(clf.network.parameters())
-    assert opt.decay_skipped_rows
-    assert not hasattr(Classifier("cnn", optimizer="adam")._optimizer(clf.network.parameters()),
-                       "decay_skipped_rows")
-    net = N.NETWORKS["cnn"].build(dict(clf.config), 10, 2, None)
+    assert not N.defaults("cnn")["decay_skipped_rows"] and N.defaults("cnn")["output_init"] == "uniform"
+    kim = dict(embed_dim=8, maps=4, epochs=1, batch_size=20, valid_fraction=0.0, decay_skipped_rows=True,
+               output_init="zeros")
+    net = N.NETWORKS["cnn"].build(dict(N.defaults("cnn"), **kim), 10, 2, None)
     assert not net.output.W.value.any()
+    clf = Classifier("cnn", **kim).fit(train, progress=None)
+    assert np.abs(clf.network.output.W.value).max() > 0
+    assert clf._optimizer(clf.network.parameters()).decay_skipped_rows
+    adam = Classifier("cnn", optimizer="adam", decay_skipped_rows=True)
+    assert not hasattr(adam._optimizer(clf.network.parameters()), "decay_skipped_rows")
