@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from fastnlp import _C, ops
+from gradcheck import assert_grad_close
 from test_rnn import CELLS, F32, assert_matches_reference, call, make, random_lengths
 
 H = 64  # B * G*H * H >= 2**15 for every B below, so the threaded paths run
@@ -82,7 +83,7 @@ def test_split_matches_reference_float64(cell, num_threads, B, rng):
 @pytest.mark.parametrize("num_threads", [2], indirect=True)
 def test_split_gradcheck_float64(cell, num_threads, rng):
     """Central differences of the fast kernel's own loss at 2 threads, sequence split (B = 13: blocks
-    of 7 and 6), ragged lengths, reverse, h0 / c0: 10 sampled entries of every input."""
+    of 7 and 6), ragged lengths, reverse, h0 / c0: 10 consecutive entries of every input."""
     B, T, D = 13, 4, 3
     p, lengths, R, Rh, Rc = inputs(rng, cell, B, T, D, np.float64)
 
@@ -94,19 +95,12 @@ def test_split_gradcheck_float64(cell, num_threads, rng):
         return float((out * R).sum() + (h_n * Rh).sum() + (0 if c_n is None else (c_n * Rc).sum()))
 
     _, g = call(cell, p, lengths, True, False, R, Rh, Rc)
-    eps = 1e-6
     for k in ("x", "W_ih", "W_hh", "b_ih", "b_hh", "h0", "c0"):
         if p[k] is None:
             continue
-        flat, gflat = p[k].reshape(-1), g[k].reshape(-1)
-        for i in rng.choice(flat.size, 10, replace=False):
-            old = flat[i]
-            flat[i] = old + eps
-            up = loss()
-            flat[i] = old - eps
-            down = loss()
-            flat[i] = old
-            np.testing.assert_allclose(gflat[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-7, err_msg=f"{k}[{i}]")
+        # A random window of 10 entries: a view, so numeric_grad perturbs p[k] itself.
+        i = int(rng.integers(p[k].size - 10))
+        assert_grad_close(g[k].reshape(-1)[i:i + 10], loss, p[k].reshape(-1)[i:i + 10])
 
 
 @pytest.mark.simd
