@@ -40,6 +40,18 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, co
   }
 }
 
+// What the training forward keeps of unit j for the backward: four values in the cache row g
+// (LSTM i, f, g, o; GRU r, z, n, W_hn h + b_hn) and the state the step started from.
+template <typename T>
+FASTNLP_INLINE void keep_for_backward(T* __restrict g, T* __restrict hprev, const T* __restrict hp, int64_t j,
+                                      int64_t H, T v0, T v1, T v2, T v3) {
+  g[j] = v0;
+  g[H + j] = v1;
+  g[2 * H + j] = v2;
+  g[3 * H + j] = v3;
+  hprev[j] = hp[j];
+}
+
 template <bool kTrain, typename T>
 FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                              const T* __restrict hp, T* __restrict h, T* __restrict c,
@@ -54,11 +66,7 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
     const T cn = f * c[j] + i * gg;
     const T hn = o * fast_tanh(cn);
     if constexpr (kTrain) {
-      g[j] = i;
-      g[H + j] = f;
-      g[2 * H + j] = gg;
-      g[3 * H + j] = o;
-      hprev[j] = hp[j];
+      keep_for_backward(g, hprev, hp, j, H, i, f, gg, o);
       cc[j] = cn;
     }
     c[j] = cn;
@@ -78,13 +86,7 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, cons
     const T z = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
     const T hl = r[2 * Hr + j] + bhn[j];
     const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
-    if constexpr (kTrain) {
-      g[j] = rr;
-      g[H + j] = z;
-      g[2 * H + j] = nn;
-      g[3 * H + j] = hl;
-      hprev[j] = hp[j];
-    }
+    if constexpr (kTrain) keep_for_backward(g, hprev, hp, j, H, rr, z, nn, hl);
     const T hn = (T(1) - z) * nn + z * hp[j];
     h[j] = hn;
     out[j] = hn;
