@@ -131,3 +131,32 @@ def test_inference_forward_equals_training_forward(cell, B, threads, rng):
         for k, name in enumerate(("out", "h_n", "c_n")):
             if ref[k] is not None:
                 np.testing.assert_allclose(infer[k], ref[k], **tol, err_msg=name + " (reference)")
+
+
+def test_team_smaller_than_asked(tmp_path):
+    """OpenMP may give a team fewer threads than fastnlp asked for (here OMP_THREAD_LIMIT=1 under
+    set_num_threads(2)): each thread then runs several blocks of the sequence split, and the unit
+    split its share; every block is still computed (forward and backward against the reference)."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "team.py"
+    script.write_text(
+        "import numpy as np, fastnlp\n"
+        "from test_rnn import assert_matches_reference, call, make, random_lengths\n"
+        "fastnlp.set_num_threads(2)\n"
+        "rng = np.random.default_rng(3)\n"
+        "for cell in ('lstm', 'gru'):\n"
+        "    for B in (11, 13):\n"
+        "        p = make(rng, cell, B, 5, 4, 64)\n"
+        "        lengths = random_lengths(rng, B, 5)\n"
+        "        dout = rng.standard_normal((B, 5, 64)).astype(np.float32)\n"
+        "        fo, fg = call(cell, p, lengths, False, False, dout, None, None)\n"
+        "        ro, rg = call(cell, p, lengths, False, True, dout, None, None)\n"
+        "        assert_matches_reference(fo, fg, ro, rg, B * 5, 64)\n"
+        "print('ok')\n")
+    env = dict(os.environ, OMP_THREAD_LIMIT="1",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

@@ -345,19 +345,21 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     StepArgs<T> a = base;
     if (by_rows) {
       // This thread's block of sequences through every step, no barrier: its rows read and write
-      // only their own states.
-      const int64_t i0 = order.block[t], cnt = order.block[t + 1] - i0;
-      if (cnt == 0) return;
-      std::unique_ptr<T[]> r = scratch<T>(cnt * GH);
-      a.r = r.get();
-      a.r_gate = H;
-      for (int64_t s = 0, L = order.len[i0]; s < L; ++s) {
-        const int64_t n = running(order, i0, cnt, s);
-        a.s = s;
-        a.hp = hbuf[s % 2].data();
-        a.h = hbuf[(s + 1) % 2].data();
-        packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
-        gate_forward(a, i0, n, 0, H);
+      // only their own states. (Blocks t, t + nt, ...: the team may be smaller than asked for.)
+      for (int blk = t; blk < threads; blk += nt) {
+        const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
+        if (cnt == 0) continue;
+        std::unique_ptr<T[]> r = scratch<T>(cnt * GH);
+        a.r = r.get();
+        a.r_gate = H;
+        for (int64_t s = 0, L = order.len[i0]; s < L; ++s) {
+          const int64_t n = running(order, i0, cnt, s);
+          a.s = s;
+          a.hp = hbuf[s % 2].data();
+          a.h = hbuf[(s + 1) % 2].data();
+          packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+          gate_forward(a, i0, n, 0, H);
+        }
       }
       return;
     }
@@ -461,17 +463,20 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
     if (by_rows) {
       pack_panels_share(t, nt, false, GH, H, in.W_hh, H, W_all.get());
 #pragma omp barrier
-      // This thread's block of sequences back through every step, no barrier.
-      const int64_t i0 = order.block[t], cnt = order.block[t + 1] - i0;
-      for (int64_t s = cnt ? order.len[i0] - 1 : -1; s >= 0; --s) {
-        const int64_t n = running(order, i0, cnt, s);
-        a.s = s;
-        a.sbuf = sbuf[s % 2].data();
-        gate_backward(a, i0, n, 0, H);
-        // dh_prev = sbuf W_hh over the thread's rows (GRU: added to the direct path dh * z the gate
-        // pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
-        if (s == 0 && !gr.dh0) break;
-        packed_gemm(n, H, GH, a.sbuf + i0 * GH, GH, W_all.get(), in.cell == Cell::kGru, dh.data() + i0 * H, H);
+      // This thread's block of sequences back through every step, no barrier (blocks t, t + nt, ...).
+      for (int blk = t; blk < threads; blk += nt) {
+        const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
+        for (int64_t s = cnt ? order.len[i0] - 1 : -1; s >= 0; --s) {
+          const int64_t n = running(order, i0, cnt, s);
+          a.s = s;
+          a.sbuf = sbuf[s % 2].data();
+          gate_backward(a, i0, n, 0, H);
+          // dh_prev = sbuf W_hh over the block's rows (GRU: added to the direct path dh * z the gate
+          // pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
+          if (s == 0 && !gr.dh0) break;
+          packed_gemm(n, H, GH, a.sbuf + i0 * GH, GH, W_all.get(), in.cell == Cell::kGru, dh.data() + i0 * H,
+                      H);
+        }
       }
 #pragma omp barrier
     } else {
