@@ -1,9 +1,10 @@
 """The recurrences' two thread splits (csrc/ops/rnn.cpp) and the inference forward, against the C++
-reference: with T threads, a batch of B >= 6*T sequences is split by sequences (each thread runs
-its round-robin block of the length-sorted sequences through every step, no barrier per step), a
-smaller one by hidden units (a barrier per step). Sizes sit on both sides of that switch, B not a
-multiple of the thread count, ragged lengths, both directions, initial states, all three cells;
-every size here is above the kernels' threading grain (B * G*H * H >= 2**15).
+reference: with T threads, a batch of B >= T sequences is split by sequences (each thread runs its
+round-robin block of the length-sorted sequences through every step, no barrier per step), a
+smaller one (B = 1 above all) by hidden units (a barrier per step). Sizes sit on both sides of that
+switch, B not a multiple of the thread count, ragged lengths, both directions, initial states, all
+three cells; the sizes are above the kernels' threading grain (B * G*H * H >= 2**15) except the
+Elman cell at B = 1, which runs on one thread.
 
 Tolerances: float32 as in test_rnn.py (assert_matches_reference); float64 fast against the
 reference within rtol 1e-9 (the same math in another summation order); float64 gradients within
@@ -19,10 +20,7 @@ from fastnlp import _C, ops
 from gradcheck import assert_grad_close
 from test_rnn import CELLS, F32, assert_matches_reference, call, make, random_lengths
 
-H = 64  # B * G*H * H >= 2**15 for every B below, so the threaded paths run
-
-
-def inputs(rng, cell, B, T, D, dtype=np.float32):
+def inputs(rng, cell, B, T, D, H, dtype=np.float32):
     p = make(rng, cell, B, T, D, H, dtype)
     lengths = random_lengths(rng, B, T)
     dout = rng.standard_normal((B, T, H)).astype(dtype)
@@ -31,8 +29,10 @@ def inputs(rng, cell, B, T, D, dtype=np.float32):
     return p, lengths, dout, dh_n, dc_n
 
 
-# (threads, B): 2 threads switch to the sequence split at B = 12, 3 threads at B = 18.
-SPLITS = [(2, 11), (2, 12), (2, 13), (2, 25), (3, 17), (3, 18), (3, 20), (1, 13)]
+# (threads, B, H): 2 threads switch to the sequence split at B = 2, 3 threads at B = 3; H = 128 keeps
+# the small batches above the threading grain.
+SPLITS = [(2, 1, 128), (2, 2, 128), (2, 3, 128), (2, 13, 64), (3, 2, 128), (3, 3, 128), (3, 4, 128),
+          (3, 20, 64), (1, 13, 64)]
 
 
 @pytest.fixture
@@ -48,13 +48,13 @@ def num_threads(request):
 @pytest.mark.simd
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("num_threads,B", SPLITS, indirect=["num_threads"])
-def test_split_matches_reference_float32(cell, reverse, num_threads, B, rng):
+@pytest.mark.parametrize("num_threads,B,H", SPLITS, indirect=["num_threads"])
+def test_split_matches_reference_float32(cell, reverse, num_threads, B, H, rng):
     """Outputs, final states and every gradient against the reference, repeated (a thread reading a
     row another has not written yet would show up as a difference in some repetition); zero past
     each length."""
     T, D = 9, 7
-    p, lengths, dout, dh_n, dc_n = inputs(rng, cell, B, T, D)
+    p, lengths, dout, dh_n, dc_n = inputs(rng, cell, B, T, D, H)
     ro, rg = call(cell, p, lengths, reverse, True, dout, dh_n, dc_n)
     for _ in range(3):
         fo, fg = call(cell, p, lengths, reverse, False, dout, dh_n, dc_n)
@@ -64,10 +64,11 @@ def test_split_matches_reference_float32(cell, reverse, num_threads, B, rng):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("num_threads,B", [(2, 11), (2, 13), (3, 19)], indirect=["num_threads"])
-def test_split_matches_reference_float64(cell, num_threads, B, rng):
+@pytest.mark.parametrize("num_threads,B,H", [(2, 1, 128), (2, 3, 128), (3, 2, 128), (3, 19, 64)],
+                         indirect=["num_threads"])
+def test_split_matches_reference_float64(cell, num_threads, B, H, rng):
     T, D = 6, 5
-    p, lengths, dout, dh_n, dc_n = inputs(rng, cell, B, T, D, np.float64)
+    p, lengths, dout, dh_n, dc_n = inputs(rng, cell, B, T, D, H, np.float64)
     reverse = bool(rng.integers(2))
     fo, fg = call(cell, p, lengths, reverse, False, dout, dh_n, dc_n)
     ro, rg = call(cell, p, lengths, reverse, True, dout, dh_n, dc_n)
@@ -84,8 +85,8 @@ def test_split_matches_reference_float64(cell, num_threads, B, rng):
 def test_split_gradcheck_float64(cell, num_threads, rng):
     """Central differences of the fast kernel's own loss at 2 threads, sequence split (B = 13: blocks
     of 7 and 6), ragged lengths, reverse, h0 / c0: 10 consecutive entries of every input."""
-    B, T, D = 13, 4, 3
-    p, lengths, R, Rh, Rc = inputs(rng, cell, B, T, D, np.float64)
+    B, T, D, H = 13, 4, 3, 64
+    p, lengths, R, Rh, Rc = inputs(rng, cell, B, T, D, H, np.float64)
 
     def loss():
         out, h_n = np.empty((B, T, H)), np.empty((B, H))
@@ -105,12 +106,12 @@ def test_split_gradcheck_float64(cell, num_threads, rng):
 
 @pytest.mark.simd
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("B", [1, 11, 13])
+@pytest.mark.parametrize("B", [1, 2, 13])
 def test_inference_forward_equals_training_forward(cell, B, threads, rng):
     """need_workspace=False (no backward follows: the gate pass stores only the states) gives the
     same out, h_n and c_n as the forward that keeps the workspace, at 1, 2 and 3 threads, both
     splits, float32 and float64."""
-    T, D = 8, 9
+    T, D, H = 8, 9, 128
     for dtype in (np.float32, np.float64):
         p = make(rng, cell, B, T, D, H, dtype)
         lengths = random_lengths(rng, B, T)
@@ -148,13 +149,13 @@ def test_team_smaller_than_asked(tmp_path):
         "fastnlp.set_num_threads(2)\n"
         "rng = np.random.default_rng(3)\n"
         "for cell in ('lstm', 'gru'):\n"
-        "    for B in (11, 13):\n"
-        "        p = make(rng, cell, B, 5, 4, 64)\n"
+        "    for B in (1, 3):\n"
+        "        p = make(rng, cell, B, 5, 4, 128)\n"
         "        lengths = random_lengths(rng, B, 5)\n"
-        "        dout = rng.standard_normal((B, 5, 64)).astype(np.float32)\n"
+        "        dout = rng.standard_normal((B, 5, 128)).astype(np.float32)\n"
         "        fo, fg = call(cell, p, lengths, False, False, dout, None, None)\n"
         "        ro, rg = call(cell, p, lengths, False, True, dout, None, None)\n"
-        "        assert_matches_reference(fo, fg, ro, rg, B * 5, 64)\n"
+        "        assert_matches_reference(fo, fg, ro, rg, B * 5, 128)\n"
         "print('ok')\n")
     env = dict(os.environ, OMP_THREAD_LIMIT="1",
                PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))

@@ -100,24 +100,24 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
 // Threads for a whole call, one OpenMP team (one parallel region, not one per step). The big GEMMs
 // (input projections, weight gradients) are split by rows over its threads (inside the region
 // gemm() runs as one single-threaded block). In the recurrence the threads split either
-// - the sequences (rows_split, whenever every thread gets at least kRowsPerThread of them, a full
-//   tile of the packed product): each thread runs its block of sequences through every step
-//   against the whole packed W_hh, and rows are independent, so the steps need no barrier; or
-// - the hidden units (small batches, B = 1 above all): each thread computes its columns of every
-//   step's recurrent GEMM and then the gate math of those units, so a step ends in a barrier,
-//   which under OMP_WAIT_POLICY=PASSIVE is a futex sleep and wake-up per step.
+// - the sequences (rows_split, whenever every thread gets at least one): each thread runs its block
+//   of sequences through every step against the whole packed W_hh, and rows are independent, so
+//   the steps need no barrier; or
+// - the hidden units (fewer sequences than threads, B = 1 above all): each thread computes its
+//   columns of every step's recurrent GEMM and then the gate math of those units, so a step ends
+//   in a barrier, which under OMP_WAIT_POLICY=PASSIVE is a futex sleep and wake-up per step.
+// Measured at 2 threads (2-core EPYC, quiet): the sequence split was faster from B = 2 (one row per
+// thread, each reading all of W_hh per step) up, 1.04-1.37x at B = 2-10 against the unit split.
 // A step must be big enough to pay for waking a second thread, and every unit slice keeps at
 // least 8 units.
-constexpr int64_t kRowsPerThread = 6;
-
 int rnn_threads(int64_t B, int64_t GH, int64_t H) {
   if (omp_in_parallel() || B * GH * H < (int64_t{1} << 15)) return 1;
   const int64_t n = get_num_threads();
-  if (B >= kRowsPerThread * n) return static_cast<int>(n);
+  if (B >= n) return static_cast<int>(n);
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, H / 8)));
 }
 
-bool rows_split(int threads, int64_t B) { return threads == 1 || B >= kRowsPerThread * threads; }
+bool rows_split(int threads, int64_t B) { return B >= threads; }
 
 // The sorted order dealt round-robin into `threads` blocks (Order::block): block t takes sorted
 // rows t, t + threads, ..., so ragged lengths spread evenly and each block stays longest first.
