@@ -136,9 +136,19 @@ void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T*
   for (int64_t p0 = 0; p0 < N; p0 += P) {
     T* panel = dst + p0 * K;  // panel p0 / P starts at (p0 / P) K P = p0 K
     const int64_t w = std::min(P, N - p0);
+    if (trans) {
+      // Column by column, reading each source row once contiguously (the panel, K P elements,
+      // stays in L1 while its P columns are written into it).
+      for (int64_t c = 0; c < w; ++c) {
+        const T* col = src + (p0 + c) * ldb;
+        for (int64_t k = 0; k < K; ++k) panel[k * P + c] = col[k];
+      }
+      for (int64_t k = 0; w < P && k < K; ++k) std::fill(panel + k * P + w, panel + (k + 1) * P, T(0));
+      continue;
+    }
     for (int64_t k = 0; k < K; ++k) {
       T* row = panel + k * P;
-      for (int64_t c = 0; c < w; ++c) row[c] = trans ? src[(p0 + c) * ldb + k] : src[k * ldb + p0 + c];
+      for (int64_t c = 0; c < w; ++c) row[c] = src[k * ldb + p0 + c];
       for (int64_t c = w; c < P; ++c) row[c] = T(0);
     }
   }

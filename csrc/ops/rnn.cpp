@@ -3,7 +3,8 @@
 // recurrent part over the sequences still running (on W_hh packed once per call, packed_gemm.h),
 // and one fused pass for the gate math.
 // Sequences are processed longest first, so the ones still running at step s are a prefix of that
-// order and each step's GEMM covers only their rows.
+// order (of each thread's block of it, when threads split the sequences) and each step's GEMM
+// covers only their rows.
 #include "ops/rnn.h"
 
 #include <algorithm>
@@ -96,15 +97,59 @@ void fold_biases(Cell cell, const T* b_ih, const T* b_hh, int64_t H, std::vector
 }
 
 
-// Threads for a whole call, one OpenMP team (one parallel region, not one per step). In the
-// recurrence each thread owns a slice of the hidden units: it computes its columns of every step's
-// recurrent GEMM and then the gate math of those units, so a step needs one barrier. The big GEMMs
-// (input projections, weight gradients) are split by rows over the same threads (inside the
-// region gemm() runs as one single-threaded block). A step must be big enough to pay for its
-// barrier, and every slice keeps at least 8 units.
+// Threads for a whole call, one OpenMP team (one parallel region, not one per step). The big GEMMs
+// (input projections, weight gradients) are split by rows over its threads (inside the region
+// gemm() runs as one single-threaded block). In the recurrence the threads split either
+// - the sequences (rows_split, whenever every thread gets at least one): each thread runs its block
+//   of sequences through every step against the whole packed W_hh, and rows are independent, so
+//   the steps need no barrier; or
+// - the hidden units (fewer sequences than threads, B = 1 above all): each thread computes its
+//   columns of every step's recurrent GEMM and then the gate math of those units, so a step ends
+//   in a barrier, which under OMP_WAIT_POLICY=PASSIVE is a futex sleep and wake-up per step.
+// Measured at 2 threads (2-core EPYC, quiet): the sequence split was faster from B = 2 (one row per
+// thread, each reading all of W_hh per step) up, 1.04-1.37x at B = 2-10 against the unit split.
+// A step must be big enough to pay for waking a second thread, and every unit slice keeps at
+// least 8 units.
 int rnn_threads(int64_t B, int64_t GH, int64_t H) {
   if (omp_in_parallel() || B * GH * H < (int64_t{1} << 15)) return 1;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), H / 8)));
+  const int64_t n = get_num_threads();
+  if (B >= n) return static_cast<int>(n);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, H / 8)));
+}
+
+bool rows_split(int threads, int64_t B) { return B >= threads; }
+
+// The sorted order dealt round-robin into `threads` blocks (Order::block): block t takes sorted
+// rows t, t + threads, ..., so ragged lengths spread evenly and each block stays longest first.
+void deal_rows(Order& o, int threads) {
+  const int64_t B = static_cast<int64_t>(o.perm.size());
+  Order d;
+  d.max_len = o.max_len;
+  d.block.assign(1, 0);
+  for (int t = 0; t < threads; ++t) {
+    for (int64_t i = t; i < B; i += threads) {
+      d.perm.push_back(o.perm[i]);
+      d.len.push_back(o.len[i]);
+    }
+    d.block.push_back(static_cast<int64_t>(d.perm.size()));
+  }
+  o = std::move(d);
+}
+
+// The rows of block [i0, i0 + cnt) of o still running at step s (its lengths are non-increasing).
+int64_t running(const Order& o, int64_t i0, int64_t cnt, int64_t s) {
+  const auto first = o.len.begin() + i0;
+  return std::partition_point(first, first + cnt, [s](int64_t L) { return L > s; }) - first;
+}
+
+// Thread t's share of the panels of a packed operand (pack_panels, K, N): whole panels, so the
+// threads write disjoint parts of dst.
+template <typename T>
+void pack_panels_share(int t, int nt, bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T* dst) {
+  constexpr int64_t P = kPanelWidth<T>;
+  const int64_t panels = (N + P - 1) / P;
+  const int64_t c0 = panels * t / nt * P, c1 = std::min(N, panels * (t + 1) / nt * P);
+  if (c0 < c1) pack_panels(trans, K, c1 - c0, trans ? src + c0 * ldb : src + c0, ldb, dst + c0 * K);
 }
 
 // Thread t's share of C = alpha op(A) op(B) + beta C: rows [M t / nt, M (t + 1) / nt) of C.
@@ -184,6 +229,7 @@ template <typename T>
 StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorkspace& layout, T* ws) {
   StepArgs<T> a{};
   a.cell = in.cell;
+  a.train = true;
   a.order = &order;
   a.T_ = in.d.T;
   a.H = in.d.H;
@@ -210,29 +256,36 @@ void gather_rows_share(int t, int nt, const RnnProjected<T>& p, const int64_t* l
 }
 
 // rnn_forward (proj null) and rnn_forward_projected: they differ only in where the input
-// projections come from.
+// projections come from. With o.ws null (inference: no backward follows) nothing only the backward
+// reads is stored: the scratch holds just the input projections (B*T, G*H), and the gate pass
+// leaves them as they are and keeps no copy of x, of the states or of the LSTM's cells.
 template <typename T>
 void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const RnnOutputs<T>& o) {
   const RnnDims& d = in.d;
   const RnnWorkspace layout = rnn_workspace_layout(in.cell, d);
-  const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H, CW = layout.cache_width;
+  const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
+  const bool train = o.ws != nullptr;
+  const int64_t CW = train ? layout.cache_width : GH;
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
-  if (!ws) {
-    own_ws = scratch<T>(layout.size);
+  if (!train) {
+    own_ws = scratch<T>(BT * GH);
     ws = own_ws.get();
   }
   if (!out) {
     own_out = scratch<T>(BT * H);
     out = own_out.get();
   }
-  const Order order = make_order(in.lengths, d.B, d.T);
+  const int threads = rnn_threads(d.B, GH, H);
+  const bool by_rows = rows_split(threads, d.B);
+  Order order = make_order(in.lengths, d.B, d.T);
+  if (by_rows) deal_rows(order, threads);
   std::vector<T> bx, bhn;
   fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
-  T* cache = ws + layout.cache;
-  T* xh = ws + layout.xh;
+  T* cache = ws;  // layout.cache is 0
+  T* xh = train ? ws + layout.xh : nullptr;
   // Outputs past a sequence's end are zero.
   zero_padding(out, in.lengths, d.B, d.T, H);
 
@@ -245,25 +298,41 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     if (in.h0) std::memcpy(hbuf[0].data() + i * H, in.h0 + order.perm[i] * H, H * sizeof(T));
     if (in.c0 && in.cell == Cell::kLstm) std::memcpy(c.data() + i * H, in.c0 + order.perm[i] * H, H * sizeof(T));
   }
-  StepArgs<T> base = step_base(in, order, layout, ws);
+  StepArgs<T> base{};
+  if (train) {
+    base = step_base(in, order, layout, ws);
+  } else {
+    base.cell = in.cell;
+    base.order = &order;
+    base.T_ = d.T;
+    base.H = H;
+    base.G = G;
+    base.GH = GH;
+    base.reverse = in.reverse;
+    base.cache = cache;
+  }
+  base.train = train;
+  base.CW = CW;
   base.bx = bx.data();
   base.bhn = bhn.data();
   base.c = c.data();
   base.out = out;
+  // Split by rows: the whole W_hh packed once, shared, as the right-hand operand of
+  // r (n, G*H) = h W_hh^T, the threads packing a share of its panels each.
+  PackedBuffer<T> W_all;
+  if (by_rows) W_all = packed_buffer<T>(H, GH);
 
-  const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
-    // steps only). And x into
-    // the workspace's xh, zero past each length: the backward multiplies those rows by zero
-    // gradients, and 0 * whatever padding held (NaN included) must stay 0. Projected: the rows
-    // gathered instead, and no x to keep (no backward follows).
+    // steps only). And, for the backward, x into the workspace's xh, zero past each length: the
+    // backward multiplies those rows by zero gradients, and 0 * whatever padding held (NaN
+    // included) must stay 0. Projected: the rows gathered instead, and no x to keep.
     if (proj) {
       gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, cache, CW);
     } else {
       gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, cache, CW);
     }
-    for (int64_t row = BT * t / nt; in.x && row < BT * (t + 1) / nt; ++row) {
+    for (int64_t row = BT * t / nt; xh && in.x && row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
       if (row % d.T < rnn_length(in.lengths, row / d.T, d.T)) {
         std::memcpy(dst, in.x + row * D, D * sizeof(T));
@@ -271,7 +340,29 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
         std::memset(dst, 0, XH * sizeof(T));
       }
     }
+    if (by_rows) pack_panels_share(t, nt, true, H, GH, in.W_hh, H, W_all.get());
 #pragma omp barrier
+    StepArgs<T> a = base;
+    if (by_rows) {
+      // This thread's block of sequences through every step, no barrier: its rows read and write
+      // only their own states. (Blocks t, t + nt, ...: the team may be smaller than asked for.)
+      for (int blk = t; blk < threads; blk += nt) {
+        const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
+        if (cnt == 0) continue;
+        std::unique_ptr<T[]> r = scratch<T>(cnt * GH);
+        a.r = r.get();
+        a.r_gate = H;
+        for (int64_t s = 0, L = order.len[i0]; s < L; ++s) {
+          const int64_t n = running(order, i0, cnt, s);
+          a.s = s;
+          a.hp = hbuf[s % 2].data();
+          a.h = hbuf[(s + 1) % 2].data();
+          packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+          gate_forward(a, i0, n, 0, H);
+        }
+      }
+      return;
+    }
     const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt, m = j1 - j0;
     // This thread's rows of W_hh, [gate 0 | gate 1 | ...] of its units, packed once (packed_gemm.h)
     // as the right-hand operand of r (n, G*m) = h W_own^T, the recurrent product of every step.
@@ -283,7 +374,6 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
       pack_panels(true, H, G * m, rows.get(), H, W_own.get());
     }
     std::unique_ptr<T[]> r = scratch<T>(d.B * G * m);
-    StepArgs<T> a = base;
     a.r = r.get();
     a.r_gate = m;
     for (int64_t s = 0; s < order.max_len; ++s) {
@@ -292,7 +382,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
       a.hp = hbuf[s % 2].data();
       a.h = hbuf[(s + 1) % 2].data();
       packed_gemm(n, G * m, H, a.hp, H, W_own.get(), false, r.get(), G * m);
-      gate_forward(a, n, j0, j1);
+      gate_forward(a, 0, n, j0, j1);
 #pragma omp barrier
     }
   });
@@ -326,7 +416,10 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   const int64_t H = d.H, D = d.D, GH = cell_gates(in.cell) * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
   const int64_t GD = in.cell == Cell::kGru ? 4 * H : GH;  // dG row width
-  const Order order = make_order(in.lengths, d.B, d.T);
+  const int threads = rnn_threads(d.B, GH, H);
+  const bool by_rows = rows_split(threads, d.B);
+  Order order = make_order(in.lengths, d.B, d.T);
+  if (by_rows) deal_rows(order, threads);
   const T* xh = ws + layout.xh;
 
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
@@ -350,7 +443,8 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
       std::memcpy(dc.data() + i * H, gr.dc_n + order.perm[i] * H, H * sizeof(T));
   }
   // Two step buffers: step s's gate pass fills sbuf[s % 2] while another thread may still be
-  // reading the other one in the previous step's GEMM.
+  // reading the other one in the previous step's GEMM (split by units; split by rows, a thread
+  // reads only its own rows and one would do).
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
   StepArgs<T> base = step_base(in, order, layout, const_cast<T*>(ws));  // the backward only reads ws
   base.GD = GD;
@@ -360,26 +454,49 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   base.dh = dh.data();
   base.dc = dc.data();
   base.dG = dG;
+  // Split by rows: the whole W_hh (G*H, H) packed once, shared, for dh_prev = sbuf W_hh.
+  PackedBuffer<T> W_all;
+  if (by_rows) W_all = packed_buffer<T>(GH, H);
 
-  const int threads = rnn_threads(d.B, GH, H);
   parallel_region(threads, [&](int t, int nt) {
-    const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
-    // This thread's columns of W_hh (G*H, j1 - j0), packed once: dh[:, j0:j1] = sbuf W_hh[:, j0:j1].
-    PackedBuffer<T> W_cols = packed_buffer<T>(GH, j1 - j0);
-    pack_panels(false, GH, j1 - j0, in.W_hh + j0, H, W_cols.get());
     StepArgs<T> a = base;
-    for (int64_t s = order.max_len - 1; s >= 0; --s) {
-      const int64_t n = order.active[s];
-      a.s = s;
-      a.sbuf = sbuf[s % 2].data();
-      gate_backward(a, n, j0, j1);
+    if (by_rows) {
+      pack_panels_share(t, nt, false, GH, H, in.W_hh, H, W_all.get());
 #pragma omp barrier
-      // This thread's columns of dh_prev = sbuf W_hh (GRU: added to the direct path dh * z the
-      // gate pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
-      if (s == 0 && !gr.dh0) break;
-      packed_gemm(n, j1 - j0, GH, a.sbuf, GH, W_cols.get(), in.cell == Cell::kGru, dh.data() + j0, H);
+      // This thread's block of sequences back through every step, no barrier (blocks t, t + nt, ...).
+      for (int blk = t; blk < threads; blk += nt) {
+        const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
+        for (int64_t s = cnt ? order.len[i0] - 1 : -1; s >= 0; --s) {
+          const int64_t n = running(order, i0, cnt, s);
+          a.s = s;
+          a.sbuf = sbuf[s % 2].data();
+          gate_backward(a, i0, n, 0, H);
+          // dh_prev = sbuf W_hh over the block's rows (GRU: added to the direct path dh * z the gate
+          // pass left in dh). At step 0 that is dh0, skipped when the caller does not want it.
+          if (s == 0 && !gr.dh0) break;
+          packed_gemm(n, H, GH, a.sbuf + i0 * GH, GH, W_all.get(), in.cell == Cell::kGru, dh.data() + i0 * H,
+                      H);
+        }
+      }
+#pragma omp barrier
+    } else {
+      const int64_t j0 = H * t / nt, j1 = H * (t + 1) / nt;
+      // This thread's columns of W_hh (G*H, j1 - j0), packed once: dh[:, j0:j1] = sbuf W_hh[:, j0:j1].
+      PackedBuffer<T> W_cols = packed_buffer<T>(GH, j1 - j0);
+      pack_panels(false, GH, j1 - j0, in.W_hh + j0, H, W_cols.get());
+      for (int64_t s = order.max_len - 1; s >= 0; --s) {
+        const int64_t n = order.active[s];
+        a.s = s;
+        a.sbuf = sbuf[s % 2].data();
+        gate_backward(a, 0, n, j0, j1);
+#pragma omp barrier
+        // This thread's columns of dh_prev = sbuf W_hh (as above).
+        if (s == 0 && !gr.dh0) break;
+        packed_gemm(n, j1 - j0, GH, a.sbuf, GH, W_cols.get(), in.cell == Cell::kGru, dh.data() + j0, H);
+      }
     }
-    // dG is complete (each step ended its gate pass with a barrier). The weight gradients are
+    // dG is complete (each unit-split step ended its gate pass with a barrier, the row split's loop
+    // with one). The weight gradients are
     // GEMMs over the rows of dG and xh (all B*T, padding rows zero, or the packed ones),
     // dW = dG^T [x | h_prev]; threads split the G*H rows of dW.
     const T *G_rows = dG, *X_rows = xh;

@@ -18,25 +18,41 @@ namespace {
 // [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
 // prove it for a runtime H and would otherwise give up on the alias checks.
 //
-// Forward, one row. g: the row's input projection (in place -> the cache row), r: its recurrent
-// product W_hh h, hp: the state it starts from, h: where its new state goes (a second buffer: other
-// threads' GEMMs may still read hp), out: its output, hprev: where hp is saved for the backward;
-// LSTM: c its cell state (updated in place), cc where the new cell state is saved.
-template <typename T>
+// Forward, one row. g: the row's input projection (kTrain: in place -> the cache row), r: its
+// recurrent product W_hh h, hp: the state it starts from, h: where its new state goes (a second
+// buffer: other threads' GEMMs may still read hp), out: its output; kTrain only: hprev, where hp is
+// saved for the backward, and LSTM's cc, where the new cell state is saved (LSTM: c its cell state,
+// updated in place). Without kTrain (inference) nothing but the states and the output is stored,
+// and hprev / cc are null.
+template <bool kTrain, typename T>
 FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                               const T* __restrict hp, T* __restrict h, T* __restrict out,
                               T* __restrict hprev, int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T hn = fast_tanh(g[j] + bx[j] + r[j]);
-    g[j] = hn;
-    hprev[j] = hp[j];
+    if constexpr (kTrain) {
+      g[j] = hn;
+      hprev[j] = hp[j];
+    }
     h[j] = hn;
     out[j] = hn;
   }
 }
 
+// What the training forward keeps of unit j for the backward: four values in the cache row g
+// (LSTM i, f, g, o; GRU r, z, n, W_hn h + b_hn) and the state the step started from.
 template <typename T>
+FASTNLP_INLINE void keep_for_backward(T* __restrict g, T* __restrict hprev, const T* __restrict hp, int64_t j,
+                                      int64_t H, T v0, T v1, T v2, T v3) {
+  g[j] = v0;
+  g[H + j] = v1;
+  g[2 * H + j] = v2;
+  g[3 * H + j] = v3;
+  hprev[j] = hp[j];
+}
+
+template <bool kTrain, typename T>
 FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                              const T* __restrict hp, T* __restrict h, T* __restrict c,
                              T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
@@ -49,19 +65,17 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
     const T o = fast_sigmoid(g[3 * H + j] + bx[3 * H + j] + r[3 * Hr + j]);
     const T cn = f * c[j] + i * gg;
     const T hn = o * fast_tanh(cn);
-    g[j] = i;
-    g[H + j] = f;
-    g[2 * H + j] = gg;
-    g[3 * H + j] = o;
-    hprev[j] = hp[j];
+    if constexpr (kTrain) {
+      keep_for_backward(g, hprev, hp, j, H, i, f, gg, o);
+      cc[j] = cn;
+    }
     c[j] = cn;
-    cc[j] = cn;
     h[j] = hn;
     out[j] = hn;
   }
 }
 
-template <typename T>
+template <bool kTrain, typename T>
 FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                             const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
                             T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
@@ -72,11 +86,7 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, cons
     const T z = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
     const T hl = r[2 * Hr + j] + bhn[j];
     const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
-    g[j] = rr;
-    g[H + j] = z;
-    g[2 * H + j] = nn;
-    g[3 * H + j] = hl;
-    hprev[j] = hp[j];
+    if constexpr (kTrain) keep_for_backward(g, hprev, hp, j, H, rr, z, nn, hl);
     const T hn = (T(1) - z) * nn + z * hp[j];
     h[j] = hn;
     out[j] = hn;
@@ -152,34 +162,45 @@ FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict 
 }
 
 
-// Rows [0, n) of the running prefix, hidden units [j0, j1).
-template <typename T>
-FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
+// Rows [i0, i0 + n) of a.order, hidden units [j0, j1). kTrain: a.train (the inference pass writes
+// neither the cache nor hprev / cells, which it may not have).
+template <bool kTrain, typename T>
+FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = i0; i < i0 + n; ++i) {
     const int64_t row = a.order->perm[i] * a.T_ + rnn_position(a.reverse, a.order->len[i], a.s);
     T* g = a.cache + row * a.CW + j0;
-    const T* r = a.r + i * a.G * a.r_gate;
+    const T* r = a.r + (i - i0) * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
     T* out = a.out + row * H + j0;
-    T* hprev = a.hprev + row * a.hs + j0;
+    T* hprev = kTrain ? a.hprev + row * a.hs + j0 : nullptr;
     switch (a.cell) {
-      case Cell::kElman: elman_forward_row(g, r, a.bx + j0, hp, h, out, hprev, m); break;
+      case Cell::kElman: elman_forward_row<kTrain>(g, r, a.bx + j0, hp, h, out, hprev, m); break;
       case Cell::kLstm:
-        lstm_forward_row(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
-                         a.cells + row * H + j0, m, H, a.r_gate);
+        lstm_forward_row<kTrain>(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
+                                 kTrain ? a.cells + row * H + j0 : nullptr, m, H, a.r_gate);
         break;
-      case Cell::kGru: gru_forward_row(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
+      case Cell::kGru:
+        gru_forward_row<kTrain>(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
         break;
     }
   }
 }
 
 template <typename T>
-FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, int64_t j1) {
+FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  if (a.train) {
+    forward_rows<true>(a, i0, n, j0, j1);
+  } else {
+    forward_rows<false>(a, i0, n, j0, j1);
+  }
+}
+
+template <typename T>
+FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = i0; i < i0 + n; ++i) {
     const int64_t b = a.order->perm[i], L = a.order->len[i];
     const int64_t row = b * a.T_ + rnn_position(a.reverse, L, a.s);
     const T* g = a.cache + row * a.CW + j0;
@@ -202,18 +223,26 @@ FASTNLP_INLINE void backward_rows(const StepArgs<T>& a, int64_t n, int64_t j0, i
 }
 
 // The float passes are compiled per SIMD level (simd.h); double runs the same code unspecialized.
-FASTNLP_SIMD_CLONES void forward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
-  forward_rows(a, n, j0, j1);
+FASTNLP_SIMD_CLONES void forward_rows_f(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  forward_rows(a, i0, n, j0, j1);
 }
-FASTNLP_SIMD_CLONES void backward_rows_f(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) {
-  backward_rows(a, n, j0, j1);
+FASTNLP_SIMD_CLONES void backward_rows_f(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  backward_rows(a, i0, n, j0, j1);
 }
 
 }  // namespace
 
-void gate_forward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows_f(a, n, j0, j1); }
-void gate_forward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { forward_rows(a, n, j0, j1); }
-void gate_backward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows_f(a, n, j0, j1); }
-void gate_backward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1) { backward_rows(a, n, j0, j1); }
+void gate_forward(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  forward_rows_f(a, i0, n, j0, j1);
+}
+void gate_forward(const StepArgs<double>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  forward_rows(a, i0, n, j0, j1);
+}
+void gate_backward(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  backward_rows_f(a, i0, n, j0, j1);
+}
+void gate_backward(const StepArgs<double>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
+  backward_rows(a, i0, n, j0, j1);
+}
 
 }  // namespace fastnlp::rnn_detail

@@ -11,8 +11,11 @@
 namespace fastnlp::rnn_detail {
 
 // Sequences sorted by length, longest first (stable): the ones running at step s are [0, active[s]).
+// When the threads split the sequences (rnn.cpp), the sorted order is dealt round-robin into one
+// block per thread, block t = rows [block[t], block[t + 1]), each longest first: the ones of block t
+// running at step s are then [block[t], block[t] + running(t, s)), and `active` is not used.
 struct Order {
-  std::vector<int64_t> perm, len, active;
+  std::vector<int64_t> perm, len, active, block;
   int64_t max_len = 0;
 };
 
@@ -21,15 +24,16 @@ struct Order {
 template <typename T>
 struct StepArgs {
   Cell cell;
+  bool train;  // forward: store what the backward reads (activated gates, hprev, cells); else only h
   const Order* order;
   int64_t s, T_, H, G, GH, CW, GD;  // step, sizes, cache / dG row widths
   bool reverse;
-  T* cache;   // (B*T, CW) input projections -> activated gates
-  T* hprev;   // (B*T, H) with row stride hs: the state part of xh
+  T* cache;   // (B*T, CW) input projections -> activated gates (train; else only read)
+  T* hprev;   // (B*T, H) with row stride hs: the state part of xh (train, or backward)
   int64_t hs;
-  T* cells;   // (B*T, H), LSTM
+  T* cells;   // (B*T, H), LSTM (train, or backward)
   // forward
-  const T* r;      // this thread's recurrent products h W_hh^T: (B, G*(j1-j0)) for its units
+  const T* r;      // this thread's recurrent products h W_hh^T: (n, G*(j1-j0)) for its rows and units
   int64_t r_gate;  // distance between gates in a row of r (j1 - j0)
   const T* bx;
   const T* bhn;
@@ -47,11 +51,12 @@ struct StepArgs {
   T* sbuf;         // (B, G*H) the step buffer the recurrent GEMM reads
 };
 
-// Rows [0, n) of the running prefix (the first n sequences of a.order), hidden units [j0, j1):
-// the forward gate math of step a.s, and its backward. float runs the SIMD clones.
-void gate_forward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1);
-void gate_forward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1);
-void gate_backward(const StepArgs<float>& a, int64_t n, int64_t j0, int64_t j1);
-void gate_backward(const StepArgs<double>& a, int64_t n, int64_t j0, int64_t j1);
+// Rows [i0, i0 + n) of a.order (sequences running at step a.s), hidden units [j0, j1): the forward
+// gate math of step a.s, and its backward. Row i's recurrent product is row i - i0 of a.r. float
+// runs the SIMD clones.
+void gate_forward(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1);
+void gate_forward(const StepArgs<double>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1);
+void gate_backward(const StepArgs<float>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1);
+void gate_backward(const StepArgs<double>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1);
 
 }  // namespace fastnlp::rnn_detail
