@@ -1,10 +1,10 @@
 """The recurrences' two thread splits (csrc/ops/rnn.cpp) and the inference forward, against the C++
 reference: with T threads, a batch of B >= T sequences is split by sequences (each thread runs its
 round-robin block of the length-sorted sequences through every step, no barrier per step), a
-smaller one (B = 1 above all) by hidden units (a barrier per step). Sizes sit on both sides of that
-switch, B not a multiple of the thread count, ragged lengths, both directions, initial states, all
-three cells; the sizes are above the kernels' threading grain (B * G*H * H >= 2**15) except the
-Elman cell at B = 1, which runs on one thread.
+smaller one by hidden units (a barrier per step; 1 < B < T, and B = 1 only with H > 1024: up to
+there one sequence runs on one thread). Sizes sit on both sides of that switch, B not a multiple of
+the thread count, ragged lengths, both directions, initial states, all three cells; the sizes are
+above the kernels' threading grain (B * G*H * H >= 2**15).
 
 Tolerances: float32 as in test_rnn.py (assert_matches_reference); float64 fast against the
 reference within rtol 1e-9 (the same math in another summation order); float64 gradients within
@@ -29,8 +29,8 @@ def inputs(rng, cell, B, T, D, H, dtype=np.float32):
     return p, lengths, dout, dh_n, dc_n
 
 
-# (threads, B, H): 2 threads switch to the sequence split at B = 2, 3 threads at B = 3; H = 128 keeps
-# the small batches above the threading grain.
+# (threads, B, H): 2 threads switch to the sequence split at B = 2 (B = 1 runs on one thread), 3
+# threads at B = 3 (B = 2 splits the units); H = 128 keeps the small batches above the threading grain.
 SPLITS = [(2, 1, 128), (2, 2, 128), (2, 3, 128), (2, 13, 64), (3, 2, 128), (3, 3, 128), (3, 4, 128),
           (3, 20, 64), (1, 13, 64)]
 
