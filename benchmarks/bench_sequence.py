@@ -329,7 +329,8 @@ def markdown(rows, peaks, args):
                            ("PyTorch of peak", lambda r: pct(r["torch_of_peak"]))])
             + f"\n\nOMP_WAIT_POLICY={OMP_WAIT_POLICY}. Times in ms: median over {args.rounds} interleaved rounds of "
               f"{args.repeat} calls (lowest-highest round), each block started with every other thread pool "
-              "idle; speedups per round. GFLOP/s count the products each implementation "
+              f"idle, then at least {args.warmup} untimed calls and {args.warmup_seconds:g} s of them; speedups "
+              "per round. GFLOP/s count the products each implementation "
               "computes (the convolution's max-pooled backward: fastnlp only the argmax windows, the peers dense); "
               "'of peak' divides them by the sgemm peak at the row's thread count. Target: "
               f">= {100 * PEAK_TARGET:.0f}% of peak where GEMM-bound; B=1 recurrences are latency-bound "
@@ -358,10 +359,14 @@ def main(argv=None):
     ncpu = os.cpu_count() or 1
     ap.add_argument("--threads", default=",".join(str(t) for t in sorted({1, ncpu})),
                     help="thread counts to run every case at, comma-separated (default 1 and all cores)")
+    ap.add_argument("--warmup-seconds", type=float, default=0.15,
+                    help="untimed calls go on at least this long before each timed block (default 0.15): after "
+                         "the settle pause this VM ran a 2-thread team on one vCPU for the first ~50 ms "
+                         "(LSTM B=20 H=200 forward: 3.3 ms a call, then 1.7), for every implementation alike")
     args = ap.parse_args(argv)
     counts = thread_counts(args.threads)
     if args.quick:
-        args.repeat, args.rounds, args.warmup, args.settle = 2, 2, 1, 0.05
+        args.repeat, args.rounds, args.warmup, args.settle, args.warmup_seconds = 2, 2, 1, 0.05, 0.0
 
     run = Run("bench_sequence", args, threads=counts, omp_wait_policy=OMP_WAIT_POLICY)
     rows, peaks = [], {}
@@ -375,7 +380,7 @@ def main(argv=None):
             if f_torch:
                 fns["torch"] = f_torch
             t = interleaved(fns, rounds=args.rounds, repeat=args.repeat, warmup=args.warmup, settle=args.settle,
-                            quiesce=True)
+                            quiesce=True, warmup_seconds=args.warmup_seconds)
             row = {"case": name, "threads": threads, "pass": pass_, "bound": bound(name, pass_), "flop": flop,
                    "fastnlp_ms": scaled(t["fastnlp"], 1e3), "numpy_ms": scaled(t["numpy"], 1e3),
                    "speedup_vs_numpy": ratio(t["numpy"], t["fastnlp"]),

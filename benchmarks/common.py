@@ -76,7 +76,8 @@ def wait_until_idle(limit=2.0, probe=0.01, busy=0.05):
     return time.perf_counter() - start
 
 
-def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, setup=None, quiesce=False):
+def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, setup=None, quiesce=False,
+                warmup_seconds=0.0):
     """Times the callables of `fns` ({name: fn}) taking turns: each round runs every one `warmup`
     times untimed, then `repeat` times timed (more while under `min_seconds`), one after the
     other, so slow drift and bursts of load from other jobs hit every implementation alike.
@@ -85,7 +86,9 @@ def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, 
     that name's block (e.g. setting its thread count). quiesce: after the settle, also wait (up to
     2 s) until no thread of the process burns CPU, so that no implementation starts while another's
     pool is still spinning; the longest such wait per name is kept under "quiesce_s". Returns
-    {name: stats(per-round medians)} in seconds, with the per-round medians kept under "rounds"."""
+    {name: stats(per-round medians)} in seconds, with the per-round medians kept under "rounds".
+    warmup_seconds: the untimed calls go on until this long has passed too (after an idle pause a
+    2-vCPU VM can run both threads of a team on one vCPU for the first ~50 ms, see bench_sequence)."""
     per_round = {k: [] for k in fns}
     waited = {k: 0.0 for k in fns}
     for _ in range(rounds):
@@ -96,8 +99,10 @@ def interleaved(fns, rounds=5, repeat=5, warmup=2, settle=0.0, min_seconds=0.0, 
                 time.sleep(settle)
             if quiesce:
                 waited[name] = max(waited[name], wait_until_idle())
-            for _ in range(warmup):
+            w0, n = time.perf_counter(), 0
+            while n < warmup or time.perf_counter() - w0 < warmup_seconds:
                 fn()
+                n += 1
             t = []
             start = time.perf_counter()
             while len(t) < repeat or time.perf_counter() - start < min_seconds:
