@@ -353,7 +353,7 @@ class AdaDelta(Optimizer):
         ops.adadelta_update(p.value, p.grad, self._ag[id(p)], self._adx[id(p)], self.lr, self.rho, self.eps,
                             self.weight_decay)
         if self.decay_skipped_rows and p.value.ndim:
-            self._row_step[id(p)][...] = self.steps_taken
+            self._row_step[id(p)][...] = int(self.steps_taken)
 
     def _sparse(self, p, ids, rows):
         if self.decay_skipped_rows and p.value.ndim:
@@ -374,7 +374,7 @@ class AdaDelta(Optimizer):
             f = (self.rho ** missed.astype(np.float64)).astype(p.value.dtype).reshape((-1,) + (1,) * (p.value.ndim - 1))
             self._ag[id(p)][u] *= f
             self._adx[id(p)][u] *= f
-        last[u] = self.steps_taken
+        last[u] = int(self.steps_taken)  # a Python int: the rows may be a CuPy array
 
     def _state(self):
         states = [{"square_avg": a, "acc_delta": b} for a, b in zip(self.square_avg, self.acc_delta)]
