@@ -228,23 +228,26 @@ void zero_padding(T* a, const int64_t* lengths, int64_t B, int64_t T_, int64_t W
 }
 
 // The StepArgs fields the forward and the backward share: the sizes, the order and the blocks of
-// the workspace ws (laid out by rnn_workspace_layout).
+// ws. train: ws is the workspace the backward reads (laid out by rnn_workspace_layout); else it is
+// the inference forward's scratch, the (B*T, G*H) input projections alone, and hprev / cells stay null.
 template <typename T>
-StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorkspace& layout, T* ws) {
+StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorkspace& layout, T* ws, bool train) {
   StepArgs<T> a{};
   a.cell = in.cell;
-  a.train = true;
+  a.train = train;
   a.order = &order;
   a.T_ = in.d.T;
   a.H = in.d.H;
   a.G = cell_gates(in.cell);
   a.GH = a.G * in.d.H;
-  a.CW = layout.cache_width;
+  a.CW = train ? layout.cache_width : a.GH;
   a.reverse = in.reverse;
   a.cache = ws + layout.cache;
-  a.hprev = ws + layout.xh + in.d.D;
-  a.hs = layout.xh_width;
-  a.cells = ws + layout.cell;
+  if (train) {
+    a.hprev = ws + layout.xh + in.d.D;
+    a.hs = layout.xh_width;
+    a.cells = ws + layout.cell;
+  }
   return a;
 }
 
@@ -270,7 +273,6 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
   const bool train = o.ws != nullptr;
-  const int64_t CW = train ? layout.cache_width : GH;
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
@@ -302,21 +304,8 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     if (in.h0) std::memcpy(hbuf[0].data() + i * H, in.h0 + order.perm[i] * H, H * sizeof(T));
     if (in.c0 && in.cell == Cell::kLstm) std::memcpy(c.data() + i * H, in.c0 + order.perm[i] * H, H * sizeof(T));
   }
-  StepArgs<T> base{};
-  if (train) {
-    base = step_base(in, order, layout, ws);
-  } else {
-    base.cell = in.cell;
-    base.order = &order;
-    base.T_ = d.T;
-    base.H = H;
-    base.G = G;
-    base.GH = GH;
-    base.reverse = in.reverse;
-    base.cache = cache;
-  }
-  base.train = train;
-  base.CW = CW;
+  StepArgs<T> base = step_base(in, order, layout, ws, train);
+  const int64_t CW = base.CW;
   base.bx = bx.data();
   base.bhn = bhn.data();
   base.c = c.data();
@@ -450,7 +439,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   // reading the other one in the previous step's GEMM (split by units; split by rows, a thread
   // reads only its own rows and one would do).
   std::vector<T> sbuf[2] = {std::vector<T>(d.B * GH), std::vector<T>(d.B * GH)};
-  StepArgs<T> base = step_base(in, order, layout, const_cast<T*>(ws));  // the backward only reads ws
+  StepArgs<T> base = step_base(in, order, layout, const_cast<T*>(ws), true);  // the backward only reads ws
   base.GD = GD;
   base.dout = gr.dout;
   base.zeros = zeros.data();
