@@ -36,31 +36,52 @@ FASTNLP_INLINE void store(T* p, const V& v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
+// One k of a tile: acc[r][q] += A[r][k] times vector q of the panels' row k.
+template <typename T, int MR, int NV>
+FASTNLP_INLINE void tile_k(typename Vec<T>::type (&acc)[MR][NV], const T* __restrict A, int64_t lda,
+                           const T* __restrict Bp, int64_t ps, int64_t k) {
+  using V = typename Vec<T>::type;
+  constexpr int L = kLanes<T>, P = 2 * L;
+  V b[NV];
+#pragma GCC unroll 16
+  for (int q = 0; q < NV; ++q) load(b[q], Bp + (q / 2) * ps + k * P + (q % 2) * L);
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    const V a = A[r * lda + k] - V{};  // a broadcast (x - 0 is x for every x, -0 included)
+#pragma GCC unroll 16
+    for (int q = 0; q < NV; ++q) acc[r][q] += a * b[q];
+  }
+}
+
 // C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times the NP panels from Bp (panel stride K P). The MR x 2 NP
 // accumulators stay in registers (12 of AVX2's 16 at the widest shapes below); each k broadcasts
-// one element of A per row against two vectors per panel.
-template <typename T, int MR, int NP>
+// one element of A per row against two vectors per panel. U > 1 splits k over U sets of
+// accumulators (k mod U), summed at the end: a tile of few rows then still has ~12 independent
+// FMA chains in flight instead of waiting on the FMA latency.
+template <typename T, int MR, int NP, int U = 1>
 FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T* __restrict Bp,
                          T* __restrict C, int64_t ldc, int64_t cols, bool accumulate) {
   using V = typename Vec<T>::type;
   constexpr int L = kLanes<T>, P = 2 * L, NV = 2 * NP;
   const int64_t ps = K * P;
-  V acc[MR][NV];
+  V acc[U][MR][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  for (int u = 0; u < U; ++u)
 #pragma GCC unroll 16
-    for (int q = 0; q < NV; ++q) acc[r][q] = V{};
-  for (int64_t k = 0; k < K; ++k) {
-    V b[NV];
+    for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
-    for (int q = 0; q < NV; ++q) load(b[q], Bp + (q / 2) * ps + k * P + (q % 2) * L);
+      for (int q = 0; q < NV; ++q) acc[u][r][q] = V{};
+  const int64_t KU = K / U * U;
+  for (int64_t k = 0; k < KU; k += U)
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const V a = A[r * lda + k] - V{};  // a broadcast (x - 0 is x for every x, -0 included)
+    for (int u = 0; u < U; ++u) tile_k<T, MR, NV>(acc[u], A, lda, Bp, ps, k + u);
+  for (int64_t k = KU; k < K; ++k) tile_k<T, MR, NV>(acc[0], A, lda, Bp, ps, k);
 #pragma GCC unroll 16
-      for (int q = 0; q < NV; ++q) acc[r][q] += a * b[q];
-    }
-  }
+  for (int u = 1; u < U; ++u)
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 16
+      for (int q = 0; q < NV; ++q) acc[0][r][q] += acc[u][r][q];
   if (cols == NP * P) {
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
@@ -70,9 +91,9 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
         if (accumulate) {
           V old;
           load(old, c);
-          acc[r][q] += old;
+          acc[0][r][q] += old;
         }
-        store(c, acc[r][q]);
+        store(c, acc[0][r][q]);
       }
     return;
   }
@@ -81,7 +102,7 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
-    for (int q = 0; q < NV; ++q) store(buf[r] + q * L, acc[r][q]);
+    for (int q = 0; q < NV; ++q) store(buf[r] + q * L, acc[0][r][q]);
   for (int r = 0; r < MR; ++r)
     for (int64_t j = 0; j < cols; ++j) C[r * ldc + j] = (accumulate ? C[r * ldc + j] : T(0)) + buf[r][j];
 }
@@ -99,27 +120,48 @@ FASTNLP_INLINE void row_block(int64_t N, int64_t K, const T* A, int64_t lda, con
     tile<T, MR, 1>(K, A, lda, Bp + p * K * P, C + p * P, ldc, std::min(P, N - p * P), accumulate);
 }
 
-// Blocks of 6 rows (a panel of B, K P elements, stays in L1 while they pass over it), then the
-// remainder rows with wider tiles so that the accumulators still fill the registers: 1 row x 4
-// panels (the B = 1 case: a matrix-vector product, bound by reading B), 2 x 3, 3 x 2, 4 or 5 x 1.
+// Up to 5 rows against one panel, the tile of each row count holding ~12 accumulators: 1 x 6
+// sets of k, 2 x 3, 3 x 2, 4 and 5 rows x 1 (the 4 x 8 / 5 x 8 accumulators of 2 sets would not
+// fit AVX2's 16 registers beside B's vectors and a broadcast).
+template <typename T>
+FASTNLP_INLINE void leftover_rows(int64_t rows, int64_t K, const T* A, int64_t lda, const T* Bp, T* C,
+                                  int64_t ldc, int64_t cols, bool accumulate) {
+  switch (rows) {
+    case 1: tile<T, 1, 1, 6>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    case 2: tile<T, 2, 1, 3>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    case 3: tile<T, 3, 1, 2>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    case 4: tile<T, 4, 1>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    case 5: tile<T, 5, 1>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    default: break;
+  }
+}
+
+// Panel by panel, blocks of 6 rows (the panel, K P elements, stays in L1 while they pass over it),
+// then the leftover M mod 6 rows against the same panel while it is still there. Fewer than 6 rows
+// in all (B = 1: a matrix-vector product, bound by reading B) go through wider tiles instead, so
+// that the accumulators still fill the registers: 1 row x 4 panels, 2 x 3, 3 x 2, 4 or 5 x 1.
 template <typename T>
 FASTNLP_INLINE void packed_gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp,
                                      bool accumulate, T* C, int64_t ldc) {
   constexpr int64_t P = kPanelWidth<T>;
   const int64_t panels = (N + P - 1) / P, M6 = M / 6 * 6;
-  for (int64_t p = 0; p < panels; ++p)
+  if (M6 == 0) {
+    switch (M) {
+      case 1: row_block<T, 1, 4>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      case 2: row_block<T, 2, 3>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      case 3: row_block<T, 3, 2>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      case 4: row_block<T, 4, 1>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      case 5: row_block<T, 5, 1>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      default: break;
+    }
+    return;
+  }
+  for (int64_t p = 0; p < panels; ++p) {
+    const T* panel = Bp + p * K * P;
+    const int64_t cols = std::min(P, N - p * P);
     for (int64_t i = 0; i < M6; i += 6)
-      tile<T, 6, 1>(K, A + i * lda, lda, Bp + p * K * P, C + i * ldc + p * P, ldc, std::min(P, N - p * P),
-                    accumulate);
-  const T* Ar = A + M6 * lda;
-  T* Cr = C + M6 * ldc;
-  switch (M - M6) {
-    case 1: row_block<T, 1, 4>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
-    case 2: row_block<T, 2, 3>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
-    case 3: row_block<T, 3, 2>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
-    case 4: row_block<T, 4, 1>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
-    case 5: row_block<T, 5, 1>(N, K, Ar, lda, Bp, Cr, ldc, accumulate); break;
-    default: break;
+      tile<T, 6, 1>(K, A + i * lda, lda, panel, C + i * ldc + p * P, ldc, cols, accumulate);
+    leftover_rows(M - M6, K, A + M6 * lda, lda, panel, C + M6 * ldc + p * P, ldc, cols, accumulate);
   }
 }
 

@@ -18,7 +18,8 @@ namespace {
 // [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
 // prove it for a runtime H and would otherwise give up on the alias checks.
 //
-// Forward, one row. g: the row's input projection (kTrain: in place -> the cache row), r: its
+// Forward, one row. g: the row's input projection, overwritten in place with what the backward
+// reads (Elman h, LSTM i, f, g, o, GRU r, z, n and W_hn h + b_hn; inference: scratch), r: its
 // recurrent product W_hh h, hp: the state it starts from, h: where its new state goes (a second
 // buffer: other threads' GEMMs may still read hp), out: its output; kTrain only: hprev, where hp is
 // saved for the backward, and LSTM's cc, where the new cell state is saved (LSTM: c its cell state,
@@ -40,16 +41,19 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, co
   }
 }
 
-// What the training forward keeps of unit j for the backward: four values in the cache row g
-// (LSTM i, f, g, o; GRU r, z, n, W_hn h + b_hn) and the state the step started from.
+// The forward rows activate their gates in place in g first, one gate per loop, then combine them:
+// one loop doing all of a unit's math chains ~100 cycles of latency per vector (polynomial,
+// division, then the cell's tanh), more than the out-of-order window overlaps, while a loop with
+// one activation per element is short enough for several of its iterations to run at once.
 template <typename T>
-FASTNLP_INLINE void keep_for_backward(T* __restrict g, T* __restrict hprev, const T* __restrict hp, int64_t j,
-                                      int64_t H, T v0, T v1, T v2, T v3) {
-  g[j] = v0;
-  g[H + j] = v1;
-  g[2 * H + j] = v2;
-  g[3 * H + j] = v3;
-  hprev[j] = hp[j];
+FASTNLP_INLINE void activate_sigmoid(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) g[j] = fast_sigmoid(g[j] + bx[j] + r[j]);
+}
+template <typename T>
+FASTNLP_INLINE void activate_tanh(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
+#pragma GCC ivdep
+  for (int64_t j = 0; j < n; ++j) g[j] = fast_tanh(g[j] + bx[j] + r[j]);
 }
 
 template <bool kTrain, typename T>
@@ -57,16 +61,16 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
                              const T* __restrict hp, T* __restrict h, T* __restrict c,
                              T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
                              int64_t H, int64_t Hr) {
+  activate_sigmoid(g, bx, r, n);
+  activate_sigmoid(g + H, bx + H, r + Hr, n);
+  activate_tanh(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
+  activate_sigmoid(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T i = fast_sigmoid(g[j] + bx[j] + r[j]);
-    const T f = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
-    const T gg = fast_tanh(g[2 * H + j] + bx[2 * H + j] + r[2 * Hr + j]);
-    const T o = fast_sigmoid(g[3 * H + j] + bx[3 * H + j] + r[3 * Hr + j]);
-    const T cn = f * c[j] + i * gg;
-    const T hn = o * fast_tanh(cn);
+    const T cn = g[H + j] * c[j] + g[j] * g[2 * H + j];
+    const T hn = g[3 * H + j] * fast_tanh(cn);
     if constexpr (kTrain) {
-      keep_for_backward(g, hprev, hp, j, H, i, f, gg, o);
+      hprev[j] = hp[j];
       cc[j] = cn;
     }
     c[j] = cn;
@@ -80,13 +84,18 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, cons
                             const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
                             T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
                                     int64_t Hr) {
+  activate_sigmoid(g, bx, r, n);
+  activate_sigmoid(g + H, bx + H, r + Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T rr = fast_sigmoid(g[j] + bx[j] + r[j]);
-    const T z = fast_sigmoid(g[H + j] + bx[H + j] + r[Hr + j]);
+    const T rr = g[j], z = g[H + j];
     const T hl = r[2 * Hr + j] + bhn[j];
     const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
-    if constexpr (kTrain) keep_for_backward(g, hprev, hp, j, H, rr, z, nn, hl);
+    if constexpr (kTrain) {
+      g[2 * H + j] = nn;
+      g[3 * H + j] = hl;
+      hprev[j] = hp[j];
+    }
     const T hn = (T(1) - z) * nn + z * hp[j];
     h[j] = hn;
     out[j] = hn;
