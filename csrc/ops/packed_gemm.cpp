@@ -53,17 +53,30 @@ FASTNLP_INLINE void tile_k(typename Vec<T>::type (&acc)[MR][NV], const T* __rest
   }
 }
 
-// C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times the NP panels from Bp (panel stride K P). The MR x 2 NP
-// accumulators stay in registers (12 of AVX2's 16 at the widest shapes below); each k broadcasts
-// one element of A per row against two vectors per panel. U > 1 splits k over U sets of
-// accumulators (k mod U), summed at the end: a tile of few rows then still has ~12 independent
-// FMA chains in flight instead of waiting on the FMA latency.
+// acc[u] += A[0:MR, k] times row k of the NP panels from Bp (panel stride K P), for the k = u mod U.
+template <typename T, int MR, int NV, int U>
+FASTNLP_INLINE void tile_run(typename Vec<T>::type (&acc)[U][MR][NV], int64_t K, const T* __restrict A,
+                             int64_t lda, const T* __restrict Bp) {
+  constexpr int64_t P = kPanelWidth<T>;
+  const int64_t ps = K * P, KU = K / U * U;
+  for (int64_t k = 0; k < KU; k += U)
+#pragma GCC unroll 16
+    for (int u = 0; u < U; ++u) tile_k<T, MR, NV>(acc[u], A, lda, Bp, ps, k + u);
+  for (int64_t k = KU; k < K; ++k) tile_k<T, MR, NV>(acc[0], A, lda, Bp, ps, k);
+}
+
+// C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times the NP panels from Bp (panel stride K P), plus A2 (K2
+// columns) times the panels from Bp2 when K2 > 0. The MR x 2 NP accumulators stay in registers (12
+// of AVX2's 16 at the widest shapes below); each k broadcasts one element of A per row against two
+// vectors per panel. U > 1 splits k over U sets of accumulators (k mod U), summed at the end: a
+// tile of few rows then still has ~12 independent FMA chains in flight instead of waiting on the
+// FMA latency.
 template <typename T, int MR, int NP, int U = 1>
-FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T* __restrict Bp,
-                         T* __restrict C, int64_t ldc, int64_t cols, bool accumulate) {
+FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T* __restrict Bp, int64_t K2,
+                         const T* __restrict A2, int64_t lda2, const T* __restrict Bp2, T* __restrict C,
+                         int64_t ldc, int64_t cols, bool accumulate) {
   using V = typename Vec<T>::type;
   constexpr int L = kLanes<T>, P = 2 * L, NV = 2 * NP;
-  const int64_t ps = K * P;
   V acc[U][MR][NV];
 #pragma GCC unroll 16
   for (int u = 0; u < U; ++u)
@@ -71,11 +84,8 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
       for (int q = 0; q < NV; ++q) acc[u][r][q] = V{};
-  const int64_t KU = K / U * U;
-  for (int64_t k = 0; k < KU; k += U)
-#pragma GCC unroll 16
-    for (int u = 0; u < U; ++u) tile_k<T, MR, NV>(acc[u], A, lda, Bp, ps, k + u);
-  for (int64_t k = KU; k < K; ++k) tile_k<T, MR, NV>(acc[0], A, lda, Bp, ps, k);
+  tile_run<T, MR, NV, U>(acc, K, A, lda, Bp);
+  if (K2 > 0) tile_run<T, MR, NV, U>(acc, K2, A2, lda2, Bp2);
 #pragma GCC unroll 16
   for (int u = 1; u < U; ++u)
 #pragma GCC unroll 16
@@ -107,31 +117,53 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
     for (int64_t j = 0; j < cols; ++j) C[r * ldc + j] = (accumulate ? C[r * ldc + j] : T(0)) + buf[r][j];
 }
 
-// Rows [i, i + MR) against every panel, NP panels at a time while NP remain, then one at a time.
-template <typename T, int MR, int NP>
-FASTNLP_INLINE void row_block(int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp, T* C, int64_t ldc,
-                              bool accumulate) {
+// The operands of one product: C (M, N) (+)= A B + A2 B2, B (K, N) and B2 (K2, N) packed (K2 = 0:
+// no second term), A and A2 row-major with row strides lda, lda2.
+template <typename T>
+struct Operands {
+  int64_t N, K;
+  const T* A;
+  int64_t lda;
+  const T* Bp;
+  int64_t K2;
+  const T* A2;
+  int64_t lda2;
+  const T* Bp2;
+  T* C;
+  int64_t ldc;
+  bool accumulate;
+};
+
+// Rows [i, i + MR) against panels [p, p + NP): the tile there.
+template <typename T, int MR, int NP, int U = 1>
+FASTNLP_INLINE void tile_at(const Operands<T>& o, int64_t i, int64_t p) {
   constexpr int64_t P = kPanelWidth<T>;
-  const int64_t panels = (N + P - 1) / P;
-  int64_t p = 0;
-  for (; p + NP <= panels; p += NP)
-    tile<T, MR, NP>(K, A, lda, Bp + p * K * P, C + p * P, ldc, std::min(NP * P, N - p * P), accumulate);
-  for (; p < panels; ++p)
-    tile<T, MR, 1>(K, A, lda, Bp + p * K * P, C + p * P, ldc, std::min(P, N - p * P), accumulate);
+  tile<T, MR, NP, U>(o.K, o.A + i * o.lda, o.lda, o.Bp + p * o.K * P, o.K2, o.A2 + i * o.lda2, o.lda2,
+                     o.Bp2 + p * o.K2 * P, o.C + i * o.ldc + p * P, o.ldc, std::min(NP * P, o.N - p * P),
+                     o.accumulate);
 }
 
-// Up to 5 rows against one panel, the tile of each row count holding ~12 accumulators: 1 x 6
-// sets of k, 2 x 3, 3 x 2, 4 and 5 rows x 1 (the 4 x 8 / 5 x 8 accumulators of 2 sets would not
-// fit AVX2's 16 registers beside B's vectors and a broadcast).
+// Rows [i, i + MR) against every panel, NP panels at a time while NP remain, then one at a time.
+template <typename T, int MR, int NP>
+FASTNLP_INLINE void row_block(const Operands<T>& o, int64_t i) {
+  constexpr int64_t P = kPanelWidth<T>;
+  const int64_t panels = (o.N + P - 1) / P;
+  int64_t p = 0;
+  for (; p + NP <= panels; p += NP) tile_at<T, MR, NP>(o, i, p);
+  for (; p < panels; ++p) tile_at<T, MR, 1>(o, i, p);
+}
+
+// Up to 5 rows from row i against panel p, the tile of each row count holding ~12 accumulators:
+// 1 x 6 sets of k, 2 x 3, 3 x 2, 4 and 5 rows x 1 (the 4 x 8 / 5 x 8 accumulators of 2 sets would
+// not fit AVX2's 16 registers beside B's vectors and a broadcast).
 template <typename T>
-FASTNLP_INLINE void leftover_rows(int64_t rows, int64_t K, const T* A, int64_t lda, const T* Bp, T* C,
-                                  int64_t ldc, int64_t cols, bool accumulate) {
+FASTNLP_INLINE void leftover_rows(const Operands<T>& o, int64_t rows, int64_t i, int64_t p) {
   switch (rows) {
-    case 1: tile<T, 1, 1, 6>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
-    case 2: tile<T, 2, 1, 3>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
-    case 3: tile<T, 3, 1, 2>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
-    case 4: tile<T, 4, 1>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
-    case 5: tile<T, 5, 1>(K, A, lda, Bp, C, ldc, cols, accumulate); break;
+    case 1: tile_at<T, 1, 1, 6>(o, i, p); break;
+    case 2: tile_at<T, 2, 1, 3>(o, i, p); break;
+    case 3: tile_at<T, 3, 1, 2>(o, i, p); break;
+    case 4: tile_at<T, 4, 1>(o, i, p); break;
+    case 5: tile_at<T, 5, 1>(o, i, p); break;
     default: break;
   }
 }
@@ -141,34 +173,27 @@ FASTNLP_INLINE void leftover_rows(int64_t rows, int64_t K, const T* A, int64_t l
 // in all (B = 1: a matrix-vector product, bound by reading B) go through wider tiles instead, so
 // that the accumulators still fill the registers: 1 row x 4 panels, 2 x 3, 3 x 2, 4 or 5 x 1.
 template <typename T>
-FASTNLP_INLINE void packed_gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp,
-                                     bool accumulate, T* C, int64_t ldc) {
+FASTNLP_INLINE void packed_gemm_impl(int64_t M, const Operands<T>& o) {
   constexpr int64_t P = kPanelWidth<T>;
-  const int64_t panels = (N + P - 1) / P, M6 = M / 6 * 6;
+  const int64_t panels = (o.N + P - 1) / P, M6 = M / 6 * 6;
   if (M6 == 0) {
     switch (M) {
-      case 1: row_block<T, 1, 4>(N, K, A, lda, Bp, C, ldc, accumulate); break;
-      case 2: row_block<T, 2, 3>(N, K, A, lda, Bp, C, ldc, accumulate); break;
-      case 3: row_block<T, 3, 2>(N, K, A, lda, Bp, C, ldc, accumulate); break;
-      case 4: row_block<T, 4, 1>(N, K, A, lda, Bp, C, ldc, accumulate); break;
-      case 5: row_block<T, 5, 1>(N, K, A, lda, Bp, C, ldc, accumulate); break;
+      case 1: row_block<T, 1, 4>(o, 0); break;
+      case 2: row_block<T, 2, 3>(o, 0); break;
+      case 3: row_block<T, 3, 2>(o, 0); break;
+      case 4: row_block<T, 4, 1>(o, 0); break;
+      case 5: row_block<T, 5, 1>(o, 0); break;
       default: break;
     }
     return;
   }
   for (int64_t p = 0; p < panels; ++p) {
-    const T* panel = Bp + p * K * P;
-    const int64_t cols = std::min(P, N - p * P);
-    for (int64_t i = 0; i < M6; i += 6)
-      tile<T, 6, 1>(K, A + i * lda, lda, panel, C + i * ldc + p * P, ldc, cols, accumulate);
-    leftover_rows(M - M6, K, A + M6 * lda, lda, panel, C + M6 * ldc + p * P, ldc, cols, accumulate);
+    for (int64_t i = 0; i < M6; i += 6) tile_at<T, 6, 1>(o, i, p);
+    leftover_rows(o, M - M6, M6, p);
   }
 }
 
-FASTNLP_SIMD_CLONES void packed_gemm_f(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                                       const float* Bp, bool accumulate, float* C, int64_t ldc) {
-  packed_gemm_impl(M, N, K, A, lda, Bp, accumulate, C, ldc);
-}
+FASTNLP_SIMD_CLONES void packed_gemm_f(int64_t M, const Operands<float>& o) { packed_gemm_impl(M, o); }
 
 }  // namespace
 
@@ -196,14 +221,24 @@ void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T*
   }
 }
 
-void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp,
-                        bool accumulate, float* C, int64_t ldc) {
-  packed_gemm_f(M, N, K, A, lda, Bp, accumulate, C, ldc);
+void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, bool accumulate,
+                 float* C, int64_t ldc) {
+  packed_gemm_f(M, Operands<float>{N, K, A, lda, Bp, 0, A, lda, Bp, C, ldc, accumulate});
 }
 
 void packed_gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp,
-                         bool accumulate, double* C, int64_t ldc) {
-  packed_gemm_impl(M, N, K, A, lda, Bp, accumulate, C, ldc);
+                 bool accumulate, double* C, int64_t ldc) {
+  packed_gemm_impl(M, Operands<double>{N, K, A, lda, Bp, 0, A, lda, Bp, C, ldc, accumulate});
+}
+
+void packed_gemm2(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, int64_t K2,
+                  const float* A2, int64_t lda2, const float* Bp2, bool accumulate, float* C, int64_t ldc) {
+  packed_gemm_f(M, Operands<float>{N, K, A, lda, Bp, K2, A2, lda2, Bp2, C, ldc, accumulate});
+}
+
+void packed_gemm2(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp, int64_t K2,
+                  const double* A2, int64_t lda2, const double* Bp2, bool accumulate, double* C, int64_t ldc) {
+  packed_gemm_impl(M, Operands<double>{N, K, A, lda, Bp, K2, A2, lda2, Bp2, C, ldc, accumulate});
 }
 
 template <typename T>

@@ -44,6 +44,13 @@ void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, c
                  float* C, int64_t ldc);
 void packed_gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp,
                  bool accumulate, double* C, int64_t ldc);
+// C (M, N) = A (M, K) B (K, N) + A2 (M, K2) B2 (K2, N), or C += that when accumulate: the product of
+// operands stacked along k ([A | A2] times [B; B2]) without stacking them, B and B2 packed on their
+// own (the two sums of a tile run one after the other into the same registers). K2 > 0.
+void packed_gemm2(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, int64_t K2,
+                  const float* A2, int64_t lda2, const float* Bp2, bool accumulate, float* C, int64_t ldc);
+void packed_gemm2(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp, int64_t K2,
+                  const double* A2, int64_t lda2, const double* Bp2, bool accumulate, double* C, int64_t ldc);
 template <typename T>
 void packed_gemm_ref(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp, bool accumulate,
                      T* C, int64_t ldc);

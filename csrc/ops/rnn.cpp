@@ -262,10 +262,21 @@ void gather_rows_share(int t, int nt, const RnnProjected<T>& p, const int64_t* l
       std::memcpy(C + (b * T_ + s) * ldc, p.rows + p.index[b * T_ + s] * N, N * sizeof(T));
 }
 
+// Whether the sequence split's steps compute the whole pre-activation x_t W_ih^T + h W_hh^T, both
+// weights packed once (packed_gemm2: one pass of each tile over both), instead of h W_hh^T after
+// one GEMM for every step's input projection: the LSTM and Elman cells (the GRU's n gate needs
+// W_in x apart from W_hn h), with every thread's block at least a 6-row tile. Nothing is then
+// written for all B*T steps and read back (that GEMM's output, 6.5 MB at LSTM B=32 T=50 H=256, its
+// zeroing by the BLAS, the gate pass reading it). One sequence (B = 1, a matrix-vector product per
+// step, bound by reading the weights) keeps the one GEMM.
+bool fuse_input(Cell cell, bool by_rows, bool projected, int64_t B, int threads) {
+  return by_rows && !projected && cell != Cell::kGru && B >= 6 * threads;
+}
+
 // rnn_forward (proj null) and rnn_forward_projected: they differ only in where the input
 // projections come from. With o.ws null (inference: no backward follows) nothing only the backward
-// reads is stored: the scratch holds just the input projections (B*T, G*H), and the gate pass
-// leaves them as they are and keeps no copy of x, of the states or of the LSTM's cells.
+// reads is stored: the scratch holds just the input projections (B*T, G*H), or, fused (above), each
+// block's activated gates of one step, and no copy of x, of the states or of the LSTM's cells is kept.
 template <typename T>
 void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const RnnOutputs<T>& o) {
   const RnnDims& d = in.d;
@@ -273,10 +284,13 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   const int64_t H = d.H, D = d.D, G = cell_gates(in.cell), GH = G * H;
   const int64_t BT = d.B * d.T, XH = layout.xh_width;
   const bool train = o.ws != nullptr;
+  const int threads = rnn_threads(d.B, GH, H);
+  const bool by_rows = rows_split(threads, d.B);
+  const bool fused = fuse_input(in.cell, by_rows, proj != nullptr, d.B, threads);
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
-  if (!train) {
+  if (!train && !fused) {
     own_ws = scratch<T>(BT * GH);
     ws = own_ws.get();
   }
@@ -284,16 +298,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     own_out = scratch<T>(BT * H);
     out = own_out.get();
   }
-  const int threads = rnn_threads(d.B, GH, H);
-  const bool by_rows = rows_split(threads, d.B);
   Order order = make_order(in.lengths, d.B, d.T);
   if (by_rows) deal_rows(order, threads);
   std::vector<T> bx, bhn;
   fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
-  T* cache = ws;  // layout.cache is 0
   T* xh = train ? ws + layout.xh : nullptr;
-  // Outputs past a sequence's end are zero.
+  // Outputs past a sequence's end are zero (and, fused, the cache rows no GEMM zeroes).
   zero_padding(out, in.lengths, d.B, d.T, H);
+  if (fused && train) zero_padding(ws + layout.cache, in.lengths, d.B, d.T, layout.cache_width);
 
   // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
   // never overwrites a state another thread's GEMM is still reading. A finished sequence's final
@@ -310,20 +322,22 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   base.bhn = bhn.data();
   base.c = c.data();
   base.out = out;
+  base.fused = fused;
   // Split by rows: the whole W_hh packed once, shared, as the right-hand operand of
-  // r (n, G*H) = h W_hh^T, the threads packing a share of its panels each.
-  PackedBuffer<T> W_all;
+  // r (n, G*H) = h W_hh^T, the threads packing a share of its panels each; fused, W_ih too.
+  PackedBuffer<T> W_all, W_x;
   if (by_rows) W_all = packed_buffer<T>(H, GH);
+  if (fused) W_x = packed_buffer<T>(D, GH);
 
   parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
-    // steps only). And, for the backward, x into the workspace's xh, zero past each length: the
-    // backward multiplies those rows by zero gradients, and 0 * whatever padding held (NaN
-    // included) must stay 0. Projected: the rows gathered instead, and no x to keep.
+    // steps only), unless fused. And, for the backward, x into the workspace's xh, zero past each
+    // length: the backward multiplies those rows by zero gradients, and 0 * whatever padding held
+    // (NaN included) must stay 0. Projected: the rows gathered instead, and no x to keep.
     if (proj) {
-      gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, cache, CW);
-    } else {
-      gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, cache, CW);
+      gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
+    } else if (!fused) {
+      gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, ws, CW);
     }
     for (int64_t row = BT * t / nt; xh && in.x && row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
@@ -333,6 +347,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
         std::memset(dst, 0, XH * sizeof(T));
       }
     }
+    if (fused) pack_panels_share(t, nt, true, D, GH, in.W_ih, D, W_x.get());
     if (by_rows) pack_panels_share(t, nt, true, H, GH, in.W_hh, H, W_all.get());
 #pragma omp barrier
     StepArgs<T> a = base;
@@ -342,15 +357,26 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
       for (int blk = t; blk < threads; blk += nt) {
         const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
         if (cnt == 0) continue;
-        std::unique_ptr<T[]> r = scratch<T>(cnt * GH);
+        std::unique_ptr<T[]> r = scratch<T>(cnt * GH), gates, xs;
+        if (fused) xs = scratch<T>(cnt * D);  // the block's x_t rows of a step
+        if (fused && !train) gates = scratch<T>(cnt * GH);
         a.r = r.get();
         a.r_gate = H;
+        a.gates = gates.get();
         for (int64_t s = 0, L = order.len[i0]; s < L; ++s) {
           const int64_t n = running(order, i0, cnt, s);
           a.s = s;
           a.hp = hbuf[s % 2].data();
           a.h = hbuf[(s + 1) % 2].data();
-          packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+          if (fused) {
+            for (int64_t i = i0; i < i0 + n; ++i) {
+              const int64_t row = order.perm[i] * d.T + rnn_position(in.reverse, order.len[i], s);
+              std::memcpy(xs.get() + (i - i0) * D, in.x + row * D, D * sizeof(T));
+            }
+            packed_gemm2(n, GH, D, xs.get(), D, W_x.get(), H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+          } else {
+            packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+          }
           gate_forward(a, i0, n, 0, H);
         }
       }

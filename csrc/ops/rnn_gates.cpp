@@ -25,13 +25,13 @@ namespace {
 // saved for the backward, and LSTM's cc, where the new cell state is saved (LSTM: c its cell state,
 // updated in place). Without kTrain (inference) nothing but the states and the output is stored,
 // and hprev / cc are null.
-template <bool kTrain, typename T>
+template <bool kTrain, bool kIn, typename T>
 FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                               const T* __restrict hp, T* __restrict h, T* __restrict out,
                               T* __restrict hprev, int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T hn = fast_tanh(g[j] + bx[j] + r[j]);
+    const T hn = fast_tanh((kIn ? g[j] : T(0)) + bx[j] + r[j]);
     if constexpr (kTrain) {
       g[j] = hn;
       hprev[j] = hp[j];
@@ -45,26 +45,27 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, co
 // one loop doing all of a unit's math chains ~100 cycles of latency per vector (polynomial,
 // division, then the cell's tanh), more than the out-of-order window overlaps, while a loop with
 // one activation per element is short enough for several of its iterations to run at once.
-template <typename T>
+// kIn: g holds the input projection, added in (else r is the whole product and g only receives).
+template <bool kIn, typename T>
 FASTNLP_INLINE void activate_sigmoid(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
 #pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) g[j] = fast_sigmoid(g[j] + bx[j] + r[j]);
+  for (int64_t j = 0; j < n; ++j) g[j] = fast_sigmoid((kIn ? g[j] : T(0)) + bx[j] + r[j]);
 }
-template <typename T>
+template <bool kIn, typename T>
 FASTNLP_INLINE void activate_tanh(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
 #pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) g[j] = fast_tanh(g[j] + bx[j] + r[j]);
+  for (int64_t j = 0; j < n; ++j) g[j] = fast_tanh((kIn ? g[j] : T(0)) + bx[j] + r[j]);
 }
 
-template <bool kTrain, typename T>
+template <bool kTrain, bool kIn, typename T>
 FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
                              const T* __restrict hp, T* __restrict h, T* __restrict c,
                              T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
                              int64_t H, int64_t Hr) {
-  activate_sigmoid(g, bx, r, n);
-  activate_sigmoid(g + H, bx + H, r + Hr, n);
-  activate_tanh(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
-  activate_sigmoid(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
+  activate_sigmoid<kIn>(g, bx, r, n);
+  activate_sigmoid<kIn>(g + H, bx + H, r + Hr, n);
+  activate_tanh<kIn>(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
+  activate_sigmoid<kIn>(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T cn = g[H + j] * c[j] + g[j] * g[2 * H + j];
@@ -84,8 +85,8 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, cons
                             const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
                             T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
                                     int64_t Hr) {
-  activate_sigmoid(g, bx, r, n);
-  activate_sigmoid(g + H, bx + H, r + Hr, n);
+  activate_sigmoid<true>(g, bx, r, n);
+  activate_sigmoid<true>(g + H, bx + H, r + Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T rr = g[j], z = g[H + j];
@@ -172,23 +173,24 @@ FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict 
 
 
 // Rows [i0, i0 + n) of a.order, hidden units [j0, j1). kTrain: a.train (the inference pass writes
-// neither the cache nor hprev / cells, which it may not have).
-template <bool kTrain, typename T>
+// neither the cache nor hprev / cells, which it may not have). kIn: !a.fused, g holds the input
+// projection (the GRU is never fused: its n gate keeps W_in x apart from W_hn h).
+template <bool kTrain, bool kIn, typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
   for (int64_t i = i0; i < i0 + n; ++i) {
     const int64_t row = a.order->perm[i] * a.T_ + rnn_position(a.reverse, a.order->len[i], a.s);
-    T* g = a.cache + row * a.CW + j0;
+    T* g = (a.gates ? a.gates + (i - i0) * a.GH : a.cache + row * a.CW) + j0;
     const T* r = a.r + (i - i0) * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
     T* out = a.out + row * H + j0;
     T* hprev = kTrain ? a.hprev + row * a.hs + j0 : nullptr;
     switch (a.cell) {
-      case Cell::kElman: elman_forward_row<kTrain>(g, r, a.bx + j0, hp, h, out, hprev, m); break;
+      case Cell::kElman: elman_forward_row<kTrain, kIn>(g, r, a.bx + j0, hp, h, out, hprev, m); break;
       case Cell::kLstm:
-        lstm_forward_row<kTrain>(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
-                                 kTrain ? a.cells + row * H + j0 : nullptr, m, H, a.r_gate);
+        lstm_forward_row<kTrain, kIn>(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
+                                      kTrain ? a.cells + row * H + j0 : nullptr, m, H, a.r_gate);
         break;
       case Cell::kGru:
         gru_forward_row<kTrain>(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
@@ -200,9 +202,15 @@ FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, in
 template <typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   if (a.train) {
-    forward_rows<true>(a, i0, n, j0, j1);
+    if (a.fused) {
+      forward_rows<true, false>(a, i0, n, j0, j1);
+    } else {
+      forward_rows<true, true>(a, i0, n, j0, j1);
+    }
+  } else if (a.fused) {
+    forward_rows<false, false>(a, i0, n, j0, j1);
   } else {
-    forward_rows<false>(a, i0, n, j0, j1);
+    forward_rows<false, true>(a, i0, n, j0, j1);
   }
 }
 

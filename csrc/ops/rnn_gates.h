@@ -39,6 +39,8 @@ struct StepArgs {
   const T* bhn;
   const T* hp;  // (B, H) states before the step
   T* h;         // (B, H) states after it
+  bool fused;   // r holds the whole pre-activation x_t W_ih^T + h W_hh^T: g is written, not read
+  T* gates;     // fused inference: (n, G*H) rows for the activated gates (row i - i0); else null: cache rows
   T* c;         // (B, H) LSTM cell states
   T* out;       // (B*T, H)
   // backward
