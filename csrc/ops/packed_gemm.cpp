@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common.h"
 #include "simd.h"
@@ -195,6 +196,65 @@ FASTNLP_INLINE void packed_gemm_impl(int64_t M, const Operands<T>& o) {
 
 FASTNLP_SIMD_CLONES void packed_gemm_f(int64_t M, const Operands<float>& o) { packed_gemm_impl(M, o); }
 
+// dst[k ldd + i] = src[i ldb + k] for i, k < 8: an 8 x 8 block of floats transposed in registers
+// (unpack, then pairs, then 128-bit halves).
+FASTNLP_INLINE void transpose_8x8(const float* src, int64_t ldb, float* dst, int64_t ldd) {
+  using V = Vec<float>::type;
+  typedef int I __attribute__((vector_size(32)));
+  V r[8], t[8], u[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) load(r[i], src + i * ldb);
+#pragma GCC unroll 4
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], I{0, 8, 1, 9, 4, 12, 5, 13});
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], I{2, 10, 3, 11, 6, 14, 7, 15});
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < 8; h += 4) {
+    u[h] = __builtin_shuffle(t[h], t[h + 2], I{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 1] = __builtin_shuffle(t[h], t[h + 2], I{2, 3, 10, 11, 6, 7, 14, 15});
+    u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], I{0, 1, 8, 9, 4, 5, 12, 13});
+    u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], I{2, 3, 10, 11, 6, 7, 14, 15});
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const V lo = __builtin_shuffle(u[j], u[j + 4], I{0, 1, 2, 3, 8, 9, 10, 11});
+    const V hi = __builtin_shuffle(u[j], u[j + 4], I{4, 5, 6, 7, 12, 13, 14, 15});
+    store(dst + j * ldd, lo);
+    store(dst + (j + 4) * ldd, hi);
+  }
+}
+
+// One panel of a transposed source (its rows are the panel's w columns): column by column,
+// reading each source row once contiguously (the panel, K P elements, stays in L1 while its P
+// columns are written into it); float full panels 8 x 8 blocks at a time (a scalar store per
+// element made packing ~3x slower than the untransposed case, a few % of a T = 20 step call).
+template <typename T>
+FASTNLP_INLINE void pack_panel_trans(int64_t K, int64_t w, const T* src, int64_t ldb, T* panel) {
+  constexpr int64_t P = kPanelWidth<T>;
+  int64_t k0 = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    if (w == P)
+      for (; k0 + 8 <= K; k0 += 8)
+        for (int64_t c = 0; c < P; c += 8) transpose_8x8(src + c * ldb + k0, ldb, panel + k0 * P + c, P);
+  }
+  for (int64_t c = 0; c < w; ++c) {
+    const T* col = src + c * ldb;
+    for (int64_t k = k0; k < K; ++k) panel[k * P + c] = col[k];
+  }
+  for (int64_t k = 0; w < P && k < K; ++k) std::fill(panel + k * P + w, panel + (k + 1) * P, T(0));
+}
+
+FASTNLP_SIMD_CLONES void pack_panel_trans_f(int64_t K, int64_t w, const float* src, int64_t ldb, float* panel) {
+  pack_panel_trans(K, w, src, ldb, panel);
+}
+void pack_panel_trans_any(int64_t K, int64_t w, const float* src, int64_t ldb, float* panel) {
+  pack_panel_trans_f(K, w, src, ldb, panel);
+}
+void pack_panel_trans_any(int64_t K, int64_t w, const double* src, int64_t ldb, double* panel) {
+  pack_panel_trans(K, w, src, ldb, panel);
+}
+
 }  // namespace
 
 template <typename T>
@@ -204,13 +264,7 @@ void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T*
     T* panel = dst + p0 * K;  // panel p0 / P starts at (p0 / P) K P = p0 K
     const int64_t w = std::min(P, N - p0);
     if (trans) {
-      // Column by column, reading each source row once contiguously (the panel, K P elements,
-      // stays in L1 while its P columns are written into it).
-      for (int64_t c = 0; c < w; ++c) {
-        const T* col = src + (p0 + c) * ldb;
-        for (int64_t k = 0; k < K; ++k) panel[k * P + c] = col[k];
-      }
-      for (int64_t k = 0; w < P && k < K; ++k) std::fill(panel + k * P + w, panel + (k + 1) * P, T(0));
+      pack_panel_trans_any(K, w, src + p0 * ldb, ldb, panel);
       continue;
     }
     for (int64_t k = 0; k < K; ++k) {
