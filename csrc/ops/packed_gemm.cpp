@@ -37,15 +37,17 @@ FASTNLP_INLINE void store(T* p, const V& v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-// One k of a tile: acc[r][q] += A[r][k] times vector q of the panels' row k.
-template <typename T, int MR, int NV>
+// One k of a tile: acc[r][q] += A[r][k] times vector q of row k of the panels from Bp (panel stride
+// ps). A tile's NV vectors start at half S (0 or 1) of the first panel: vector q is half (S + q) % 2
+// of panel (S + q) / 2.
+template <typename T, int MR, int NV, int S>
 FASTNLP_INLINE void tile_k(typename Vec<T>::type (&acc)[MR][NV], const T* __restrict A, int64_t lda,
                            const T* __restrict Bp, int64_t ps, int64_t k) {
   using V = typename Vec<T>::type;
   constexpr int L = kLanes<T>, P = 2 * L;
   V b[NV];
 #pragma GCC unroll 16
-  for (int q = 0; q < NV; ++q) load(b[q], Bp + (q / 2) * ps + k * P + (q % 2) * L);
+  for (int q = 0; q < NV; ++q) load(b[q], Bp + ((S + q) / 2) * ps + k * P + ((S + q) % 2) * L);
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     const V a = A[r * lda + k] - V{};  // a broadcast (x - 0 is x for every x, -0 included)
@@ -54,30 +56,30 @@ FASTNLP_INLINE void tile_k(typename Vec<T>::type (&acc)[MR][NV], const T* __rest
   }
 }
 
-// acc[u] += A[0:MR, k] times row k of the NP panels from Bp (panel stride K P), for the k = u mod U.
-template <typename T, int MR, int NV, int U>
+// acc[u] += A[0:MR, k] times row k of the tile's vectors from Bp (panel stride K P), for the k = u mod U.
+template <typename T, int MR, int NV, int S, int U>
 FASTNLP_INLINE void tile_run(typename Vec<T>::type (&acc)[U][MR][NV], int64_t K, const T* __restrict A,
                              int64_t lda, const T* __restrict Bp) {
   constexpr int64_t P = kPanelWidth<T>;
   const int64_t ps = K * P, KU = K / U * U;
   for (int64_t k = 0; k < KU; k += U)
 #pragma GCC unroll 16
-    for (int u = 0; u < U; ++u) tile_k<T, MR, NV>(acc[u], A, lda, Bp, ps, k + u);
-  for (int64_t k = KU; k < K; ++k) tile_k<T, MR, NV>(acc[0], A, lda, Bp, ps, k);
+    for (int u = 0; u < U; ++u) tile_k<T, MR, NV, S>(acc[u], A, lda, Bp, ps, k + u);
+  for (int64_t k = KU; k < K; ++k) tile_k<T, MR, NV, S>(acc[0], A, lda, Bp, ps, k);
 }
 
-// C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times the NP panels from Bp (panel stride K P), plus A2 (K2
-// columns) times the panels from Bp2 when K2 > 0. The MR x 2 NP accumulators stay in registers (12
-// of AVX2's 16 at the widest shapes below); each k broadcasts one element of A per row against two
-// vectors per panel. U > 1 splits k over U sets of accumulators (k mod U), summed at the end: a
-// tile of few rows then still has ~12 independent FMA chains in flight instead of waiting on the
-// FMA latency.
-template <typename T, int MR, int NP, int U = 1>
+// C[0:MR, 0:cols] (+)= A[0:MR, 0:K] times NV vectors of columns from Bp (panel stride K P, starting
+// at half S of the first panel, tile_k), plus A2 (K2 columns) times the same vectors of Bp2 when
+// K2 > 0. The MR x NV accumulators stay in registers (12 of AVX2's 16 at the widest shapes below);
+// each k broadcasts one element of A per row against the NV vectors. U > 1 splits k over U sets of
+// accumulators (k mod U), summed at the end: a tile of few rows then still has ~12 independent FMA
+// chains in flight instead of waiting on the FMA latency.
+template <typename T, int MR, int NV, int S = 0, int U = 1>
 FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T* __restrict Bp, int64_t K2,
                          const T* __restrict A2, int64_t lda2, const T* __restrict Bp2, T* __restrict C,
                          int64_t ldc, int64_t cols, bool accumulate) {
   using V = typename Vec<T>::type;
-  constexpr int L = kLanes<T>, P = 2 * L, NV = 2 * NP;
+  constexpr int L = kLanes<T>;
   V acc[U][MR][NV];
 #pragma GCC unroll 16
   for (int u = 0; u < U; ++u)
@@ -85,15 +87,15 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
       for (int q = 0; q < NV; ++q) acc[u][r][q] = V{};
-  tile_run<T, MR, NV, U>(acc, K, A, lda, Bp);
-  if (K2 > 0) tile_run<T, MR, NV, U>(acc, K2, A2, lda2, Bp2);
+  tile_run<T, MR, NV, S, U>(acc, K, A, lda, Bp);
+  if (K2 > 0) tile_run<T, MR, NV, S, U>(acc, K2, A2, lda2, Bp2);
 #pragma GCC unroll 16
   for (int u = 1; u < U; ++u)
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
       for (int q = 0; q < NV; ++q) acc[0][r][q] += acc[u][r][q];
-  if (cols == NP * P) {
+  if (cols == NV * L) {
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
@@ -109,7 +111,7 @@ FASTNLP_INLINE void tile(int64_t K, const T* __restrict A, int64_t lda, const T*
     return;
   }
   // A partial last panel: through a buffer, only the valid columns written.
-  alignas(64) T buf[MR][NP * P];
+  alignas(64) T buf[MR][NV * L];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 16
@@ -135,13 +137,13 @@ struct Operands {
   bool accumulate;
 };
 
-// Rows [i, i + MR) against panels [p, p + NP): the tile there.
-template <typename T, int MR, int NP, int U = 1>
-FASTNLP_INLINE void tile_at(const Operands<T>& o, int64_t i, int64_t p) {
-  constexpr int64_t P = kPanelWidth<T>;
-  tile<T, MR, NP, U>(o.K, o.A + i * o.lda, o.lda, o.Bp + p * o.K * P, o.K2, o.A2 + i * o.lda2, o.lda2,
-                     o.Bp2 + p * o.K2 * P, o.C + i * o.ldc + p * P, o.ldc, std::min(NP * P, o.N - p * P),
-                     o.accumulate);
+// Rows [i, i + MR) against NV vectors of columns from vector v on (v mod 2 = S): the tile there.
+template <typename T, int MR, int NV, int S = 0, int U = 1>
+FASTNLP_INLINE void tile_at(const Operands<T>& o, int64_t i, int64_t v) {
+  constexpr int64_t P = kPanelWidth<T>, L = P / 2;
+  tile<T, MR, NV, S, U>(o.K, o.A + i * o.lda, o.lda, o.Bp + v / 2 * o.K * P, o.K2, o.A2 + i * o.lda2, o.lda2,
+                        o.Bp2 + v / 2 * o.K2 * P, o.C + i * o.ldc + v * L, o.ldc, std::min(NV * L, o.N - v * L),
+                        o.accumulate);
 }
 
 // Rows [i, i + MR) against every panel, NP panels at a time while NP remain, then one at a time.
@@ -150,8 +152,8 @@ FASTNLP_INLINE void row_block(const Operands<T>& o, int64_t i) {
   constexpr int64_t P = kPanelWidth<T>;
   const int64_t panels = (o.N + P - 1) / P;
   int64_t p = 0;
-  for (; p + NP <= panels; p += NP) tile_at<T, MR, NP>(o, i, p);
-  for (; p < panels; ++p) tile_at<T, MR, 1>(o, i, p);
+  for (; p + NP <= panels; p += NP) tile_at<T, MR, 2 * NP>(o, i, 2 * p);
+  for (; p < panels; ++p) tile_at<T, MR, 2>(o, i, 2 * p);
 }
 
 // Up to 5 rows from row i against panel p, the tile of each row count holding ~12 accumulators:
@@ -160,37 +162,46 @@ FASTNLP_INLINE void row_block(const Operands<T>& o, int64_t i) {
 template <typename T>
 FASTNLP_INLINE void leftover_rows(const Operands<T>& o, int64_t rows, int64_t i, int64_t p) {
   switch (rows) {
-    case 1: tile_at<T, 1, 1, 6>(o, i, p); break;
-    case 2: tile_at<T, 2, 1, 3>(o, i, p); break;
-    case 3: tile_at<T, 3, 1, 2>(o, i, p); break;
-    case 4: tile_at<T, 4, 1>(o, i, p); break;
-    case 5: tile_at<T, 5, 1>(o, i, p); break;
+    case 1: tile_at<T, 1, 2, 0, 6>(o, i, 2 * p); break;
+    case 2: tile_at<T, 2, 2, 0, 3>(o, i, 2 * p); break;
+    case 3: tile_at<T, 3, 2, 0, 2>(o, i, 2 * p); break;
+    case 4: tile_at<T, 4, 2>(o, i, 2 * p); break;
+    case 5: tile_at<T, 5, 2>(o, i, 2 * p); break;
     default: break;
   }
 }
 
 // Panel by panel, blocks of 6 rows (the panel, K P elements, stays in L1 while they pass over it),
-// then the leftover M mod 6 rows against the same panel while it is still there. Fewer than 6 rows
-// in all (B = 1: a matrix-vector product, bound by reading B) go through wider tiles instead, so
-// that the accumulators still fill the registers: 1 row x 4 panels, 2 x 3, 3 x 2, 4 or 5 x 1.
+// then the leftover M mod 6 rows against the same panel while it is still there. 4 leftover rows
+// (or 4 in all; B = 10 or 16 rows a thread: B = 20, 32 on 2 threads) go 3 panels at a time as two
+// tiles of 3 vectors each (12 accumulators, as a 6-row tile holds; 4 rows of one panel hold 8, too
+// few for the FMA latency: ~78% of the 6-row tile's rate). Other counts under 6 rows (B = 1: a
+// matrix-vector product, bound by reading B) go through wider tiles instead, so that the
+// accumulators still fill the registers: 1 row x 4 panels, 2 x 3, 3 x 2, 5 x 1.
 template <typename T>
 FASTNLP_INLINE void packed_gemm_impl(int64_t M, const Operands<T>& o) {
   constexpr int64_t P = kPanelWidth<T>;
-  const int64_t panels = (o.N + P - 1) / P, M6 = M / 6 * 6;
-  if (M6 == 0) {
+  const int64_t panels = (o.N + P - 1) / P, M6 = M / 6 * 6, left = M - M6;
+  if (M6 == 0 && M != 4) {
     switch (M) {
       case 1: row_block<T, 1, 4>(o, 0); break;
       case 2: row_block<T, 2, 3>(o, 0); break;
       case 3: row_block<T, 3, 2>(o, 0); break;
-      case 4: row_block<T, 4, 1>(o, 0); break;
       case 5: row_block<T, 5, 1>(o, 0); break;
       default: break;
     }
     return;
   }
   for (int64_t p = 0; p < panels; ++p) {
-    for (int64_t i = 0; i < M6; i += 6) tile_at<T, 6, 1>(o, i, p);
-    leftover_rows(o, M - M6, M6, p);
+    for (int64_t i = 0; i < M6; i += 6) tile_at<T, 6, 2>(o, i, 2 * p);
+    if (left == 4 && p - p % 3 + 3 <= panels) {
+      if (p % 3 == 2) {  // the group's three panels have had their 6-row blocks
+        tile_at<T, 4, 3, 0>(o, M6, 2 * (p - 2));
+        tile_at<T, 4, 3, 1>(o, M6, 2 * (p - 2) + 3);
+      }
+      continue;
+    }
+    leftover_rows(o, left, M6, p);
   }
 }
 
