@@ -1,7 +1,9 @@
 // RNN kernels, the fast path (the plain references are in rnn_ref.cpp, the per-step gate math in
 // rnn_gates.cpp): one GEMM for the input projections of every step, one product per step for the
 // recurrent part over the sequences still running (on W_hh packed once per call, packed_gemm.h),
-// and one fused pass for the gate math.
+// and one fused pass for the gate math. Where the threads split the sequences and each has a full
+// tile of them, the LSTM's and Elman's steps take their input projections into that product
+// instead (fuse_input).
 // Sequences are processed longest first, so the ones still running at step s are a prefix of that
 // order (of each thread's block of it, when threads split the sequences) and each step's GEMM
 // covers only their rows.
