@@ -2,8 +2,7 @@
 // rnn_gates.cpp): one GEMM for the input projections of every step, one product per step for the
 // recurrent part over the sequences still running (on W_hh packed once per call, packed_gemm.h),
 // and one fused pass for the gate math. Where the threads split the sequences and each has a full
-// tile of them, the LSTM's and Elman's steps take their input projections into that product
-// instead (fuse_input).
+// tile of them, the steps take their input projections into that product instead (fuse_input).
 // Sequences are processed longest first, so the ones still running at step s are a prefix of that
 // order (of each thread's block of it, when threads split the sequences) and each step's GEMM
 // covers only their rows.
@@ -266,13 +265,15 @@ void gather_rows_share(int t, int nt, const RnnProjected<T>& p, const int64_t* l
 
 // Whether the sequence split's steps compute the whole pre-activation x_t W_ih^T + h W_hh^T, both
 // weights packed once (packed_gemm2: one pass of each tile over both), instead of h W_hh^T after
-// one GEMM for every step's input projection: the LSTM and Elman cells (the GRU's n gate needs
-// W_in x apart from W_hn h), with every thread's block at least a 6-row tile. Nothing is then
-// written for all B*T steps and read back (that GEMM's output, 6.5 MB at LSTM B=32 T=50 H=256, its
-// zeroing by the BLAS, the gate pass reading it). One sequence (B = 1, a matrix-vector product per
-// step, bound by reading the weights) keeps the one GEMM.
-bool fuse_input(Cell cell, bool by_rows, bool projected, int64_t B, int threads) {
-  return by_rows && !projected && cell != Cell::kGru && B >= 6 * threads;
+// one GEMM for every step's input projection, with every thread's block at least a 6-row tile.
+// Nothing is then written for all B*T steps and read back (that GEMM's output, 6.5 MB at LSTM B=32
+// T=50 H=256, its zeroing by the BLAS, the gate pass reading it). The GRU's n gate needs W_in x
+// apart from W_hn h: its r and z columns are summed, its n columns are two products, so the n
+// slice must start on a panel (2H a multiple of the panel width). One sequence (B = 1, a
+// matrix-vector product per step, bound by reading the weights) keeps the one GEMM.
+template <typename T>
+bool fuse_input(Cell cell, bool by_rows, bool projected, int64_t B, int64_t H, int threads) {
+  return by_rows && !projected && B >= 6 * threads && (cell != Cell::kGru || 2 * H % kPanelWidth<T> == 0);
 }
 
 // rnn_forward (proj null) and rnn_forward_projected: they differ only in where the input
@@ -288,7 +289,8 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   const bool train = o.ws != nullptr;
   const int threads = rnn_threads(d.B, GH, H);
   const bool by_rows = rows_split(threads, d.B);
-  const bool fused = fuse_input(in.cell, by_rows, proj != nullptr, d.B, threads);
+  const bool fused = fuse_input<T>(in.cell, by_rows, proj != nullptr, d.B, H, threads);
+  const bool gru = in.cell == Cell::kGru;
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
@@ -359,12 +361,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
       for (int blk = t; blk < threads; blk += nt) {
         const int64_t i0 = order.block[blk], cnt = order.block[blk + 1] - i0;
         if (cnt == 0) continue;
-        std::unique_ptr<T[]> r = scratch<T>(cnt * GH), gates, xs;
+        std::unique_ptr<T[]> r = scratch<T>(cnt * GH), gates, xs, xn;
         if (fused) xs = scratch<T>(cnt * D);  // the block's x_t rows of a step
         if (fused && !train) gates = scratch<T>(cnt * GH);
+        if (fused && gru) xn = scratch<T>(cnt * H);
         a.r = r.get();
         a.r_gate = H;
         a.gates = gates.get();
+        a.xn = xn.get();
         for (int64_t s = 0, L = order.len[i0]; s < L; ++s) {
           const int64_t n = running(order, i0, cnt, s);
           a.s = s;
@@ -375,7 +379,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
               const int64_t row = order.perm[i] * d.T + rnn_position(in.reverse, order.len[i], s);
               std::memcpy(xs.get() + (i - i0) * D, in.x + row * D, D * sizeof(T));
             }
-            packed_gemm2(n, GH, D, xs.get(), D, W_x.get(), H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
+            const T* hp = a.hp + i0 * H;
+            if (gru) {  // r, z: both sums; n: W_hn h into r, x W_in^T apart (their panels from column 2H on)
+              packed_gemm2(n, 2 * H, D, xs.get(), D, W_x.get(), H, hp, H, W_all.get(), false, r.get(), GH);
+              packed_gemm(n, H, H, hp, H, W_all.get() + 2 * H * H, false, r.get() + 2 * H, GH);
+              packed_gemm(n, H, D, xs.get(), D, W_x.get() + 2 * H * D, false, xn.get(), H);
+            } else {
+              packed_gemm2(n, GH, D, xs.get(), D, W_x.get(), H, hp, H, W_all.get(), false, r.get(), GH);
+            }
           } else {
             packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all.get(), false, r.get(), GH);
           }

@@ -80,18 +80,20 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
   }
 }
 
-template <bool kTrain, typename T>
-FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                            const T* __restrict bhn, const T* __restrict hp, T* __restrict h,
-                            T* __restrict out, T* __restrict hprev, int64_t n, int64_t H,
-                                    int64_t Hr) {
-  activate_sigmoid<true>(g, bx, r, n);
-  activate_sigmoid<true>(g + H, bx + H, r + Hr, n);
+// GRU: fused (!kIn), r holds the sums for r and z but only W_hn h for n, whose input projection
+// x W_in^T comes apart in xn.
+template <bool kTrain, bool kIn, typename T>
+FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict xn, const T* __restrict r,
+                                    const T* __restrict bx, const T* __restrict bhn, const T* __restrict hp,
+                                    T* __restrict h, T* __restrict out, T* __restrict hprev, int64_t n,
+                                    int64_t H, int64_t Hr) {
+  activate_sigmoid<kIn>(g, bx, r, n);
+  activate_sigmoid<kIn>(g + H, bx + H, r + Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T rr = g[j], z = g[H + j];
     const T hl = r[2 * Hr + j] + bhn[j];
-    const T nn = fast_tanh(g[2 * H + j] + bx[2 * H + j] + rr * hl);
+    const T nn = fast_tanh((kIn ? g[2 * H + j] : xn[j]) + bx[2 * H + j] + rr * hl);
     if constexpr (kTrain) {
       g[2 * H + j] = nn;
       g[3 * H + j] = hl;
@@ -174,7 +176,7 @@ FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict 
 
 // Rows [i0, i0 + n) of a.order, hidden units [j0, j1). kTrain: a.train (the inference pass writes
 // neither the cache nor hprev / cells, which it may not have). kIn: !a.fused, g holds the input
-// projection (the GRU is never fused: its n gate keeps W_in x apart from W_hn h).
+// projection.
 template <bool kTrain, bool kIn, typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
@@ -193,7 +195,8 @@ FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, in
                                       kTrain ? a.cells + row * H + j0 : nullptr, m, H, a.r_gate);
         break;
       case Cell::kGru:
-        gru_forward_row<kTrain>(g, r, a.bx + j0, a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
+        gru_forward_row<kTrain, kIn>(g, kIn ? nullptr : a.xn + (i - i0) * H + j0, r, a.bx + j0, a.bhn + j0, hp,
+                                     h, out, hprev, m, H, a.r_gate);
         break;
     }
   }

@@ -39,8 +39,10 @@ struct StepArgs {
   const T* bhn;
   const T* hp;  // (B, H) states before the step
   T* h;         // (B, H) states after it
-  bool fused;   // r holds the whole pre-activation x_t W_ih^T + h W_hh^T: g is written, not read
+  bool fused;   // r holds the whole pre-activation x_t W_ih^T + h W_hh^T (GRU: but for n, W_hn h
+                // only): g is written, not read
   T* gates;     // fused inference: (n, G*H) rows for the activated gates (row i - i0); else null: cache rows
+  const T* xn;  // fused GRU: (n, H) the step's x_t W_in^T (row i - i0)
   T* c;         // (B, H) LSTM cell states
   T* out;       // (B*T, H)
   // backward
