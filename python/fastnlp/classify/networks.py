@@ -52,8 +52,9 @@ def _rnn(cell):
 
         return RNNAcceptor(n_inputs, n_classes, embed_dim=config["embed_dim"], hidden=config["hidden"],
                            cell=cell, layers=config["layers"], bidirectional=config["bidirectional"],
-                           pooling=config["pooling"], dropout=config["dropout"], pretrained=pretrained,
-                           static=config["static"], seed=config["seed"])
+                           pooling=config["pooling"], dropout=config["dropout"],
+                           input_dropout=config.get("input_dropout", 0.0), word_dropout=config.get("word_dropout", 0.0),
+                           pretrained=pretrained, static=config["static"], seed=config["seed"])
     return build
 
 
@@ -67,7 +68,10 @@ def _bag(config, n_inputs, n_classes, pretrained):
 # accuracy run), and Adam at 1e-3 converges in fewer passes than AdaDelta.
 _RNN_DEFAULTS = {"embed_dim": 300, "hidden": 150, "layers": 1, "bidirectional": False, "pooling": "last",
                  "dropout": 0.5, "static": False, "epochs": 5, "batch_size": 50, "optimizer": "adam",
-                 "lr": 1e-3, "max_norm": 3.0}
+                 "lr": 1e-3, "max_norm": 3.0,
+                 "input_dropout": 0.0,   # dropout on the embeddings the recurrence reads (RNNAcceptor)
+                 "word_dropout": 0.0,    # each word replaced by the unknown word with this probability
+                 "clip_norm": None}      # rescale each batch's gradient to this global L2 norm at most; None: off
 
 NETWORKS = {
     # Kim (2014): widths 3/4/5 x 100 maps, dropout 0.5, max-norm 3, AdaDelta (rho 0.95), batch 50, 25 epochs.
