@@ -7,7 +7,7 @@ fixed ~10% dev split carved from TREC.train; SST-2 / SST-5: dev.txt sentences (t
 phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 
     nice -n 5 python benchmarks/classify_accuracy.py [--runs cnn-rand,lstm-rand,...] [--tasks mr,trec,sst2]
-        [--folds 10] [--w2v VECTORS] [--quick] [--selection] [--threads 1 --jobs 3]
+        [--folds 10] [--w2v VECTORS] [--quick] [--selection] [--seeds 0,1,2] [--threads 1 --jobs 3]
 
 --w2v: fastnlp's own vectors, trained once outside the repository, e.g.
     fastnlp word2vec train ../shared/data/corpus/en-corpus.txt -o w2v-cbow300.bin --model cbow --dim 300
@@ -15,6 +15,11 @@ phrase of train.txt). Writes benchmarks/results/classify_accuracy.{json,md}.
 train.txt's trees held out of training instead of dev.txt (data.sst_selection_split); MR, SUBJ, CR,
 MPQA: train on fold 0's training part less a seeded 10% (split_dev, seed 1) and score that 10%; the
 fit carves its own validation 10% from the rest as usual. Never the folds that are reported.
+
+--seeds: train each (task, run) once per training seed (initialization, dropout, batch order and the
+fit's own held-out 10%); the row's accuracy is the mean over the seeds, with their standard deviation
+and each seed's accuracy kept in the json (one run's accuracy on SST-2's 694 selection sentences has a
+standard error of ~1.5 points, so settings are judged by seed means).
 
 Results are written after every finished run, so an interrupted run keeps what it measured.
 """
@@ -40,6 +45,7 @@ RUNS = {
     "cnn-w2v": ("cnn", "w2v", "cnn-non-static", "TextCNN, fastnlp word2vec, fine-tuned"),
     "lstm-rand": ("lstm", None, None, "LSTM acceptor, random embeddings (300-d)"),
     "lstm-glove": ("lstm", "glove", None, "LSTM acceptor, GloVe 6B 50-d, fine-tuned"),
+    "gru-rand": ("gru", None, None, "GRU acceptor, random embeddings (300-d)"),
     "maxent": ("maxent", None, None, "maxent, uni+bigram bag"),
     "mlp": ("mlp", None, None, "MLP (64 tanh), uni+bigram bag"),
 }
@@ -55,8 +61,9 @@ def _spread(data, n):
     return data.subset([i * len(data) // n for i in range(n)])
 
 
-def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, selection=False, threads=None):
-    """(fold, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no CV)."""
+def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, selection=False, threads=None, seed=None):
+    """(fold, seed, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no
+    CV), with training seed `seed` (None: the defaults' or --set's)."""
     import fastnlp
     from fastnlp.classify import Classifier, load_task
     from fastnlp.classify.data import split_dev, sst_selection_split
@@ -71,6 +78,8 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
     else:
         train, dev = load_task(task, data_dir, fold=fold or 0)
     options = dict(task_defaults(model, task), **overrides)
+    if seed is not None:
+        options["seed"] = seed
     if quick:   # a smoke run: an evenly spaced slice of the data (files can be sorted by label), one epoch
         train, dev = _spread(train, 1500), _spread(dev, 300)
         options["epochs"] = 1
@@ -78,8 +87,9 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
     clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
     acc = clf.evaluate(dev)
     seconds = time.perf_counter() - t0
-    print(f"{task} {model} vectors={vectors} fold={fold}: {acc * 100:.2f}% ({seconds:.0f} s)", flush=True)
-    return fold, acc, seconds, len(clf.history)
+    print(f"{task} {model} vectors={vectors} fold={fold} seed={options.get('seed', 'default')}: {acc * 100:.2f}% "
+          f"({seconds:.0f} s)", flush=True)
+    return fold, seed, acc, seconds, len(clf.history)
 
 
 def in_order(rows):
@@ -87,24 +97,49 @@ def in_order(rows):
     return sorted(rows, key=lambda r: (ORDER.index(r["task"]), list(RUNS).index(r["run"])))
 
 
-def units(task, folds):
-    """The folds a task is measured on: 0..folds-1 for the cross-validation tasks, [None] otherwise."""
-    return list(range(folds)) if task in CV else [None]
+def units(task, folds, seeds=(None,)):
+    """The (fold, seed) pairs a task is measured on: folds 0..folds-1 for the cross-validation tasks,
+    None otherwise, each with every training seed (None: the configured one)."""
+    return [(f, s) for f in (range(folds) if task in CV else [None]) for s in seeds]
+
+
+def summarize(res):
+    """The row fields of finished (fold, seed, accuracy, seconds, epochs) results: accuracy (the mean
+    over all), folds (each fold's mean over the seeds), and with several seeds, seeds (each seed's
+    accuracy, the mean over its folds) and seed_std (their sample standard deviation)."""
+    import statistics
+
+    fold_ids = sorted({r[0] for r in res}, key=lambda f: -1 if f is None else f)
+    seed_ids = sorted({r[1] for r in res}, key=lambda s: -1 if s is None else s)
+    per_fold = [statistics.fmean(r[2] for r in res if r[0] == f) for f in fold_ids]
+    out = {"accuracy": statistics.fmean(r[2] for r in res), "folds": per_fold,
+           "seconds": round(sum(r[3] for r in res)), "epochs": res[0][4]}
+    if seed_ids != [None]:
+        per_seed = {str(s): statistics.fmean(r[2] for r in res if r[1] == s) for s in seed_ids}
+        out["seeds"] = per_seed
+        out["seed_std"] = statistics.stdev(per_seed.values()) if len(per_seed) > 1 else None
+    return out
 
 
 def render(rows, args):
     def kim(r):
         return "-" if r["kim"] is None else f"{r['kim']:.1f}"
 
-    lines = [table(rows, [("task", "task"), ("model", "description"),
-                          ("accuracy %", lambda r: "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}"),
+    def accuracy(r):
+        if r["accuracy"] is None:
+            return "-"
+        if r.get("seed_std") is not None:
+            return f"{100 * r['accuracy']:.2f} +- {100 * r['seed_std']:.2f} ({len(r['seeds'])} seeds)"
+        return f"{100 * r['accuracy']:.2f}"
+
+    lines = [table(rows, [("task", "task"), ("model", "description"), ("accuracy %", accuracy),
                           ("protocol", "protocol"), ("Kim 2014", kim), ("train s", "seconds"),
                           ("commit", lambda r: r.get("commit") or "-")])]
     lines.append("\nKim's column: CNN-rand for random embeddings, CNN-non-static (300-d word2vec trained on "
                  "100B words of Google News) for pretrained ones; his TREC and SST figures are on the official "
                  "test sets, ours on the dev splits named in the protocol column. Defaults of each model as "
                  "README lists them, seed 0" + (" (QUICK: 1 epoch on a slice of the data)" if args.quick else "")
-                 + ".")
+                 + "; a row with seeds gives the mean +- the standard deviation over its training seeds.")
     lines.append("The commit column names the commit each row was measured on (rows kept by --append or "
                  "brought in by --merge can be older than this file's run).")
     failed = [r for r in rows if r.get("error")]
@@ -125,6 +160,9 @@ def main(argv=None):
                    help="score a selection split, never the reported one: SST, 10%% of train.txt's trees "
                         "held out; CV tasks, 10%% of fold 0's training part held out (one split, not 10 folds)")
     p.add_argument("--folds", type=int, default=10, help="cross-validation folds run (of the 10 fixed ones)")
+    p.add_argument("--seeds", default=None, metavar="S0,S1,...",
+                   help="train each (task, run) once per training seed; the row reports the mean, the "
+                        "standard deviation over the seeds and each seed's accuracy (not with --set seed=)")
     p.add_argument("--w2v", help="word2vec-format vectors for the cnn-w2v run (python -m fastnlp word2vec train)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--jobs", type=int, default=1,
@@ -165,6 +203,16 @@ def main(argv=None):
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value   # a bare string: --set optimizer=adagrad
+    seeds = [None]
+    if args.seeds is not None:
+        try:
+            seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        except ValueError:
+            raise SystemExit(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise SystemExit(f"--seeds: expected distinct non-negative integers, got {args.seeds!r}")
+        if "seed" in overrides:
+            raise SystemExit("--seeds: give the seeds there or --set seed=, not both")
     run = Run("classify_accuracy", args, threads=fastnlp.get_num_threads(), quick=args.quick)
     data_dir = os.path.join(args.data, "classification")
     out_dir = args.out or RESULTS
@@ -234,17 +282,16 @@ def main(argv=None):
         if error is not None:
             row["error"] = error
         elif res is not None:
-            res = sorted(res, key=lambda r: -1 if r[0] is None else r[0])
-            row.update(accuracy=sum(a for _, a, _, _ in res) / len(res), folds=[a for _, a, _, _ in res],
-                       seconds=round(sum(s for _, _, s, _ in res)), epochs=res[0][3])
+            row.update(summarize(res))
         row["commit"] = (run.meta["commit"] or "")[:10] or None
         mine.append(row)
         rows = in_order(others(mine) + mine)
         run.write(rows, render(rows, args), out_dir=out_dir)
 
-    def job(task, name, vectors, fold):
+    def job(task, name, vectors, unit):
+        fold, seed = unit
         return (task, RUNS[name][0], vectors, fold, data_dir, args.quick, args.progress, overrides,
-                args.selection, args.threads)
+                args.selection, args.threads, seed)
 
     if args.jobs == 1:
         for task, name, vectors, row in pending:
@@ -252,7 +299,7 @@ def main(argv=None):
                 finish(row)
                 continue
             try:
-                finish(row, [fit_fold(*job(task, name, vectors, f)) for f in units(task, folds)])
+                finish(row, [fit_fold(*job(task, name, vectors, u)) for u in units(task, folds, seeds)])
             except ImportError as e:   # a network not in this build, or vectors not installed
                 finish(row, error=str(e))
     else:
@@ -267,7 +314,8 @@ def main(argv=None):
                 finish(r)
         with cf.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             first = sorted(range(len(todo)), key=lambda i: todo[i][0] not in ("sst2", "sst5"))
-            futures = {pool.submit(fit_fold, *job(*todo[i][:3], f)): i for i in first for f in units(todo[i][0], folds)}
+            futures = {pool.submit(fit_fold, *job(*todo[i][:3], u)): i for i in first
+                       for u in units(todo[i][0], folds, seeds)}
             results, errors = [[] for _ in todo], {}
             for fut in cf.as_completed(futures):
                 i = futures[fut]
@@ -276,7 +324,7 @@ def main(argv=None):
                 except ImportError as e:   # as above
                     errors[i] = str(e)
                     results[i].append(None)
-                if len(results[i]) == len(units(todo[i][0], folds)):
+                if len(results[i]) == len(units(todo[i][0], folds, seeds)):
                     finish(todo[i][3], results[i], errors.get(i))
     print(render(in_order(mine), args))
 

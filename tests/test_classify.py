@@ -290,8 +290,18 @@ def test_corrupted_model_files(tmp_path):
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch, model, interrupt_at):
     """An interrupted run continued from its checkpoint ends with exactly the uninterrupted run's
     parameters (optimizer state, shuffling and dropout streams restored)."""
+    _check_resume(tmp_path, monkeypatch, model, interrupt_at, dict({"epochs": 3}, **SMALL[model]))
+
+
+def test_resume_with_word_and_input_dropout_and_clipping(tmp_path, monkeypatch):
+    """The same with the RNN's word and input dropout (drawn from the network's stream) and
+    gradient clipping on."""
+    config = dict(SMALL["lstm"], epochs=3, word_dropout=0.3, input_dropout=0.4, clip_norm=0.5)
+    _check_resume(tmp_path, monkeypatch, "lstm", 17, config)
+
+
+def _check_resume(tmp_path, monkeypatch, model, interrupt_at, config):
     train = toy(120, 0)
-    config = dict({"epochs": 3}, **SMALL[model])
     full = Classifier(model, **config).fit(train, progress=None)
     ckpt = str(tmp_path / "run.ckpt")
     cls = type(full.network)
@@ -404,3 +414,41 @@ def test_textcnn_kims_dense_adadelta_and_zero_output_options():
     assert clf._optimizer(clf.network.parameters()).decay_skipped_rows
     adam = Classifier("cnn", optimizer="adam", decay_skipped_rows=True)
     assert not hasattr(adam._optimizer(clf.network.parameters()), "decay_skipped_rows")
+
+
+def test_clip_grad_norm_rescales_dense_and_sparse_gradients_together(rng):
+    from fastnlp.classify.model import clip_grad_norm
+
+    a, b, c = nn.Parameter(np.zeros((3, 4), np.float32)), nn.Parameter(np.zeros(5, np.float64)), \
+        nn.Parameter(np.zeros((10, 2), np.float32))
+    a.grad = rng.standard_normal((3, 4)).astype(np.float32)
+    b.grad = rng.standard_normal(5)
+    c.sparse_grad = (np.array([1, 7]), rng.standard_normal((2, 2)).astype(np.float32))
+    grads = [a.grad.copy(), b.grad.copy(), c.sparse_grad[1].copy()]
+    norm = np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads))
+    assert clip_grad_norm([a, b, c], 2 * norm) == pytest.approx(norm, rel=1e-6)   # under the bound: untouched
+    np.testing.assert_array_equal(a.grad, grads[0])
+    assert clip_grad_norm([a, b, c], norm / 4) == pytest.approx(norm, rel=1e-6)
+    for got, before in zip((a.grad, b.grad, c.sparse_grad[1]), grads):   # same direction, a quarter as long
+        np.testing.assert_allclose(got, before / 4, rtol=1e-5)
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert clip_grad_norm([a, b, c], 1.0) == pytest.approx(norm / 4, rel=1e-5)
+    assert clip_grad_norm([nn.Parameter(np.zeros(3))], 1.0) == 0.0   # no gradient at all
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        clip_grad_norm([a], 0.0)
+    with pytest.raises(ValueError, match="clip_norm must be > 0 or None, got -1"):
+        Classifier("lstm", clip_norm=-1)
+    with pytest.raises(ValueError, match="word_dropout must be a probability in \\[0, 1\\), got 1.0"):
+        Classifier("lstm", word_dropout=1.0).fit(toy(40, 0), progress=None)
+
+
+def test_rnn_regularizers_train_the_unknown_word_and_still_learn():
+    """With word dropout the unknown word's vector trains (dropped words read it), the acceptor
+    still learns the toy task with clipping on."""
+    train, dev = toy(300, 0), toy(100, 1)
+    config = dict(SMALL["lstm"], epochs=6, word_dropout=0.2, input_dropout=0.2, clip_norm=1.0)
+    clf = Classifier("lstm", **config).fit(train, dev, progress=None)
+    assert np.any(clf.network.embedding.W.value[UNK] != 0)
+    assert clf.evaluate(dev) >= 0.9
+    plain = Classifier("lstm", **dict(SMALL["lstm"], epochs=1)).fit(train, progress=None)
+    assert np.all(plain.network.embedding.W.value[UNK] == 0)   # without it UNK is never read in training

@@ -77,7 +77,9 @@ def test_textcnn_gradients(kw, rng):
 
 RNN_CASES = [dict(cell=c, pooling=p) for c in ("lstm", "gru", "elman") for p in ("last", "max", "mean")]
 RNN_CASES += [dict(cell="lstm", bidirectional=True), dict(cell="gru", bidirectional=True, pooling="max"),
-              dict(cell="lstm", layers=2), dict(cell="elman", layers=2, bidirectional=True, pooling="mean")]
+              dict(cell="lstm", layers=2), dict(cell="elman", layers=2, bidirectional=True, pooling="mean"),
+              dict(cell="lstm", input_dropout=0.3, word_dropout=0.3),
+              dict(cell="gru", bidirectional=True, pooling="mean", input_dropout=0.5)]
 
 
 @pytest.mark.parametrize("kw", RNN_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
@@ -114,6 +116,34 @@ def test_inference_projecting_distinct_ids_equals_the_plain_route(kw, rng, monke
         net.forward(np.array([[1, V]], np.int64), np.array([2]))
     with pytest.raises(ValueError, match=r"ids must be in \[0, 11\)"):
         net.forward(np.array([[-1, 2]], np.int32), np.array([2]))
+
+def test_word_and_input_dropout_in_training_only(rng, monkeypatch):
+    """word_dropout turns about that share of the sentences' words (never the padding) into the
+    unknown word (id 1) and leaves the others; input_dropout zeroes about that share of the
+    recurrence's inputs and scales the rest by 1 / (1 - p); inference uses neither (the same logits
+    as the same network without them)."""
+    net = RNNAcceptor(V, 2, embed_dim=E, hidden=5, seed=1, word_dropout=0.4, input_dropout=0.25)
+    ids, lengths = _batch(rng, rng.integers(1, 40, 30), T=45)
+    ids[ids == 1] = 2   # no unknown word before dropout
+    seen = {}
+    embed, recur = net._embed, net.rnn.forward
+    monkeypatch.setattr(net, "_embed", lambda i: (seen.__setitem__("ids", i.copy()), embed(i))[1])
+    monkeypatch.setattr(net.rnn, "forward", lambda x, n: (seen.__setitem__("x", x.copy()), recur(x, n))[1])
+    net.forward(ids, lengths, train=True)
+    got, T = seen["ids"], seen["ids"].shape[1]
+    inside = np.arange(T)[None, :] < lengths[:, None]
+    dropped = got != ids[:, :T]
+    assert np.all(got[dropped] == 1) and not dropped[~inside].any()
+    assert 0.33 < dropped.sum() / inside.sum() < 0.47
+    kept = net._input_mask.astype(bool)
+    assert 0.70 < kept.mean() < 0.80
+    np.testing.assert_allclose(seen["x"], np.where(kept, net.embedding.W.value[got] / 0.75, 0), rtol=1e-6)
+    plain = RNNAcceptor(V, 2, embed_dim=E, hidden=5, seed=1)
+    for project in (True, False):
+        net.project_distinct = plain.project_distinct = project
+        np.testing.assert_array_equal(net.forward(ids, lengths), plain.forward(ids, lengths))
+    assert net._input_mask is None
+
 
 def _nets(**kw):
     return [TextCNN(V, 2, embed_dim=E, widths=(2, 3, 5), maps=4, seed=1, **kw),
@@ -275,6 +305,10 @@ def test_bad_input_names_the_argument(rng):
         RNNAcceptor(V, 2, pooling="first")
     with pytest.raises(ValueError, match="hidden must be a positive integer"):
         RNNAcceptor(V, 2, hidden=0)
+    with pytest.raises(ValueError, match=r"input_dropout must be a probability in \[0, 1\), got 1.0"):
+        RNNAcceptor(V, 2, input_dropout=1.0)
+    with pytest.raises(ValueError, match=r"word_dropout must be a probability in \[0, 1\), got -0.1"):
+        RNNAcceptor(V, 2, word_dropout=-0.1)
     with pytest.raises(ValueError, match="s must be positive"):
         net.apply_max_norm(0)
     for model in (net, RNNAcceptor(V, 2, embed_dim=E, hidden=3)):

@@ -16,6 +16,13 @@ def check_positive_int(cls, name, v):
     return int(v)
 
 
+def check_probability(cls, name, p):
+    """A dropout rate: a real number in [0, 1) (1 would drop everything)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"{cls}: {name} must be a probability in [0, 1), got {p!r}")
+    return float(p)
+
+
 def check_batch(cls, ids, lengths):
     """ids (B, T) integer, lengths (B) integer in [1, T] -> (ids cut to max(lengths) columns,
     C-contiguous int32 or int64, lengths int64). Cutting the padding past the longest sentence makes
@@ -71,9 +78,7 @@ class SentenceNet(Module):
     def _init_head(self, n_features, n_classes, dropout_p, seed, rng, dtype):
         cls = type(self).__name__
         self.n_classes = check_positive_int(cls, "n_classes", n_classes)
-        if isinstance(dropout_p, bool) or not isinstance(dropout_p, numbers.Real) or not 0 <= dropout_p < 1:
-            raise ValueError(f"{cls}: dropout must be a probability in [0, 1), got {dropout_p!r}")
-        self.dropout = float(dropout_p)
+        self.dropout = check_probability(cls, "dropout", dropout_p)
         self.output = Linear(n_features, self.n_classes, seed=rng, dtype=dtype)
         # Dropout masks come from their own stream, so a seed fixes both the initialization and the masks.
         self._drop_rng = np.random.default_rng([int(seed), 1])

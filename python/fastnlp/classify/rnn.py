@@ -11,7 +11,9 @@ import numpy as np
 from .. import ops
 from .._device import is_gpu
 from ..nn import GRU, LSTM, RNN, BiRNN
-from ._base import SentenceNet, check_batch, check_positive_int
+from ..ops import dropout, dropout_backward
+from ._base import SentenceNet, check_batch, check_positive_int, check_probability
+from .vocab import UNK
 
 CELLS = {"lstm": LSTM, "gru": GRU, "elman": RNN}
 POOLINGS = ("last", "max", "mean")
@@ -19,7 +21,8 @@ POOLINGS = ("last", "max", "mean")
 
 class RNNAcceptor(SentenceNet):
     """RNNAcceptor(vocab_size, n_classes, embed_dim=300, hidden=150, cell='lstm', layers=1,
-    bidirectional=False, pooling='last', dropout=0.5, pretrained=None, static=False, seed=0)
+    bidirectional=False, pooling='last', dropout=0.5, input_dropout=0.0, word_dropout=0.0, pretrained=None,
+    static=False, seed=0)
 
     Ragged batches follow ``lengths``: the recurrence stops at each sentence's end, so 'last' is
     the top layer's state at position lengths-1 (bidirectional: that, concatenated with the backward
@@ -53,6 +56,10 @@ class RNNAcceptor(SentenceNet):
         The sentence vector from the top layer's states.
     dropout : float
         Dropout before the output layer (train only), in [0, 1).
+    input_dropout : float
+        Dropout on the embeddings the recurrence reads (train only), in [0, 1).
+    word_dropout : float
+        Probability of replacing each word by the unknown word (train only), in [0, 1).
     pretrained : numpy.ndarray, optional
         (vocab_size, embed_dim) initial embedding (e.g. ``vocab.embedding_table``).
     static : bool
@@ -65,6 +72,7 @@ class RNNAcceptor(SentenceNet):
 
     def __init__(self, vocab_size: int, n_classes: int, embed_dim: int = 300, hidden: int = 150, cell: str = "lstm",
                  layers: int = 1, bidirectional: bool = False, pooling: str = "last", dropout: float = 0.5,
+                 input_dropout: float = 0.0, word_dropout: float = 0.0,
                  pretrained: Optional[np.ndarray] = None, static: bool = False, seed: int = 0,
                  dtype: "np.typing.DTypeLike" = np.float32) -> None:
         if cell not in CELLS:
@@ -74,6 +82,9 @@ class RNNAcceptor(SentenceNet):
         self.hidden = check_positive_int("RNNAcceptor", "hidden", hidden)
         self.layers = check_positive_int("RNNAcceptor", "layers", layers)
         self.cell, self.bidirectional, self.pooling = cell, bool(bidirectional), pooling
+        self.input_dropout = check_probability("RNNAcceptor", "input_dropout", input_dropout)
+        self.word_dropout = check_probability("RNNAcceptor", "word_dropout", word_dropout)
+        self._input_mask = None
         rng = np.random.default_rng(seed)
         self._init_embeddings(vocab_size, embed_dim, pretrained, static, False, rng, dtype)
         if self.bidirectional:
@@ -120,6 +131,12 @@ class RNNAcceptor(SentenceNet):
         ValueError
             ids or lengths of the wrong shape, dtype or range.
         """
+        if train and self.word_dropout > 0:
+            ids, lengths = check_batch(type(self).__name__, ids, lengths)
+            # Only the sentences' words: padding stays padding (its row is never read anyway).
+            inside = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+            drop = inside & (self._drop_rng.random(ids.shape) < self.word_dropout)
+            ids = np.where(drop, np.asarray(UNK, ids.dtype), ids)
         if train or not self.project_distinct or is_gpu(self.embedding.W.value):
             return super().forward(ids, lengths, train)
         ids, lengths = check_batch(type(self).__name__, ids, lengths)
@@ -149,6 +166,9 @@ class RNNAcceptor(SentenceNet):
         return self._pool(inp, np.stack(hs), lengths)
 
     def _encode(self, x, lengths, train):
+        self._input_mask = None
+        if train and self.input_dropout > 0:
+            x, self._input_mask = dropout(x, self.input_dropout, seed=int(self._drop_rng.integers(0, 2**63)))
         for layer in self._recurrent_layers():
             layer.need_workspace = train  # inference keeps no BPTT workspace
         out, h_n = self.rnn.forward(x, lengths)
@@ -197,4 +217,8 @@ class RNNAcceptor(SentenceNet):
             dx = self.rnn.backward(dout, dh_n, None)
         else:
             dx = self.rnn.backward(dout, dh_n)
-        return dx if self._needs_dx else None
+        if not self._needs_dx:
+            return None
+        if self._input_mask is not None:
+            dx = dropout_backward(dx, self._input_mask, self.input_dropout, out=dx)
+        return dx
