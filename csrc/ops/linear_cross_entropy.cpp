@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "blas.h"
 #include "common.h"
+#include "ops/packed_gemm.h"
 #include "ops/softmax_rows.h"
 #include "parallel.h"
 #include "simd.h"
@@ -19,10 +19,11 @@
 namespace fastnlp {
 namespace {
 
-// Rows and vocabulary columns per GEMM. Each unit's GEMM repacks its W block and x tile, so tall
-// tiles pay less packing per multiply-add; 512 x 256 floats (512 KB) is about one core's L2. Timed
-// (process CPU time, PTB eval shapes 500 x 200 x 10k): 64 x 1024 ran 0.83x linear +
-// softmax_cross_entropy, 128 x 512 1.04x, 512 x 256 1.10x (1.14x at V = 33k).
+// Rows and vocabulary columns per product; 512 x 256 floats (512 KB) is about one core's L2. Timed
+// when each unit was a BLAS GEMM, which repacked its W block and x tile (process CPU time, PTB eval
+// shapes 500 x 200 x 10k): 64 x 1024 ran 0.83x linear + softmax_cross_entropy, 128 x 512 1.04x,
+// 512 x 256 1.10x (1.14x at V = 33k). A unit now packs only its W block (packed_gemm.h) and reads
+// x's rows in place.
 constexpr int64_t kRowTile = 512;
 constexpr int64_t kColBlock = 256;
 
@@ -64,15 +65,18 @@ double exp_shift_sum(const double* z, double m, int64_t n) {
   return s;
 }
 
-// One unit of work: rows [r0, r0 + nr) against vocabulary block [j0, j0 + nc), one GEMM into buf,
-// then per row the block's max mb, sum of exp(z - mb) (each term <= 1: no overflow) and, when the
-// target falls in the block, its logit. Every unit's GEMM has the same shape whatever the thread
-// count (and runs single-threaded: inside the team, gemm() is one BLAS call), so the results are too.
+// One unit of work: rows [r0, r0 + nr) against vocabulary block [j0, j0 + nc), one product into buf
+// (the block of W packed into Wp first), then per row the block's max mb, sum of exp(z - mb) (each
+// term <= 1: no overflow) and, when the target falls in the block, its logit. Every unit's product
+// has the same shape whatever the thread count, so the results are too.
 template <typename T, typename I>
 void block_unit(const T* x, const T* W, const T* b, const I* targets, int64_t r0, int64_t nr, int64_t j0,
-                int64_t nc, int64_t H, T* buf, T* block_max, double* block_sum, double* xt, int64_t n_blocks,
-                int64_t k) {
-  gemm(false, true, nr, nc, H, T(1), x + r0 * H, H, W + j0 * H, H, T(0), buf, nc);
+                int64_t nc, int64_t H, T* Wp, T* buf, T* block_max, double* block_sum, double* xt,
+                int64_t n_blocks, int64_t k) {
+  // A BLAS GEMM per unit would repack x's 512-row tile for every block of the vocabulary (40 times
+  // at V = 10k); the packed product reads it in place.
+  pack_panels(true, H, nc, W + j0 * H, H, Wp);
+  packed_gemm(nr, nc, H, x + r0 * H, H, Wp, false, buf, nc);
   for (int64_t r = 0; r < nr; ++r) {
     T* z = buf + r * nc;
     const T mb = bias_max(z, b ? b + j0 : nullptr, nc);
@@ -138,19 +142,16 @@ double linear_cross_entropy(const T* x, const T* W, const T* b, const I* targets
   const int64_t units = n_tiles * n_blocks;
   std::vector<T> block_max(static_cast<size_t>(B * n_blocks));
   std::vector<double> block_sum(static_cast<size_t>(B * n_blocks)), xt(static_cast<size_t>(B));
-  // A team of at least 2 whenever fastnlp may use 2 threads, even for one unit: inside a team
-  // gemm() is one single-threaded BLAS call, outside it would split C over the threads and round
-  // differently. Spare threads of the team get no unit.
-  const int max_threads = get_num_threads();
-  const int threads =
-      max_threads > 1 ? static_cast<int>(std::max<int64_t>(2, std::min<int64_t>(max_threads, units))) : 1;
+  // Spare threads of the team get no unit.
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), units)));
   parallel_region(threads, [&](int thread, int team) {
     std::vector<T> buf(static_cast<size_t>(std::min(kRowTile, B) * std::min(kColBlock, V)));
+    PackedBuffer<T> Wp = packed_buffer<T>(H, std::min(kColBlock, V));
     for (int64_t u = units * thread / team; u < units * (thread + 1) / team; ++u) {
       const int64_t tile = u / n_blocks, k = u % n_blocks;
       const int64_t r0 = tile * kRowTile, j0 = k * kColBlock;
-      block_unit(x, W, b, targets, r0, std::min(kRowTile, B - r0), j0, std::min(kColBlock, V - j0), H, buf.data(),
-                 block_max.data(), block_sum.data(), xt.data(), n_blocks, k);
+      block_unit(x, W, b, targets, r0, std::min(kRowTile, B - r0), j0, std::min(kColBlock, V - j0), H, Wp.get(),
+                 buf.data(), block_max.data(), block_sum.data(), xt.data(), n_blocks, k);
     }
   });
   merge_blocks(block_max.data(), block_sum.data(), xt.data(), B, n_blocks, row_loss.data());
