@@ -44,38 +44,6 @@ def _fingerprint(data):
     return h.hexdigest()
 
 
-def clip_grad_norm(params: list, max_norm: float) -> float:
-    """Rescales the gradients of `params` in place so that their global L2 norm (dense ``grad`` and
-    the rows of ``sparse_grad`` together; Pascanu et al. 2013) is at most `max_norm`.
-
-    Parameters
-    ----------
-    params : list of Parameter
-        Their ``grad`` (dense) and ``sparse_grad`` (distinct ids, rows) as backward left them.
-    max_norm : float
-        The bound, > 0.
-
-    Returns
-    -------
-    float
-        The global norm before rescaling.
-
-    Raises
-    ------
-    ValueError
-        max_norm not > 0.
-    """
-    if not max_norm > 0:
-        raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm!r}")
-    grads = [p.grad for p in params if p.grad is not None] + \
-        [p.sparse_grad[1] for p in params if p.sparse_grad is not None]
-    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-    if norm > max_norm:
-        for g in grads:
-            g *= g.dtype.type(max_norm / norm)
-    return norm
-
-
 class _Progress:
     """A tqdm bar over the examples of all epochs: epoch, running loss and accuracy, sentences/s,
     ETA; epoch summaries written above it. Nothing when the stream is None."""
@@ -308,8 +276,8 @@ class Classifier(TrainingCurveMixin):
                 logits = self.network.forward(*self._batch(X, idx), train=True)
                 loss = loss_fn.forward(logits, y[idx])
                 self.network.backward(loss_fn.backward())
-                if c.get("clip_norm") is not None:
-                    clip_grad_norm(params, c["clip_norm"])
+                if c.get("clip_norm") is not None:  # dense gradients and sparse embedding rows together
+                    ops.clip_grad_norm(params, c["clip_norm"])
                 opt.step()
                 opt.zero_grad()
                 self._max_norm()

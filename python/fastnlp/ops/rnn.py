@@ -408,7 +408,8 @@ def clip_grad_norm(grads: Sequence, max_norm: float) -> float:
     Parameters
     ----------
     grads : sequence
-        Arrays, or Parameters (their .grad is used; None is skipped).
+        Arrays, or Parameters (their .grad and the rows of their .sparse_grad are used; None is
+        skipped).
     max_norm : float
         Positive bound.
 
@@ -427,15 +428,19 @@ def clip_grad_norm(grads: Sequence, max_norm: float) -> float:
         raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
     arrays = []
     for i, g in enumerate(grads):
-        g = getattr(g, "grad", g)
-        if g is None:
-            continue
-        if not hasattr(g, "dtype"):
-            raise TypeError(f"clip_grad_norm: expected arrays or Parameters, got {type(g).__name__}")
-        if np.dtype(g.dtype).kind != "f":
-            # Scaling in place would truncate (a norm above max_norm zeroes an integer array).
-            raise TypeError(f"clip_grad_norm: grads[{i}] must be a float array, got dtype {g.dtype}")
-        arrays.append(g)
+        parts = [g]
+        if hasattr(g, "grad"):  # a Parameter: its dense gradient and its sparse rows (an embedding's)
+            sparse = getattr(g, "sparse_grad", None)
+            parts = [g.grad] + ([sparse[1]] if sparse is not None else [])
+        for a in parts:
+            if a is None:
+                continue
+            if not hasattr(a, "dtype"):
+                raise TypeError(f"clip_grad_norm: expected arrays or Parameters, got {type(a).__name__}")
+            if np.dtype(a.dtype).kind != "f":
+                # Scaling in place would truncate (a norm above max_norm zeroes an integer array).
+                raise TypeError(f"clip_grad_norm: grads[{i}] must be a float array, got dtype {a.dtype}")
+            arrays.append(a)
     total = 0.0
     for g in arrays:
         xp = array_module(g)
