@@ -203,15 +203,27 @@ FASTNLP_SIMD_CLONES float row_max(const float* x, int64_t V) {
 }
 
 // e = exp(x - m) into out (or, when out is null, a scratch block), returning sum(e) in double.
+// x - m <= 0 (m is the row's max; NaN stays NaN), so fast_expf's overflow test is not needed. Only
+// summing, the terms go straight into the lanes (the same sums block_sum makes of stored terms).
 FASTNLP_SIMD_CLONES double exp_shift_sum(const float* x, float m, float* out, int64_t V) {
-  float scratch[kBlock];
   double total = 0;
   for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
     const int64_t n = std::min(kBlock, V - j0);
-    float* e = out ? out + j0 : scratch;
     const float* xs = x + j0;
-    for (int64_t j = 0; j < n; ++j) e[j] = fast_expf(xs[j] - m);
-    total += block_sum(e, n);
+    if (out) {
+      float* e = out + j0;
+      for (int64_t j = 0; j < n; ++j) e[j] = fast_expf_upto88(xs[j] - m);
+      total += block_sum(e, n);
+      continue;
+    }
+    float acc[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) acc[l] += fast_expf_upto88(xs[j + l] - m);
+    float s = 0;
+    for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
+    for (; j < n; ++j) s += fast_expf_upto88(xs[j] - m);
+    total += s;
   }
   return total;
 }
