@@ -175,7 +175,11 @@ FASTNLP_INLINE void leftover_rows(const Operands<T>& o, int64_t rows, int64_t i,
 // then the leftover M mod 6 rows against the same panel while it is still there. 4 leftover rows
 // (or 4 in all; B = 10 or 16 rows a thread: B = 20, 32 on 2 threads) go 3 panels at a time as two
 // tiles of 3 vectors each (12 accumulators, as a 6-row tile holds; 4 rows of one panel hold 8, too
-// few for the FMA latency: ~78% of the 6-row tile's rate). Other counts under 6 rows (B = 1: a
+// few for the FMA latency: ~78% of the 6-row tile's rate). 2 leftover rows (B = 20, 32 on 1
+// thread) go 3 panels at a time too, as one 2 x 6-vector tile (12 accumulators, 8 loads for 12 FMAs;
+// one panel's 2 x 2 x 3 k-sets took 4 loads for 4 FMAs: K = 400, N = 800, M = 20 ran at 96 GFLOP/s,
+// now 99; M = 8 88 -> 94), 3 rows 2 panels at a time (3 x 4 vectors: M = 9 99 -> 102). (1 row as
+// 1 x 6 vectors in 2 k-sets lost: M = 7 93 -> 88.) Other counts under 6 rows (B = 1: a
 // matrix-vector product, bound by reading B) go through wider tiles instead, so that the
 // accumulators still fill the registers: 1 row x 4 panels, 2 x 3, 3 x 2, 5 x 1.
 template <typename T>
@@ -199,6 +203,15 @@ FASTNLP_INLINE void packed_gemm_impl(int64_t M, const Operands<T>& o) {
         tile_at<T, 4, 3, 0>(o, M6, 2 * (p - 2));
         tile_at<T, 4, 3, 1>(o, M6, 2 * (p - 2) + 3);
       }
+      continue;
+    }
+    if (left == 2 && p - p % 3 + 3 <= panels) {  // 3 panels at a time, as for 4 rows
+      if (p % 3 == 2) tile_at<T, 2, 6>(o, M6, 2 * (p - 2));
+      continue;
+    }
+    if (left == 3 && p % 2 == 0 && p + 2 <= panels) continue;
+    if (left == 3 && p % 2 == 1) {
+      tile_at<T, 3, 4>(o, M6, 2 * (p - 1));
       continue;
     }
     leftover_rows(o, left, M6, p);
