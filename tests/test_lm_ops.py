@@ -1,7 +1,7 @@
 """fastnlp.ops.linear_cross_entropy, the output layer + softmax cross-entropy fused for the language
 model's evaluation: the blocked kernel and the C++ reference against a float64 NumPy transcription
-(logsumexp of x W^T + b minus the target's logit) on sizes around the kernel's row tile (512) and
-vocabulary block (256), with and without bias, int32 / int64 targets; the same numbers as
+(logsumexp of x W^T + b minus the target's logit) on sizes around the kernel's row tile (512), its
+rows per product (48) and vocabulary block (512), with and without bias, int32 / int64 targets; the same numbers as
 linear + softmax_cross_entropy; a running max that changes from block to block and huge logits;
 thread-count independence; bad input. Forward only (no backward, so no gradient check).
 
@@ -16,7 +16,7 @@ import fastnlp
 from fastnlp import _C, ops
 
 SIZES = [(1, 1, 1), (3, 7, 2), (7, 8, 17), (17, 33, 255), (64, 16, 256), (65, 9, 257), (130, 31, 2100),
-         (512, 3, 513), (513, 5, 300), (9, 200, 3000)]  # (B, H, V)
+         (512, 3, 513), (513, 5, 300), (9, 200, 3000), (49, 7, 1025), (97, 13, 511)]  # (B, H, V)
 
 
 def transcription(x, W, b, t):
@@ -77,7 +77,7 @@ def test_running_max_across_blocks_and_huge_logits():
     W = np.zeros((V, H), np.float32)
     W[:, 0] = np.linspace(0.0, 30.0, V, dtype=np.float32)   # logit of class j grows with j
     b = np.full(V, 200.0, np.float32)   # exp(200) overflows float32 without the max shift
-    t = np.array([0, 1500, 2999, 255, 256, 2047])
+    t = np.array([0, 1500, 2999, 511, 512, 2047])
     for bias in (b, None):
         ref = transcription(x, W, bias, t)
         _, losses = ops.linear_cross_entropy(x, W, bias, t, return_losses=True)

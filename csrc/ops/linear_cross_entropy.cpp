@@ -19,15 +19,15 @@
 namespace fastnlp {
 namespace {
 
-// Rows and vocabulary columns per product; 512 x 256 floats (512 KB) is about one core's L2. Timed
-// when each unit was a BLAS GEMM, which repacked its W block and x tile (process CPU time, PTB eval
-// shapes 500 x 200 x 10k): 64 x 1024 ran 0.83x linear + softmax_cross_entropy, 128 x 512 1.04x,
-// 512 x 256 1.10x (1.14x at V = 33k). A unit now packs only its W block (packed_gemm.h) and reads
-// x's rows in place.
+// A unit: kRowTile rows by kColBlock vocabulary columns. Timed when each unit was a BLAS GEMM,
+// which repacked its W block and x tile (process CPU time, PTB eval shapes 500 x 200 x 10k): 64 x
+// 1024 ran 0.83x linear + softmax_cross_entropy, 128 x 512 1.04x, 512 x 256 1.10x (1.14x at
+// V = 33k). A unit now packs only its W block (packed_gemm.h, 400 KB at H = 200) and multiplies
+// kSubRows rows at a time (a multiple of the kernel's 6-row tile), each product's logits (96 KB)
+// reduced while in L2; 512 x 512 by 48 ran ~1% under 512 x 256 by 96 (fewer per-row calls).
 constexpr int64_t kRowTile = 512;
-constexpr int64_t kColBlock = 256;
-// Rows per product inside a unit (a multiple of the kernel's 6-row tile); their logits, 96 KB.
-constexpr int64_t kSubRows = 96;
+constexpr int64_t kColBlock = 512;
+constexpr int64_t kSubRows = 48;
 
 // ---- reference ----
 
@@ -76,12 +76,12 @@ template <typename T, typename I>
 void block_unit(const T* x, const T* W, const T* b, const I* targets, int64_t r0, int64_t nr, int64_t j0,
                 int64_t nc, int64_t H, T* Wp, T* buf, T* block_max, double* block_sum, double* xt,
                 int64_t n_blocks, int64_t k) {
-  // A BLAS GEMM per unit would repack x's 512-row tile for every block of the vocabulary (40 times
+  // A BLAS GEMM per unit would repack x's 512-row tile for every block of the vocabulary (20 times
   // at V = 10k); the packed product reads it in place.
   pack_panels(true, H, nc, W + j0 * H, H, Wp);
   // kSubRows rows at a time, each product reduced while its logits are still in L2: a whole
-  // tile's logits (512 KB) beside the packed block and x's rows overflowed L2, and the product's
-  // stores and the reductions' loads then went to L3.
+  // unit's logits (512 x 256, 512 KB, before) beside the packed block and x's rows overflowed L2,
+  // and the product's stores and the reductions' loads went to L3.
   for (int64_t s0 = r0; s0 < r0 + nr; s0 += kSubRows) {
     const int64_t ns = std::min(kSubRows, r0 + nr - s0);
     packed_gemm(ns, nc, H, x + s0 * H, H, Wp, false, buf, nc);
