@@ -63,7 +63,7 @@ def timers(lm, m, torch, train, valid, steps, eval_steps, lr=1.0, max_norm=5.0):
         state = None
         for x, y in segs:
             _, state = lm.loss_and_grad(x, y, state, scale=T_TRAIN)
-            ops.clip_grad_norm(lm.gradient_arrays(), max_norm)
+            ops.clip_grad_norm(lm.parameters(), max_norm)
             opt.step()
 
     def t_train():

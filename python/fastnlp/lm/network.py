@@ -257,16 +257,6 @@ class LMNetwork:
             self.embedding.sparse_grad = ops.embedding_backward_sparse(e_ids, e_rows)
         return float(loss), new_state
 
-    def gradient_arrays(self) -> list:
-        """The gradient arrays of the last loss_and_grad: dense grads and coalesced sparse rows."""
-        out = []
-        for p in self.parameters():
-            if p.grad is not None:
-                out.append(p.grad)
-            if p.sparse_grad is not None:
-                out.append(p.sparse_grad[1])
-        return out
-
     def _read(self, data, what, fmt=None):
         """ids of a path (read in fmt, default the model's) or of a token list."""
         if isinstance(data, (str, os.PathLike)):

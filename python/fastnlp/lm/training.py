@@ -184,7 +184,7 @@ class LMTraining:
                 for s, (i, T) in enumerate(steps):
                     loss, state = self.loss_and_grad(streams[:, i:i + T], streams[:, i + 1:i + 1 + T], state,
                                                      scale=T, sampled=c["sampled"])
-                    ops.clip_grad_norm(self.gradient_arrays(), c["max_grad_norm"])
+                    ops.clip_grad_norm(self.parameters(), c["max_grad_norm"])
                     opt.step()
                     total += loss * T
                     words += B * T
