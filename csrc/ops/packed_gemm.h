@@ -20,6 +20,13 @@ constexpr int64_t packed_size(int64_t K, int64_t N) {
   return (N + kPanelWidth<T> - 1) / kPanelWidth<T> * kPanelWidth<T> * K;
 }
 
+// The packed operand of B's columns [c, N) (c a multiple of kPanelWidth<T>) inside Bp, B (K, N)
+// packed: the panels from c / kPanelWidth<T> on.
+template <typename T>
+constexpr T* packed_columns(T* Bp, int64_t K, int64_t c) {
+  return Bp + c * K;
+}
+
 // Storage for a packed operand, 64-byte aligned.
 struct AlignedFree {
   void operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }

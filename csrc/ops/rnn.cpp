@@ -154,7 +154,7 @@ void pack_panels_share(int t, int nt, bool trans, int64_t K, int64_t N, const T*
   constexpr int64_t P = kPanelWidth<T>;
   const int64_t panels = (N + P - 1) / P;
   const int64_t c0 = panels * t / nt * P, c1 = std::min(N, panels * (t + 1) / nt * P);
-  if (c0 < c1) pack_panels(trans, K, c1 - c0, trans ? src + c0 * ldb : src + c0, ldb, dst + c0 * K);
+  if (c0 < c1) pack_panels(trans, K, c1 - c0, trans ? src + c0 * ldb : src + c0, ldb, packed_columns(dst, K, c0));
 }
 
 // Thread t's share of C = alpha op(A) op(B) + beta C: rows [M t / nt, M (t + 1) / nt) of C.
@@ -386,8 +386,8 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
             const T* hp = a.hp + i0 * H;
             if (gru) {  // r, z: both sums; n: W_hn h into r, x W_in^T apart (their panels from column 2H on)
               packed_gemm2(n, 2 * H, D, xs.get(), D, W_x.get(), H, hp, H, W_all.get(), false, r.get(), GH);
-              packed_gemm(n, H, H, hp, H, W_all.get() + 2 * H * H, false, r.get() + 2 * H, GH);
-              packed_gemm(n, H, D, xs.get(), D, W_x.get() + 2 * H * D, false, xn.get(), H);
+              packed_gemm(n, H, H, hp, H, packed_columns(W_all.get(), H, 2 * H), false, r.get() + 2 * H, GH);
+              packed_gemm(n, H, D, xs.get(), D, packed_columns(W_x.get(), D, 2 * H), false, xn.get(), H);
             } else {
               packed_gemm2(n, GH, D, xs.get(), D, W_x.get(), H, hp, H, W_all.get(), false, r.get(), GH);
             }
