@@ -38,7 +38,7 @@ inline int simd_level() {
 // error ~1.2 ulp), 2^n built in the exponent bits. Below the smallest normal result (x < -87.34,
 // -inf included) the answer is 0, as softmax over masked logits needs; NaN stays NaN.
 // No clamping of x: GCC if-converted the clamps into five blends a vector, and with them the
-// function ran at ~19 cycles a vector of 8 (~11 now); here garbage is computed and masked instead.
+// function ran at ~20 cycles a vector of 8 (12-14 now); here garbage is computed and masked instead.
 // q in Estrin's form: the chain of dependent FMAs is what bounded the loop (its latency fills the
 // out-of-order window before the FMA units are busy).
 // Plain a*b+c (no std::fma): the compiler fuses where the target has FMA, and the baseline
