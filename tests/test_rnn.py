@@ -179,6 +179,9 @@ SIZES = [  # B, T, D, H; the last ones are large enough for the threaded recurre
     # with partial last ones (H = 7, 200 split over threads), and the benchmarked H = 200, 256.
     (1, 4, 13, 256), (3, 3, 7, 200), (32, 3, 5, 7), (32, 2, 11, 256), (5, 3, 9, 200),
     (33, 12, 16, 64),
+    # D > H with a 6-row tile per thread: the LSTM's input projections fused into its steps, the
+    # GRU's one GEMM (fused only with D < H).
+    (24, 5, 40, 32),
 ]
 
 
