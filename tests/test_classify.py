@@ -147,7 +147,17 @@ def test_random_dims_widen_the_pretrained_table(tmp_path):
                                          "random_dims is 4"):
         Classifier("cnn", **dict(SMALL["cnn"], embed_dim=8, random_dims=4)).fit(toy(40, 0), vectors=vecs,
                                                                                progress=None)
-    with pytest.raises(ValueError, match="random_dims must be a non-negative integer"):
+    # "fill": random columns up to embed_dim (given or the model's default), the same table as random_dims
+    filled = Classifier("cnn", **dict(small, embed_dim=10, random_dims="fill", epochs=0)).fit(
+        toy(40, 0), vectors=vecs, progress=None)
+    plain = Classifier("cnn", **dict(small, random_dims=4, epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert filled.config["embed_dim"] == 10
+    assert np.array_equal(filled.network.embedding.W.value, plain.network.embedding.W.value)
+    wide = Classifier("cnn", **dict(small, random_dims="fill", epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert wide.config["embed_dim"] == 300
+    with pytest.raises(ValueError, match="embed_dim is 4 but the pretrained vectors have 6 dimensions"):
+        Classifier("cnn", **dict(small, embed_dim=4, random_dims="fill")).fit(toy(40, 0), vectors=vecs, progress=None)
+    with pytest.raises(ValueError, match="random_dims must be a non-negative integer or 'fill'"):
         Classifier("cnn", random_dims=-1)
     with pytest.raises(ValueError, match="oov_scale must be a positive number or 'match'"):
         Classifier("lstm", oov_scale="wide")

@@ -29,9 +29,11 @@ FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-classifier", "fastnlp-classifier-c
 # The sequence models' settings for fit(..., vectors=...): what the embedding table is built from
 # (vocab.embedding_table). README's classification section says how they were chosen.
 VECTOR_DEFAULTS = {
-    "random_dims": 0,       # random columns after the pretrained ones: embed_dim = the vectors' size + this
+    "random_dims": 0,       # random columns after the pretrained ones: embed_dim = the vectors' size + this;
+                            # "fill": as many as bring the table to embed_dim (none if the vectors are as wide)
     "oov_scale": 0.25,      # words the vectors lack start U[-oov_scale, oov_scale]; "match": the vectors' variance
 }
+MODEL_VECTOR_DEFAULTS = {}   # model -> overrides of VECTOR_DEFAULTS
 _EVAL_BATCH = 500
 
 
@@ -98,7 +100,7 @@ class Classifier(TrainingCurveMixin):
     def __init__(self, model: str = "cnn", **config: Any) -> None:
         base = N.defaults(model)
         if N.NETWORKS[model].input == "sequence":
-            base = dict(VECTOR_DEFAULTS, **base)
+            base = dict(VECTOR_DEFAULTS, **MODEL_VECTOR_DEFAULTS.get(model, {}), **base)
         unknown = sorted(set(config) - set(base) - {"vectors"})
         if unknown:
             raise ValueError(f"Classifier({model!r}): unknown option(s) {', '.join(unknown)}; "
@@ -142,8 +144,8 @@ class Classifier(TrainingCurveMixin):
             raise ValueError(f"clip_norm must be > 0 or None, got {c['clip_norm']!r}")
         if self.spec.input == "sequence":
             rd = c["random_dims"]
-            if isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or rd < 0:
-                raise ValueError(f"random_dims must be a non-negative integer, got {c['random_dims']!r}")
+            if rd != "fill" and (isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or rd < 0):
+                raise ValueError(f"random_dims must be a non-negative integer or 'fill', got {rd!r}")
             o = c["oov_scale"]
             if o != "match" and (isinstance(o, (bool, str)) or not o > 0):
                 raise ValueError(f"oov_scale must be a positive number or 'match', got {o!r}")
@@ -188,7 +190,13 @@ class Classifier(TrainingCurveMixin):
             if vectors is not None:
                 kv = load_pretrained(vectors) if isinstance(vectors, (str, os.PathLike)) else vectors
                 dim = kv.vector_size if hasattr(kv, "vector_size") else len(next(iter(kv.values())))
-                if "embed_dim" not in self._given:
+                if c["random_dims"] == "fill":   # the vectors fill the first columns of embed_dim
+                    if "embed_dim" not in self._given:
+                        c["embed_dim"] = max(c["embed_dim"], dim)
+                    elif c["embed_dim"] < dim:
+                        raise ValueError(f"embed_dim is {c['embed_dim']} but the pretrained vectors have {dim} "
+                                         f"dimensions (with random_dims='fill', embed_dim must be at least theirs)")
+                elif "embed_dim" not in self._given:
                     c["embed_dim"] = dim + c["random_dims"]
                 elif c["embed_dim"] != dim + c["random_dims"]:
                     raise ValueError(f"embed_dim is {c['embed_dim']} but the pretrained vectors have {dim} "
