@@ -153,8 +153,11 @@ def test_random_dims_widen_the_pretrained_table(tmp_path):
     plain = Classifier("cnn", **dict(small, random_dims=4, epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
     assert filled.config["embed_dim"] == 10
     assert np.array_equal(filled.network.embedding.W.value, plain.network.embedding.W.value)
-    wide = Classifier("cnn", **dict(small, random_dims="fill", epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
-    assert wide.config["embed_dim"] == 300
+    # the TextCNN's default: "fill" to its 300 columns; the LSTM's: the vectors' size
+    wide = Classifier("cnn", **dict(small, epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert wide.config["random_dims"] == "fill" and wide.config["embed_dim"] == 300
+    lstm = Classifier("lstm", hidden=4, epochs=0).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert lstm.config["embed_dim"] == 6
     with pytest.raises(ValueError, match="embed_dim is 4 but the pretrained vectors have 6 dimensions"):
         Classifier("cnn", **dict(small, embed_dim=4, random_dims="fill")).fit(toy(40, 0), vectors=vecs, progress=None)
     with pytest.raises(ValueError, match="random_dims must be a non-negative integer or 'fill'"):
