@@ -41,7 +41,7 @@ KIM = {"cnn-rand": {"mr": 76.1, "sst5": 45.0, "sst2": 82.7, "subj": 89.6, "trec"
 # run name -> (model, vectors: None | "glove" | "w2v", Kim's row it is compared with, description)
 RUNS = {
     "cnn-rand": ("cnn", None, "cnn-rand", "TextCNN, random embeddings (300-d)"),
-    "cnn-glove": ("cnn", "glove", "cnn-non-static", "TextCNN, GloVe 6B 50-d, fine-tuned"),
+    "cnn-glove": ("cnn", "glove", "cnn-non-static", "TextCNN, GloVe 6B 50-d + 250 random dims, fine-tuned"),
     "cnn-w2v": ("cnn", "w2v", "cnn-non-static", "TextCNN, fastnlp word2vec, fine-tuned"),
     "lstm-rand": ("lstm", None, None, "LSTM acceptor, random embeddings (300-d)"),
     "lstm-glove": ("lstm", "glove", None, "LSTM acceptor, GloVe 6B 50-d, fine-tuned"),

@@ -107,8 +107,63 @@ def test_embedding_table_pretrained_and_random():
     assert np.all(table[PAD] == 0) and np.all(table[UNK] == 0)
     assert np.all(table[2] == 7.0) and np.all(table[3] == np.arange(4.0))   # "Good" found lowercased
     assert np.all(np.abs(table[4]) <= 0.25) and np.any(table[4] != 0)
-    with pytest.raises(ValueError, match="embed_dim is 5 but the pretrained vectors have 4 dimensions"):
-        embedding_table(v, 5, vecs)
+    with pytest.raises(ValueError, match="embed_dim is 3 but the pretrained vectors have 4 dimensions"):
+        embedding_table(v, 3, vecs)
+    with pytest.raises(ValueError, match="oov_scale must be a positive number or 'match'"):
+        embedding_table(v, 4, vecs, oov_scale=0)
+
+
+def test_embedding_table_random_part_and_oov_scale():
+    v = Vocabulary(["good", "bad", "zzz", "qqq"])
+    rng = np.random.default_rng(0)
+    vecs = {"good": rng.standard_normal(4), "bad": rng.standard_normal(4)}
+    # 3 random columns after the 4 pretrained ones: the found words keep their vectors, the random
+    # part is the same draw as the table without vectors, and missing words are U[-0.25, 0.25]
+    table, found = embedding_table(v, 7, vecs, seed=3)
+    plain, _ = embedding_table(v, 7, None, seed=3)
+    assert table.shape == (6, 7) and found == 2
+    assert np.array_equal(table[2, :4], np.float32(vecs["good"])) and np.array_equal(table[3, :4], np.float32(vecs["bad"]))
+    assert np.array_equal(table[:, 4:], plain[:, 4:]) and np.array_equal(table[4:], plain[4:])
+    # "match": the missing words' pretrained columns get the found entries' variance, a = sqrt(3) * std
+    a = np.sqrt(3) * np.float32(np.stack([vecs["good"], vecs["bad"]])).std()
+    matched, _ = embedding_table(v, 7, vecs, seed=3, oov_scale="match")
+    assert np.allclose(matched[4:, :4], plain[4:, :4] * (a / 0.25), rtol=1e-5)
+    assert np.array_equal(matched[:, 4:], plain[:, 4:]) and np.array_equal(matched[:4], table[:4])
+    assert np.abs(matched[4:, :4]).max() <= a and np.abs(matched[4:, :4]).max() > 0.25
+
+
+def test_random_dims_widen_the_pretrained_table(tmp_path):
+    vecs = {"good": np.full(6, 1.0, np.float32), "bad": np.full(6, -1.0, np.float32)}
+    small = {k: v for k, v in SMALL["cnn"].items() if k != "embed_dim"}
+    cnn = Classifier("cnn", **dict(small, random_dims=4, epochs=1)).fit(toy(40, 0), vectors=vecs, progress=None)
+    W = cnn.network.embedding.W.value
+    assert cnn.config["embed_dim"] == 10 and W.shape[1] == 10 and cnn.network.convs[0].in_dim == 10
+    good = W[cnn.vocab.word_to_index["good"]]
+    assert np.any(good[:6] != 1.0) and np.all(np.abs(good[:6] - 1.0) < 0.1)   # fine-tuned from the vector
+    cnn.save(tmp_path / "c")
+    assert np.array_equal(Classifier.load(tmp_path / "c").predict_proba(["good", "bad film"]),
+                          cnn.predict_proba(["good", "bad film"]))
+    with pytest.raises(ValueError, match="embed_dim is 8 but the pretrained vectors have 6 dimensions and "
+                                         "random_dims is 4"):
+        Classifier("cnn", **dict(SMALL["cnn"], embed_dim=8, random_dims=4)).fit(toy(40, 0), vectors=vecs,
+                                                                               progress=None)
+    # "fill": random columns up to embed_dim (given or the model's default), the same table as random_dims
+    filled = Classifier("cnn", **dict(small, embed_dim=10, random_dims="fill", epochs=0)).fit(
+        toy(40, 0), vectors=vecs, progress=None)
+    plain = Classifier("cnn", **dict(small, random_dims=4, epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert filled.config["embed_dim"] == 10
+    assert np.array_equal(filled.network.embedding.W.value, plain.network.embedding.W.value)
+    # the TextCNN's default: "fill" to its 300 columns; the LSTM's: the vectors' size
+    wide = Classifier("cnn", **dict(small, epochs=0)).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert wide.config["random_dims"] == "fill" and wide.config["embed_dim"] == 300
+    lstm = Classifier("lstm", hidden=4, epochs=0).fit(toy(40, 0), vectors=vecs, progress=None)
+    assert lstm.config["embed_dim"] == 6
+    with pytest.raises(ValueError, match="embed_dim is 4 but the pretrained vectors have 6 dimensions"):
+        Classifier("cnn", **dict(small, embed_dim=4, random_dims="fill")).fit(toy(40, 0), vectors=vecs, progress=None)
+    with pytest.raises(ValueError, match="random_dims must be a non-negative integer or 'fill'"):
+        Classifier("cnn", random_dims=-1)
+    with pytest.raises(ValueError, match="oov_scale must be a positive number or 'match'"):
+        Classifier("lstm", oov_scale="wide")
 
 
 @pytest.mark.parametrize("model", ["maxent", "mlp"])

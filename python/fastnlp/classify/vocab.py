@@ -93,25 +93,71 @@ def bucketed_batches(lengths, size, rng, pool=50):
     return [out[i] for i in rng.permutation(len(out))]
 
 
-def embedding_table(vocab, dim, vectors=None, seed=0, scale=0.25):
-    """(len(vocab), dim) float32: rows PAD and UNK zero; each word's pretrained vector when `vectors` (a
-    KeyedVectors or {word: vector}) has it (as is, else lowercased); U[-scale, scale] otherwise.
-    Returns (table, number of words found)."""
+def embedding_table(vocab: Vocabulary, dim: int, vectors=None, seed: int = 0, scale: float = 0.25,
+                    oov_scale=0.25) -> Tuple[np.ndarray, int]:
+    """The table a network's embedding starts from.
+
+    Rows PAD and UNK are zero. Without `vectors` every other entry is U[-scale, scale] (Kim's
+    CNN-rand). With vectors of size D <= dim, the first D columns hold each word's pretrained vector
+    when `vectors` has it (as is, else lowercased), and U[-a, a] otherwise with a = `oov_scale`; the
+    dim - D columns after them are U[-scale, scale] for every word (a random part beside the
+    pretrained one, as in CNN-rand).
+
+    Parameters
+    ----------
+    vocab : Vocabulary
+        The words, by id.
+    dim : int
+        Columns of the table: the vectors' size, or more for a random part after them.
+    vectors : KeyedVectors or dict, optional
+        word -> vector (``load_pretrained``'s result, or {word: vector}).
+    seed : int
+        The random entries' generator seed.
+    scale : float
+        Bound of the random entries without vectors, and of the columns past the vectors' size.
+    oov_scale : float or "match"
+        Bound of the pretrained columns of words the vectors lack. "match": the a for which U[-a, a]
+        has the variance of the found vectors' entries, a = sqrt(3) * their standard deviation (Kim
+        2014, section 3.3 chose his 0.25 so for word2vec's vectors); `scale` when no word is found.
+
+    Returns
+    -------
+    table : numpy.ndarray
+        (len(vocab), dim) float32.
+    found : int
+        Words whose vector was found.
+
+    Raises
+    ------
+    ValueError
+        The vectors have more dimensions than `dim`, or a scale is not positive (named).
+    """
+    if isinstance(scale, (bool, str)) or not scale > 0:
+        raise ValueError(f"embedding_table: scale must be a positive number, got {scale!r}")
+    if oov_scale != "match" and (isinstance(oov_scale, (bool, str)) or not oov_scale > 0):
+        raise ValueError(f"embedding_table: oov_scale must be a positive number or 'match', got {oov_scale!r}")
     rng = np.random.default_rng(seed)
     table = rng.uniform(-scale, scale, (len(vocab), dim)).astype(np.float32)
-    table[PAD] = 0.0
-    table[UNK] = 0.0   # see Classifier._build: an unseen word reads as a zero vector
     found = 0
     if vectors is not None:
         vdim = vectors.vector_size if hasattr(vectors, "vector_size") else len(next(iter(vectors.values())))
-        if vdim != dim:
-            raise ValueError(f"embed_dim is {dim} but the pretrained vectors have {vdim} dimensions")
+        if vdim > dim:
+            raise ValueError(f"embed_dim is {dim} but the pretrained vectors have {vdim} dimensions "
+                             f"(embed_dim must be at least theirs)")
+        hit = np.zeros(len(vocab), bool)
         for i, w in enumerate(vocab.index_to_word[2:], 2):
             for key in (w, w.lower()):
                 if key in vectors:
-                    table[i] = np.asarray(vectors[key], np.float32)
-                    found += 1
+                    table[i, :vdim] = np.asarray(vectors[key], np.float32)
+                    hit[i] = True
                     break
+        found = int(hit.sum())
+        if oov_scale == "match":
+            oov_scale = float(np.sqrt(3) * table[hit, :vdim].std()) if found else scale
+        # U[-scale, scale] times oov_scale / scale is U[-oov_scale, oov_scale] (the same draw)
+        table[~hit, :vdim] *= np.float32(oov_scale / scale)
+    table[PAD] = 0.0
+    table[UNK] = 0.0   # see Classifier._build: an unseen word reads as a zero vector
     return table, found
 
 
