@@ -15,6 +15,7 @@ every check of the recurrences in one place.
 import numpy as np
 import pytest
 
+import fastnlp
 from fastnlp import _C, nn, ops
 from gradcheck import assert_grad_close
 import gpu_compare as gc
@@ -202,6 +203,28 @@ def test_fast_matches_reference(cell, size, rng):
     for n, L in enumerate(lengths):  # outputs and input gradients are zero past each length
         assert not fo["out"][n, L:].any() and not fg["x"][n, L:].any()
 
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("size", [(7, 5, 9, 48), (21, 4, 40, 32), (24, 5, 40, 32), (33, 3, 11, 64)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fast_matches_reference_without_lengths(cell, size, threads, rng):
+    """No lengths: the threads take contiguous blocks of sequences, each computing their input
+    projections itself and packing its own W_hh, with no barrier before the steps (fused or not;
+    B not a multiple of the thread count included)."""
+    B, T, D, H = size
+    p = make(rng, cell, B, T, D, H)
+    dout = rng.standard_normal((B, T, H)).astype(np.float32)
+    dh_n = rng.standard_normal((B, H)).astype(np.float32)
+    dc_n = rng.standard_normal((B, H)).astype(np.float32) if cell == "lstm" else None
+    old = fastnlp.get_num_threads()
+    try:
+        fastnlp.set_num_threads(threads)
+        fo, fg = call(cell, p, None, False, False, dout, dh_n, dc_n)
+    finally:
+        fastnlp.set_num_threads(old)
+    ro, rg = call(cell, p, None, False, True, dout, dh_n, dc_n)
+    assert_matches_reference(fo, fg, ro, rg, B * T, H)
 
 
 # ---- the projected forward (input projections computed by the caller) -----------------------

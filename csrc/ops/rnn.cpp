@@ -126,8 +126,16 @@ bool rows_split(int threads, int64_t B) { return B >= threads; }
 
 // The sorted order dealt round-robin into `threads` blocks (Order::block): block t takes sorted
 // rows t, t + threads, ..., so ragged lengths spread evenly and each block stays longest first.
-void deal_rows(Order& o, int threads) {
+// Without lengths (all equal, the order the batch's own) block t is sequences [B t / threads,
+// B (t + 1) / threads): the ones whose input projections thread t computes (gemm_valid_rows,
+// gather_rows_share), so its steps need nothing another thread wrote.
+void deal_rows(Order& o, int threads, bool ragged) {
   const int64_t B = static_cast<int64_t>(o.perm.size());
+  if (!ragged) {
+    o.block.clear();
+    for (int t = 0; t <= threads; ++t) o.block.push_back(B * t / threads);
+    return;
+  }
   Order d;
   d.max_len = o.max_len;
   d.block.assign(1, 0);
@@ -169,16 +177,23 @@ void gemm_share(int t, int nt, bool trans_a, bool trans_b, int64_t M, int64_t N,
 
 // Thread t's share of C = A op(W) over the rows of each sequence's own steps only, rows
 // [b T, b T + lengths[b]) of A (rows, K) and C (rows, N), with C's padding rows zeroed: the
-// thread's sequences are packed into one GEMM, so a batch padded to its longest sequence does not
-// pay for its padding. Without lengths, a plain share of one GEMM over all B*T rows.
+// thread's sequences [B t / nt, B (t + 1) / nt) are packed into one GEMM, so a batch padded to its
+// longest sequence does not pay for its padding. Without lengths, one GEMM over those sequences'
+// rows (by_sequence: the forward's blocks, deal_rows) or a plain share of all B*T rows.
 template <typename T>
 void gemm_valid_rows(int t, int nt, const int64_t* lengths, int64_t B, int64_t T_, bool trans_w, int64_t N,
-                     int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T* C, int64_t ldc) {
+                     int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T* C, int64_t ldc,
+                     bool by_sequence = false) {
+  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
+  if (!lengths && by_sequence) {
+    if (b1 > b0) gemm(false, trans_w, (b1 - b0) * T_, N, K, T(1), A + b0 * T_ * lda, lda, W, ldw, T(0),
+                      C + b0 * T_ * ldc, ldc);
+    return;
+  }
   if (!lengths) {
     gemm_share(t, nt, false, trans_w, B * T_, N, K, A, lda, W, ldw, T(0), C, ldc);
     return;
   }
-  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
   int64_t rows = 0;
   for (int64_t b = b0; b < b1; ++b) rows += lengths[b];
   std::unique_ptr<T[]> a = scratch<T>(rows * K), c = scratch<T>(rows * N);
@@ -307,7 +322,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     out = own_out.get();
   }
   Order order = make_order(in.lengths, d.B, d.T);
-  if (by_rows) deal_rows(order, threads);
+  if (by_rows) deal_rows(order, threads, in.lengths != nullptr);
   std::vector<T> bx, bhn;
   fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
   T* xh = train ? ws + layout.xh : nullptr;
@@ -332,13 +347,15 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   base.out = out;
   base.fused = fused;
   // Split by rows: the whole W_hh packed once as the right-hand operand of r (n, G*H) = h W_hh^T.
-  // Unfused, one shared copy, the threads packing a share of its panels each before the barrier the
-  // input projections need anyway. Fused, nothing else needs a barrier, so each thread packs W_hh
-  // and W_ih whole into copies of its own and starts at once: quiet, 2 threads, LSTM B=20 T=20
-  // D=200 H=200 forward 1.71-1.72 -> 1.61-1.63 ms (each packing twice the panels beats waking up
-  // from the barrier).
+  // Where a thread's steps read only what it wrote itself (fused, or without lengths: its block is
+  // the sequences whose input projections it computed), each thread packs W_hh (and W_ih, fused)
+  // whole into copies of its own and starts at once, no barrier: quiet, 2 threads, LSTM B=20 T=20
+  // D=200 H=200 forward 1.71-1.72 -> 1.61-1.63 ms (packing twice the panels beats waking up from
+  // the barrier). Otherwise (ragged lengths, unfused: the projections of a thread's dealt block
+  // come from both threads) one shared copy, each thread packing a share before that barrier.
+  const bool own_steps = by_rows && (fused || !in.lengths);
   PackedBuffer<T> W_shared;
-  if (by_rows && !fused) W_shared = packed_buffer<T>(H, GH);
+  if (by_rows && !own_steps) W_shared = packed_buffer<T>(H, GH);
 
   parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
@@ -348,7 +365,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     if (proj) {
       gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
     } else if (!fused) {
-      gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, ws, CW);
+      gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, ws, CW, true);
     }
     for (int64_t row = BT * t / nt; xh && in.x && row < BT * (t + 1) / nt; ++row) {
       T* dst = xh + row * XH;
@@ -360,10 +377,12 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     }
     PackedBuffer<T> W_x, W_hh_own;
     const T* W_all = W_shared.get();
-    if (fused) {
-      W_x = packed_buffer<T>(D, GH);
+    if (own_steps) {
+      if (fused) {
+        W_x = packed_buffer<T>(D, GH);
+        pack_panels(true, D, GH, in.W_ih, D, W_x.get());
+      }
       W_hh_own = packed_buffer<T>(H, GH);
-      pack_panels(true, D, GH, in.W_ih, D, W_x.get());
       pack_panels(true, H, GH, in.W_hh, H, W_hh_own.get());
       W_all = W_hh_own.get();
     } else {
@@ -467,7 +486,7 @@ void rnn_backward(const RnnInputs<T>& in, const T* ws, const RnnGrads<T>& gr) {
   const int threads = rnn_threads(d.B, GH, H);
   const bool by_rows = rows_split(threads, d.B);
   Order order = make_order(in.lengths, d.B, d.T);
-  if (by_rows) deal_rows(order, threads);
+  if (by_rows) deal_rows(order, threads, in.lengths != nullptr);
   const T* xh = ws + layout.xh;
 
   std::unique_ptr<T[]> dG_buf = scratch<T>(BT * GD);
