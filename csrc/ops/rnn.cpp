@@ -353,9 +353,12 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   // D=200 H=200 forward 1.71-1.72 -> 1.61-1.63 ms (packing twice the panels beats waking up from
   // the barrier). Otherwise (ragged lengths, unfused: the projections of a thread's dealt block
   // come from both threads) one shared copy, each thread packing a share before that barrier.
+  // (Unfused, that needs the team asked for: a smaller one's thread t runs blocks t, t + nt, ...,
+  // whose projections other threads computed. The shared copy is allocated for that case; pages
+  // never written are not touched.)
   const bool own_steps = by_rows && (fused || !in.lengths);
   PackedBuffer<T> W_shared;
-  if (by_rows && !own_steps) W_shared = packed_buffer<T>(H, GH);
+  if (by_rows && !fused) W_shared = packed_buffer<T>(H, GH);
 
   parallel_region(threads, [&](int t, int nt) {
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
@@ -377,7 +380,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     }
     PackedBuffer<T> W_x, W_hh_own;
     const T* W_all = W_shared.get();
-    if (own_steps) {
+    if (fused || (own_steps && nt == threads)) {
       if (fused) {
         W_x = packed_buffer<T>(D, GH);
         pack_panels(true, D, GH, in.W_ih, D, W_x.get());
