@@ -212,9 +212,9 @@ FASTNLP_SIMD_CLONES float row_max(const float* x, int64_t V) {
   return m;
 }
 
-// e = exp(x - m) into out (or, when out is null, a scratch block), returning sum(e) in double.
-// x - m <= 0 (m is the row's max; NaN stays NaN), so fast_expf's overflow test is not needed. Only
-// summing, the terms go straight into the lanes (the same sums block_sum makes of stored terms).
+// sum(exp(x - m)) in double, the terms into out when it is given. x - m <= 0 (m is the row's max;
+// NaN stays NaN), so fast_expf's overflow test is not needed. Only summing (out null), the terms go
+// straight into the lanes (the same sums block_sum makes of stored terms).
 FASTNLP_SIMD_CLONES double exp_shift_sum(const float* x, float m, float* out, int64_t V) {
   double total = 0;
   for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
