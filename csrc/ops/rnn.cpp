@@ -356,7 +356,6 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   // (Unfused, that needs the team asked for: a smaller one's thread t runs blocks t, t + nt, ...,
   // whose projections other threads computed. The shared copy is allocated for that case; pages
   // never written are not touched.)
-  const bool own_steps = by_rows && (fused || !in.lengths);
   PackedBuffer<T> W_shared;
   if (by_rows && !fused) W_shared = packed_buffer<T>(H, GH);
 
@@ -380,7 +379,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     }
     PackedBuffer<T> W_x, W_hh_own;
     const T* W_all = W_shared.get();
-    if (fused || (own_steps && nt == threads)) {
+    if (fused || (by_rows && !in.lengths && nt == threads)) {
       if (fused) {
         W_x = packed_buffer<T>(D, GH);
         pack_panels(true, D, GH, in.W_ih, D, W_x.get());

@@ -46,15 +46,14 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, co
 // division, then the cell's tanh), more than the out-of-order window overlaps, while a loop with
 // one activation per element is short enough for several of its iterations to run at once.
 // kIn: g holds the input projection, added in (else r is the whole product and g only receives).
-template <bool kIn, typename T>
-FASTNLP_INLINE void activate_sigmoid(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
+// kSigmoid: a sigmoid gate, else tanh.
+template <bool kIn, bool kSigmoid, typename T>
+FASTNLP_INLINE void activate(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
 #pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) g[j] = fast_sigmoid((kIn ? g[j] : T(0)) + bx[j] + r[j]);
-}
-template <bool kIn, typename T>
-FASTNLP_INLINE void activate_tanh(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
-#pragma GCC ivdep
-  for (int64_t j = 0; j < n; ++j) g[j] = fast_tanh((kIn ? g[j] : T(0)) + bx[j] + r[j]);
+  for (int64_t j = 0; j < n; ++j) {
+    const T v = (kIn ? g[j] : T(0)) + bx[j] + r[j];
+    g[j] = kSigmoid ? fast_sigmoid(v) : fast_tanh(v);
+  }
 }
 
 template <bool kTrain, bool kIn, typename T>
@@ -62,10 +61,10 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
                              const T* __restrict hp, T* __restrict h, T* __restrict c,
                              T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
                              int64_t H, int64_t Hr) {
-  activate_sigmoid<kIn>(g, bx, r, n);
-  activate_sigmoid<kIn>(g + H, bx + H, r + Hr, n);
-  activate_tanh<kIn>(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
-  activate_sigmoid<kIn>(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
+  activate<kIn, true>(g, bx, r, n);
+  activate<kIn, true>(g + H, bx + H, r + Hr, n);
+  activate<kIn, false>(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
+  activate<kIn, true>(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T cn = g[H + j] * c[j] + g[j] * g[2 * H + j];
@@ -87,8 +86,8 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict xn, con
                                     const T* __restrict bx, const T* __restrict bhn, const T* __restrict hp,
                                     T* __restrict h, T* __restrict out, T* __restrict hprev, int64_t n,
                                     int64_t H, int64_t Hr) {
-  activate_sigmoid<kIn>(g, bx, r, n);
-  activate_sigmoid<kIn>(g + H, bx + H, r + Hr, n);
+  activate<kIn, true>(g, bx, r, n);
+  activate<kIn, true>(g + H, bx + H, r + Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T rr = g[j], z = g[H + j];
