@@ -23,7 +23,8 @@ from . import bow
 from . import networks as N
 from ._checkpoint import flatten, load_optimizer_state, optimizer_state, unflatten
 from .data import Dataset, split_dev, tokenize
-from .vocab import PAD, UNK, Vocabulary, batches, bucketed_batches, embedding_table, load_pretrained, pad_batch
+from .vocab import (PAD, UNK, Vocabulary, batches, bucketed_batches, check_oov_scale, embedding_table,
+                    load_pretrained, pad_batch, vector_size)
 
 FORMAT, CHECKPOINT_FORMAT, VERSION = "fastnlp-classifier", "fastnlp-classifier-checkpoint", 1
 # The sequence models' settings for fit(..., vectors=...): what the embedding table is built from
@@ -150,9 +151,7 @@ class Classifier(TrainingCurveMixin):
             rd = c["random_dims"]
             if rd != "fill" and (isinstance(rd, bool) or not isinstance(rd, numbers.Integral) or rd < 0):
                 raise ValueError(f"random_dims must be a non-negative integer or 'fill', got {rd!r}")
-            o = c["oov_scale"]
-            if o != "match" and (isinstance(o, (bool, str)) or not o > 0):
-                raise ValueError(f"oov_scale must be a positive number or 'match', got {o!r}")
+            check_oov_scale("", c["oov_scale"])
         if not 0 <= c["valid_fraction"] < 1:
             raise ValueError(f"valid_fraction must be in [0, 1), got {c['valid_fraction']!r}")
 
@@ -193,7 +192,7 @@ class Classifier(TrainingCurveMixin):
             n_inputs = len(self.vocab)
             if vectors is not None:
                 kv = load_pretrained(vectors) if isinstance(vectors, (str, os.PathLike)) else vectors
-                dim = kv.vector_size if hasattr(kv, "vector_size") else len(next(iter(kv.values())))
+                dim = vector_size(kv)
                 if c["random_dims"] == "fill":   # the vectors fill the first columns of embed_dim
                     if "embed_dim" not in self._given:
                         c["embed_dim"] = max(c["embed_dim"], dim)

@@ -93,6 +93,18 @@ def bucketed_batches(lengths, size, rng, pool=50):
     return [out[i] for i in rng.permutation(len(out))]
 
 
+def vector_size(vectors) -> int:
+    """The dimensions of pretrained vectors: a KeyedVectors' vector_size, else a {word: vector}'s
+    first vector's length."""
+    return vectors.vector_size if hasattr(vectors, "vector_size") else len(next(iter(vectors.values())))
+
+
+def check_oov_scale(where: str, oov_scale) -> None:
+    """Raises ValueError (prefixed with `where`) unless oov_scale is a positive number or "match"."""
+    if oov_scale != "match" and (isinstance(oov_scale, (bool, str)) or not oov_scale > 0):
+        raise ValueError(f"{where}oov_scale must be a positive number or 'match', got {oov_scale!r}")
+
+
 def embedding_table(vocab: Vocabulary, dim: int, vectors=None, seed: int = 0, scale: float = 0.25,
                     oov_scale=0.25) -> Tuple[np.ndarray, int]:
     """The table a network's embedding starts from.
@@ -134,13 +146,12 @@ def embedding_table(vocab: Vocabulary, dim: int, vectors=None, seed: int = 0, sc
     """
     if isinstance(scale, (bool, str)) or not scale > 0:
         raise ValueError(f"embedding_table: scale must be a positive number, got {scale!r}")
-    if oov_scale != "match" and (isinstance(oov_scale, (bool, str)) or not oov_scale > 0):
-        raise ValueError(f"embedding_table: oov_scale must be a positive number or 'match', got {oov_scale!r}")
+    check_oov_scale("embedding_table: ", oov_scale)
     rng = np.random.default_rng(seed)
     table = rng.uniform(-scale, scale, (len(vocab), dim)).astype(np.float32)
     found = 0
     if vectors is not None:
-        vdim = vectors.vector_size if hasattr(vectors, "vector_size") else len(next(iter(vectors.values())))
+        vdim = vector_size(vectors)
         if vdim > dim:
             raise ValueError(f"embed_dim is {dim} but the pretrained vectors have {vdim} dimensions "
                              f"(embed_dim must be at least theirs)")
