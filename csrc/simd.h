@@ -11,6 +11,9 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #define FASTNLP_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// A function compiled for AVX-512 alone, called only where simd_level() >= 4: for kernels written
+// with 64-byte vectors, which the clones above would split in two on AVX2.
+#define FASTNLP_TARGET_AVX512 __attribute__((target("arch=x86-64-v4")))
 #else
 #define FASTNLP_SIMD_CLONES
 #endif

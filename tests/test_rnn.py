@@ -298,11 +298,14 @@ def test_threaded_steps_ragged_lengths_under_contention(cell, threads, rng):
 # blocks followed by every leftover (1-5 rows, their k split over up to 6 accumulator sets: K below,
 # at and off a multiple of that; 4 rows in 3-panel groups of two 3-vector tiles, 2 rows in 3-panel
 # groups of one 6-vector tile, 3 rows in pairs of panels, with panels left over and partial ones),
-# N full and partial 16-column panels and groups of 2-4 panels, K down to 1.
+# N full and partial 16-column panels and groups of 2-4 panels, K down to 1. On an AVX-512 CPU the
+# same sizes run the 64-byte tiles: balanced blocks of 1-12 rows (M = 12, 24, 36 whole blocks), 2
+# panels a tile (4 for up to 3 rows) and a lone last panel.
 PACKED_SIZES = [(1, 1, 1), (1, 64, 7), (1, 65, 33), (2, 48, 5), (2, 17, 16), (3, 32, 9), (3, 47, 2),
                 (4, 16, 31), (5, 15, 8), (6, 16, 3), (7, 33, 17), (7, 16, 5), (8, 40, 19), (8, 17, 2),
                 (9, 31, 13), (9, 32, 1), (10, 48, 23), (11, 20, 7), (13, 100, 11), (20, 64, 6),
-                (32, 200, 64), (4, 50, 9), (16, 97, 12), (22, 80, 5), (15, 40, 7), (14, 48, 3), (21, 81, 9)]
+                (32, 200, 64), (4, 50, 9), (16, 97, 12), (22, 80, 5), (15, 40, 7), (14, 48, 3), (21, 81, 9),
+                (12, 70, 5), (24, 33, 4), (36, 129, 6), (2, 100, 3), (3, 80, 4)]
 
 
 @pytest.mark.simd
