@@ -493,6 +493,16 @@ def test_clip_grad_norm_rescales_dense_and_sparse_gradients_together(rng):
     assert clip_grad_norm([nn.Parameter(np.zeros(3))], 1.0) == 0.0   # no gradient at all
     with pytest.raises(ValueError, match=r"clip_grad_norm: max_norm must be positive, got 0.0"):
         clip_grad_norm([a], 0.0)
+    # Arrays over several of the norm's 64k-element slices (the last one partial), float32 and
+    # float64, one of them a strided view that is scaled in place.
+    big = rng.standard_normal((700, 300)).astype(np.float32) * 3
+    base = rng.standard_normal((400, 400))
+    view = base[:, ::2]
+    want = np.sqrt((big.astype(np.float64) ** 2).sum() + (view ** 2).sum())
+    before = view.copy()
+    assert clip_grad_norm([big, view], want / 2) == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(view, before / 2, rtol=1e-6)
+    assert np.sqrt((big.astype(np.float64) ** 2).sum() + (view ** 2).sum()) == pytest.approx(want / 2, rel=1e-5)
     with pytest.raises(ValueError, match="clip_norm must be > 0 or None, got -1"):
         Classifier("lstm", clip_norm=-1)
     with pytest.raises(ValueError, match="word_dropout must be a probability in \\[0, 1\\), got 1.0"):
