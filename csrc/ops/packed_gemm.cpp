@@ -269,11 +269,23 @@ FASTNLP_TARGET_AVX512 void packed_gemm_f512(int64_t M, const Operands<float>& o)
 }
 #endif
 
+}  // namespace
+
+bool packed_gemm_avx512() {
+#ifdef FASTNLP_TARGET_AVX512
+  static const bool avx512 = simd_level() >= 4;
+  return avx512;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
 // The float product: the AVX-512 tiles where the CPU has them, else the clones.
 void packed_gemm_float(int64_t M, const Operands<float>& o) {
 #ifdef FASTNLP_TARGET_AVX512
-  static const bool avx512 = simd_level() >= 4;
-  if (avx512) {
+  if (packed_gemm_avx512()) {
     packed_gemm_f512(M, o);
     return;
   }

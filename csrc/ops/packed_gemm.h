@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 namespace fastnlp {
 
@@ -49,6 +50,13 @@ void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T*
 // over the same packed layout, the oracle the tests hold it to.
 void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, bool accumulate,
                  float* C, int64_t ldc);
+// Whether packed_gemm runs the AVX-512 tiles for T (float on a CPU with AVX-512), where it beats
+// the BLAS's sgemm on large products too; elsewhere callers keep those on the BLAS.
+bool packed_gemm_avx512();
+template <typename T>
+bool packed_gemm_wide() {
+  return std::is_same_v<T, float> && packed_gemm_avx512();
+}
 void packed_gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* Bp,
                  bool accumulate, double* C, int64_t ldc);
 // C (M, N) = A (M, K) B (K, N) + A2 (M, K2) B2 (K2, N), or C += that when accumulate: the product of

@@ -170,24 +170,31 @@ void pack_panels_share(int t, int nt, bool trans, int64_t K, int64_t N, const T*
 // thread's sequences [B t / nt, B (t + 1) / nt) are packed into one product, so a batch padded to
 // its longest sequence does not pay for its padding. Without lengths, one product over those
 // sequences' rows (by_sequence: the forward's blocks, deal_rows) or a plain share of all B*T rows.
-// op(W) (W^T when trans_w, W (K, N) otherwise) goes through the packed kernel, each thread packing
-// its own copy: 1 thread on an AVX-512 Xeon, B*T = 1600 rows, 15-25% faster than the BLAS's sgemm
-// at the LSTM's and GRU's shapes (K = 100, N = 1024 / 768; dx: K = 768, N = 100).
+// op(W) is W^T when trans_w, else W (K, N). Where the AVX-512 tiles run, the product goes through
+// the packed kernel, each thread packing its own copy of op(W): one core of an AVX-512 Xeon, B*T =
+// 1600 rows, 15-25% faster than OpenBLAS's sgemm at the LSTM's and GRU's shapes (K = 100, N = 1024
+// / 768; dx: K = 768, N = 100). Elsewhere the BLAS: on an AVX2 machine the 32-byte tiles lost to it
+// (the input projection as one packed product: ~6 ms where the sgemm took ~4.5).
 template <typename T>
 void gemm_valid_rows(int t, int nt, const int64_t* lengths, int64_t B, int64_t T_, bool trans_w, int64_t N,
                      int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T* C, int64_t ldc,
                      bool by_sequence = false) {
-  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
-  int64_t r0 = 0, r1 = 0;  // the rows of A and C of one product, without lengths
-  if (!lengths) {
-    r0 = by_sequence ? b0 * T_ : B * T_ * t / nt;
-    r1 = by_sequence ? b1 * T_ : B * T_ * (t + 1) / nt;
-    if (r0 == r1) return;
+  PackedBuffer<T> Wp;
+  if (packed_gemm_wide<T>()) {
+    Wp = packed_buffer<T>(K, N);
+    pack_panels(trans_w, K, N, W, ldw, Wp.get());
   }
-  PackedBuffer<T> Wp = packed_buffer<T>(K, N);
-  pack_panels(trans_w, K, N, W, ldw, Wp.get());
+  auto product = [&](int64_t M, const T* a, int64_t ld_a, T* c, int64_t ld_c) {
+    if (Wp) {
+      packed_gemm(M, N, K, a, ld_a, Wp.get(), false, c, ld_c);
+    } else if (M > 0) {
+      gemm(false, trans_w, M, N, K, T(1), a, ld_a, W, ldw, T(0), c, ld_c);
+    }
+  };
+  const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
   if (!lengths) {
-    packed_gemm(r1 - r0, N, K, A + r0 * lda, lda, Wp.get(), false, C + r0 * ldc, ldc);
+    const int64_t r0 = by_sequence ? b0 * T_ : B * T_ * t / nt, r1 = by_sequence ? b1 * T_ : B * T_ * (t + 1) / nt;
+    product(r1 - r0, A + r0 * lda, lda, C + r0 * ldc, ldc);
     return;
   }
   int64_t rows = 0;
@@ -195,7 +202,7 @@ void gemm_valid_rows(int t, int nt, const int64_t* lengths, int64_t B, int64_t T
   std::unique_ptr<T[]> a = scratch<T>(rows * K), c = scratch<T>(rows * N);
   for (int64_t b = b0, r = 0; b < b1; ++b)
     for (int64_t s = 0; s < lengths[b]; ++s, ++r) std::memcpy(a.get() + r * K, A + (b * T_ + s) * lda, K * sizeof(T));
-  packed_gemm(rows, N, K, a.get(), K, Wp.get(), false, c.get(), N);
+  product(rows, a.get(), K, c.get(), N);
   for (int64_t b = b0, r = 0; b < b1; ++b)
     for (int64_t s = 0; s < T_; ++s) {
       T* dst = C + (b * T_ + s) * ldc;
