@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "common.h"
 #include "simd.h"
@@ -244,27 +245,19 @@ FASTNLP_INLINE void rows512(const Operands<float>& o, int64_t i) {
   for (; p < panels; ++p) tile_at<float, MR, 1, 0, U1, 64>(o, i, p);
 }
 
+// Rows [i, i + n) for n in 1..sizeof...(MR): the rows512 instance of that many rows.
+template <int... MR>
+FASTNLP_INLINE void rows512_n(const Operands<float>& o, int64_t i, int64_t n, std::integer_sequence<int, MR...>) {
+  ((n == MR + 1 ? rows512<MR + 1>(o, i) : void()), ...);
+}
+
 // Rows in blocks of at most 12, balanced (M = 32: 11 + 11 + 10; 20: 10 + 10; 16: 8 + 8, where
 // 12 + 4 would leave 8 accumulators); each block sweeps every panel while its rows of A stay in L1.
 FASTNLP_TARGET_AVX512 void packed_gemm_f512(int64_t M, const Operands<float>& o) {
   const int64_t blocks = (M + 11) / 12;
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t i = M * b / blocks;
-    switch (M * (b + 1) / blocks - i) {
-      case 1: rows512<1>(o, i); break;
-      case 2: rows512<2>(o, i); break;
-      case 3: rows512<3>(o, i); break;
-      case 4: rows512<4>(o, i); break;
-      case 5: rows512<5>(o, i); break;
-      case 6: rows512<6>(o, i); break;
-      case 7: rows512<7>(o, i); break;
-      case 8: rows512<8>(o, i); break;
-      case 9: rows512<9>(o, i); break;
-      case 10: rows512<10>(o, i); break;
-      case 11: rows512<11>(o, i); break;
-      case 12: rows512<12>(o, i); break;
-      default: break;
-    }
+    rows512_n(o, i, M * (b + 1) / blocks - i, std::make_integer_sequence<int, 12>{});
   }
 }
 #endif
