@@ -46,8 +46,9 @@ void pack_panels(bool trans, int64_t K, int64_t N, const T* src, int64_t ldb, T*
 
 // C (M, N) = A (M, K) B (K, N), or C += A B when accumulate; A row-major with row stride lda, B
 // packed by pack_panels, C with row stride ldc. float runs SIMD clones (simd.h), register tiles of
-// up to 6 rows by 16 columns, or on an AVX-512 CPU tiles of up to 12 rows by 32; any M, N, K >= 0. packed_gemm_ref: the same product in plain loops
-// over the same packed layout, the oracle the tests hold it to.
+// up to 6 rows by 16 columns, or on an AVX-512 CPU tiles of up to 12 rows by 32; any M, N, K >= 0.
+// packed_gemm_ref: the same product in plain loops over the same packed layout, the oracle the
+// tests hold it to.
 void packed_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, bool accumulate,
                  float* C, int64_t ldc);
 // Whether packed_gemm runs the AVX-512 tiles for T (float on a CPU with AVX-512), where it beats
