@@ -13,6 +13,16 @@
 #include "simd.h"
 
 namespace fastnlp {
+
+bool packed_gemm_avx512() {
+#ifdef FASTNLP_TARGET_AVX512
+  static const bool avx512 = simd_level() >= 4;
+  return avx512;
+#else
+  return false;
+#endif
+}
+
 namespace {
 
 // A VB-byte vector of T: AVX2's 32 bytes (two make a panel row) or AVX-512's 64 (one panel row).
@@ -261,19 +271,6 @@ FASTNLP_TARGET_AVX512 void packed_gemm_f512(int64_t M, const Operands<float>& o)
   }
 }
 #endif
-
-}  // namespace
-
-bool packed_gemm_avx512() {
-#ifdef FASTNLP_TARGET_AVX512
-  static const bool avx512 = simd_level() >= 4;
-  return avx512;
-#else
-  return false;
-#endif
-}
-
-namespace {
 
 // The float product: the AVX-512 tiles where the CPU has them, else the clones.
 void packed_gemm_float(int64_t M, const Operands<float>& o) {
