@@ -40,6 +40,7 @@ BENCHMARKS = {
     "scaling": ("bench_scaling.py", "scaling", False),
     "classify": ("bench_classify.py", "bench_classify", False),
     "classify_accuracy": ("classify_accuracy.py", "classify_accuracy", False),
+    "trec_calibration": ("trec_calibration.py", "trec_calibration", False),
     "classify_speed": ("bench_classify_speed.py", "bench_classify_speed", False),
     "lm": ("bench_lm.py", "lm", False),
     "word2vec_schedule": ("word2vec_schedule.py", "word2vec_schedule", False),
