@@ -261,7 +261,7 @@ StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorks
   a.GH = a.G * in.d.H;
   a.CW = train ? layout.cache_width : a.GH;
   a.reverse = in.reverse;
-  a.cache = ws + layout.cache;
+  a.cache = ws ? ws + layout.cache : nullptr;  // null: projected inference, the gates come per step
   if (train) {
     a.hprev = ws + layout.xh + in.d.D;
     a.hs = layout.xh_width;
@@ -300,8 +300,9 @@ bool fuse_input(Cell cell, bool by_rows, bool projected, int64_t B, int64_t D, i
 
 // rnn_forward (proj null) and rnn_forward_projected: they differ only in where the input
 // projections come from. With o.ws null (inference: no backward follows) nothing only the backward
-// reads is stored: the scratch holds just the input projections (B*T, G*H), or, fused (above), each
-// block's activated gates of one step, and no copy of x, of the states or of the LSTM's cells is kept.
+// reads is stored: the scratch holds just the input projections (B*T, G*H), or, fused (above) or
+// projected by rows, each block's activated gates of one step, and no copy of x, of the states or of
+// the LSTM's cells is kept.
 template <typename T>
 void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const RnnOutputs<T>& o) {
   const RnnDims& d = in.d;
@@ -313,10 +314,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   const bool by_rows = rows_split(threads, d.B);
   const bool fused = fuse_input<T>(in.cell, by_rows, proj != nullptr, d.B, D, H, threads);
   const bool gru = in.cell == Cell::kGru;
+  // Projected and split by rows: each step copies its rows' projections into the block's gate
+  // buffer (hot in L1 / L2) instead of one gather of all B*T rows into scratch up front (5 MB at
+  // B=50 T=43 G*H=600, every page fresh from the allocator, read back cold step by step).
+  const bool gather_steps = proj != nullptr && by_rows;
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
-  if (!train && !fused) {
+  if (!train && !fused && !gather_steps) {
     own_ws = scratch<T>(BT * GH);
     ws = own_ws.get();
   }
@@ -368,7 +373,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     // length: the backward multiplies those rows by zero gradients, and 0 * whatever padding held
     // (NaN included) must stay 0. Projected: the rows gathered instead, and no x to keep.
     if (proj) {
-      gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
+      if (!gather_steps) gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
     } else if (!fused) {
       gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, ws, CW, true);
     }
@@ -403,7 +408,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
         if (cnt == 0) continue;
         std::unique_ptr<T[]> r = scratch<T>(cnt * GH), gates, xs, xn;
         if (fused) xs = scratch<T>(cnt * D);  // the block's x_t rows of a step
-        if (fused && !train) gates = scratch<T>(cnt * GH);
+        if ((fused && !train) || gather_steps) gates = scratch<T>(cnt * GH);
         if (fused && gru) xn = scratch<T>(cnt * H);
         a.r = r.get();
         a.r_gate = H;
@@ -429,6 +434,10 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
             }
           } else {
             packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all, false, r.get(), GH);
+          }
+          for (int64_t i = i0; gather_steps && i < i0 + n; ++i) {
+            const int64_t row = order.perm[i] * d.T + rnn_position(in.reverse, order.len[i], s);
+            std::memcpy(gates.get() + (i - i0) * GH, proj->rows + proj->index[row] * GH, GH * sizeof(T));
           }
           gate_forward(a, i0, n, 0, H);
         }
