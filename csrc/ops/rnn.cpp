@@ -314,14 +314,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   const bool by_rows = rows_split(threads, d.B);
   const bool fused = fuse_input<T>(in.cell, by_rows, proj != nullptr, d.B, D, H, threads);
   const bool gru = in.cell == Cell::kGru;
-  // Projected and split by rows: each step copies its rows' projections into the block's gate
-  // buffer (hot in L1 / L2) instead of one gather of all B*T rows into scratch up front (5 MB at
-  // B=50 T=43 G*H=600, every page fresh from the allocator, read back cold step by step).
-  const bool gather_steps = proj != nullptr && by_rows;
+  // Projected and split by rows: the gate pass reads each row's projection where the caller keeps
+  // it and activates into the block's gate buffer, instead of one gather of all B*T rows into
+  // scratch first (5 MB at B=50 T=43 G*H=600, every page fresh from the allocator, read back cold).
+  const bool rows_in_place = proj != nullptr && by_rows;
   // The step kernels need both buffers: scratch of our own where the caller passed none.
   T *ws = o.ws, *out = o.out;
   std::unique_ptr<T[]> own_ws, own_out;
-  if (!train && !fused && !gather_steps) {
+  if (!train && !fused && !rows_in_place) {
     own_ws = scratch<T>(BT * GH);
     ws = own_ws.get();
   }
@@ -354,6 +354,8 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   base.c = c.data();
   base.out = out;
   base.fused = fused;
+  base.proj_rows = rows_in_place ? proj->rows : nullptr;
+  base.proj_index = rows_in_place ? proj->index : nullptr;
   // Split by rows: the whole W_hh packed once as the right-hand operand of r (n, G*H) = h W_hh^T.
   // Where a thread's steps read only what it wrote itself (fused, or without lengths: its block is
   // the sequences whose input projections it computed), each thread packs W_hh (and W_ih, fused)
@@ -371,9 +373,10 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     // All input projections at once: cache[:, :G*H] = x W_ih^T (this thread's sequences, their own
     // steps only), unless fused. And, for the backward, x into the workspace's xh, zero past each
     // length: the backward multiplies those rows by zero gradients, and 0 * whatever padding held
-    // (NaN included) must stay 0. Projected: the rows gathered instead, and no x to keep.
+    // (NaN included) must stay 0. Projected: the rows gathered instead (unless the steps read them
+    // in place, above), and no x to keep.
     if (proj) {
-      if (!gather_steps) gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
+      if (!rows_in_place) gather_rows_share(t, nt, *proj, in.lengths, d.B, d.T, GH, ws, CW);
     } else if (!fused) {
       gemm_valid_rows(t, nt, in.lengths, d.B, d.T, true, GH, D, in.x, D, in.W_ih, D, ws, CW, true);
     }
@@ -408,7 +411,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
         if (cnt == 0) continue;
         std::unique_ptr<T[]> r = scratch<T>(cnt * GH), gates, xs, xn;
         if (fused) xs = scratch<T>(cnt * D);  // the block's x_t rows of a step
-        if ((fused && !train) || gather_steps) gates = scratch<T>(cnt * GH);
+        if ((fused && !train) || rows_in_place) gates = scratch<T>(cnt * GH);
         if (fused && gru) xn = scratch<T>(cnt * H);
         a.r = r.get();
         a.r_gate = H;
@@ -434,10 +437,6 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
             }
           } else {
             packed_gemm(n, GH, H, a.hp + i0 * H, H, W_all, false, r.get(), GH);
-          }
-          for (int64_t i = i0; gather_steps && i < i0 + n; ++i) {
-            const int64_t row = order.perm[i] * d.T + rnn_position(in.reverse, order.len[i], s);
-            std::memcpy(gates.get() + (i - i0) * GH, proj->rows + proj->index[row] * GH, GH * sizeof(T));
           }
           gate_forward(a, i0, n, 0, H);
         }

@@ -13,6 +13,11 @@ namespace {
 
 // The float passes below are SIMD clones: their helpers are FASTNLP_INLINE (common.h).
 
+// Where a forward row's input projection comes from: nowhere (fused: r holds the whole
+// pre-activation), g itself (read, then overwritten in place with the activated gates), or x, the
+// row of the caller's projections it reads (projected inference: g only receives).
+enum class Input { kNone, kInPlace, kRow };
+
 // The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
 // row, n units are done, and H is the distance between gates inside a row. The gate slices
 // [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
@@ -25,13 +30,14 @@ namespace {
 // saved for the backward, and LSTM's cc, where the new cell state is saved (LSTM: c its cell state,
 // updated in place). Without kTrain (inference) nothing but the states and the output is stored,
 // and hprev / cc are null.
-template <bool kTrain, bool kIn, typename T>
-FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                              const T* __restrict hp, T* __restrict h, T* __restrict out,
-                              T* __restrict hprev, int64_t n) {
+template <bool kTrain, Input kIn, typename T>
+FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict x, const T* __restrict r,
+                                      const T* __restrict bx, const T* __restrict hp, T* __restrict h,
+                                      T* __restrict out, T* __restrict hprev, int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T hn = fast_tanh((kIn ? g[j] : T(0)) + bx[j] + r[j]);
+    const T in = kIn == Input::kInPlace ? g[j] : kIn == Input::kRow ? x[j] : T(0);
+    const T hn = fast_tanh(in + bx[j] + r[j]);
     if constexpr (kTrain) {
       g[j] = hn;
       hprev[j] = hp[j];
@@ -45,26 +51,32 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict r, co
 // one loop doing all of a unit's math chains ~100 cycles of latency per vector (polynomial,
 // division, then the cell's tanh), more than the out-of-order window overlaps, while a loop with
 // one activation per element is short enough for several of its iterations to run at once.
-// kIn: g holds the input projection, added in (else r is the whole product and g only receives).
-// kSigmoid: a sigmoid gate, else tanh.
-template <bool kIn, bool kSigmoid, typename T>
-FASTNLP_INLINE void activate(T* __restrict g, const T* __restrict bx, const T* __restrict r, int64_t n) {
+// kIn: where the input projection added in comes from (Input). kSigmoid: a sigmoid gate, else tanh.
+template <Input kIn, bool kSigmoid, typename T>
+FASTNLP_INLINE void activate(T* __restrict g, const T* __restrict x, const T* __restrict bx, const T* __restrict r,
+                             int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T v = (kIn ? g[j] : T(0)) + bx[j] + r[j];
+    const T v = (kIn == Input::kInPlace ? g[j] : kIn == Input::kRow ? x[j] : T(0)) + bx[j] + r[j];
     g[j] = kSigmoid ? fast_sigmoid(v) : fast_tanh(v);
   }
 }
 
-template <bool kTrain, bool kIn, typename T>
-FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, const T* __restrict bx,
-                             const T* __restrict hp, T* __restrict h, T* __restrict c,
-                             T* __restrict out, T* __restrict hprev, T* __restrict cc, int64_t n,
-                             int64_t H, int64_t Hr) {
-  activate<kIn, true>(g, bx, r, n);
-  activate<kIn, true>(g + H, bx + H, r + Hr, n);
-  activate<kIn, false>(g + 2 * H, bx + 2 * H, r + 2 * Hr, n);
-  activate<kIn, true>(g + 3 * H, bx + 3 * H, r + 3 * Hr, n);
+// x + q * H: gate q's slice of the projection row (kRow only; x is null otherwise).
+template <Input kIn, typename T>
+FASTNLP_INLINE const T* gate_of(const T* x, int64_t q, int64_t H) {
+  return kIn == Input::kRow ? x + q * H : nullptr;
+}
+
+template <bool kTrain, Input kIn, typename T>
+FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict x, const T* __restrict r,
+                                     const T* __restrict bx, const T* __restrict hp, T* __restrict h,
+                                     T* __restrict c, T* __restrict out, T* __restrict hprev,
+                                     T* __restrict cc, int64_t n, int64_t H, int64_t Hr) {
+  activate<kIn, true>(g, x, bx, r, n);
+  activate<kIn, true>(g + H, gate_of<kIn>(x, 1, H), bx + H, r + Hr, n);
+  activate<kIn, false>(g + 2 * H, gate_of<kIn>(x, 2, H), bx + 2 * H, r + 2 * Hr, n);
+  activate<kIn, true>(g + 3 * H, gate_of<kIn>(x, 3, H), bx + 3 * H, r + 3 * Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T cn = g[H + j] * c[j] + g[j] * g[2 * H + j];
@@ -79,20 +91,21 @@ FASTNLP_INLINE void lstm_forward_row(T* __restrict g, const T* __restrict r, con
   }
 }
 
-// GRU: fused (!kIn), r holds the sums for r and z but only W_hn h for n, whose input projection
-// x W_in^T comes apart in xn.
-template <bool kTrain, bool kIn, typename T>
-FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict xn, const T* __restrict r,
-                                    const T* __restrict bx, const T* __restrict bhn, const T* __restrict hp,
-                                    T* __restrict h, T* __restrict out, T* __restrict hprev, int64_t n,
-                                    int64_t H, int64_t Hr) {
-  activate<kIn, true>(g, bx, r, n);
-  activate<kIn, true>(g + H, bx + H, r + Hr, n);
+// GRU: fused (kNone), r holds the sums for r and z but only W_hn h for n, whose input projection
+// x W_in^T comes apart in xn; from a projection row (kRow), x holds all three.
+template <bool kTrain, Input kIn, typename T>
+FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict x, const T* __restrict xn,
+                                    const T* __restrict r, const T* __restrict bx, const T* __restrict bhn,
+                                    const T* __restrict hp, T* __restrict h, T* __restrict out,
+                                    T* __restrict hprev, int64_t n, int64_t H, int64_t Hr) {
+  activate<kIn, true>(g, x, bx, r, n);
+  activate<kIn, true>(g + H, gate_of<kIn>(x, 1, H), bx + H, r + Hr, n);
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
     const T rr = g[j], z = g[H + j];
     const T hl = r[2 * Hr + j] + bhn[j];
-    const T nn = fast_tanh((kIn ? g[2 * H + j] : xn[j]) + bx[2 * H + j] + rr * hl);
+    const T in = kIn == Input::kInPlace ? g[2 * H + j] : kIn == Input::kRow ? x[2 * H + j] : xn[j];
+    const T nn = fast_tanh(in + bx[2 * H + j] + rr * hl);
     if constexpr (kTrain) {
       g[2 * H + j] = nn;
       g[3 * H + j] = hl;
@@ -174,28 +187,29 @@ FASTNLP_INLINE void gru_backward_row(const T* __restrict g, const T* __restrict 
 
 
 // Rows [i0, i0 + n) of a.order, hidden units [j0, j1). kTrain: a.train (the inference pass writes
-// neither the cache nor hprev / cells, which it may not have). kIn: !a.fused, g holds the input
-// projection.
-template <bool kTrain, bool kIn, typename T>
+// neither the cache nor hprev / cells, which it may not have). kIn: where the input projection
+// comes from (Input).
+template <bool kTrain, Input kIn, typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   const int64_t H = a.H, m = j1 - j0;
   for (int64_t i = i0; i < i0 + n; ++i) {
     const int64_t row = a.order->perm[i] * a.T_ + rnn_position(a.reverse, a.order->len[i], a.s);
     T* g = (a.gates ? a.gates + (i - i0) * a.GH : a.cache + row * a.CW) + j0;
+    const T* x = kIn == Input::kRow ? a.proj_rows + a.proj_index[row] * a.GH + j0 : nullptr;
     const T* r = a.r + (i - i0) * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
     T* out = a.out + row * H + j0;
     T* hprev = kTrain ? a.hprev + row * a.hs + j0 : nullptr;
     switch (a.cell) {
-      case Cell::kElman: elman_forward_row<kTrain, kIn>(g, r, a.bx + j0, hp, h, out, hprev, m); break;
+      case Cell::kElman: elman_forward_row<kTrain, kIn>(g, x, r, a.bx + j0, hp, h, out, hprev, m); break;
       case Cell::kLstm:
-        lstm_forward_row<kTrain, kIn>(g, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
+        lstm_forward_row<kTrain, kIn>(g, x, r, a.bx + j0, hp, h, a.c + i * H + j0, out, hprev,
                                       kTrain ? a.cells + row * H + j0 : nullptr, m, H, a.r_gate);
         break;
       case Cell::kGru:
-        gru_forward_row<kTrain, kIn>(g, kIn ? nullptr : a.xn + (i - i0) * H + j0, r, a.bx + j0, a.bhn + j0, hp,
-                                     h, out, hprev, m, H, a.r_gate);
+        gru_forward_row<kTrain, kIn>(g, x, kIn == Input::kNone ? a.xn + (i - i0) * H + j0 : nullptr, r, a.bx + j0,
+                                     a.bhn + j0, hp, h, out, hprev, m, H, a.r_gate);
         break;
     }
   }
@@ -205,14 +219,16 @@ template <typename T>
 FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, int64_t j0, int64_t j1) {
   if (a.train) {
     if (a.fused) {
-      forward_rows<true, false>(a, i0, n, j0, j1);
+      forward_rows<true, Input::kNone>(a, i0, n, j0, j1);
     } else {
-      forward_rows<true, true>(a, i0, n, j0, j1);
+      forward_rows<true, Input::kInPlace>(a, i0, n, j0, j1);
     }
   } else if (a.fused) {
-    forward_rows<false, false>(a, i0, n, j0, j1);
+    forward_rows<false, Input::kNone>(a, i0, n, j0, j1);
+  } else if (a.proj_rows) {
+    forward_rows<false, Input::kRow>(a, i0, n, j0, j1);
   } else {
-    forward_rows<false, true>(a, i0, n, j0, j1);
+    forward_rows<false, Input::kInPlace>(a, i0, n, j0, j1);
   }
 }
 

@@ -41,8 +41,10 @@ struct StepArgs {
   T* h;         // (B, H) states after it
   bool fused;   // r holds the whole pre-activation x_t W_ih^T + h W_hh^T (GRU: but for n, W_hn h
                 // only): g is written, not read
-  T* gates;     // fused or projected inference: (n, G*H) rows for the activated gates (row i - i0;
-                // projected: the input projections first); else null: cache rows
+  T* gates;     // fused or projected inference: (n, G*H) rows for the activated gates (row i - i0);
+                // else null: cache rows
+  const T* proj_rows;         // projected inference split by rows: the caller's projections (U, G*H),
+  const int64_t* proj_index;  // and each (b, position)'s row in them; else null
   const T* xn;  // fused GRU: (n, H) the step's x_t W_in^T (row i - i0)
   T* c;         // (B, H) LSTM cell states
   T* out;       // (B*T, H)
