@@ -261,7 +261,8 @@ StepArgs<T> step_base(const RnnInputs<T>& in, const Order& order, const RnnWorks
   a.GH = a.G * in.d.H;
   a.CW = train ? layout.cache_width : a.GH;
   a.reverse = in.reverse;
-  a.cache = ws ? ws + layout.cache : nullptr;  // null: projected inference, the gates come per step
+  a.cache = ws ? ws + layout.cache : nullptr;  // null: inference without scratch (fused, or projected
+                                               // by rows): the gates go to a block buffer
   if (train) {
     a.hprev = ws + layout.xh + in.d.D;
     a.hs = layout.xh_width;
