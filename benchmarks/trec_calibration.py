@@ -31,13 +31,11 @@ FEATURES = {"words": 1, "1-2 grams": 2, "1-3 grams": 3}
 SELECTION_SEED = 1   # classify_accuracy.py --selection's draw
 
 
-def ngrams(tokens, n):
-    return [" ".join(tokens[i:i + k]) for k in range(1, n + 1) for i in range(len(tokens) - k + 1)]
-
-
 def svm_accuracy(train, test, n):
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.svm import LinearSVC
+
+    from fastnlp.classify.bow import ngrams  # the maxent's binary 1..n-gram features
 
     vec = CountVectorizer(analyzer=lambda s: ngrams(s, n), binary=True, lowercase=False)
     clf = LinearSVC().fit(vec.fit_transform(train.sentences), train.labels)
