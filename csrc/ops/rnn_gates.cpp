@@ -18,6 +18,14 @@ namespace {
 // row of the caller's projections it reads (projected inference: g only receives).
 enum class Input { kNone, kInPlace, kRow };
 
+// Unit j's input projection: g[j] (kInPlace), x[j] (kRow), or zero (kNone).
+template <Input kIn, typename T>
+FASTNLP_INLINE T input_at(const T* g, const T* x, int64_t j) {
+  if constexpr (kIn == Input::kInPlace) return g[j];
+  if constexpr (kIn == Input::kRow) return x[j];
+  return T(0);
+}
+
 // The gate passes work on a slice of hidden units: every pointer below points at unit j0 of its
 // row, n units are done, and H is the distance between gates inside a row. The gate slices
 // [qH, qH + n) of one row never overlap (n <= H), which `ivdep` tells the vectorizer: it cannot
@@ -36,8 +44,7 @@ FASTNLP_INLINE void elman_forward_row(T* __restrict g, const T* __restrict x, co
                                       T* __restrict out, T* __restrict hprev, int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T in = kIn == Input::kInPlace ? g[j] : kIn == Input::kRow ? x[j] : T(0);
-    const T hn = fast_tanh(in + bx[j] + r[j]);
+    const T hn = fast_tanh(input_at<kIn>(g, x, j) + bx[j] + r[j]);
     if constexpr (kTrain) {
       g[j] = hn;
       hprev[j] = hp[j];
@@ -57,7 +64,7 @@ FASTNLP_INLINE void activate(T* __restrict g, const T* __restrict x, const T* __
                              int64_t n) {
 #pragma GCC ivdep
   for (int64_t j = 0; j < n; ++j) {
-    const T v = (kIn == Input::kInPlace ? g[j] : kIn == Input::kRow ? x[j] : T(0)) + bx[j] + r[j];
+    const T v = input_at<kIn>(g, x, j) + bx[j] + r[j];
     g[j] = kSigmoid ? fast_sigmoid(v) : fast_tanh(v);
   }
 }
@@ -104,7 +111,7 @@ FASTNLP_INLINE void gru_forward_row(T* __restrict g, const T* __restrict x, cons
   for (int64_t j = 0; j < n; ++j) {
     const T rr = g[j], z = g[H + j];
     const T hl = r[2 * Hr + j] + bhn[j];
-    const T in = kIn == Input::kInPlace ? g[2 * H + j] : kIn == Input::kRow ? x[2 * H + j] : xn[j];
+    const T in = kIn == Input::kNone ? xn[j] : input_at<kIn>(g + 2 * H, gate_of<kIn>(x, 2, H), j);
     const T nn = fast_tanh(in + bx[2 * H + j] + rr * hl);
     if constexpr (kTrain) {
       g[2 * H + j] = nn;
