@@ -62,8 +62,9 @@ def _spread(data, n):
 
 
 def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, selection=False, threads=None, seed=None):
-    """(fold, seed, accuracy, seconds, epochs) of one model trained on one task's split (fold None: no
-    CV), with training seed `seed` (None: the defaults' or --set's)."""
+    """(fold, seed, accuracy, seconds, epochs, epoch kept) of one model trained on one task's split
+    (fold None: no CV), with training seed `seed` (None: the defaults' or --set's); the epoch kept is
+    the one best on the fit's own held-out part (None for L-BFGS)."""
     import fastnlp
     from fastnlp.classify import Classifier, load_task
     from fastnlp.classify.data import split_dev, sst_selection_split
@@ -87,9 +88,11 @@ def fit_fold(task, model, vectors, fold, data_dir, quick, log, overrides, select
     clf = Classifier(model, **options).fit(train, vectors=vectors, progress=sys.stderr if log else None)
     acc = clf.evaluate(dev)
     seconds = time.perf_counter() - t0
+    scores = [h.get("selection_accuracy") for h in clf.history]
+    kept = scores.index(max(scores)) + 1 if scores and None not in scores else None   # fit keeps the first best
     print(f"{task} {model} vectors={vectors} fold={fold} seed={options.get('seed', 'default')}: {acc * 100:.2f}% "
-          f"({seconds:.0f} s)", flush=True)
-    return fold, seed, acc, seconds, len(clf.history)
+          f"({seconds:.0f} s, epoch {kept} of {len(clf.history)} kept)", flush=True)
+    return fold, seed, acc, seconds, len(clf.history), kept
 
 
 def in_order(rows):
@@ -104,16 +107,17 @@ def units(task, folds, seeds=(None,)):
 
 
 def summarize(res):
-    """The row fields of finished (fold, seed, accuracy, seconds, epochs) results: accuracy (the mean
-    over all), folds (each fold's mean over the seeds), and with several seeds, seeds (each seed's
-    accuracy, the mean over its folds) and seed_std (their sample standard deviation)."""
+    """The row fields of finished (fold, seed, accuracy, seconds, epochs, epoch kept) results: accuracy
+    (the mean over all), folds (each fold's mean over the seeds), epochs_kept (each result's, in
+    order), and with several seeds, seeds (each seed's accuracy, the mean over its folds) and
+    seed_std (their sample standard deviation)."""
     import statistics
 
     fold_ids = sorted({r[0] for r in res}, key=lambda f: -1 if f is None else f)
     seed_ids = sorted({r[1] for r in res}, key=lambda s: -1 if s is None else s)
     per_fold = [statistics.fmean(r[2] for r in res if r[0] == f) for f in fold_ids]
     out = {"accuracy": statistics.fmean(r[2] for r in res), "folds": per_fold,
-           "seconds": round(sum(r[3] for r in res)), "epochs": res[0][4]}
+           "seconds": round(sum(r[3] for r in res)), "epochs": res[0][4], "epochs_kept": [r[5] for r in res]}
     if seed_ids != [None]:
         per_seed = {str(s): statistics.fmean(r[2] for r in res if r[1] == s) for s in seed_ids}
         out["seeds"] = per_seed
