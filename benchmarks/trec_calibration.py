@@ -13,8 +13,7 @@ the dev split (seeds 0-4), ~20 s a run on 2 threads (--no-cnn skips it), so the 
 can be set beside Kim's test-set gap (CNN-rand 91.2 against the SVM's 87.4); and Kim's CNN-rand
 trained by his own procedure in PyTorch on the same splits and seeds (kim_cnn_torch.py; ~6 min a
 run on one thread, --jobs at a time; --no-kim skips it), which tells whether a shortfall is
-fastnlp's. Writes
-benchmarks/results/trec_calibration.{json,md}.
+fastnlp's. Writes benchmarks/results/trec_calibration.{json,md}.
 
     python benchmarks/trec_calibration.py [--no-cnn] [--no-kim] [--jobs 2] [--threads 2] [--data DIR] [--quick]
 """
