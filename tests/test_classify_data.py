@@ -110,30 +110,6 @@ def test_sst_selection_split_holds_out_whole_trees(tmp_path):
         D.sst_selection_split(str(tmp_path), fraction=1.0)
 
 
-def test_split_dev_of_phrases_holds_out_whole_sentences(tmp_path):
-    # tree i: (label (label aI) (label (2 bI) (label cI))): phrases cI, bI cI, aI and the whole sentence
-    trees = [f"({4 if i % 2 else 0} ({4 if i % 2 else 0} a{i}) ({3 if i % 2 else 1} (2 b{i}) (4 c{i})))"
-             for i in range(30)]
-    f = tmp_path / "train.txt"
-    f.write_text("\n".join(trees) + "\n")
-    ph = D.read_sst(str(f), phrases=True)
-    assert len(ph) == 120 and sum(ph.whole) == 30
-    train, dev = D.split_dev(ph, 0.2, seed=3)
-    held = {s[0][1:] for s in dev.sentences}
-    assert len(dev) == 6 and all(len(s) == 3 for s in dev.sentences)   # 6 sentences whole, no phrases
-    trained = {w[1:] for s in train.sentences for w in s}
-    assert len(train) == 96 and len(trained) == 24 and not trained & held   # no phrase of a held-out sentence
-    assert train.groups is not None and dev.whole == [True] * 6
-    assert D.split_dev(ph, 0.2, seed=3)[1].sentences == dev.sentences   # a fixed draw
-    # without groups, examples are held out one by one, as before
-    plain = D.read_sst(str(f))
-    assert len(D.split_dev(plain, 0.2)[1]) == 6
-    with pytest.raises(ValueError, match="groups and whole go together"):
-        D.Dataset([["a"]], ["x"], groups=[0])
-    with pytest.raises(ValueError, match="1 sentences but 2 groups"):
-        D.Dataset([["a"]], ["x"], groups=[0, 1], whole=[True, True])
-
-
 def test_read_sst_binary_fine_and_phrases(tmp_path):
     f = tmp_path / "trees.txt"
     f.write_text("(4 (3 (2 a) (3 good)) (2 film))\n(1 (2 a) (0 bad))\n(2 (2 meh) (2 film))\n")
@@ -145,8 +121,6 @@ def test_read_sst_binary_fine_and_phrases(tmp_path):
     assert list(zip(ph.sentences, ph.labels)) == [(["good"], "positive"), (["a", "good"], "positive"),
                                                   (["a", "good", "film"], "positive"), (["bad"], "negative"),
                                                   (["a", "bad"], "negative")]
-    assert ph.groups == [0, 0, 0, 1, 1] and ph.whole == [False, False, True, False, True]
-    assert s2.groups is None and s2.whole is None
     rejects(f, "(4 (2 a) (2 b))\n\n", D.read_sst, r"trees.txt:2: blank line")
     rejects(f, "(4 (2 a) (2 b))\n(4 (2 a) (5 b))\n", D.read_sst, r"trees.txt:2: label '5'")
 

@@ -53,32 +53,20 @@ class Dataset:
         What it is, for messages.
     label_names : list of str
         Every label in a fixed order (default: sorted from labels).
-    groups : list of int, optional
-        Phrases cut from sentences (SST's training set): the sentence each example comes from, so a
-        held-out split (split_dev) takes whole sentences with all their phrases.
-    whole : list of bool, optional
-        With groups: whether the example is its sentence whole (what a held-out split scores).
 
     Raises
     ------
     ValueError
-        sentences and labels (or groups, whole) of different lengths.
+        sentences and labels of different lengths.
     """
     sentences: list
     labels: list
     name: str = ""
     label_names: list = field(default_factory=list)
-    groups: Optional[list] = None
-    whole: Optional[list] = None
 
     def __post_init__(self):
         if len(self.sentences) != len(self.labels):
             raise ValueError(f"Dataset: {len(self.sentences)} sentences but {len(self.labels)} labels")
-        if (self.groups is None) != (self.whole is None):
-            raise ValueError("Dataset: groups and whole go together (both or neither)")
-        if self.groups is not None and not len(self.groups) == len(self.whole) == len(self.sentences):
-            raise ValueError(f"Dataset: {len(self.sentences)} sentences but {len(self.groups)} groups and "
-                             f"{len(self.whole)} whole flags")
         if not self.label_names:
             self.label_names = sorted(set(self.labels))
 
@@ -86,11 +74,8 @@ class Dataset:
         return len(self.sentences)
 
     def subset(self, index):
-        def pick(values):
-            return None if values is None else [values[i] for i in index]
-
-        return Dataset(pick(self.sentences), pick(self.labels), self.name, list(self.label_names),
-                       pick(self.groups), pick(self.whole))
+        return Dataset([self.sentences[i] for i in index], [self.labels[i] for i in index], self.name,
+                       list(self.label_names))
 
 
 def read_lines(path):
@@ -196,22 +181,10 @@ def read_trec(path: str, lower: bool = False) -> Dataset:
 
 
 def split_dev(data, fraction=0.1, seed=FOLD_SEED):
-    """(train, dev): a seeded `fraction` of the examples held out.
-
-    Phrases of sentences (data.groups, SST's training set): a `fraction` of the sentences is held
-    out with every phrase of theirs, and dev is those sentences whole, like the sentences it stands
-    in for (a random tenth of the phrases would score phrases whose sentences, and most of whose
-    words, are trained on, and pick the epoch that memorizes best).
-    """
-    if data.groups is None:
-        order = np.random.default_rng(seed).permutation(len(data))
-        n_dev = int(round(len(data) * fraction))
-        return data.subset(np.sort(order[n_dev:])), data.subset(np.sort(order[:n_dev]))
-    groups = np.asarray(data.groups)
-    ids = np.unique(groups)
-    held = np.random.default_rng(seed).permutation(ids)[:int(round(len(ids) * fraction))]
-    out = np.isin(groups, held)
-    return data.subset(np.flatnonzero(~out)), data.subset(np.flatnonzero(out & np.asarray(data.whole, bool)))
+    """(train, dev): a seeded `fraction` of the examples held out."""
+    order = np.random.default_rng(seed).permutation(len(data))
+    n_dev = int(round(len(data) * fraction))
+    return data.subset(np.sort(order[n_dev:])), data.subset(np.sort(order[:n_dev]))
 
 
 _NODE_OPEN = re.compile(r"\(\s*(\S+?)(?=[\s()])\s*")
@@ -289,8 +262,8 @@ def read_sst(path: str, fine: bool = False, phrases: bool = False,
     fine : bool
         SST-5 labels '0'..'4'; else SST-2 'negative' (0-1) / 'positive' (3-4) with neutral dropped.
     phrases : bool
-        Every labelled node of every tree, each distinct phrase once (Kim's training set), with its
-        tree as its group (Dataset.groups; whole marks a tree's root); else whole sentences only.
+        Every labelled node of every tree, each distinct phrase once (Kim's training set); else whole
+        sentences only.
     trees : collection of int, optional
         Read only these trees (0-based line numbers); every other line is still checked.
 
@@ -298,7 +271,7 @@ def read_sst(path: str, fine: bool = False, phrases: bool = False,
     -------
     Dataset
     """
-    sentences, labels, groups, whole, seen, cache = [], [], [], [], set(), {}
+    sentences, labels, seen, cache = [], [], set(), {}
     for i, line in enumerate(read_lines(path), 1):
         if not line.strip():
             raise ValueError(f"{path}:{i}: blank line; expected one bracketed tree per line")
@@ -317,13 +290,10 @@ def read_sst(path: str, fine: bool = False, phrases: bool = False,
                 if not tokens or key in seen:
                     continue
                 seen.add(key)
-                groups.append(i - 1)
-                whole.append(b - a == len(leaves))
             sentences.append(tokens)
             labels.append(name)
     names = [str(k) for k in range(5)] if fine else ["negative", "positive"]
-    return Dataset(sentences, labels, "sst5" if fine else "sst2", names,
-                   groups if phrases else None, whole if phrases else None)
+    return Dataset(sentences, labels, "sst5" if fine else "sst2", names)
 
 
 def load_task(task: str, data_dir: str, fold: int = 0) -> Tuple[Dataset, Dataset]:
