@@ -256,6 +256,15 @@ def test_projected_forward_matches_rnn_and_reference(cell, size, rng):
         np.testing.assert_allclose(ref[k], want[k], **F32, err_msg=name + " (reference)")
     for n, L in enumerate(lengths):
         assert not got[0][n, L:].any()
+    # Without out (a caller reading only the last states): the same last states, fast and reference.
+    last = ops.rnn_projected(cell, rows, ids, *rest, need_out=False)
+    assert last[0] is None
+    ref_last = [np.full((B, H), 7, np.float32), np.full((B, H), 7, np.float32) if cell == "lstm" else None]
+    _C.rnn_forward_projected(cell, rows, ids, *rest[:-1], None, *ref_last, reverse, True)
+    for k, name in ((1, "h_n"), (2, "c_n")):
+        if want[k] is not None:
+            np.testing.assert_array_equal(last[k], got[k], err_msg=name + " without out")
+            np.testing.assert_allclose(ref_last[k - 1], want[k], **F32, err_msg=name + " without out (reference)")
 
 
 def test_projected_forward_bad_input(rng):

@@ -326,9 +326,14 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
     own_ws = scratch<T>(BT * GH);
     ws = own_ws.get();
   }
-  if (!out) {
+  // No out in inference (a caller that reads only the last states): each step's outputs go to a
+  // (B, H) sink that stays in cache, not to B*T rows of fresh memory nobody reads.
+  std::vector<T> sink;
+  if (!out && train) {
     own_out = scratch<T>(BT * H);
     out = own_out.get();
+  } else if (!out) {
+    sink.resize(d.B * H);
   }
   Order order = make_order(in.lengths, d.B, d.T);
   if (by_rows) deal_rows(order, threads, in.lengths != nullptr);
@@ -336,7 +341,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   fold_biases(in.cell, in.b_ih, in.b_hh, H, bx, bhn);
   T* xh = train ? ws + layout.xh : nullptr;
   // Outputs past a sequence's end are zero (and, fused, the cache rows no GEMM zeroes).
-  zero_padding(out, in.lengths, d.B, d.T, H);
+  if (out) zero_padding(out, in.lengths, d.B, d.T, H);
   if (fused && train) zero_padding(ws + layout.cache, in.lengths, d.B, d.T, layout.cache_width);
 
   // States in two buffers: step s reads hbuf[s % 2] and writes hbuf[(s + 1) % 2], so a thread
@@ -354,6 +359,7 @@ void forward_impl(const RnnInputs<T>& in, const RnnProjected<T>* proj, const Rnn
   base.bhn = bhn.data();
   base.c = c.data();
   base.out = out;
+  base.sink = sink.data();
   base.fused = fused;
   base.proj_rows = rows_in_place ? proj->rows : nullptr;
   base.proj_index = rows_in_place ? proj->index : nullptr;

@@ -206,7 +206,7 @@ FASTNLP_INLINE void forward_rows(const StepArgs<T>& a, int64_t i0, int64_t n, in
     const T* r = a.r + (i - i0) * a.G * a.r_gate;
     const T* hp = a.hp + i * H + j0;
     T* h = a.h + i * H + j0;
-    T* out = a.out + row * H + j0;
+    T* out = a.out ? a.out + row * H + j0 : a.sink + i * H + j0;
     T* hprev = kTrain ? a.hprev + row * a.hs + j0 : nullptr;
     switch (a.cell) {
       case Cell::kElman: elman_forward_row<kTrain, kIn>(g, x, r, a.bx + j0, hp, h, out, hprev, m); break;

@@ -47,7 +47,8 @@ struct StepArgs {
   const int64_t* proj_index;  // and each (b, position)'s row in them; else null
   const T* xn;  // fused GRU: (n, H) the step's x_t W_in^T (row i - i0)
   T* c;         // (B, H) LSTM cell states
-  T* out;       // (B*T, H)
+  T* out;       // (B*T, H), or null (inference whose caller reads only h_n): row i's output to sink
+  T* sink;      // (B, H) where out is null: outputs nobody reads, kept in cache instead of B*T rows
   // backward
   const T* dout;   // (B*T, H) or null
   const T* zeros;  // H zeros, standing in for a missing dout row or c0

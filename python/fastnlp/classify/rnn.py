@@ -149,6 +149,7 @@ class RNNAcceptor(SentenceNet):
         index = np.ascontiguousarray(inverse.reshape(ids.shape), dtype=np.int64)
         emb = self._embed(uniq)  # (U, E)
         inp = None
+        last = self.pooling == "last"
         for k in range(self.layers):
             outs, hs = [], []
             for layer in self._layers_at(k):
@@ -156,13 +157,16 @@ class RNNAcceptor(SentenceNet):
                 if k == 0:
                     rows = ops.linear(emb, layer.W_ih.value)  # (U, G*H): each distinct word once
                     out, h, _ = ops.rnn_projected(self.cell, rows, index, layer.W_hh.value, b_ih, b_hh, lengths,
-                                                  reverse=layer.reverse)
+                                                  reverse=layer.reverse, need_out=not (last and self.layers == 1))
                 else:
                     out, h, _, _ = ops.rnn(self.cell, inp, layer.W_ih.value, layer.W_hh.value, b_ih, b_hh, lengths,
                                            reverse=layer.reverse, need_workspace=False)
                 outs.append(out)
                 hs.append(h)
-            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+            if out is not None:
+                inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+        if last:  # the top layer's last states (one layer: no (B, T, H) states were kept)
+            return np.ascontiguousarray(np.concatenate(hs, axis=1))
         return self._pool(inp, np.stack(hs), lengths)
 
     def _encode(self, x, lengths, train):

@@ -121,7 +121,8 @@ def rnn(cell: str, x: Array, W_ih: Array, W_hh: Array, b_ih: Optional[Array] = N
 def rnn_projected(cell: str, rows: np.ndarray, index: np.ndarray, W_hh: np.ndarray, b_ih: Optional[np.ndarray] = None,
                   b_hh: Optional[np.ndarray] = None, lengths: Optional[np.ndarray] = None,
                   h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
-                  reverse: bool = False) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+                  reverse: bool = False, need_out: bool = True
+                  ) -> Tuple[Optional[np.ndarray], np.ndarray, Optional[np.ndarray]]:
     """:func:`rnn` for inference from input projections computed by the caller (CPU only).
 
     Where rnn() computes ``x[b, t] W_ih^T`` for every position, this reads
@@ -140,11 +141,13 @@ def rnn_projected(cell: str, rows: np.ndarray, index: np.ndarray, W_hh: np.ndarr
         t < lengths[b] are read).
     W_hh, b_ih, b_hh, lengths, h0, c0, reverse :
         As for :func:`rnn`.
+    need_out : bool
+        Return every state; False (a caller that reads only the last states) keeps none of them.
 
     Returns
     -------
-    out : numpy.ndarray
-        (B, T, H) every state (zero past each sequence's length).
+    out : numpy.ndarray or None
+        (B, T, H) every state (zero past each sequence's length); None without need_out.
     h_n : numpy.ndarray
         (B, H) the last state of each sequence.
     c_n : numpy.ndarray or None
@@ -159,7 +162,7 @@ def rnn_projected(cell: str, rows: np.ndarray, index: np.ndarray, W_hh: np.ndarr
     shape_of("rnn_projected", "rows", rows, 2)
     B, T = shape_of("rnn_projected", "index", index, 2)
     _, H = shape_of("rnn_projected", "W_hh", W_hh, 2)
-    out = empty(rows, (B, T, H))
+    out = empty(rows, (B, T, H)) if need_out else None
     h_n = empty(rows, (B, H))
     c_n = empty(rows, (B, H)) if cell == "lstm" else None
     _C.rnn_forward_projected(cell, rows, index, W_hh, b_ih, b_hh, lengths, h0, c0, out, h_n, c_n, reverse)
