@@ -163,10 +163,8 @@ class RNNAcceptor(SentenceNet):
                                            reverse=layer.reverse, need_workspace=False)
                 outs.append(out)
                 hs.append(h)
-            if out is not None:
+            if out is not None:  # else one layer pooling its last states: inp stays None
                 inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
-        if last:  # the top layer's last states (one layer: no (B, T, H) states were kept)
-            return np.ascontiguousarray(np.concatenate(hs, axis=1))
         return self._pool(inp, np.stack(hs), lengths)
 
     def _encode(self, x, lengths, train):
@@ -181,19 +179,19 @@ class RNNAcceptor(SentenceNet):
         return self._pool(out, h_n, lengths)
 
     def _pool(self, out, h_n, lengths):
-        """The sentence vector from the top layer's states out (B, T, F) and last states h_n
-        (whose last `dirs` entries are the top layer's); caches what _encode_backward needs."""
-        B, T, F = out.shape
+        """The sentence vector from the top layer's states out (B, T, F; None will do for "last"
+        pooling, which reads none of them) and last states h_n (whose last `dirs` entries are the top
+        layer's); caches what _encode_backward needs."""
         if self.pooling == "last":
             # h_n (dirs*layers, B, H): the top layer's entries are the last `dirs`.
             feat = np.concatenate(list(h_n[-self._dirs:]), axis=1)
-            self._cache = (out.shape, h_n.shape, None, lengths)
+            self._cache = (None, h_n.shape, None, lengths)
         elif self.pooling == "mean":
             # out is zero past each sentence's length, so the sum over T is the sum over the sentence.
             feat = out.sum(axis=1) / lengths[:, None].astype(out.dtype)
             self._cache = (out.shape, None, None, lengths)
         else:
-            valid = np.arange(T)[None, :] < lengths[:, None]
+            valid = np.arange(out.shape[1])[None, :] < lengths[:, None]
             masked = np.where(valid[:, :, None], out, -np.inf)
             argmax = masked.argmax(axis=1)  # (B, F): the first position of each maximum
             feat = np.take_along_axis(out, argmax[:, None, :], axis=1)[:, 0, :]
@@ -202,7 +200,6 @@ class RNNAcceptor(SentenceNet):
 
     def _encode_backward(self, dfeat):
         out_shape, hn_shape, argmax, lengths = self._cache
-        B, T, F = out_shape
         H = self.hidden
         if self.pooling == "last":
             dh_n = np.zeros(hn_shape, dfeat.dtype)
@@ -210,7 +207,7 @@ class RNNAcceptor(SentenceNet):
                 dh_n[hn_shape[0] - self._dirs + j] = dfeat[:, j * H:(j + 1) * H]
             dout = None
         elif self.pooling == "mean":
-            valid = (np.arange(T)[None, :] < lengths[:, None]).astype(dfeat.dtype)
+            valid = (np.arange(out_shape[1])[None, :] < lengths[:, None]).astype(dfeat.dtype)
             dout = valid[:, :, None] * (dfeat / lengths[:, None].astype(dfeat.dtype))[:, None, :]
             dh_n = None
         else:
